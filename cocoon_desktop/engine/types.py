@@ -1,0 +1,56 @@
+"""Shared, Qt-free types of the engine: what the supervisor, the worker and the UI exchange.
+
+Snapshots are frozen dataclasses; units are in the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class EngineState(StrEnum):
+    """Life cycle of the engine process, as the supervisor sees it."""
+
+    STOPPED = "stopped"
+    LOADING = "loading"
+    READY = "ready"
+    CRASHED = "crashed"
+    STOPPING = "stopping"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Everything that decides how the engine runs; part of the attestation measurement."""
+
+    model_path: Path
+    model_name: str  # the Cocoon name, `name@commit:hash`
+    context_tokens: int = 4096  # total KV cache, shared by the parallel sequences
+    parallel_sequences: int = 4  # requests decoded together (continuous batching)
+    threads: int = 2
+    gpu_layers: int = 0  # -1 offloads every layer
+    max_queued_requests: int = 32
+    max_completion_tokens: int = 4096  # larger max_tokens is rejected as absurd
+    seed: int = -1
+
+
+@dataclass(frozen=True)
+class EngineEndpoint:
+    """Where the engine listens. The token is a per-launch bearer secret: never log it."""
+
+    base_url: str  # http://127.0.0.1:<port>
+    token: str = field(repr=False)
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """How isolated the engine process is, in words the UI can show."""
+
+    kind: str  # "bwrap", "unshare" or "none"
+    network_isolated: bool
+    detail: str  # e.g. "no network but its loopback listener" or why isolation is missing

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the app and the test needs (idempotent), then runs the whole test suite with the real
+# parts: a private D-Bus session with an unlocked gnome-keyring, a virtual X screen, llama.cpp.
+# Extra arguments go to pytest, e.g. `scripts/test.sh tests/unit -x`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/bootstrap.sh" test
+export COCOON_VENV=${COCOON_VENV:-$root/.venv}
+# A throwaway home so the tests' keyring and app data never touch the user's own.
+test_home=$(mktemp -d "${TMPDIR:-/tmp}/cocoon-test-home.XXXXXX")
+trap 'rm -rf "$test_home"' EXIT
+export COCOON_TEST_HOME=$test_home
+cd "$root"
+exec dbus-run-session -- "$root/scripts/_test-session.sh" "$@"
