@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs inside `dbus-run-session` (see scripts/test.sh): unlocks a fresh gnome-keyring, starts a
-# virtual screen, runs ruff and pytest.
+# virtual screen, runs pytest (ruff runs as a test).
 set -euo pipefail
 export HOME=$COCOON_TEST_HOME XDG_DATA_HOME=$COCOON_TEST_HOME/.local/share \
   XDG_CONFIG_HOME=$COCOON_TEST_HOME/.config XDG_CACHE_HOME=$COCOON_TEST_HOME/.cache \
@@ -18,5 +18,4 @@ trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$display_file" ] && break; sleep 0.1; done
 export DISPLAY=:$(cat "$display_file")
 venv=$COCOON_VENV
-"$venv/bin/ruff" check cocoon_desktop tests bench scripts
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
