@@ -1,0 +1,1 @@
+"""OS integration that is not hardware: autostart at login, update checks."""
