@@ -1,0 +1,67 @@
+"""The tray's earnings glance: which icon to show and what the tooltip and menu say.
+
+Built from plain facts the adapters collect, so the rules are tested without a tray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cocoon_desktop.ui_logic.format import format_ton
+
+
+class TrayState(StrEnum):
+    SERVING = "serving"  # taking network jobs
+    PAUSED = "paused"  # not taking jobs: by the user, by protection, or the engine is stopped
+    ATTENTION = "attention"  # something needs the user: a crash, an Xid error, a wallet problem
+
+
+@dataclass(frozen=True)
+class GlanceFacts:
+    """Everything the tray shows; None means "not known yet" and shows as a dash."""
+
+    serving: bool = False
+    pause_reason: str = ""  # e.g. "GPU at 85 °C" or "paused by you"
+    attention: str = ""  # non-empty puts the icon in the attention state
+    earned_today_nanoton: int | None = None
+    earned_total_nanoton: int | None = None
+    pending_payout_nanoton: int | None = None
+    node_balance_nanoton: int | None = None
+    gpu_temperature_c: float | None = None
+    active_jobs: int | None = None
+
+
+def tray_state(facts: GlanceFacts) -> TrayState:
+    if facts.attention:
+        return TrayState.ATTENTION
+    return TrayState.SERVING if facts.serving else TrayState.PAUSED
+
+
+def status_line(facts: GlanceFacts) -> str:
+    match tray_state(facts):
+        case TrayState.ATTENTION:
+            return f"Needs attention: {facts.attention}"
+        case TrayState.SERVING:
+            return "Serving"
+    return f"Paused: {facts.pause_reason}" if facts.pause_reason else "Not serving"
+
+
+def glance_lines(facts: GlanceFacts) -> list[str]:
+    """The menu's information lines, in order."""
+    temperature = (
+        "—" if facts.gpu_temperature_c is None else f"{facts.gpu_temperature_c:.0f} °C"
+    )
+    jobs = "—" if facts.active_jobs is None else str(facts.active_jobs)
+    return [
+        status_line(facts),
+        f"Earned today: {format_ton(facts.earned_today_nanoton)}",
+        f"Earned all time: {format_ton(facts.earned_total_nanoton)}",
+        f"Pending payout: {format_ton(facts.pending_payout_nanoton)}",
+        f"Node wallet: {format_ton(facts.node_balance_nanoton)}",
+        f"GPU: {temperature} · active jobs: {jobs}",
+    ]
+
+
+def tooltip(facts: GlanceFacts) -> str:
+    return "Cocoon Desktop\n" + "\n".join(glance_lines(facts))
