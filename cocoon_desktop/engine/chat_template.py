@@ -1,0 +1,57 @@
+"""Chat prompts in the model's own template (the Jinja text stored in the GGUF).
+
+Rendering goes through llama-cpp-python's `Jinja2ChatFormatter`, the same sandboxed Jinja set-up
+Hugging Face uses, so SmolLM2's template gives exactly the prompt it was trained on. A model
+without a template gets ChatML, the most common format, and `from_model` says so.
+"""
+
+from __future__ import annotations
+
+import jinja2
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from cocoon_desktop.engine.inference_types import InvalidRequest
+from cocoon_desktop.engine.llama_native import NativeModel
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+ROLES = ("system", "user", "assistant", "tool", "developer")
+
+
+class ChatRenderer:
+    """Renders a list of `{"role", "content"}` messages into one prompt string."""
+
+    def __init__(self, model: NativeModel) -> None:
+        template = model.chat_template()
+        self.from_model = template is not None
+        self._formatter = Jinja2ChatFormatter(
+            template=template or CHATML_TEMPLATE,
+            eos_token=model.token_text(model.eos_token),
+            bos_token=model.token_text(model.bos_token),
+            add_generation_prompt=True,
+        )
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        _check_messages(messages)
+        try:
+            return self._formatter(messages=messages).prompt
+        except (jinja2.TemplateError, ValueError, TypeError) as exc:
+            raise InvalidRequest(f"The model's chat template rejected these messages: {exc}. "
+                                 "Check the roles and their order.") from exc
+
+
+def _check_messages(messages: list[dict[str, str]]) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages must be a non-empty list of {role, content} objects.")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"messages[{index}] must be an object with role and content.")
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise InvalidRequest(f"messages[{index}].role must be one of {', '.join(ROLES)}.")
+        if not isinstance(content, str):
+            raise InvalidRequest(f"messages[{index}].content must be text.")
