@@ -1,0 +1,220 @@
+"""The first-run wizard's state machine, driven without any widget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui_logic.wizard import (
+    NODE_WALLET_MIN_NANOTON,
+    EligibilityView,
+    ModelChoice,
+    Step,
+    WalletMode,
+    WizardError,
+    WizardMachine,
+)
+from tests.unit.ui_logic.wallet_functions import check_mnemonic, new_words, parse_address
+
+TEST_NETS_ONLY = EligibilityView("This machine can serve Cocoon test networks", ("no TDX",), False)
+MAINNET_OK = EligibilityView("This machine can serve Cocoon mainnet", (), True)
+
+
+def machine() -> WizardMachine:
+    return WizardMachine(parse_address, check_mnemonic, rng=random.Random(7))
+
+
+def to_wallet_choice(m: WizardMachine, network: NetworkKind, view=TEST_NETS_ONLY) -> None:
+    m.eligibility_ready(view)
+    m.next()
+    m.choose_network(network)
+    m.next()
+    assert m.step is Step.WALLET_CHOICE
+
+
+def finish_model(m: WizardMachine) -> None:
+    m.next()
+    assert m.step is Step.MODEL
+    assert not m.can_advance()
+    m.choose_model("")
+    assert not m.can_advance()  # not checked yet
+    m.model_checked(ModelChoice("", "smollm2@x:abcd", None, "runs on the CPU"))
+    m.next()
+    assert m.step is Step.FINISH
+
+
+def test_next_waits_for_the_eligibility_report() -> None:
+    m = machine()
+    assert not m.can_advance()
+    with pytest.raises(WizardError, match="still running"):
+        m.next()
+
+
+def test_mainnet_needs_eligibility() -> None:
+    m = machine()
+    m.eligibility_ready(TEST_NETS_ONLY)
+    m.next()
+    assert NetworkKind.MAINNET not in m.allowed_networks()
+    with pytest.raises(WizardError, match="TDX"):
+        m.choose_network(NetworkKind.MAINNET)
+    m2 = machine()
+    m2.eligibility_ready(MAINNET_OK)
+    m2.next()
+    m2.choose_network(NetworkKind.MAINNET)
+    assert m2.network is NetworkKind.MAINNET
+
+
+def test_link_watch_only_address_path_to_finish() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    assert WalletMode.SKIP not in m.allowed_wallet_modes()
+    m.choose_wallet_mode(WalletMode.LINK)
+    with pytest.raises(WizardError, match="Paste"):
+        m.link_owner_address("  ")
+    with pytest.raises(WizardError, match="not a TON address"):
+        m.link_owner_address("hello")
+    assert m.step is Step.LINK_ADDRESS
+    m.link_owner_address(" 0:" + "ab" * 32)
+    assert m.owner_address == "testnet:0:" + "ab" * 32
+    assert m.step is Step.NODE_WALLET
+    assert not m.can_advance()
+    m.node_wallet_ready("node-address")
+    assert m.needs_funding and not m.funded and not m.can_advance()
+    m.node_balance_updated(NODE_WALLET_MIN_NANOTON - 1)
+    assert not m.can_advance()
+    m.node_balance_updated(NODE_WALLET_MIN_NANOTON)
+    assert m.funded and m.can_advance()
+    finish_model(m)
+    result = m.finish()
+    assert result.network is NetworkKind.TESTNET and result.funded
+    assert result.settings_changes()["owner_address"] == "testnet:0:" + "ab" * 32
+    assert result.settings_changes()["wizard_completed"] is True
+
+
+def test_fund_later_lets_the_user_continue() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.LINK)
+    m.link_owner_address("0:" + "cd" * 32)
+    m.node_wallet_ready("node")
+    m.set_fund_later(True)
+    assert m.can_advance()
+    finish_model(m)
+    assert m.finish().funded is False
+
+
+def test_create_shows_words_once_and_asks_three_back() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.CREATE)
+    assert m.step is Step.SHOW_WORDS
+    with pytest.raises(WizardError, match="being generated"):
+        m.words_written_down()
+    words = new_words()
+    m.mnemonic_generated(words)
+    assert m.words_to_show == words
+    m.words_written_down()
+    assert m.step is Step.CONFIRM_WORDS
+    positions = m.asked_positions
+    assert len(positions) == 3 and len(set(positions)) == 3
+    assert list(positions) == sorted(positions) and all(1 <= p <= 24 for p in positions)
+    wrong = {p: "zzz" for p in positions}
+    with pytest.raises(WizardError, match="does not match"):
+        m.confirm_words(wrong)
+    answers = {p: f" {words[p - 1].upper()} " for p in positions}
+    assert m.confirm_words(answers) == words
+    m.wallet_stored("testnet:owner")
+    assert m.step is Step.NODE_WALLET
+    assert m.words_to_show == []  # gone from memory
+    m.back()
+    assert m.step is Step.WALLET_CHOICE  # the words cannot be shown again
+
+
+def test_back_from_confirm_shows_the_same_words_and_new_positions() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.CREATE)
+    words = new_words()
+    m.mnemonic_generated(words)
+    m.words_written_down()
+    m.back()
+    assert m.step is Step.SHOW_WORDS and m.words_to_show == words
+    assert m.asked_positions == ()
+
+
+def test_import_reports_the_checkers_error() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.IMPORT)
+    with pytest.raises(WizardError, match="24 secret words"):
+        m.parse_import("")
+    with pytest.raises(WizardError, match="24 words"):
+        m.parse_import("abandon ability")
+    words = new_words()
+    assert m.parse_import(", ".join(w.upper() for w in words)) == words
+    m.wallet_stored("testnet:imported")
+    assert m.owner_address == "testnet:imported"
+
+
+def test_devnet_can_skip_the_wallet_and_needs_no_funding() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.DEVNET)
+    m.choose_wallet_mode(WalletMode.SKIP)
+    assert m.step is Step.NODE_WALLET and m.owner_address == ""
+    m.node_wallet_ready("node")
+    assert not m.needs_funding and m.can_advance()
+    finish_model(m)
+    assert m.finish().owner_address == ""
+
+
+def test_skip_refused_outside_devnet() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    with pytest.raises(WizardError, match="devnet"):
+        m.choose_wallet_mode(WalletMode.SKIP)
+
+
+def test_changing_network_forgets_an_address_of_the_other_network() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.LINK)
+    m.link_owner_address("0:" + "ab" * 32)
+    while m.step is not Step.NETWORK:
+        m.back()
+    m.choose_network(NetworkKind.DEVNET)
+    assert m.owner_address == ""
+
+
+def test_model_must_be_gguf_and_stale_results_are_ignored() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.DEVNET)
+    m.choose_wallet_mode(WalletMode.SKIP)
+    m.node_wallet_ready("node")
+    m.next()
+    with pytest.raises(WizardError, match="gguf"):
+        m.choose_model("/models/readme.txt")
+    m.choose_model("/models/a.gguf")
+    m.model_checked(ModelChoice("/models/b.gguf", "b@x:1"))  # the user moved on from b
+    assert not m.can_advance()
+    m.model_checked(ModelChoice("/models/a.gguf", "a@x:2", True, "all layers on the GPU"))
+    assert m.can_advance() and m.model is not None and m.model.fits_in_vram
+
+
+def test_actions_belong_to_their_step() -> None:
+    m = machine()
+    with pytest.raises(WizardError, match="network step"):
+        m.choose_network(NetworkKind.DEVNET)
+    with pytest.raises(WizardError, match="first step"):
+        m.back()
+
+
+def test_cancel_drops_the_words() -> None:
+    m = machine()
+    to_wallet_choice(m, NetworkKind.TESTNET)
+    m.choose_wallet_mode(WalletMode.CREATE)
+    words = new_words()
+    m.mnemonic_generated(list(words))
+    m.cancel()
+    assert m.words_to_show == []
