@@ -1,0 +1,221 @@
+"""One framed TL connection (upstream net/TcpConnection.cpp) over any byte stream.
+
+The client opens with `tcp.connect id` and the server answers `tcp.connected id`; after that,
+`tcp.ping`/`tcp.pong` keep it alive (the client pings at half the timeout), `tcp.query` /
+`tcp.queryAnswer` / `tcp.queryError` carry correlated queries, and `tcp.packet` one-way
+messages. Any received frame resets the idle timer; silence for the timeout (20 s client side,
+60 s server side) or any framing or TL error closes the connection with a logged reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from cocoon_desktop.network import tl
+from cocoon_desktop.network.errors import FAILURE, ConnectionClosed, RemoteError
+from cocoon_desktop.network.framing import FrameDecoder, FramingError, encode_frame
+from cocoon_desktop.network.tl.base import (
+    TcpConnect,
+    TcpConnected,
+    TcpPacket,
+    TcpPing,
+    TcpPong,
+    TcpQuery,
+    TcpQueryAnswer,
+    TcpQueryError,
+)
+
+log = logging.getLogger(__name__)
+QueryHandler = Callable[[bytes], Awaitable[bytes]]
+PacketHandler = Callable[[bytes], Awaitable[None]]
+
+
+class ByteStream(Protocol):
+    async def read(self) -> bytes: ...
+    async def write(self, data: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _random_id() -> int:
+    return int.from_bytes(secrets.token_bytes(8), "little", signed=True)
+
+
+class TlConnection:
+    """Framing, handshake, keepalive and query correlation for one peer."""
+
+    def __init__(self, stream: ByteStream, *, is_client: bool, name: str,
+                 on_query: QueryHandler | None = None, on_packet: PacketHandler | None = None,
+                 timeout_s: float | None = None) -> None:
+        self.name = name
+        self._stream = stream
+        self._is_client = is_client
+        self._on_query = on_query
+        self._on_packet = on_packet
+        self.timeout_s = timeout_s or (20.0 if is_client else 60.0)
+        self._decoder = FrameDecoder()
+        self._early: list[bytes] = []  # frames that arrived together with the handshake
+        self._out_seqno = 0
+        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_received = 0.0
+        self._reader_task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.close_reason = ""
+
+    async def start(self) -> None:
+        """Run the tcp.connect handshake, then serve the connection in the background."""
+        loop = asyncio.get_running_loop()
+        self._last_received = loop.time()
+        if self._is_client:
+            handshake_id = _random_id()
+            await self._send(TcpConnect(handshake_id).encode())
+            reply = await asyncio.wait_for(self._next_payload(), self.timeout_s)
+            answer = tl.decode(reply, "tcp.Packet")
+            if not isinstance(answer, TcpConnected):
+                raise ConnectionClosed(f"{self.name}: expected tcp.connected, got {answer.TL_NAME}")
+        else:
+            first = await asyncio.wait_for(self._next_payload(), self.timeout_s)
+            hello = tl.decode(first, "tcp.Packet")
+            if not isinstance(hello, TcpConnect):
+                raise ConnectionClosed(f"{self.name}: expected tcp.connect, got {hello.TL_NAME}")
+            await self._send(TcpConnected(hello.id).encode())
+        self._reader_task = asyncio.create_task(self._serve(), name=f"tl-conn {self.name}")
+
+    async def _next_payload(self) -> bytes:
+        while True:
+            data = await self._stream.read()
+            if not data:
+                raise ConnectionClosed(f"{self.name}: the peer closed the connection")
+            payloads = self._decoder.feed(data)
+            if payloads:
+                self._early = payloads[1:]
+                return payloads[0]
+
+    async def _send(self, payload: bytes) -> None:
+        frame = encode_frame(payload, self._out_seqno)
+        self._out_seqno += 1
+        await self._stream.write(frame)
+
+    async def _serve(self) -> None:
+        keepalive = asyncio.create_task(self._keepalive())
+        reason = "closed"
+        try:
+            for payload in self._early:
+                await self._dispatch(payload)
+            while True:
+                data = await self._stream.read()
+                if not data:
+                    reason = "the peer closed the connection"
+                    break
+                self._last_received = asyncio.get_running_loop().time()
+                for payload in self._decoder.feed(data):
+                    await self._dispatch(payload)
+        except (FramingError, tl.TlError) as exc:
+            reason = f"protocol violation: {exc}"
+            log.warning("%s: closing: %s", self.name, reason)
+        except (ConnectionError, OSError) as exc:
+            reason = f"connection error: {exc}"
+        except asyncio.CancelledError:
+            reason = self.close_reason or "closed locally"
+            raise
+        finally:
+            keepalive.cancel()
+            await self._finish(reason)
+
+    async def _dispatch(self, payload: bytes) -> None:
+        packet = tl.decode(payload, "tcp.Packet")
+        if isinstance(packet, TcpPing):
+            await self._send(TcpPong(packet.id).encode())
+        elif isinstance(packet, TcpPacket):
+            if self._on_packet is not None:
+                await self._on_packet(packet.data)
+        elif isinstance(packet, TcpQuery):
+            task = asyncio.create_task(self._answer(packet))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(packet, TcpQueryAnswer | TcpQueryError):
+            future = self._pending.pop(packet.id, None)
+            if future is None or future.done():
+                log.info("%s: answer to unknown query %d dropped", self.name, packet.id)
+            elif isinstance(packet, TcpQueryAnswer):
+                future.set_result(packet.data)
+            else:
+                future.set_exception(RemoteError(packet.code, packet.message))
+        # tcp.pong, and a late tcp.connect/connected, only refresh the idle timer.
+
+    async def _answer(self, query: TcpQuery) -> None:
+        try:
+            if self._on_query is None:
+                raise RemoteError(FAILURE, "this side accepts no queries")
+            reply = TcpQueryAnswer(query.id, await self._on_query(query.data)).encode()
+        except RemoteError as exc:
+            reply = TcpQueryError(query.id, exc.code, exc.message).encode()
+        except (tl.TlError, ValueError) as exc:
+            reply = TcpQueryError(query.id, FAILURE, f"bad query: {exc}").encode()
+        with contextlib.suppress(ConnectionError, OSError, FramingError):
+            await self._send(reply)
+
+    async def _keepalive(self) -> None:
+        loop = asyncio.get_running_loop()
+        ping_every = self.timeout_s / 2
+        while True:
+            idle = loop.time() - self._last_received
+            if idle >= self.timeout_s:
+                self.close_reason = f"no data from the peer for {self.timeout_s:.0f} s"
+                log.info("%s: %s, closing", self.name, self.close_reason)
+                if self._reader_task is not None:
+                    self._reader_task.cancel()
+                return
+            if self._is_client and idle >= ping_every:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await self._send(TcpPing(_random_id()).encode())
+                await asyncio.sleep(ping_every)
+                continue
+            await asyncio.sleep(min(ping_every, self.timeout_s - idle))
+
+    async def query(self, data: bytes, timeout_s: float) -> bytes:
+        """Send a query and wait for its answer; RemoteError, TimeoutError or ConnectionClosed."""
+        if self.closed.is_set():
+            raise ConnectionClosed(f"{self.name}: {self.close_reason}")
+        query_id = _random_id()
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[query_id] = future
+        try:
+            await self._send(TcpQuery(query_id, data).encode())
+            return await asyncio.wait_for(future, timeout_s)
+        finally:
+            self._pending.pop(query_id, None)
+
+    async def send_packet(self, data: bytes) -> None:
+        if self.closed.is_set():
+            raise ConnectionClosed(f"{self.name}: {self.close_reason}")
+        await self._send(TcpPacket(data).encode())
+
+    async def close(self, reason: str = "closed locally") -> None:
+        if not self.close_reason:
+            self.close_reason = reason
+        if self._reader_task is not None and not self._reader_task.done():
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        else:
+            await self._finish(reason)
+
+    async def _finish(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.close_reason = self.close_reason or reason
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionClosed(f"{self.name}: {self.close_reason}"))
+        self._pending.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self._stream.close()
+        self.closed.set()

@@ -1,0 +1,108 @@
+"""A TLS byte stream over asyncio streams, driving a pyOpenSSL memory-BIO connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from OpenSSL import SSL
+
+from cocoon_desktop.network.attestation import AttestationError, PeerAttestation
+from cocoon_desktop.network.ratls import handshake_result
+
+READ_CHUNK = 65536
+
+
+class TlsStream:
+    """Encrypted read/write over a connected TCP pair; `handshake()` first."""
+
+    def __init__(self, conn: SSL.Connection, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self._conn = conn
+        self._reader = reader
+        self._writer = writer
+        self._write_lock = asyncio.Lock()
+        self.peer: PeerAttestation | None = None
+
+    def _flush(self) -> None:
+        while True:
+            try:
+                data = self._conn.bio_read(READ_CHUNK)
+            except SSL.WantReadError:
+                return
+            if not data:
+                return
+            self._writer.write(data)
+
+    async def _pull(self) -> bool:
+        data = await self._reader.read(READ_CHUNK)
+        if not data:
+            return False
+        self._conn.bio_write(data)
+        return True
+
+    async def handshake(self) -> PeerAttestation:
+        """Run the TLS handshake; AttestationError when the peer fails our policy."""
+        while True:
+            try:
+                self._conn.do_handshake()
+                break
+            except SSL.WantReadError:
+                self._flush()
+                await self._writer.drain()
+                if not await self._pull():
+                    raise self._refusal("the peer closed the connection during the TLS "
+                                        "handshake (it may have refused our attestation)"
+                                        ) from None
+            except SSL.Error as exc:
+                self._flush()
+                with contextlib.suppress(ConnectionError):
+                    await self._writer.drain()
+                raise self._refusal(f"TLS handshake failed: {exc}") from exc
+        self._flush()
+        await self._writer.drain()
+        attestation, error = handshake_result(self._conn)
+        if attestation is None:
+            raise AttestationError(error or "the peer presented no certificate")
+        self.peer = attestation
+        return attestation
+
+    def _refusal(self, default: str) -> Exception:
+        _, error = handshake_result(self._conn)
+        if error:
+            return AttestationError(f"peer refused by our attestation policy: {error}")
+        return ConnectionError(default)
+
+    async def read(self) -> bytes:
+        """Decrypted bytes as they come; b"" when the peer closed."""
+        while True:
+            try:
+                data = self._conn.recv(READ_CHUNK)
+                self._flush()
+                return data
+            except SSL.WantReadError:
+                self._flush()
+                if not await self._pull():
+                    return b""
+            except SSL.ZeroReturnError:
+                return b""
+            except SSL.Error as exc:
+                raise ConnectionError(f"TLS error: {exc}") from exc
+
+    async def write(self, data: bytes) -> None:
+        async with self._write_lock:
+            try:
+                self._conn.sendall(data)
+            except SSL.Error as exc:
+                raise ConnectionError(f"TLS error: {exc}") from exc
+            self._flush()
+            await self._writer.drain()
+
+    async def close(self) -> None:
+        with contextlib.suppress(SSL.Error, ConnectionError, OSError):
+            self._conn.shutdown()
+            self._flush()
+            await self._writer.drain()
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()
