@@ -1,0 +1,265 @@
+"""The earnings ledger: one SQLite file that never loses a committed row.
+
+WAL journal with `synchronous=FULL`, so a write reported as done is on disk before the call
+returns; every write is one `BEGIN IMMEDIATE ... COMMIT` transaction; inserts are idempotent (a
+request id or a statement recorded twice counts once). One connection, used by one thread at a
+time under a lock (the app calls it through `run_blocking`); other processes wait up to the busy
+timeout. Statements are verified against the proxy's key before they are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cocoon_desktop.earnings import ledger_rows as rows
+from cocoon_desktop.earnings.records import (
+    PayoutRecord,
+    ProxyInfo,
+    ProxySession,
+    RejectedStatement,
+    ServedRequest,
+    check_hex64,
+    to_ms,
+)
+from cocoon_desktop.earnings.schema import LedgerTooNew, migrate
+from cocoon_desktop.earnings.statements import (
+    RejectReason,
+    StatementRejected,
+    VerifiedStatement,
+    verify_statement,
+)
+
+log = logging.getLogger(__name__)
+BUSY_TIMEOUT_S = 10.0
+
+
+class LedgerError(RuntimeError):
+    """The ledger file cannot be opened or written; the message says what to do."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Open with `Ledger.open(app_paths().ledger_file)`; close when done (or use `with`)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Create or open the ledger at `path` (private to the user) and bring its schema up."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+            )
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot open the earnings ledger {path}: {exc.strerror}; check the folder's "
+                "permissions and free space"
+            ) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise LedgerError(f"the ledger {path} could not switch to WAL (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except LedgerTooNew:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerError(
+                f"the earnings ledger {path} is damaged or not a ledger ({exc}); move it aside "
+                "(the app starts a new one) and keep it for recovery: payouts already made stay "
+                "visible in your wallet"
+            ) from None
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed (and on disk) when the block ends, rolled back on error."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LedgerError(
+                    f"the earnings ledger is busy or read-only ({exc}); is another copy of the "
+                    "app running with the same data folder?"
+                ) from None
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (figures, exports); returns all rows."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def iter_query(self, sql: str, params: Sequence[Any] = (), batch: int = 500
+                   ) -> Iterator[tuple[Any, ...]]:
+        """Like `query`, in batches, for exports of any size (the lock is released between)."""
+        last_id = -1
+        while True:
+            chunk = self.query(f"SELECT * FROM ({sql}) WHERE id > ? ORDER BY id LIMIT ?",
+                               (*params, last_id, batch))
+            if not chunk:
+                return
+            yield from chunk
+            last_id = chunk[-1][0]
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def record_request(self, request: ServedRequest) -> bool:
+        """Store a served request; False when its request id was already recorded."""
+        with self._write() as conn:
+            cursor = conn.execute(rows.INSERT_REQUEST, rows.request_params(request))
+        return cursor.rowcount == 1
+
+    def requests(self, since: datetime | None = None, until: datetime | None = None
+                 ) -> list[ServedRequest]:
+        """Served requests finished in [since, until), oldest first."""
+        sql, params = rows.request_range(since, until)
+        return [rows.request_from_row(r) for r in self.query(sql, params)]
+
+    # --- proxies and statements ---------------------------------------------------------------
+
+    def register_proxy(self, session: ProxySession, now: datetime | None = None) -> None:
+        """Remember a proxy from its handshake, so its statements can be verified."""
+        ms = to_ms(now or _now())
+        with self._write() as conn:
+            conn.execute(rows.UPSERT_PROXY, (session.proxy_key, session.proxy_sc_address,
+                         session.worker_sc_address, session.worker_fee_per_token, ms, ms))
+
+    def proxies(self) -> list[ProxyInfo]:
+        return [rows.proxy_from_row(r) for r in self.query(rows.SELECT_PROXIES)]
+
+    def proxy(self, proxy_key: str) -> ProxyInfo | None:
+        found = self.query(rows.SELECT_PROXIES + " WHERE proxy_key = ?",
+                           (check_hex64(proxy_key, "proxy key"),))
+        return rows.proxy_from_row(found[0]) if found else None
+
+    def record_statement(
+        self, proxy_key: str, boc: bytes, now: datetime | None = None,
+        db_tokens: int | None = None, max_tokens: int | None = None,
+    ) -> tuple[VerifiedStatement, bool]:
+        """Verify a signed statement from a registered proxy, then store it.
+
+        Returns the statement and whether it was new. Raises StatementRejected (and logs the
+        rejection in the ledger) when the proxy is unknown or a check fails: nothing else is
+        stored then. `db_tokens`/`max_tokens` are the proxy's unsigned figures sent with it.
+        """
+        when = now or _now()
+        info = self.proxy(proxy_key)
+        try:
+            if info is None:
+                raise StatementRejected(
+                    RejectReason.UNKNOWN_PROXY,
+                    "a payment statement came from a proxy key this worker never connected to",
+                )
+            statement = verify_statement(boc, bytes.fromhex(info.proxy_key),
+                                         info.worker_sc_address)
+        except StatementRejected as exc:
+            self._record_rejection(proxy_key, exc, boc, when)
+            raise
+        with self._write() as conn:
+            cursor = conn.execute(rows.INSERT_STATEMENT, rows.statement_params(statement, when))
+            if db_tokens is not None and max_tokens is not None:
+                conn.execute(rows.UPDATE_PROXY_REPORT,
+                             (db_tokens, max_tokens, to_ms(when), statement.proxy_key_hex))
+        return statement, cursor.rowcount == 1
+
+    def update_proxy_report(self, proxy_key: str, db_tokens: int, max_tokens: int,
+                            now: datetime | None = None) -> None:
+        """Store what the proxy last said it counted for us (`worker.paymentStatus`)."""
+        with self._write() as conn:
+            conn.execute(rows.UPDATE_PROXY_REPORT, (db_tokens, max_tokens, to_ms(now or _now()),
+                                                    check_hex64(proxy_key, "proxy key")))
+
+    def record_chain_state(self, proxy_key: str, tokens_processed: int,
+                           now: datetime | None = None) -> None:
+        """Store the worker contract's paid-out counter as just read from chain."""
+        with self._write() as conn:
+            conn.execute(rows.UPDATE_CHAIN_STATE, (tokens_processed, to_ms(now or _now()),
+                                                   check_hex64(proxy_key, "proxy key")))
+
+    def latest_statement(self, proxy_key: str) -> tuple[int, VerifiedStatement] | None:
+        """The statement committing the most tokens for this proxy, with its row id."""
+        found = self.query(rows.SELECT_STATEMENTS + " WHERE proxy_key = ? "
+                           "ORDER BY tokens_committed DESC, id DESC LIMIT 1",
+                           (check_hex64(proxy_key, "proxy key"),))
+        return (found[0][0], rows.statement_from_row(found[0])) if found else None
+
+    def statements(self, proxy_key: str | None = None) -> list[tuple[int, VerifiedStatement]]:
+        sql, params = rows.SELECT_STATEMENTS, ()
+        if proxy_key is not None:
+            sql, params = sql + " WHERE proxy_key = ?", (check_hex64(proxy_key, "proxy key"),)
+        return [(r[0], rows.statement_from_row(r)) for r in self.query(sql + " ORDER BY id",
+                                                                       params)]
+
+    def _record_rejection(self, proxy_key: str, exc: StatementRejected, boc: bytes,
+                          when: datetime) -> None:
+        log.warning("payment statement rejected (%s): %s", exc.reason.value, exc.detail)
+        digest = hashlib.sha256(boc).digest()
+        with self._write() as conn:
+            conn.execute(rows.UPSERT_REJECTION, (proxy_key[:64], exc.reason.value, exc.detail,
+                                                 digest, to_ms(when), to_ms(when)))
+
+    def rejected_statements(self) -> list[RejectedStatement]:
+        return [rows.rejection_from_row(r) for r in self.query(rows.SELECT_REJECTIONS)]
+
+    # --- payouts ------------------------------------------------------------------------------
+
+    def add_payout(self, draft: rows.PayoutDraft, now: datetime | None = None) -> int:
+        """Store a payout before it is sent (status `prepared`); returns its id."""
+        with self._write() as conn:
+            cursor = conn.execute(rows.INSERT_PAYOUT, rows.payout_params(draft, now or _now()))
+        return int(cursor.lastrowid or 0)
+
+    def update_payout(self, payout_id: int, change: rows.PayoutChange,
+                      now: datetime | None = None) -> None:
+        """Move a payout to a new status, with the transaction hashes seen on chain."""
+        sql, params = rows.payout_update(payout_id, change, to_ms(now or _now()))
+        with self._write() as conn:
+            if conn.execute(sql, params).rowcount != 1:
+                raise LedgerError(f"there is no payout #{payout_id} in the ledger")
+
+    def payouts(self, proxy_key: str | None = None) -> list[PayoutRecord]:
+        sql, params = rows.SELECT_PAYOUTS, ()
+        if proxy_key is not None:
+            sql, params = sql + " WHERE proxy_key = ?", (check_hex64(proxy_key, "proxy key"),)
+        return [rows.payout_from_row(r) for r in self.query(sql + " ORDER BY id", params)]
+
+    def check_integrity(self) -> list[str]:
+        """SQLite's own check; an empty list means the file is sound."""
+        result = [r[0] for r in self.query("PRAGMA integrity_check")]
+        return [] if result == ["ok"] else result
