@@ -9,26 +9,20 @@ Mirrors upstream tee/cocoon/tdx.cpp:
   signature chain up to Intel's root (QE report, PCK certificates, TCB status, collateral root
   key id) is NOT verified, so a `tdx` peer is only structurally checked; see docs/areas/network.md.
 
-Image hash = SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0-3 and 64 zero bytes
-in place of the report data (upstream `AttestationData::image_hash`).
+Quote parsing and the image hash (SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG,
+RTMR0-3 and 64 zero bytes) come from `cocoon_desktop.engine.quote`, shared with the providers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cocoon_desktop.engine import quote as quote_mod
+
 POLICY_KINDS = ("any", "fake_tdx", "tdx")
-QUOTE_HEADER_BYTES = 48
-TDX_BODY10_BYTES = 584
-TDX_BODY15_BYTES = 648
-TEE_TYPE_TDX = 0x81
-MEASUREMENT_BYTES = 48
-REPORT_DATA_BYTES = 64
-MAX_QUOTE_BYTES = 32 * 1024
+MAX_QUOTE_BYTES = 32 * 1024  # upstream's cap on the quote extension
 
 
 class AttestationError(ValueError):
@@ -36,32 +30,11 @@ class AttestationError(ValueError):
 
 
 class QuoteProvider(Protocol):
-    """What RA-TLS needs from the engine's attestation: a kind and a quote over report data."""
+    """What RA-TLS needs from the engine's attestation (cocoon_desktop.engine.quote)."""
 
     kind: str  # "tdx", "fake_tdx" or "none"
 
     def quote(self, report_data: bytes) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class TdxMeasurements:
-    mr_td: bytes
-    mr_config_id: bytes
-    mr_owner: bytes
-    mr_owner_config: bytes
-    rtmrs: tuple[bytes, bytes, bytes, bytes]
-    report_data: bytes
-
-    @property
-    def image_hash(self) -> bytes:
-        body = (self.mr_td + self.mr_config_id + self.mr_owner + self.mr_owner_config
-                + b"".join(self.rtmrs) + b"\x00" * REPORT_DATA_BYTES)
-        return hashlib.sha256(body).digest()
-
-    @property
-    def is_fake(self) -> bool:
-        """Upstream calls an attestation "fake TDX" when RTMR0 is all zeros."""
-        return not any(self.rtmrs[0])
 
 
 @dataclass(frozen=True)
@@ -77,51 +50,23 @@ class PeerAttestation:
         return self.image_hash.hex()
 
 
-def parse_tdx_body(body: bytes) -> TdxMeasurements:
-    """The measurements of a TDX 1.0 quote body (the first 584 bytes of a 1.5 body too)."""
-    offset = 16 + 48 + 48 + 8 + 8 + 8  # tee_tcb_svn, mr_seam, mr_signer_seam, attributes, xfam
-    fields = [body[offset + i * 48 : offset + (i + 1) * 48] for i in range(8)]
-    report_data = body[offset + 8 * 48 : offset + 8 * 48 + REPORT_DATA_BYTES]
-    return TdxMeasurements(fields[0], fields[1], fields[2], fields[3],
-                           (fields[4], fields[5], fields[6], fields[7]), report_data)
-
-
-def parse_tdx_quote(quote: bytes) -> TdxMeasurements:
-    """Measurements of an Intel quote (v4 TDX, or v5 with a TDX body); AttestationError else."""
-    if len(quote) < QUOTE_HEADER_BYTES:
-        raise AttestationError(f"quote too small: {len(quote)} bytes, a header needs "
-                               f"{QUOTE_HEADER_BYTES}")
-    version, _key_type, tee_type = struct.unpack_from("<HHI", quote)
-    rest = quote[QUOTE_HEADER_BYTES:]
-    if version == 4:
-        if tee_type != TEE_TYPE_TDX:
-            raise AttestationError(f"quote v4 is for TEE type {tee_type:#x}, not TDX (0x81)")
-        if len(rest) < TDX_BODY10_BYTES:
-            raise AttestationError("quote v4 is truncated: the TDX body is incomplete")
-        return parse_tdx_body(rest[:TDX_BODY10_BYTES])
-    if version == 5:
-        if len(rest) < 6:
-            raise AttestationError("quote v5 is truncated: no body header")
-        body_type, size = struct.unpack_from("<HI", rest)
-        body = rest[6 : 6 + size]
-        expected = {2: TDX_BODY10_BYTES, 3: TDX_BODY15_BYTES}.get(body_type)
-        if expected is None:
-            raise AttestationError(f"quote v5 body type {body_type} is not a TDX report")
-        if len(body) != expected or size != expected:
-            raise AttestationError(f"quote v5 TDX body has {len(body)} bytes, expected {expected}")
-        return parse_tdx_body(body[:TDX_BODY10_BYTES])
-    raise AttestationError(f"unsupported quote version {version} (expected 4 or 5 for TDX)")
-
-
 def user_claims_hash(public_key: bytes) -> bytes:
     """Report data binding a quote to a certificate: SHA-512 of the claims (the raw key)."""
-    return hashlib.sha512(public_key).digest()
+    return quote_mod.report_data_for_claims(public_key)
 
 
 def fake_tdx_image_hash() -> bytes:
     """The image hash every fake-TDX peer has (all measurements zero)."""
-    zero = b"\x00" * MEASUREMENT_BYTES
-    return TdxMeasurements(zero, zero, zero, zero, (zero,) * 4, b"").image_hash
+    return quote_mod.fake_tdx_measurements(bytes(quote_mod.REPORT_DATA_BYTES)).image_hash()
+
+
+def _measurements(kind: str, quote: bytes) -> quote_mod.TdxMeasurements:
+    try:
+        if kind == "fake_tdx":
+            return quote_mod.fake_tdx_measurements(quote)
+        return quote_mod.parse_tdx_quote(quote)
+    except quote_mod.QuoteError as exc:
+        raise AttestationError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -160,18 +105,11 @@ class AttestationPolicy:
                                    f"'{self.kind}' policy requires one")
         if len(quote) > MAX_QUOTE_BYTES:
             raise AttestationError(f"quote of {len(quote)} bytes exceeds {MAX_QUOTE_BYTES}")
-        if self.kind == "fake_tdx":
-            if len(quote) != REPORT_DATA_BYTES:
-                raise AttestationError(f"invalid fake quote size: expected {REPORT_DATA_BYTES} "
-                                       f"bytes, got {len(quote)}")
-            zero = b"\x00" * MEASUREMENT_BYTES
-            measurements = TdxMeasurements(zero, zero, zero, zero, (zero,) * 4, quote)
-        else:
-            measurements = parse_tdx_quote(quote)
+        measurements = _measurements(self.kind, quote)
         if measurements.report_data != user_claims_hash(public_key):
             raise AttestationError("report data mismatch: the quote was not made for this "
                                    "certificate's key (a replayed or stolen quote)")
-        image_hash = measurements.image_hash
+        image_hash = measurements.image_hash()
         if self.allowed_image_hashes and image_hash not in self.allowed_image_hashes:
             raise AttestationError(f"image hash {image_hash.hex()} is not in the allow-list")
         kind = "fake TDX" if measurements.is_fake else "TDX"

@@ -107,4 +107,4 @@ def test_fuzzing_behind_every_known_constructor_never_crashes(cid: int, body: by
         obj = tl.decode(struct.pack("<I", cid) + body)
     except tl.TlError:
         return
-    assert obj.TL_ID == cid
+    assert cid == obj.TL_ID

@@ -1,0 +1,17 @@
+"""Shared helpers for the network integration tests (real sockets on loopback)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cocoon_desktop.engine.quote import FakeTdxProvider, NoneProvider
+
+
+@pytest.fixture
+def fake_tdx() -> FakeTdxProvider:
+    return FakeTdxProvider()
+
+
+@pytest.fixture
+def no_tdx() -> NoneProvider:
+    return NoneProvider()
