@@ -118,6 +118,12 @@ def plan_offload(
             f"Not even one layer fits in {_gib(free_vram_bytes)} of free GPU memory: {needs}. "
             f"The model runs on the CPU, which is much slower. {advice}"
         ))
+    if layers == total:
+        return plan(layers, layers, (
+            f"All {total} layers fit in {_gib(free_vram_bytes)} of free GPU memory, but not the "
+            f"output layer ({_gib(metadata.output_tensor_bytes)}): it runs on the CPU, which is "
+            f"a little slower. {advice}"
+        ))
     return plan(layers, layers, (
         f"Only {layers} of {total} layers fit in {_gib(free_vram_bytes)} of free GPU memory "
         f"({needs}); the other {total - layers} run on the CPU, which makes generation several "

@@ -83,10 +83,11 @@ def _layer_tensors(spec: TinyLlamaSpec, rng: np.random.Generator) -> dict[str, n
 
 
 def write_tiny_llama(path: Path, *, seed: int = 0, spec: TinyLlamaSpec | None = None) -> Path:
-    """Write the model to `path` and return it. Same seed and spec give the same bytes."""
+    """Write the model to `path` (folders created) and return it; same seed and spec, same bytes."""
     spec = spec or TinyLlamaSpec()
     rng = np.random.default_rng(seed)
     tokens, scores, types = tiny_vocab()
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), "llama")
     if spec.name:
         writer.add_name(spec.name)
