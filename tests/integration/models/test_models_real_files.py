@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import gguf
 import llama_cpp
 import pytest
 
-from cocoon_desktop.engine import models
+from cocoon_desktop.engine import gguf_meta, models
 from cocoon_desktop.engine.attestation import engine_code_files, measure_runtime
 from cocoon_desktop.engine.file_hash import FileHashCache
 from cocoon_desktop.engine.gguf_meta import GgufMetadata, read_gguf_metadata
@@ -27,7 +28,7 @@ def paths(tmp_path: Path) -> AppPaths:
 
 @pytest.fixture(scope="module")
 def bundled_meta() -> GgufMetadata:
-    """Read once: the reader walks all 49,152 tokens, which takes seconds on a busy machine."""
+    """Read once for the module's tests."""
     return read_gguf_metadata(bundled_model_path())
 
 
@@ -52,6 +53,15 @@ def test_bundled_model_metadata(bundled_meta: GgufMetadata) -> None:
     assert meta.vocab_size == 49152 and meta.chat_template_present
     assert 134_000_000 < meta.parameter_count < 136_000_000
     assert meta.tensor_bytes < meta.file_size_bytes
+
+
+@pytest.mark.slow
+def test_the_fast_header_reader_agrees_with_gguf_reader_on_the_bundled_model(
+    bundled_meta: GgufMetadata,
+) -> None:
+    path = bundled_model_path()
+    plain = gguf_meta._metadata_from_reader(gguf.GGUFReader(str(path)), path.stat().st_size)
+    assert plain == bundled_meta
 
 
 def test_bundled_model_in_the_library_with_its_cocoon_name(paths: AppPaths) -> None:

@@ -9,6 +9,7 @@ import gguf
 import numpy as np
 import pytest
 
+from cocoon_desktop.engine import gguf_meta
 from cocoon_desktop.engine.gguf_meta import (
     GgufMetadata,
     ModelFileMissing,
@@ -152,3 +153,33 @@ def test_split_models_are_refused_with_the_merge_command(tmp_path: Path) -> None
 def test_kv_size_is_unknown_without_head_counts(tiny_model: Path) -> None:
     meta = dataclasses.replace(read_gguf_metadata(tiny_model), head_count_kv=None)
     assert meta.kv_bytes_per_token_per_layer is None
+
+
+def test_the_fast_header_reader_agrees_with_gguf_reader(tmp_path: Path) -> None:
+    path = tmp_path / "per-layer.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(2)
+    writer.add_head_count(4)
+    writer.add_head_count_kv([1, 2])  # per-layer values, as some architectures store them
+    writer.add_token_list(["a", "bb", "ccc"])
+    writer.add_token_types([1, 1, 3])
+    writer.add_chat_template("{{ messages }}")
+    for i in range(2):
+        writer.add_tensor(f"blk.{i}.attn_q.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    size = path.stat().st_size
+    fast = gguf_meta._metadata_from_reader(gguf_meta._HeaderReader(str(path)), size)
+    plain = gguf_meta._metadata_from_reader(gguf.GGUFReader(str(path)), size)
+    assert fast == plain
+    assert fast.head_count_kv == 2 and fast.vocab_size == 3 and fast.chat_template_present
+    assert read_gguf_metadata(path) == fast
+
+
+def test_the_fast_header_reader_agrees_on_the_tiny_model(tiny_model: Path) -> None:
+    size = tiny_model.stat().st_size
+    assert gguf_meta._metadata_from_reader(gguf.GGUFReader(str(tiny_model)), size) == (
+        read_gguf_metadata(tiny_model)
+    )
