@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-CHAT_LANE_HEADER = {"X-Cocoon-Lane": "chat"}
-
 
 class ChatInputError(ValueError):
     """A parameter or message the chat cannot send; the text says what to change."""

@@ -1,0 +1,56 @@
+"""The chat's side panel: system prompt and sampling parameters."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cocoon_desktop.ui_logic.chat import GenerationParams
+
+
+class ParamsPanel(QWidget):
+    params_edited = Signal(object)  # GenerationParams
+    system_prompt_edited = Signal(str)
+
+    def __init__(self, system_prompt: str, params: GenerationParams,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.system_prompt = QPlainTextEdit(system_prompt)
+        self.system_prompt.setPlaceholderText("Instructions the model follows in every answer")
+        self.system_prompt.setFixedHeight(110)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(params.temperature)
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.01, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setValue(params.top_p)
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 32768)
+        self.max_tokens.setValue(params.max_tokens)
+        form = QFormLayout()
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Max tokens", self.max_tokens)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("System prompt"))
+        layout.addWidget(self.system_prompt)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        self.system_prompt.textChanged.connect(
+            lambda: self.system_prompt_edited.emit(self.system_prompt.toPlainText()))
+        for box in (self.temperature, self.top_p, self.max_tokens):
+            box.valueChanged.connect(lambda _v: self.params_edited.emit(self.params()))
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(self.temperature.value(), self.top_p.value(),
+                                self.max_tokens.value())

@@ -1,0 +1,116 @@
+"""ModelController: the model library, and checking a model (hash, metadata, VRAM fit).
+
+Checking hashes the whole file (minutes for a large model): it runs on the blocking pool with
+progress as a signal and can be cancelled from the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from PySide6.QtCore import QObject, Signal
+
+from cocoon_desktop.engine.file_hash import FileChangedWhileHashing, HashCancelled
+from cocoon_desktop.engine.gguf_meta import GgufMetadata, ModelFileError
+from cocoon_desktop.engine.model_library import ModelEntry, ModelLibrary
+from cocoon_desktop.engine.offload import OffloadPlan, plan_offload
+from cocoon_desktop.engine.types import EngineSettings
+from cocoon_desktop.settings import AppSettings
+from cocoon_desktop.ui.aio import run_blocking
+
+
+class ModelCheckError(Exception):
+    """The model cannot be used; the text says why and what to do."""
+
+
+class ModelCheckCancelled(Exception):
+    """The user cancelled the check."""
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    path: Path
+    cocoon_name: str
+    metadata: GgufMetadata
+    plan: OffloadPlan
+
+    @property
+    def fits_in_vram(self) -> bool | None:
+        return None if self.plan.free_vram_bytes is None else self.plan.fits_fully
+
+
+class ModelController(QObject):
+    check_progressed = Signal(int, int)  # done bytes, total bytes (from the hashing thread)
+
+    def __init__(self, library: ModelLibrary, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self._cancel: threading.Event | None = None
+
+    async def entries(self) -> tuple[ModelEntry, ...]:
+        return await run_blocking(self.library.entries)
+
+    async def bundled_path(self) -> Path:
+        entry = (await self.entries())[0]
+        if entry.problem:
+            raise ModelCheckError(entry.problem)
+        return entry.path
+
+    async def check(self, path: Path | None, context_tokens: int,
+                    free_vram_bytes: int | None, gpu_present: bool) -> ModelCheck:
+        """Read metadata, hash (cached) and plan the offload; `None` path = bundled model."""
+        target = path or await self.bundled_path()
+        cancel = threading.Event()
+        self._cancel = cancel
+        try:
+            metadata = await run_blocking(self._add_and_read, target)
+            name = await run_blocking(self.library.cocoon_name, target,
+                                      self.check_progressed.emit, cancel)
+        except HashCancelled:
+            raise ModelCheckCancelled("The model check was cancelled.") from None
+        except (ModelFileError, FileChangedWhileHashing) as exc:
+            raise ModelCheckError(str(exc)) from None
+        except OSError as exc:
+            raise ModelCheckError(f"Cannot read {target}: {exc.strerror}. Check the file and "
+                                  "its permissions.") from None
+        finally:
+            self._cancel = None
+        plan = plan_offload(metadata, context_tokens, free_vram_bytes, gpu_present)
+        return ModelCheck(target, str(name), metadata, plan)
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _add_and_read(self, path: Path) -> GgufMetadata:
+        self.library.add(path)
+        return self.library.metadata(path)
+
+
+def engine_settings(check: ModelCheck, settings: AppSettings) -> EngineSettings:
+    """What the engine runs with, from the checked model and the user's settings.
+
+    `context_tokens` in the settings is per request; the engine's KV cache holds that much for
+    every parallel sequence.
+    """
+    threads = psutil.cpu_count(logical=False) or os.cpu_count() or 2
+    gpu_layers = settings.gpu_layers if settings.gpu_layers != -1 else check.plan.gpu_layers
+    sequences = parallel_sequences(settings)
+    return EngineSettings(
+        model_path=check.path,
+        model_name=check.cocoon_name,
+        context_tokens=settings.context_tokens * sequences,
+        parallel_sequences=sequences,
+        threads=max(1, threads),
+        gpu_layers=gpu_layers,
+    )
+
+
+def parallel_sequences(settings: AppSettings) -> int:
+    """Network jobs the worker may run at once, plus one for the chat lane: so a chat never
+    waits behind network jobs and never takes one of their places."""
+    return max(1, settings.max_active_requests) + 1

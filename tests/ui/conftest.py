@@ -1,0 +1,90 @@
+"""pytest-qt set-up for the UI tests: offscreen Qt, one qasync loop per test, strict failures.
+
+Qt's platform is chosen before any QApplication exists (offscreen: no window system, no tray).
+Each test gets a qasync event loop that counts as running, so coroutines and `spawn()` work
+while `qtbot.waitUntil` / `waitSignal` spin Qt's event loop. A background task that fails during
+a test fails the test (the app would have shown its error dialog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from cocoon_desktop.paths import AppPaths, app_paths
+from cocoon_desktop.ui import aio
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    event_loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(event_loop)
+    failures: list[tuple[BaseException, str]] = []
+    aio.set_error_reporter(lambda exc, where: failures.append((exc, where)))
+    yield event_loop
+    for task in aio.running_tasks():
+        task.cancel()
+    deadline = event_loop.time() + 5
+    while aio.running_tasks() and event_loop.time() < deadline:
+        qapp.processEvents()
+    aio.set_error_reporter(None)
+    asyncio.events._set_running_loop(None)
+    event_loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+    event_loop.close()
+    asyncio.set_event_loop(None)
+    assert not failures, f"background task failed: {failures[0][1]}: {failures[0][0]!r}"
+
+
+@pytest.fixture
+def run_async(qtbot: Any, loop: asyncio.AbstractEventLoop
+              ) -> Callable[[Coroutine[Any, Any, T], int], T]:
+    """Run a coroutine on the test's qasync loop while Qt keeps processing events."""
+
+    def run(coro: Coroutine[Any, Any, T], timeout_ms: int = 10_000) -> T:
+        task = loop.create_task(coro)
+        qtbot.waitUntil(task.done, timeout=timeout_ms)
+        return task.result()
+
+    return run
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> AppPaths:
+    return app_paths(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def model_controller(paths: AppPaths) -> Any:
+    from cocoon_desktop.engine.model_library import ModelLibrary
+    from cocoon_desktop.ui.controllers.models import ModelController
+
+    return ModelController(ModelLibrary(paths))
+
+
+@pytest.fixture
+def engine_controller(model_controller: Any, run_async: Any) -> Iterator[Any]:
+    """An EngineController over the real engine with the bundled model (not started yet)."""
+    from cocoon_desktop.settings import AppSettings
+    from cocoon_desktop.ui.controllers.engine import EngineController
+    from cocoon_desktop.ui.controllers.models import engine_settings
+
+    settings = AppSettings(context_tokens=1024, max_active_requests=1)
+
+    async def provider() -> Any:
+        check = await model_controller.check(None, settings.context_tokens, None, False)
+        return engine_settings(check, settings)
+
+    controller = EngineController(provider)
+    yield controller
+    run_async(controller.stop(), 60_000)
