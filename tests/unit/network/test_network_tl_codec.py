@@ -75,7 +75,7 @@ def test_bad_input_gives_a_clear_tl_error(data: bytes, message: str) -> None:
 
 
 def test_a_wrong_result_type_is_refused() -> None:
-    with pytest.raises(tl.TlError, match="where tcp.Packet was expected"):
+    with pytest.raises(tl.TlError, match=r"where tcp\.Packet was expected"):
         tl.decode(TokensUsed().encode(), "tcp.Packet")
 
 

@@ -1,0 +1,105 @@
+"""The devnet client's OpenAI-compatible HTTP endpoint (loopback, bearer token)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from cocoon_desktop.network.devnet.client import (
+    HOP_BY_HOP,
+    MAX_BODY_BYTES,
+    DevnetClient,
+    End,
+    Failed,
+    Head,
+    Part,
+    error_response,
+    http_status,
+    parse_body,
+)
+from cocoon_desktop.network.errors import RemoteError
+
+log = logging.getLogger(__name__)
+PATHS = ("/v1/chat/completions", "/v1/completions")
+
+
+def build_app(client: DevnetClient, token: str) -> web.Application:
+    @web.middleware
+    async def require_token(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return error_response(401, "missing or wrong bearer token: send "
+                                       "'Authorization: Bearer <token>' (printed at start-up)")
+        return await handler(request)
+
+    app = web.Application(middlewares=[require_token], client_max_size=MAX_BODY_BYTES)
+    app["client"] = client
+    for path in PATHS:
+        app.router.add_post(path, _completions)
+    app.router.add_get("/v1/models", _models)
+    return app
+
+
+async def _models(request: web.Request) -> web.Response:
+    client: DevnetClient = request.app["client"]
+    try:
+        types = await client.models()
+    except (ConnectionError, OSError, TimeoutError, RemoteError) as exc:
+        return error_response(502, f"the devnet proxy is unreachable: {exc}")
+    data = [{"id": t.name, "object": "model", "owned_by": "cocoon-devnet",
+             "workers": len(t.workers)} for t in types]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def _completions(request: web.Request) -> web.StreamResponse:
+    client: DevnetClient = request.app["client"]
+    try:
+        body, options = parse_body(await request.read())
+        request_id, queue = await client.query(
+            str(body["model"]), request.path, body,
+            max_coefficient=int(options.get("max_coefficient", 4000)),  # type: ignore[call-overload]
+            max_tokens=int(options["max_tokens"]),  # type: ignore[call-overload]
+            timeout_s=float(options.get("timeout", 120)),  # type: ignore[arg-type]
+            enable_debug=bool(options.get("enable_debug", False)))
+    except RemoteError as exc:
+        return error_response(exc.code if exc.code < 600 else 502, exc.message)
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        return error_response(502, f"the devnet proxy is unreachable: {exc}")
+    try:
+        return await _stream(request, queue)
+    finally:
+        client.done(request_id)
+
+
+async def _stream(request: web.Request, queue: asyncio.Queue) -> web.StreamResponse:
+    event = await queue.get()
+    if isinstance(event, Failed):
+        return error_response(http_status(event.code), event.message, event.code)
+    assert isinstance(event, Head)
+    response = web.StreamResponse(status=event.status, reason=event.reason)
+    for header in event.headers:
+        if header.name.lower() not in HOP_BY_HOP:
+            response.headers.add(header.name, header.value)
+    await response.prepare(request)
+    if event.payload:
+        await response.write(event.payload)
+    while True:
+        event = await queue.get()
+        if isinstance(event, Part):
+            if event.data:
+                await response.write(event.data)
+        elif isinstance(event, End):
+            await response.write_eof()
+            return response
+        elif isinstance(event, Failed):
+            log.warning("request failed mid-answer: %s", event.message)
+            error = {"error": {"message": event.message, "code": event.code}}
+            await response.write(b"\n\ndata: " + json.dumps(error).encode() + b"\n\n")
+            # End the connection without the final chunk, so the caller sees a broken answer.
+            if request.transport is not None:
+                request.transport.close()
+            return response

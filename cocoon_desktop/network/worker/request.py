@@ -1,0 +1,183 @@
+"""One `proxy.runQueryEx` served end to end (upstream runners/worker/WorkerRunningRequest.cpp).
+
+Validate, forward to the engine with its bearer token, stream the answer back as
+`proxy.queryAnswerEx` (the HTTP head) then `proxy.queryAnswerPartEx` parts, the last one with
+`tokensUsed` in its final info; any failure becomes `proxy.queryAnswerErrorEx` with an upstream
+error code. Peers on protocol version 0 get the older answer constructors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiohttp
+
+from cocoon_desktop.network import tl
+from cocoon_desktop.network.errors import ERROR, NOTREADY, PROTOVIOLATION, TIMEOUT, RemoteError
+from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse
+from cocoon_desktop.network.tl.worker import (
+    ProxyQueryAnswer,
+    ProxyQueryAnswerError,
+    ProxyQueryAnswerErrorEx,
+    ProxyQueryAnswerEx,
+    ProxyQueryAnswerPart,
+    ProxyQueryAnswerPartError,
+    ProxyQueryAnswerPartEx,
+    ProxyQueryFinalInfo,
+    ProxyRunQueryEx,
+)
+from cocoon_desktop.network.worker.stats import WorkerStats
+from cocoon_desktop.network.worker.tokens import TokenCounter
+from cocoon_desktop.network.worker.types import RequestFinished, RequestStarted, WorkerConfig
+from cocoon_desktop.network.worker.validation import validate_request
+
+log = logging.getLogger(__name__)
+DROPPED_HEADERS = {"content-length", "transfer-encoding", "connection", "host", "authorization",
+                   "keep-alive"}
+Send = Callable[[bytes], Awaitable[None]]
+Emit = Callable[[object], None]
+
+
+class RunningRequest:
+    def __init__(self, req: ProxyRunQueryEx, *, proto_version: int, config: WorkerConfig,
+                 session: aiohttp.ClientSession, send: Send, stats: WorkerStats,
+                 proxy_key: str, emit: Emit) -> None:
+        self.req = req
+        self.request_id = req.request_id.hex()
+        self._proto = proto_version
+        self._config = config
+        self._session = session
+        self._send = send
+        self._stats = stats
+        self._proxy_key = proxy_key
+        self._emit = emit
+        root = config.root_config
+        self._counter = TokenCounter(req.coefficient, root.multipliers, root.price_per_token)
+        self._started_unix = time.time()
+        self._started = datetime.now(UTC)
+        self._sent_head = False
+        self._debug = bool(req.enable_debug)
+
+    async def run(self) -> None:
+        self._stats.add("queries")
+        self._emit(RequestStarted(self.request_id, self._proxy_key, self._config.model_base_name,
+                                  self._started))
+        error: str | None = None
+        succeeded = False
+        try:
+            async with asyncio.timeout(self.req.timeout):
+                succeeded = await self._serve()
+            if not succeeded:
+                error = "the engine answered with an HTTP error"
+        except RemoteError as exc:
+            error = exc.message
+            await self._send_error(exc.code, exc.message)
+        except TimeoutError:
+            error = "worker: timeout"
+            await self._send_error(TIMEOUT, error)
+        except aiohttp.ClientConnectorError as exc:
+            error = f"worker: http failed: the engine is unreachable ({exc.os_error})"
+            await self._send_error(NOTREADY, error)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            error = f"worker: http failed: {type(exc).__name__}: {exc}"
+            await self._send_error(ERROR, error)
+        except asyncio.CancelledError:
+            self._finish(False, "the proxy connection closed")
+            raise
+        if error:
+            log.warning("request %s failed: %s", self.request_id[:16], error)
+        self._finish(succeeded, error)
+
+    async def _serve(self) -> bool:
+        try:
+            http_request = tl.decode_as(self.req.query, HttpRequest)
+        except tl.TlError as exc:
+            raise RemoteError(PROTOVIOLATION, f"worker: invalid http request: {exc}") from exc
+        self._stats.add("bytes_received", len(http_request.payload))
+        valid = validate_request(http_request.url, http_request.payload,
+                                 self._config.max_request_bytes)
+        if valid.model != self._config.model_base_name:
+            raise RemoteError(PROTOVIOLATION, "worker: invalid http request: model name "
+                              f"mismatch ('{valid.model}', this worker serves "
+                              f"'{self._config.model_base_name}')")
+        headers = {h.name: h.value for h in http_request.headers
+                   if h.name.lower() not in DROPPED_HEADERS}
+        headers.setdefault("Content-Type", "application/json")
+        headers.update(self._config.engine.auth_header)
+        url = self._config.engine.base_url.rstrip("/") + valid.path
+        async with self._session.request(http_request.method or "POST", url, data=valid.body,
+                                         headers=headers) as resp:
+            await self._send_head(resp)
+            async for chunk in resp.content.iter_any():
+                out = self._counter.feed(chunk)
+                if out:
+                    await self._send_part(out, final=False)
+            await self._send_part(self._counter.finish(), final=True)
+            return resp.status < 400
+
+    async def _send_head(self, resp: aiohttp.ClientResponse) -> None:
+        headers = [HttpHeader(k, v) for k, v in resp.headers.items()
+                   if k.lower() not in DROPPED_HEADERS]
+        headers += [HttpHeader("X-Cocoon-Worker-Start", f"{self._started_unix:.6f}"),
+                    HttpHeader("X-Cocoon-Worker-End", f"{time.time():.6f}"),
+                    HttpHeader("Transfer-Encoding", "chunked")]
+        head = HttpResponse(f"HTTP/{resp.version.major}.{resp.version.minor}", resp.status,
+                            resp.reason or "", headers, b"").encode()
+        rid = self.req.request_id
+        if self._proto == 0:
+            message = ProxyQueryAnswer(head, False, rid, self._counter.usage()).encode()
+        else:
+            message = ProxyQueryAnswerEx(rid, head, 0, None).encode()
+        await self._send(message)
+        self._sent_head = True
+
+    async def _send_part(self, data: bytes, final: bool) -> None:
+        if not data and not final:
+            return
+        self._stats.add("bytes_sent", len(data))
+        rid = self.req.request_id
+        if self._proto == 0:
+            message = ProxyQueryAnswerPart(data, final, rid, self._counter.usage()).encode()
+        else:
+            message = ProxyQueryAnswerPartEx(rid, data, 0, self._final_info() if final else None
+                                             ).encode()
+        await self._send(message)
+
+    def _final_info(self) -> ProxyQueryFinalInfo:
+        debug = None
+        if self._debug:
+            debug = json.dumps({"type": "worker_stats", "start_time": self._started_unix,
+                                "answer_receive_end_at": time.time()})
+        times = (self._started_unix, time.time()) if self._proto >= 2 else (None, None)
+        return ProxyQueryFinalInfo(0, self._counter.usage(), debug, *times)
+
+    async def _send_error(self, code: int, message: str) -> None:
+        rid = self.req.request_id
+        if self._proto == 0:
+            cls = ProxyQueryAnswerPartError if self._sent_head else ProxyQueryAnswerError
+            payload = cls(code, message, rid, self._counter.usage()).encode()
+        else:
+            payload = ProxyQueryAnswerErrorEx(rid, code, message, 0, self._final_info()).encode()
+        try:
+            await self._send(payload)
+        except (ConnectionError, OSError) as exc:
+            log.info("request %s: could not report the error: %s", self.request_id[:16], exc)
+
+    def _finish(self, succeeded: bool, error: str | None) -> None:
+        adjusted = self._counter.adjusted
+        stats = self._stats
+        stats.add("success" if succeeded else "failed")
+        stats.add("time", time.time() - self._started_unix)
+        for name, value in (("total", adjusted.total), ("prompt", adjusted.prompt),
+                            ("cached", adjusted.cached), ("completion", adjusted.completion),
+                            ("reasoning", adjusted.reasoning)):
+            stats.add(f"{name}_adjusted_tokens_used", value)
+        self._emit(RequestFinished(
+            self.request_id, self._proxy_key, self._config.model_base_name, succeeded, error,
+            self._counter.counts, adjusted, self.req.coefficient,
+            self._config.root_config.worker_fee_per_token, self._started, datetime.now(UTC)))

@@ -1,0 +1,140 @@
+"""The worker's configuration, its event types and its status snapshot (plain dataclasses).
+
+Other areas subscribe with `Worker.add_listener(callback)`; the callback gets one of the event
+dataclasses below, on the event loop's thread, and must not block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from cocoon_desktop.earnings.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
+from cocoon_desktop.earnings.records import ServedRequest
+from cocoon_desktop.earnings.statements import VerifiedStatement
+from cocoon_desktop.engine.types import EngineEndpoint
+from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.root_config import RootConfig
+from cocoon_desktop.network.transport import Endpoint
+
+MIN_PROTO_VERSION = 1
+MAX_PROTO_VERSION = 2
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    owner_address: str  # the TON address that owns the earnings
+    model_name: str  # Cocoon's `name@commit:verity_hash`; the base name is what clients ask for
+    engine: EngineEndpoint
+    root_config: RootConfig
+    root_contract_address: str
+    coefficient: int = 1000  # 1000 = 1.0x the base price
+    is_test: bool = True
+    max_active_requests: int = 4
+    proxy_connections: int = 1  # how many proxies to serve at once
+    proxies: tuple[Endpoint, ...] = ()  # explicit proxies; empty: the root config's
+    proxy_policy: AttestationPolicy = field(default_factory=AttestationPolicy)
+    check_proxy_hashes: bool = False  # upstream: on outside test mode
+    max_request_bytes: int = 4 << 20
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+    connection_timeout_s: float = 20.0
+
+    @property
+    def model_base_name(self) -> str:
+        return self.model_name.split("@", 1)[0]
+
+    @property
+    def multipliers(self) -> PriceMultipliers:
+        return self.root_config.multipliers
+
+
+@dataclass(frozen=True)
+class RequestStarted:
+    request_id: str  # 64 hex digits
+    proxy_key: str
+    model: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestFinished:
+    request_id: str
+    proxy_key: str
+    model: str
+    succeeded: bool
+    error: str | None
+    tokens: TokenCounts  # raw engine usage
+    adjusted: AdjustedTokens  # what the proxy meters and pays
+    coefficient: int
+    worker_fee_per_token: int  # nanoTON per adjusted token
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def earned_nanoton(self) -> int:
+        return self.adjusted.total * self.worker_fee_per_token
+
+    def to_served_request(self) -> ServedRequest:
+        """The earnings ledger's record of this request."""
+        return ServedRequest(request_id=self.request_id, proxy_key=self.proxy_key,
+                             model=self.model, tokens=self.tokens, coefficient=self.coefficient,
+                             adjusted_tokens=self.adjusted.total,
+                             worker_fee_per_token=self.worker_fee_per_token,
+                             started_at=self.started_at, finished_at=self.finished_at,
+                             succeeded=self.succeeded)
+
+
+@dataclass(frozen=True)
+class PaymentReceived:
+    """A proxy's signed statement, already verified against its key and our contract."""
+
+    proxy_key: str
+    proxy_sc_address: str  # raw `wc:hex`
+    worker_sc_address: str
+    statement: VerifiedStatement
+    db_tokens: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class ProxyStateChanged:
+    endpoint: str
+    state: Literal["connecting", "handshake", "ready", "disconnected"]
+    detail: str = ""
+    proxy_key: str | None = None
+    proxy_sc_address: str | None = None
+    worker_sc_address: str | None = None
+
+
+WorkerEvent = RequestStarted | RequestFinished | PaymentReceived | ProxyStateChanged
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    endpoint: str
+    state: str
+    detail: str
+    proxy_key: str | None
+    proxy_sc_address: str | None
+    worker_sc_address: str | None
+    tokens_committed: int  # newest verified statement
+    tokens_max_known: int
+    connected_since: datetime | None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """A snapshot for the UI and the stats surface."""
+
+    enabled: bool
+    draining: bool
+    coefficient: int
+    active_requests: int
+    max_active_requests: int
+    proxies: tuple[ProxyStatus, ...]
+
+    @property
+    def connected_proxies(self) -> int:
+        return sum(1 for p in self.proxies if p.state == "ready")

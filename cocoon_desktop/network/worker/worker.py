@@ -1,0 +1,244 @@
+"""The Cocoon worker: serves proxies' requests with the local engine and tracks what it earned.
+
+Hooks for other areas (all plain Python):
+- `enable()` / `disable()` / `await drain(timeout_s)`: GPU protection and the UI pause work;
+  proxies are told at once (`worker.enabledDisabled`) and new requests are refused explicitly.
+- `add_listener(callback)`: `RequestStarted`, `RequestFinished` (tokens and nanoTON),
+  `PaymentReceived` (a verified, proxy-signed statement), `ProxyStateChanged`.
+- `status()`: a frozen `WorkerStatus` snapshot; `stats` holds upstream's counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from cocoon_desktop.earnings.statements import StatementRejected, verify_statement
+from cocoon_desktop.network.errors import ERROR, NOTREADY, RemoteError
+from cocoon_desktop.network.ratls import RaTlsIdentity
+from cocoon_desktop.network.tl.base import TokensUsed
+from cocoon_desktop.network.tl.worker import (
+    ProxyQueryAnswerError,
+    ProxyQueryAnswerErrorEx,
+    ProxyQueryFinalInfo,
+    ProxyRunQueryEx,
+    SignedPayment,
+    SignedPaymentEmpty,
+)
+from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.network.worker.proxy_link import ProxyLink
+from cocoon_desktop.network.worker.request import RunningRequest
+from cocoon_desktop.network.worker.stats import WorkerStats
+from cocoon_desktop.network.worker.types import (
+    PaymentReceived,
+    WorkerConfig,
+    WorkerEvent,
+    WorkerStatus,
+)
+
+log = logging.getLogger(__name__)
+Listener = Callable[[WorkerEvent], None]
+
+
+class ProxyAccount:
+    """What one proxy owes this worker (upstream WorkerProxyInfo), kept across reconnects."""
+
+    def __init__(self, worker: Worker, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> None:
+        self._worker = worker
+        self.proxy_public_key = proxy_key
+        self.proxy_key = proxy_key.hex()
+        self.proxy_sc_address = proxy_sc
+        self.worker_sc_address = worker_sc
+        self.tokens_committed = 0  # newest verified signed statement
+        self.db_tokens = 0
+        self.max_known = 0
+        self.statement_boc: bytes | None = None
+
+    def update_payment(self, payment: SignedPayment | SignedPaymentEmpty,
+                       db_tokens: int | None = None, max_tokens: int | None = None) -> bool:
+        """Take a statement (and the proxy's counters); False when they went backwards."""
+        ok = True
+        if isinstance(payment, SignedPayment):
+            try:
+                statement = verify_statement(payment.data, self.proxy_public_key,
+                                             self.worker_sc_address)
+            except StatementRejected as exc:
+                log.error("proxy %s sent a bad payment statement: %s", self.proxy_key[:16], exc)
+                return False
+            if statement.tokens_committed > self.tokens_committed:
+                self.tokens_committed = statement.tokens_committed
+                self.statement_boc = payment.data
+                self.db_tokens = max(self.db_tokens, statement.tokens_committed)
+                self.max_known = max(self.max_known, statement.tokens_committed)
+                self._worker.emit(PaymentReceived(
+                    self.proxy_key, self.proxy_sc_address, self.worker_sc_address, statement,
+                    db_tokens if db_tokens is not None else self.db_tokens,
+                    max_tokens if max_tokens is not None else self.max_known))
+            ok = statement.tokens_committed == self.tokens_committed
+        if db_tokens is not None:
+            self.db_tokens = max(self.db_tokens, db_tokens)
+            ok = ok and db_tokens == self.db_tokens
+        if max_tokens is not None:
+            self.max_known = max(self.max_known, max_tokens)
+            ok = ok and max_tokens == self.max_known
+        return ok
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, identity: RaTlsIdentity,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        self.config = config
+        self.identity = identity
+        self.coefficient = config.coefficient
+        self.stats = WorkerStats()
+        self.links: list[ProxyLink] = []
+        self.accounts: dict[str, ProxyAccount] = {}
+        self.active_requests = 0
+        self._enabled = True
+        self._draining = False
+        self._listeners: list[Listener] = []
+        self._session = session
+        self._own_session = session is None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- events -------------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def emit(self, event: object) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("a worker event listener failed")
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def _targets(self) -> list[Endpoint]:
+        if self.config.proxies:
+            return list(self.config.proxies)
+        registered = [p.for_workers for p in self.config.root_config.registered_proxies]
+        random.shuffle(registered)
+        return registered[: max(1, self.config.proxy_connections)]
+
+    async def start(self) -> None:
+        """Connect to the proxies; returns at once (links reconnect in the background)."""
+        targets = self._targets()
+        if not targets:
+            raise ValueError("no proxy to connect to: name one, or use a root config that "
+                             "lists registered proxies")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        self.links = [ProxyLink(self, endpoint) for endpoint in targets]
+        self._tasks = [asyncio.create_task(link.run(), name=f"proxy-link {link.endpoint}")
+                       for link in self.links]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- control ------------------------------------------------------------------------------
+    @property
+    def accepting(self) -> bool:
+        return self._enabled and not self._draining
+
+    def enable(self) -> None:
+        self._enabled, self._draining = True, False
+        self._broadcast_state()
+
+    def disable(self) -> None:
+        self._enabled = False
+        self._broadcast_state()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Stop taking requests and wait for the running ones; True if all finished in time."""
+        self._draining = True
+        self._broadcast_state()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    def set_coefficient(self, coefficient: int) -> None:
+        if not 0 <= coefficient < 1_000_000_000:
+            raise ValueError("the coefficient must be between 0 and 999999999 (1000 = 1.0x)")
+        self.coefficient = coefficient
+        for link in self.links:
+            asyncio.get_running_loop().create_task(link.send_coefficient(coefficient))
+
+    def _broadcast_state(self) -> None:
+        for link in self.links:
+            asyncio.get_running_loop().create_task(link.send_state(not self.accepting))
+
+    def status(self) -> WorkerStatus:
+        return WorkerStatus(self._enabled, self._draining, self.coefficient,
+                            self.active_requests, self.config.max_active_requests,
+                            tuple(link.status() for link in self.links))
+
+    def account_for(self, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> ProxyAccount:
+        account = self.accounts.get(proxy_sc)
+        if account is not None and account.proxy_public_key != proxy_key:
+            raise RemoteError(ERROR, f"PROXY PUBLIC KEY CHANGED for {proxy_sc}")
+        if account is None:
+            account = self.accounts[proxy_sc] = ProxyAccount(self, proxy_key, proxy_sc, worker_sc)
+        return account
+
+    # -- requests -----------------------------------------------------------------------------
+    def receive_request(self, link: ProxyLink, req: ProxyRunQueryEx) -> None:
+        """Accept or refuse a request from a ready proxy link (never blocks the reader)."""
+        if not self.accepting or self.active_requests >= self.config.max_active_requests:
+            reason = ("too many active queries" if self.accepting
+                      else "worker is disabled" if not self._enabled else "worker is draining")
+            code = ERROR if self.accepting else NOTREADY
+            task = asyncio.get_running_loop().create_task(self._refuse(link, req, code, reason))
+            link.requests.add(task)
+            task.add_done_callback(link.requests.discard)
+            return
+        assert link.account is not None and self._session is not None
+        link.account.update_payment(req.signed_payment)
+        running = RunningRequest(req, proto_version=link.proto_version, config=self.config,
+                                 session=self._session, send=link.send, stats=self.stats,
+                                 proxy_key=link.account.proxy_key, emit=self.emit)
+        self.active_requests += 1
+        self._idle.clear()
+        task = asyncio.get_running_loop().create_task(running.run())
+        link.requests.add(task)
+        task.add_done_callback(lambda t: self._request_done(link, t))
+
+    def _request_done(self, link: ProxyLink, task: asyncio.Task[None]) -> None:
+        link.requests.discard(task)
+        self.active_requests -= 1
+        if self.active_requests == 0:
+            self._idle.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("request task failed", exc_info=task.exception())
+
+    async def _refuse(self, link: ProxyLink, req: ProxyRunQueryEx, code: int,
+                      reason: str) -> None:
+        if link.proto_version == 0:
+            message = ProxyQueryAnswerError(code, reason, req.request_id, TokensUsed()).encode()
+        else:
+            now = time.time() if link.proto_version >= 2 else None
+            final = ProxyQueryFinalInfo(0, TokensUsed(), None, now, now)
+            message = ProxyQueryAnswerErrorEx(req.request_id, code, reason, 0, final).encode()
+        with contextlib.suppress(ConnectionError):
+            await link.send(message)
