@@ -1,0 +1,164 @@
+"""The health service: one 1 Hz loop that reads the GPUs and the host, records the history, and
+feeds protection and the energy meter.
+
+    service = HealthService(open_gpu_monitor(), SystemSampler(paths.data_dir),
+                            protection=ProtectionController(ProtectionPolicy(), control, notify),
+                            energy=meter)
+    service.set_engine_pid(engine_pid)        # whenever the engine (re)starts
+    service.add_tick_listener(on_tick)         # called on the event loop's thread
+    task = spawn(service.run())                # until cancelled; then service.close()
+
+`run()` does the blocking reads in a worker thread (`asyncio.to_thread`) and everything else on
+the loop's thread, so listeners, the policy and `ServingControl` all run on the app's one loop.
+GPU error events arrive from the Xid thread through `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading
+from cocoon_desktop.hardware.history import MetricHistory, metrics_of
+from cocoon_desktop.hardware.monitor import GpuMonitor
+from cocoon_desktop.hardware.serving import ProtectionController
+from cocoon_desktop.hardware.snapshots import GpuEvent, GpuSample, HealthTick
+from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
+
+log = logging.getLogger(__name__)
+TickListener = Callable[[HealthTick], None]
+EventListener = Callable[[GpuEvent], None]
+
+
+class HealthService:
+    def __init__(
+        self,
+        gpu: GpuMonitor,
+        system: SystemSampler,
+        *,
+        history: MetricHistory | None = None,
+        games: ProcessNameWatch | None = None,
+        protection: ProtectionController | None = None,
+        energy: EnergyMeter | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.gpu = gpu
+        self.system = system
+        self.history = history or MetricHistory()
+        self.games = games or ProcessNameWatch()
+        self.protection = protection
+        self.energy = energy
+        self.interval_s = interval_s
+        self.latest: HealthTick | None = None
+        self.events: list[GpuEvent] = []  # every GPU error event seen, for the dashboard
+        self.events_unavailable: str | None = None  # why GPU error events are not watched
+        self._tick_listeners: list[TickListener] = []
+        self._event_listeners: list[EventListener] = []
+        self._names: dict[int, str | None] = {}
+
+    def set_engine_pid(self, pid: int | None) -> None:
+        self.system.set_engine_pid(pid)
+
+    def add_tick_listener(self, listener: TickListener) -> None:
+        self._tick_listeners.append(listener)
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
+    def tick(self) -> HealthTick:
+        """Read everything once (blocking: NVML and /proc, a few milliseconds)."""
+        gpus = tuple(self._with_names(g) for g in self.gpu.sample())
+        listed = {p.pid for g in gpus for p in g.processes or ()}
+        self._names = {pid: name for pid, name in self._names.items() if pid in listed}
+        now = time.monotonic()
+        engine = self.system.sample_engine(now)
+        return HealthTick(
+            monotonic_s=now,
+            wall_time_s=time.time(),
+            gpus=gpus,
+            system=self.system.sample_system(),
+            engine=engine,
+            own_pids=frozenset({os.getpid()}) | self.system.engine_pids(),
+            game_processes=self.games.running(now),
+        )
+
+    def publish(self, tick: HealthTick) -> None:
+        """Record and act on a tick (on the loop's thread)."""
+        self.latest = tick
+        self.history.record(tick.wall_time_s, metrics_of(tick))
+        if self.energy is not None:
+            self.energy.observe(energy_reading(tick))
+        if self.protection is not None:
+            self.protection.on_tick(tick)
+        for listener in list(self._tick_listeners):
+            _call(listener, tick)
+
+    def handle_event(self, event: GpuEvent) -> None:
+        """A GPU error event (on the loop's thread)."""
+        self.events.append(event)
+        del self.events[:-100]
+        if self.protection is not None:
+            self.protection.on_gpu_event(event)
+        for listener in list(self._event_listeners):
+            _call(listener, event)
+
+    async def run(self) -> None:
+        """Tick every `interval_s` until cancelled. A slow tick skips, never bursts."""
+        loop = asyncio.get_running_loop()
+
+        def from_thread(event: GpuEvent) -> None:
+            loop.call_soon_threadsafe(self.handle_event, event)
+
+        self.events_unavailable = await asyncio.to_thread(self.gpu.start_events, from_thread)
+        next_at = loop.time()
+        while True:
+            tick = await asyncio.to_thread(self.tick)
+            self.publish(tick)
+            next_at += self.interval_s
+            delay = next_at - loop.time()
+            if delay < 0:
+                next_at, delay = loop.time(), 0.0
+            await asyncio.sleep(delay)
+
+    def close(self) -> None:
+        """Stop the GPU event thread and release NVML (after `run()` was cancelled)."""
+        self.gpu.close()
+
+    def _with_names(self, sample: GpuSample) -> GpuSample:
+        if not sample.processes:
+            return sample
+        named = tuple(dataclasses.replace(p, name=self._name_of(p.pid)) for p in sample.processes)
+        return dataclasses.replace(sample, processes=named)
+
+    def _name_of(self, pid: int) -> str | None:
+        if pid not in self._names:
+            try:
+                self._names[pid] = psutil.Process(pid).name()
+            except psutil.Error:
+                self._names[pid] = None
+        return self._names[pid]
+
+
+def energy_reading(tick: HealthTick) -> EnergyReading:
+    """The GPUs' summed energy counter and power in a tick (None where any GPU lacks it)."""
+    energies = [g.energy_total_j for g in tick.gpus]
+    powers = [g.power_w for g in tick.gpus]
+    return EnergyReading(
+        tick.monotonic_s,
+        None if not energies or None in energies else sum(e for e in energies if e is not None),
+        None if not powers or None in powers else sum(p for p in powers if p is not None),
+    )
+
+
+def _call(listener: Callable[[Any], None], value: object) -> None:
+    try:
+        listener(value)
+    except Exception:
+        log.exception("Health listener %r failed", listener)
