@@ -90,6 +90,11 @@ class WizardResult:
 
 AddressParser = Callable[[str, NetworkKind], str]  # canonical address, or ValueError saying why
 MnemonicChecker = Callable[[list[str]], None]  # ValueError saying what is wrong
+WordSplitter = Callable[[str], list[str]]
+
+
+def split_words(text: str) -> list[str]:
+    return text.replace(",", " ").lower().split()
 
 
 @dataclass
@@ -115,9 +120,11 @@ class WizardMachine:
         check_mnemonic: MnemonicChecker,
         rng: random.Random | None = None,
         min_node_balance_nanoton: int = NODE_WALLET_MIN_NANOTON,
+        split: WordSplitter = split_words,
     ) -> None:
         self._parse_address = parse_address
         self._check_mnemonic = check_mnemonic
+        self._split = split
         self._rng = rng or random.SystemRandom()
         self._min_balance = min_node_balance_nanoton
         self._data = _Data()
@@ -307,7 +314,7 @@ class WizardMachine:
     def parse_import(self, text: str) -> list[str]:
         """Normalise pasted words and check them; return the mnemonic to store."""
         self._require(Step.IMPORT_WORDS)
-        words = text.replace(",", " ").lower().split()
+        words = self._split(text)
         if not words:
             raise WizardError("Type or paste your 24 secret words, separated by spaces.")
         try:

@@ -16,14 +16,37 @@ from cocoon_desktop.ui_logic.wizard import (
     WizardError,
     WizardMachine,
 )
-from tests.unit.ui_logic.wallet_functions import check_mnemonic, new_words, parse_address
+from cocoon_desktop.wallet.address import canonical_owner_address
+from cocoon_desktop.wallet.errors import MnemonicError
+from cocoon_desktop.wallet.mnemonic import check_mnemonic, create_mnemonic, normalize_words
 
 TEST_NETS_ONLY = EligibilityView("This machine can serve Cocoon test networks", ("no TDX",), False)
 MAINNET_OK = EligibilityView("This machine can serve Cocoon mainnet", (), True)
 
 
+RAW = "0:" + "ab" * 32
+TESTNET_FORM = canonical_owner_address(RAW, "testnet")
+
+
 def machine() -> WizardMachine:
-    return WizardMachine(parse_address, check_mnemonic, rng=random.Random(7))
+    """The machine with the wallet package's real address parser and mnemonic checker."""
+    return WizardMachine(canonical_owner_address, check_mnemonic, rng=random.Random(7),
+                         split=normalize_words)
+
+
+def new_words() -> list[str]:
+    return create_mnemonic()
+
+
+def words_and_an_invalid_swap() -> tuple[list[str], list[str]]:
+    """Valid words, and the same with two words swapped (which is valid 1 time in 256)."""
+    while True:
+        words = new_words()
+        swapped = [words[1], words[0], *words[2:]]
+        try:
+            check_mnemonic(swapped)
+        except MnemonicError:
+            return words, swapped
 
 
 def to_wallet_choice(m: WizardMachine, network: NetworkKind, view=TEST_NETS_ONLY) -> None:
@@ -73,11 +96,11 @@ def test_link_watch_only_address_path_to_finish() -> None:
     m.choose_wallet_mode(WalletMode.LINK)
     with pytest.raises(WizardError, match="Paste"):
         m.link_owner_address("  ")
-    with pytest.raises(WizardError, match="not a TON address"):
+    with pytest.raises(WizardError, match="48 characters"):
         m.link_owner_address("hello")
     assert m.step is Step.LINK_ADDRESS
-    m.link_owner_address(" 0:" + "ab" * 32)
-    assert m.owner_address == "testnet:0:" + "ab" * 32
+    m.link_owner_address(" " + RAW)
+    assert m.owner_address == TESTNET_FORM
     assert m.step is Step.NODE_WALLET
     assert not m.can_advance()
     m.node_wallet_ready("node-address")
@@ -89,7 +112,7 @@ def test_link_watch_only_address_path_to_finish() -> None:
     finish_model(m)
     result = m.finish()
     assert result.network is NetworkKind.TESTNET and result.funded
-    assert result.settings_changes()["owner_address"] == "testnet:0:" + "ab" * 32
+    assert result.settings_changes()["owner_address"] == TESTNET_FORM
     assert result.settings_changes()["wizard_completed"] is True
 
 
@@ -97,7 +120,7 @@ def test_fund_later_lets_the_user_continue() -> None:
     m = machine()
     to_wallet_choice(m, NetworkKind.TESTNET)
     m.choose_wallet_mode(WalletMode.LINK)
-    m.link_owner_address("0:" + "cd" * 32)
+    m.link_owner_address(RAW)
     m.node_wallet_ready("node")
     m.set_fund_later(True)
     assert m.can_advance()
@@ -150,10 +173,15 @@ def test_import_reports_the_checkers_error() -> None:
     m.choose_wallet_mode(WalletMode.IMPORT)
     with pytest.raises(WizardError, match="24 secret words"):
         m.parse_import("")
-    with pytest.raises(WizardError, match="24 words"):
+    with pytest.raises(WizardError, match="24 secret words; 2 were entered"):
         m.parse_import("abandon ability")
-    words = new_words()
-    assert m.parse_import(", ".join(w.upper() for w in words)) == words
+    with pytest.raises(WizardError, match="Word #2 is not in the TON word list"):
+        m.parse_import("abandon abilityy")
+    words, swapped = words_and_an_invalid_swap()
+    with pytest.raises(WizardError, match="not a TON secret phrase"):
+        m.parse_import(" ".join(swapped))
+    numbered = " ".join(f"{i}. {w.upper()}," for i, w in enumerate(words, start=1))
+    assert m.parse_import(numbered) == words
     m.wallet_stored("testnet:imported")
     assert m.owner_address == "testnet:imported"
 
@@ -180,7 +208,7 @@ def test_changing_network_forgets_an_address_of_the_other_network() -> None:
     m = machine()
     to_wallet_choice(m, NetworkKind.TESTNET)
     m.choose_wallet_mode(WalletMode.LINK)
-    m.link_owner_address("0:" + "ab" * 32)
+    m.link_owner_address(RAW)
     while m.step is not Step.NETWORK:
         m.back()
     m.choose_network(NetworkKind.DEVNET)
