@@ -98,37 +98,50 @@ def plan_offload(
     if free_vram_bytes is None:
         return plan(0, 0, "No NVIDIA GPU was found, so every layer runs on the CPU.")
     usable = free_vram_bytes - RESERVE_BYTES
-    kv_note = "" if estimate.kv_cache_known else " (KV cache not counted: head counts unknown)"
-    needs = (
-        f"the model needs about {_gib(estimate.total_bytes)} (weights "
-        f"{_gib(estimate.weights_bytes)}, KV cache for {context_tokens} tokens "
-        f"{_gib(estimate.kv_cache_bytes)}, buffers {_gib(estimate.buffers_bytes)}){kv_note}"
-    )
     if estimate.total_bytes <= usable:
         return plan(-1, total, (
-            f"All {total} layers fit on the GPU: {needs} of {_gib(free_vram_bytes)} free."
+            f"All {total} layers fit on the GPU: {_needs(estimate)} of "
+            f"{_gib(free_vram_bytes)} free."
         ))
     layers = _layers_that_fit(metadata, context_tokens, usable - estimate.buffers_bytes)
+    return plan(layers, layers, _partial_reason(metadata, estimate, layers, free_vram_bytes))
+
+
+def _needs(estimate: MemoryEstimate) -> str:
+    kv_note = "" if estimate.kv_cache_known else " (KV cache not counted: head counts unknown)"
+    return (
+        f"the model needs about {_gib(estimate.total_bytes)} (weights "
+        f"{_gib(estimate.weights_bytes)}, KV cache for {estimate.context_tokens} tokens "
+        f"{_gib(estimate.kv_cache_bytes)}, buffers {_gib(estimate.buffers_bytes)}){kv_note}"
+    )
+
+
+def _partial_reason(
+    metadata: GgufMetadata, estimate: MemoryEstimate, layers: int, free_vram_bytes: int
+) -> str:
+    """Why only `layers` of the model's layers go to the GPU, and what would fit more."""
+    total, free = metadata.block_count, _gib(free_vram_bytes)
     advice = (
         f"Free GPU memory by closing other programs, or choose a smaller context "
-        f"(now {context_tokens} tokens) or a smaller quantization (now {metadata.quantization})."
+        f"(now {estimate.context_tokens} tokens) or a smaller quantization "
+        f"(now {metadata.quantization})."
     )
     if layers == 0:
-        return plan(0, 0, (
-            f"Not even one layer fits in {_gib(free_vram_bytes)} of free GPU memory: {needs}. "
+        return (
+            f"Not even one layer fits in {free} of free GPU memory: {_needs(estimate)}. "
             f"The model runs on the CPU, which is much slower. {advice}"
-        ))
+        )
     if layers == total:
-        return plan(layers, layers, (
-            f"All {total} layers fit in {_gib(free_vram_bytes)} of free GPU memory, but not the "
-            f"output layer ({_gib(metadata.output_tensor_bytes)}): it runs on the CPU, which is "
-            f"a little slower. {advice}"
-        ))
-    return plan(layers, layers, (
-        f"Only {layers} of {total} layers fit in {_gib(free_vram_bytes)} of free GPU memory "
-        f"({needs}); the other {total - layers} run on the CPU, which makes generation several "
-        f"times slower. {advice}"
-    ))
+        return (
+            f"All {total} layers fit in {free} of free GPU memory, but not the output layer "
+            f"({_gib(metadata.output_tensor_bytes)}): it runs on the CPU, which is a little "
+            f"slower. {advice}"
+        )
+    return (
+        f"Only {layers} of {total} layers fit in {free} of free GPU memory ({_needs(estimate)}); "
+        f"the other {total - layers} run on the CPU, which makes generation several times "
+        f"slower. {advice}"
+    )
 
 
 def _layers_that_fit(metadata: GgufMetadata, context_tokens: int, budget_bytes: int) -> int:
