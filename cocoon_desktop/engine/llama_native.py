@@ -17,6 +17,8 @@ from pathlib import Path
 
 import llama_cpp.llama_cpp as llama
 
+from cocoon_desktop.engine.capacity import kv_bytes_per_token
+
 _llama_log = logging.getLogger("cocoon_desktop.engine.llama")
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
 _LEVELS = {3: logging.WARNING, 4: logging.ERROR}
@@ -65,8 +67,8 @@ class ModelShape:
     @property
     def kv_bytes_per_token(self) -> int:
         """Bytes of f16 K and V cache one token takes in every layer."""
-        head_dim = self.n_embd // max(1, self.n_head)
-        return 2 * self.n_layer * self.n_head_kv * head_dim * 2
+        return kv_bytes_per_token(n_layer=self.n_layer, n_head_kv=self.n_head_kv,
+                                  head_dim=self.n_embd // max(1, self.n_head))
 
 
 class NativeModel:

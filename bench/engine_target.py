@@ -1,0 +1,70 @@
+"""The engine side of bench/concurrency.py: in-process `InferenceCore` until the HTTP server
+(`cocoon_desktop.engine.server`) exists, then the engine process through its HTTP API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cocoon_desktop.engine.inference import (
+    GenerationEvent,
+    GenerationFinished,
+    GenerationRequest,
+    InferenceCore,
+    SamplingParams,
+    TokenDelta,
+)
+from cocoon_desktop.engine.types import EngineSettings
+
+
+@dataclass
+class EngineTarget:
+    kind: str  # "http" or "in-process"
+    base_url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    core: InferenceCore | None = None
+
+    def run_in_process(self, texts: list[str], tokens: int) -> tuple[int, float, list[float]]:
+        """N requests at once straight on the core: (completion tokens, wall s, TTFTs)."""
+        assert self.core is not None
+        core = self.core
+        done = [threading.Event() for _ in texts]
+        firsts: list[float] = [0.0] * len(texts)
+        completion = [0] * len(texts)
+        started = time.perf_counter()
+
+        def sink_for(index: int) -> Callable[[GenerationEvent], None]:
+            def sink(event: GenerationEvent) -> None:
+                if isinstance(event, TokenDelta) and not firsts[index]:
+                    firsts[index] = time.perf_counter() - started
+                elif isinstance(event, GenerationFinished):
+                    completion[index] = event.completion_tokens
+                    done[index].set()
+            return sink
+
+        for index, text in enumerate(texts):
+            prompt = core.render_chat([{"role": "user", "content": text}])
+            request = GenerationRequest(f"bench-{index}",
+                                        tuple(core.tokenize(prompt, add_special=False)),
+                                        SamplingParams(max_tokens=tokens, temperature=0))
+            core.start(request, sink_for(index))
+        for event in done:
+            event.wait()
+        return sum(completion), time.perf_counter() - started, firsts
+
+
+@contextmanager
+def open_engine(model: Path, *, parallel: int, context_tokens: int, threads: int
+                ) -> Iterator[EngineTarget]:
+    settings = EngineSettings(model_path=model, model_name="smollm2-135m",
+                              context_tokens=context_tokens, parallel_sequences=parallel,
+                              threads=threads)
+    core = InferenceCore(settings)
+    try:
+        yield EngineTarget(kind="in-process", core=core)
+    finally:
+        core.close()

@@ -1,0 +1,76 @@
+"""Continuous batching with real llama.cpp: the same text alone or beside other requests."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from cocoon_desktop.engine.inference import GenerationRequest, InferenceCore, SamplingParams
+from tests.integration.engine_core.core_harness import (
+    Collector,
+    chat_tokens,
+    generate,
+    generate_together,
+)
+
+pytestmark = pytest.mark.engine
+GREEDY = SamplingParams(max_tokens=40, temperature=0)
+TOPICS = ["the sea", "a mountain village", "robots", "autumn leaves"]
+
+
+def test_greedy_text_alone_equals_text_beside_three_others(core: InferenceCore) -> None:
+    prompts = [chat_tokens(core, f"Write a short poem about {topic}.") for topic in TOPICS]
+    alone = [generate(core, prompt, GREEDY)[0] for prompt in prompts]
+    together = generate_together(core, [(prompt, GREEDY) for prompt in prompts])
+    assert [text for text, _ in together] == alone
+    assert all(finished.finish_reason == "length" for _, finished in together)
+    assert all(finished.completion_tokens == 40 for _, finished in together)
+    assert len(set(alone)) == len(alone)  # four different texts, not one repeated
+
+
+def test_requests_join_and_leave_between_steps(core: InferenceCore) -> None:
+    long_prompt = chat_tokens(core, "Describe how bread is baked, step by step.")
+    long_params = SamplingParams(max_tokens=60, temperature=0)
+    expected, _ = generate(core, long_prompt, long_params)
+
+    joined = threading.Event()
+    short_sinks: list[Collector] = []
+
+    def join_after_some_tokens(delta: object) -> None:
+        if len(long_sink.events) == 10 and not joined.is_set():
+            joined.set()  # join mid-generation, from the decode thread, between two steps
+            for index in range(2):
+                sink = Collector()
+                short_sinks.append(sink)
+                core.start(GenerationRequest(f"short-{index}", chat_tokens(core, f"Count {index}"),
+                                             SamplingParams(max_tokens=5, temperature=0)), sink)
+
+    long_sink = Collector(on_delta=join_after_some_tokens)
+    steps_before = core.stats.steps
+    core.start(GenerationRequest("long", long_prompt, long_params), long_sink)
+    finished = long_sink.wait()
+    short_finished = [sink.wait() for sink in short_sinks]
+    assert joined.is_set() and len(short_finished) == 2
+    assert all(f.finish_reason == "length" and f.completion_tokens == 5 for f in short_finished)
+    assert long_sink.text == expected
+    assert finished.completion_tokens == 60
+    # the short ones rode along in the long one's steps: no extra steps of their own
+    assert core.stats.steps - steps_before <= 60 + 1
+
+
+def test_a_request_started_from_a_finished_event_runs_at_once(
+        make_core: object) -> None:
+    small = make_core(parallel_sequences=1, context_tokens=512)  # type: ignore[operator]
+    prompt = chat_tokens(small, "Say something.")
+    follow_up = Collector()
+
+    def on_event(event: object) -> None:
+        first(event)
+        if first.done.is_set() and not follow_up.events:
+            small.start(GenerationRequest("next", prompt, SamplingParams(max_tokens=3)),
+                        follow_up)
+
+    first = Collector()
+    small.start(GenerationRequest("first", prompt, SamplingParams(max_tokens=3)), on_event)
+    assert follow_up.wait().completion_tokens == 3

@@ -1,0 +1,49 @@
+"""Slot choice for prompt-prefix reuse."""
+
+from __future__ import annotations
+
+from cocoon_desktop.engine.prefix_cache import PrefixCache, common_prefix_length
+
+
+def test_common_prefix_length() -> None:
+    assert common_prefix_length([1, 2, 3], [1, 2, 4]) == 2
+    assert common_prefix_length([], [1]) == 0
+    assert common_prefix_length([1, 2], [1, 2, 3]) == 2
+
+
+def test_free_slot_with_the_longest_shared_prefix_is_chosen() -> None:
+    cache = PrefixCache(3)
+    cache.slots[0].tokens = [1, 2, 9]
+    cache.slots[1].tokens = [1, 2, 3, 4, 5]
+    cache.slots[2].tokens = [7, 7]
+    choice = cache.choose([1, 2, 3, 4, 6, 6])
+    assert choice is not None
+    assert choice.slot.seq_id == 1
+    assert choice.reusable_tokens == 4
+
+
+def test_busy_slots_are_never_chosen() -> None:
+    cache = PrefixCache(2)
+    cache.slots[0].tokens = [1, 2, 3]
+    cache.slots[0].busy = True
+    choice = cache.choose([1, 2, 3, 4])
+    assert choice is not None and choice.slot.seq_id == 1 and choice.reusable_tokens == 0
+    cache.slots[1].busy = True
+    assert cache.choose([1]) is None
+    assert cache.free_count() == 0
+
+
+def test_one_prompt_token_is_always_left_to_decode() -> None:
+    cache = PrefixCache(1)
+    cache.slots[0].tokens = [1, 2, 3, 4]
+    choice = cache.choose([1, 2, 3])
+    assert choice is not None and choice.reusable_tokens == 2
+
+
+def test_without_a_shared_prefix_the_least_recently_used_slot_is_taken() -> None:
+    cache = PrefixCache(3)
+    for seq_id, step in enumerate([5, 2, 9]):
+        cache.slots[seq_id].tokens = [100 + seq_id]
+        cache.slots[seq_id].last_used_step = step
+    choice = cache.choose([1, 2])
+    assert choice is not None and choice.slot.seq_id == 1
