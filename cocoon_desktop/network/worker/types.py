@@ -36,6 +36,7 @@ class WorkerConfig:
     proxies: tuple[Endpoint, ...] = ()  # explicit proxies; empty: the root config's
     proxy_policy: AttestationPolicy = field(default_factory=AttestationPolicy)
     check_proxy_hashes: bool = False  # upstream: on outside test mode
+    image_hash: bytes = b""  # this machine's image hash, as the attestation reports it
     max_request_bytes: int = 4 << 20
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
