@@ -74,6 +74,7 @@ class FakeGpu:
     unsupported: set[str] = field(default_factory=set)  # function names -> NotSupported
     missing: set[str] = field(default_factory=set)  # function names -> FunctionNotFound
     lost: bool = False  # every call raises GpuIsLost
+    cc_capable: bool = False  # has an NVIDIA confidential-computing mode (H100 class)
 
     @classmethod
     def rtx_4090(cls, **changes: Any) -> FakeGpu:
@@ -88,6 +89,7 @@ class FakeGpu:
             architecture=pynvml.NVML_DEVICE_ARCH_HOPPER, compute_capability=(9, 0),
             memory_total_bytes=80 * GiB, power_limit_mw=700_000, default_power_limit_mw=700_000,
             pcie_generation=5, max_pcie_generation=5, unsupported={"nvmlDeviceGetFanSpeed"},
+            cc_capable=True,
             supported_events=pynvml.nvmlEventTypeXidCriticalError
             | pynvml.nvmlEventTypeDoubleBitEccError | pynvml.nvmlEventTypeGpuUnavailableError,
         )
@@ -128,7 +130,6 @@ class FakeNvml:
         self.cc_feature = pynvml.NVML_CC_SYSTEM_FEATURE_DISABLED
         self.cc_devtools = pynvml.NVML_CC_SYSTEM_DEVTOOLS_MODE_OFF
         self.cc_cpu_caps = pynvml.NVML_CC_SYSTEM_CPU_CAPS_NONE
-        self.cc_gpus_caps = pynvml.NVML_CC_SYSTEM_GPUS_CC_NOT_CAPABLE
         self.cc_ready = 0
         self.calls: Counter[str] = Counter()
         self.initialised = False
@@ -144,7 +145,6 @@ class FakeNvml:
             pynvml.NVML_CC_SYSTEM_ENVIRONMENT_UNAVAILABLE)
         self.cc_feature = int(on)
         self.cc_cpu_caps = cpu
-        self.cc_gpus_caps = pynvml.NVML_CC_SYSTEM_GPUS_CC_CAPABLE
         self.cc_ready = int(ready and on)
 
     def raise_xid(self, gpu_index: int, xid: int,
@@ -390,8 +390,11 @@ class FakeNvml:
 
     def nvmlSystemGetConfComputeCapabilities(self) -> Any:
         self._enter("nvmlSystemGetConfComputeCapabilities")
-        return pynvml.c_nvmlConfComputeSystemCaps_t(cpuCaps=self.cc_cpu_caps,
-                                                     gpusCaps=self.cc_gpus_caps)
+        capable = bool(self.gpus) and all(gpu.cc_capable for gpu in self.gpus)
+        return pynvml.c_nvmlConfComputeSystemCaps_t(
+            cpuCaps=self.cc_cpu_caps,
+            gpusCaps=pynvml.NVML_CC_SYSTEM_GPUS_CC_CAPABLE if capable
+            else pynvml.NVML_CC_SYSTEM_GPUS_CC_NOT_CAPABLE)
 
     def nvmlSystemGetConfComputeGpusReadyState(self) -> int:
         self._enter("nvmlSystemGetConfComputeGpusReadyState")
