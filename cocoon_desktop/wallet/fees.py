@@ -10,6 +10,7 @@ emulator and checked by the tests (`STATIC_*_FEE_NANO`).
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 from pytoniq_core import Cell, ShardAccount
@@ -79,7 +80,9 @@ def emulate_fee(
     if shard_account is None:
         return static_fee(deploy)
     try:
-        from pytvm.transaction_emulator import TransactionEmulator
+        with warnings.catch_warnings():  # pytvm imports pkg_resources, which warns
+            warnings.simplefilter("ignore")
+            from pytvm.transaction_emulator import TransactionEmulator
     except ImportError:  # pytvm is optional at run time (the tests always have it)
         return static_fee(deploy)
     try:

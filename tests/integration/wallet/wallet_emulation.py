@@ -1,0 +1,95 @@
+"""A tiny chain for the wallet tests: accounts whose transactions run in the real TVM
+transaction emulator (pytvm), the same engine validators run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pytoniq_core import (
+    Cell,
+    CurrencyCollection,
+    InternalMsgInfo,
+    MessageAny,
+    ShardAccount,
+    StateInit,
+)
+from pytvm.transaction_emulator import TransactionEmulator
+from pytvm.transaction_emulator.trace import EMPTY_STATE
+
+from cocoon_desktop.wallet.address import TonAddress
+from cocoon_desktop.wallet.chain import snapshot_from_account
+from cocoon_desktop.wallet.chain_types import AccountSnapshot
+from cocoon_desktop.wallet.contracts import WalletVersion
+from cocoon_desktop.wallet.networks import TonNetwork
+
+FUNDER = TonAddress(0, b"\x99" * 32)
+NOW = int(time.time())
+
+
+class Ledger:
+    """Accounts whose transactions run in the real TVM transaction emulator (pytvm)."""
+
+    def __init__(self, now: int = NOW) -> None:
+        self.now = now
+        self.emulator = TransactionEmulator()
+        self.emulator.set_unixtime(now)
+        self.states: dict[TonAddress, Cell] = {}
+        self._lt = 1_000_000
+
+    def run(self, address: TonAddress, message: Cell) -> dict[str, Any]:
+        """Run one inbound message on `address`; keep the new state when it succeeds."""
+        self._lt += 1_000
+        self.emulator.set_lt(self._lt)
+        result = self.emulator.emulate_transaction(self.states.get(address, EMPTY_STATE), message)
+        if result["success"]:
+            self.states[address] = result["shard_account"].serialize()
+        return result
+
+    def send_external(self, message: Cell) -> dict[str, Any]:
+        parsed = MessageAny.deserialize(message.begin_parse())
+        return self.run(TonAddress.from_pytoniq(parsed.info.dest), message)
+
+    def internal(
+        self,
+        destination: TonAddress,
+        amount_nano: int,
+        *,
+        source: TonAddress = FUNDER,
+        body: Cell | None = None,
+        bounce: bool = False,
+        init: StateInit | None = None,
+    ) -> dict[str, Any]:
+        info = InternalMsgInfo(
+            True, bounce, False, source.to_pytoniq(), destination.to_pytoniq(),
+            CurrencyCollection(amount_nano), 0, 0, self._lt, self.now,
+        )
+        message = MessageAny(info=info, init=init, body=body or Cell.empty())
+        return self.run(destination, message.serialize())
+
+    def deliver(self, result: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the internal messages a transaction sent, at their destinations."""
+        results = []
+        for out in result["transaction"].out_msgs:
+            if out.is_internal:
+                destination = TonAddress.from_pytoniq(out.info.dest)
+                results.append(self.run(destination, out.serialize()))
+        return results
+
+    def shard_account(self, address: TonAddress) -> Cell | None:
+        return self.states.get(address)
+
+    def balance(self, address: TonAddress) -> int:
+        state = self.states.get(address)
+        if state is None:
+            return 0
+        account = ShardAccount.deserialize(state.begin_parse()).account
+        return account.storage.balance.grams if account else 0
+
+    def snapshot(
+        self, address: TonAddress, version: WalletVersion | None, network: TonNetwork
+    ) -> AccountSnapshot:
+        state = self.states.get(address)
+        shard = ShardAccount.deserialize(state.begin_parse()) if state is not None else None
+        account = shard.account if shard is not None else None
+        return snapshot_from_account(address, network, account, shard, version, float(self.now))
