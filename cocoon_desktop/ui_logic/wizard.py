@@ -58,7 +58,9 @@ class EligibilityView:
     headline: str  # e.g. "This machine can serve Cocoon test networks"
     reasons: tuple[str, ...]  # one plain sentence per finding
     mainnet_eligible: bool
-    gpu_summary: str = ""
+    test_networks_eligible: bool = True
+    next_steps: tuple[str, ...] = ()
+    checks: tuple[tuple[str, str, str], ...] = ()  # (title, status, summary) per doctor check
 
 
 @dataclass(frozen=True)
@@ -182,10 +184,14 @@ class WizardMachine:
         return self._data.model
 
     def allowed_networks(self) -> tuple[NetworkKind, ...]:
+        """The local devnet always; test networks and mainnet as the doctor concluded."""
         view = self._data.eligibility
+        allowed = [NetworkKind.DEVNET]
+        if view is not None and view.test_networks_eligible:
+            allowed.append(NetworkKind.TESTNET)
         if view is not None and view.mainnet_eligible:
-            return (NetworkKind.DEVNET, NetworkKind.TESTNET, NetworkKind.MAINNET)
-        return (NetworkKind.DEVNET, NetworkKind.TESTNET)
+            allowed.append(NetworkKind.MAINNET)
+        return tuple(allowed)
 
     def allowed_wallet_modes(self) -> tuple[WalletMode, ...]:
         modes = (WalletMode.LINK, WalletMode.CREATE, WalletMode.IMPORT)
@@ -246,9 +252,15 @@ class WizardMachine:
     def choose_network(self, kind: NetworkKind) -> None:
         self._require(Step.NETWORK)
         if kind not in self.allowed_networks():
+            if kind is NetworkKind.MAINNET:
+                raise WizardError(
+                    "Cocoon mainnet accepts only machines with an Intel TDX confidential VM and "
+                    "a confidential-computing NVIDIA GPU; choose a test network or the local "
+                    "devnet."
+                )
             raise WizardError(
-                "Cocoon mainnet accepts only machines with an Intel TDX confidential VM and a "
-                "confidential-computing NVIDIA GPU; choose a test network or the local devnet."
+                "This machine cannot serve a Cocoon test network yet (see the eligibility "
+                "report); the local devnet works."
             )
         if kind != self._data.network and self._data.owner_address:
             self._data.owner_address = ""  # an address belongs to one network

@@ -22,6 +22,7 @@ from cocoon_desktop.wallet.mnemonic import check_mnemonic, create_mnemonic, norm
 
 TEST_NETS_ONLY = EligibilityView("This machine can serve Cocoon test networks", ("no TDX",), False)
 MAINNET_OK = EligibilityView("This machine can serve Cocoon mainnet", (), True)
+LOCAL_ONLY = EligibilityView("Local chat only", ("no keyring",), False, False)
 
 
 RAW = "0:" + "ab" * 32
@@ -82,6 +83,12 @@ def test_mainnet_needs_eligibility() -> None:
     assert NetworkKind.MAINNET not in m.allowed_networks()
     with pytest.raises(WizardError, match="TDX"):
         m.choose_network(NetworkKind.MAINNET)
+    m3 = machine()
+    m3.eligibility_ready(LOCAL_ONLY)
+    m3.next()
+    assert m3.allowed_networks() == (NetworkKind.DEVNET,)
+    with pytest.raises(WizardError, match="test network yet"):
+        m3.choose_network(NetworkKind.TESTNET)
     m2 = machine()
     m2.eligibility_ready(MAINNET_OK)
     m2.next()
@@ -246,3 +253,4 @@ def test_cancel_drops_the_words() -> None:
     m.mnemonic_generated(list(words))
     m.cancel()
     assert m.words_to_show == []
+

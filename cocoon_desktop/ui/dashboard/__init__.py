@@ -1,0 +1,1 @@
+"""The dashboard: GPU cards, host, engine and serving panels."""

@@ -1,0 +1,1 @@
+"""The wallet screen: owner address, node wallet funding, balances, withdraw."""
