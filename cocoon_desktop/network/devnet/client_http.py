@@ -25,6 +25,7 @@ from cocoon_desktop.network.errors import RemoteError
 
 log = logging.getLogger(__name__)
 PATHS = ("/v1/chat/completions", "/v1/completions")
+CLIENT_KEY = web.AppKey("client", DevnetClient)
 
 
 def build_app(client: DevnetClient, token: str) -> web.Application:
@@ -37,7 +38,7 @@ def build_app(client: DevnetClient, token: str) -> web.Application:
         return await handler(request)
 
     app = web.Application(middlewares=[require_token], client_max_size=MAX_BODY_BYTES)
-    app["client"] = client
+    app[CLIENT_KEY] = client
     for path in PATHS:
         app.router.add_post(path, _completions)
     app.router.add_get("/v1/models", _models)
@@ -45,7 +46,7 @@ def build_app(client: DevnetClient, token: str) -> web.Application:
 
 
 async def _models(request: web.Request) -> web.Response:
-    client: DevnetClient = request.app["client"]
+    client = request.app[CLIENT_KEY]
     try:
         types = await client.models()
     except (ConnectionError, OSError, TimeoutError, RemoteError) as exc:
@@ -56,7 +57,7 @@ async def _models(request: web.Request) -> web.Response:
 
 
 async def _completions(request: web.Request) -> web.StreamResponse:
-    client: DevnetClient = request.app["client"]
+    client = request.app[CLIENT_KEY]
     try:
         body, options = parse_body(await request.read())
         request_id, queue = await client.query(

@@ -108,8 +108,12 @@ class RunningRequest:
         headers = {h.name: h.value for h in http_request.headers
                    if h.name.lower() not in DROPPED_HEADERS}
         headers.setdefault("Content-Type", "application/json")
-        headers.update(self._config.engine.auth_header)
-        url = self._config.engine.base_url.rstrip("/") + valid.path
+        engine = self._config.engine_endpoint()
+        if engine is None:
+            raise RemoteError(NOTREADY, "worker: the engine is not running (starting or "
+                                        "restarting); try again shortly")
+        headers.update(engine.auth_header)
+        url = engine.base_url.rstrip("/") + valid.path
         async with self._session.request(http_request.method or "POST", url, data=valid.body,
                                          headers=headers) as resp:
             await self._send_head(resp)

