@@ -53,8 +53,8 @@ def validate_config(data: object, origin: str) -> dict[str, Any]:
     def bad(problem: str) -> ChainConfigError:
         return ChainConfigError(
             f"The TON network config from {origin} is not usable: {problem}.",
-            "Use a global config file from ton.org (or your provider), or clear the TON config "
-            "setting to use the network's default.",
+            "In Settings, choose a global config file from ton.org (or your provider), or "
+            "clear the TON config setting to use the network's default.",
         )
 
     if not isinstance(data, dict):

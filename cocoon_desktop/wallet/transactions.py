@@ -68,7 +68,10 @@ def parse_transaction(
         source = _address(message.info.src)
         op, comment = read_body(message.body)
         known = source is not None and source in known_worker_contracts
-        kind, label = _incoming_kind(op, known, bool(message.info.bounced), aborted)
+        # An aborted transaction still keeps the value unless it bounced it back (a wallet
+        # that was never deployed aborts on every incoming message, yet is credited).
+        returned = aborted and any(out.is_internal and out.info.bounced for out in tx.out_msgs)
+        kind, label = _incoming_kind(op, known, bool(message.info.bounced), returned)
         return TransactionRecord(
             tx.lt, tx_hash, tx.now, kind, message.info.value.grams, fee,
             source.raw if source else None, comment, op, known, label,
@@ -89,11 +92,13 @@ def parse_transaction(
     )
 
 
-def _incoming_kind(op: int | None, known: bool, bounced: bool, aborted: bool) -> tuple[TxKind, str]:
+def _incoming_kind(
+    op: int | None, known: bool, bounced: bool, returned: bool
+) -> tuple[TxKind, str]:
     if bounced:
         return TxKind.BOUNCED, "Returned transfer (the destination refused it)"
-    if aborted:
-        return TxKind.FAILED, "Incoming message the contract could not process"
+    if returned:
+        return TxKind.FAILED, "Incoming transfer refused and sent back to the sender"
     if op == OP_PAYOUT:
         where = "from your worker contract" if known else "(sender not yet seen by this app)"
         return TxKind.PAYOUT, f"Cocoon payout {where}"

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wallet_emulation import Ledger
+from wallet_support import Ledger
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,12 +22,6 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def ledger() -> Ledger:
     return Ledger()
-
-
-def closed_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

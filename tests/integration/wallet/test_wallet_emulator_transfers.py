@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wallet_emulation import Ledger
+from wallet_support import Ledger
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract

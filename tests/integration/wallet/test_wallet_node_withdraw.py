@@ -4,7 +4,7 @@ its 2 TON floor, and the owner's "w" (withdraw all), "b" (lock) and "u" (unlock)
 from __future__ import annotations
 
 import pytest
-from wallet_emulation import Ledger
+from wallet_support import Ledger
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract

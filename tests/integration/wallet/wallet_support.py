@@ -1,8 +1,9 @@
-"""A tiny chain for the wallet tests: accounts whose transactions run in the real TVM
-transaction emulator (pytvm), the same engine validators run."""
+"""Helpers for the wallet integration tests: a tiny chain whose transactions run in the real
+TVM transaction emulator (pytvm, the engine validators run), and loopback ports."""
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -93,3 +94,10 @@ class Ledger:
         shard = ShardAccount.deserialize(state.begin_parse()) if state is not None else None
         account = shard.account if shard is not None else None
         return snapshot_from_account(address, network, account, shard, version, float(self.now))
+
+
+def closed_loopback_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
