@@ -30,7 +30,7 @@ from cocoon_desktop.engine.openai_api import (
 )
 from cocoon_desktop.engine.openai_format import SSE_DONE, ResponseFormatter, Usage, sse_event
 from cocoon_desktop.engine.queue import LANE_HEADER, Lane
-from cocoon_desktop.engine.service import EngineService, Generation
+from cocoon_desktop.engine.service import ENGINE_STOPPING, EngineService, Generation
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -159,7 +159,7 @@ def _usage(event: GenerationFinished) -> Usage:
 
 
 def _generation_error(event: GenerationFinished) -> ApiError:
-    if event.error == "engine stopping":
+    if event.error == ENGINE_STOPPING:
         return ApiError(503, "The engine stopped while answering. Retry when it is running "
                         "again.", type="server_error", code="engine_stopping")
     return ApiError(500, f"Generation failed in the engine: {event.error}. Retry the request; "

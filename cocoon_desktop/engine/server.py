@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+from contextlib import suppress
 
 from aiohttp import web
 
@@ -69,8 +70,9 @@ def _setup_logging() -> None:
 
 
 def _emit(event: str, **fields: object) -> None:
-    sys.stdout.write(event_line(event, **fields))
-    sys.stdout.flush()
+    with suppress(OSError):  # the supervisor is gone: nobody to tell
+        sys.stdout.write(event_line(event, **fields))
+        sys.stdout.flush()
 
 
 class _StopRequest:

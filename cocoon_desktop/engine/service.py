@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 THROUGHPUT_WINDOW_S = 10.0
 NO_SEQUENCE_RETRY_S = 0.005
+ENGINE_STOPPING = "engine stopping"  # the core's error text for requests ended by close()
 
 
 class ServiceState(StrEnum):
@@ -73,6 +74,7 @@ class Generation:
         self.ticket = ticket
         self.handle: GenerationHandle | None = None
         self.finished = False
+        self.stopped_by_engine = False  # cancelled because the engine is stopping
         self.completion_tokens = 0
         self.started_at = time.monotonic()
         self._events: asyncio.Queue[GenerationEvent | ApiError] = asyncio.Queue()
@@ -253,6 +255,9 @@ class EngineService:
             gen.completion_tokens = event.completion_tokens
         else:
             self._meter.add(event.completion_tokens - gen.completion_tokens)
+            if event.finish_reason == "cancelled" and gen.stopped_by_engine:
+                # The client did not leave: it must learn that the engine stopped.
+                event = replace(event, finish_reason="error", error=ENGINE_STOPPING)
             self._count_finished(gen, event)
             self._release(gen)
         gen.deliver(event)
@@ -306,6 +311,7 @@ class EngineService:
             gen.deliver(stopping_error())
         for gen in list(self._generations.values()):
             if gen.handle is not None:
+                gen.stopped_by_engine = True
                 gen.handle.cancel()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), 2.0)

@@ -34,7 +34,6 @@ from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineSt
 
 log = logging.getLogger(__name__)
 StatusListener = Callable[["EngineStatus"], None]
-PROBE_TIMEOUT_S = 10.0
 PROBE_FAILURES_BEFORE_KILL = 3
 
 
@@ -70,12 +69,16 @@ class EngineStatus:
 class EngineSupervisor:
     def __init__(self, settings: EngineSettings, *, sandbox_mode: SandboxMode = "auto",
                  restart_policy: RestartPolicy | None = None, probe_interval_s: float = 2.0,
-                 load_timeout_s: float = 600.0, env_source: Mapping[str, str] | None = None
-                 ) -> None:
+                 probe_timeout_s: float = 10.0, load_timeout_s: float = 600.0,
+                 env_source: Mapping[str, str] | None = None) -> None:
+        """`probe_*`: how often the running engine is asked for its status, and how long an
+        answer may take (three failures in a row mean it hangs: it is killed and restarted).
+        `env_source`: the environment the engine's is filtered from (default: os.environ)."""
         self.settings = settings
         self.sandbox_mode = sandbox_mode
         self.policy = restart_policy or RestartPolicy()
         self.probe_interval_s = probe_interval_s
+        self.probe_timeout_s = probe_timeout_s
         self.load_timeout_s = load_timeout_s
         self._env_source = env_source
         self._status = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
@@ -255,7 +258,7 @@ class EngineSupervisor:
             elif event.get("event") == "ready":
                 for _ in range(PROBE_FAILURES_BEFORE_KILL):
                     with suppress(EngineError):
-                        stats = await client.status(timeout_s=PROBE_TIMEOUT_S)
+                        stats = await client.status(timeout_s=self.probe_timeout_s)
                         if stats.state == "ready":
                             return stats
                     await asyncio.sleep(0.2)
@@ -271,7 +274,7 @@ class EngineSupervisor:
         while process.running:
             await asyncio.sleep(self.probe_interval_s)
             try:
-                stats = await client.status(timeout_s=PROBE_TIMEOUT_S)
+                stats = await client.status(timeout_s=self.probe_timeout_s)
             except EngineError as exc:
                 if not process.running or self._status.state is not EngineState.READY:
                     return

@@ -1,0 +1,84 @@
+"""The engine's environment allow-list and the bubblewrap command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from cocoon_desktop.engine.sandbox import (
+    SandboxPlan,
+    bwrap_arguments,
+    observed_sandbox,
+    plan_sandbox,
+    runtime_read_only_paths,
+    scrubbed_environment,
+)
+from cocoon_desktop.engine.types import SandboxStatus
+
+
+def test_the_environment_keeps_only_allowed_variables() -> None:
+    source = {
+        "PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0",
+        "COCOON_WALLET_MNEMONIC": "abandon " * 23 + "art", "DBUS_SESSION_BUS_ADDRESS": "unix:x",
+        "AWS_SECRET_ACCESS_KEY": "k", "SSH_AUTH_SOCK": "/tmp/agent", "PYTHONPATH": "/evil",
+        "LD_PRELOAD": "/evil.so",
+    }
+    env = scrubbed_environment(source, python_path=Path("/app"))
+    assert env == {"PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8",
+                   "CUDA_VISIBLE_DEVICES": "0", "PYTHONNOUSERSITE": "1",
+                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/app"}
+
+
+def test_a_missing_path_gets_a_default() -> None:
+    assert scrubbed_environment({})["PATH"]
+
+
+def test_bwrap_isolates_the_network_and_binds_only_what_the_engine_reads(tmp_path: Path
+                                                                         ) -> None:
+    model = tmp_path / "models" / "m.gguf"
+    model.parent.mkdir()
+    model.write_bytes(b"GGUF")
+    args = bwrap_arguments([tmp_path / "app", tmp_path / "app" / "pkg", model, Path("/usr/lib")],
+                           home="/home/someone")
+    assert "--unshare-net" in args and "--die-with-parent" in args
+    binds = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
+    assert str(model) in binds and str(tmp_path / "app") in binds
+    assert str(tmp_path / "app" / "pkg") not in binds  # inside a bound folder already
+    assert binds.count("/usr") == 1 and "/usr/lib" not in binds
+    assert "/" not in binds and "/etc" not in binds and "/home" not in binds
+    home = args.index("/home/someone")
+    assert args[home - 1] == "--tmpfs"  # an empty home: no keyring files, no dotfiles
+    assert home < args.index(str(model))  # binds come after, so they may sit inside it
+
+
+def test_wrapping_commands() -> None:
+    argv = ["python", "-m", "x"]
+    assert SandboxPlan("none", "off").wrap(argv) == argv
+    unshare = SandboxPlan("unshare", "ns").wrap(argv)
+    assert "--net" in unshare and unshare[-3:] == argv
+    bwrap = SandboxPlan("bwrap", "bw").wrap(argv, read_only_paths=[], home=None)
+    assert bwrap[-4:] == ["--", *argv]
+
+
+def test_statuses_say_what_isolation_is_in_force() -> None:
+    assert plan_sandbox("none").status == SandboxStatus(
+        "none", False, plan_sandbox("none").detail)
+    assert "turned off" in plan_sandbox("none").detail
+    assert SandboxPlan("bwrap", "x").status.network_isolated is True
+
+
+def test_the_engine_checks_its_isolation_from_inside() -> None:
+    # This test process is not sandboxed: it sees more than the loopback interface.
+    claimed = SandboxStatus("bwrap", True, "isolated")
+    seen = observed_sandbox(claimed)
+    assert seen.network_isolated is False and "NOT isolated" in seen.detail
+    assert observed_sandbox(SandboxStatus("none", False, "off")).detail == "off"
+
+
+def test_the_runtime_paths_cover_python_and_the_app(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    paths = runtime_read_only_paths(model)
+    assert model in paths
+    assert any(Path(os.path.realpath(sys.executable)).is_relative_to(p) for p in paths)
