@@ -169,23 +169,21 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
             return _page("state updated")
         return handler
 
+    async def jsonstats(request: web.Request) -> web.Response:
+        return web.json_response(json_stats(worker))
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=prometheus(worker), content_type="text/plain",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
     app = web.Application(middlewares=[require_token])
-    app.router.add_get("/jsonstats", lambda r: _json(worker))
-    app.router.add_get("/metrics", lambda r: _metrics(worker))
+    app.router.add_get("/jsonstats", jsonstats)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/request/enable", toggle(True))
     app.router.add_get("/request/disable", toggle(False))
     app.router.add_get("/request/payout", payout)
     app.router.add_get("/request/change_coefficient", change_coefficient)
     return app
-
-
-async def _json(worker: Worker) -> web.Response:
-    return web.json_response(json_stats(worker))
-
-
-async def _metrics(worker: Worker) -> web.Response:
-    return web.Response(text=prometheus(worker), content_type="text/plain",
-                        headers={"X-Content-Type-Options": "nosniff"})
 
 
 async def serve_stats(worker: Worker, token: str, port: int = 0,

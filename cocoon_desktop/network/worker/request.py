@@ -83,6 +83,10 @@ class RunningRequest:
         except aiohttp.ClientConnectorError as exc:
             error = f"worker: http failed: the engine is unreachable ({exc.os_error})"
             await self._send_error(NOTREADY, error)
+        except aiohttp.ClientPayloadError:
+            error = ("worker: http failed: the engine stopped in the middle of the answer (it "
+                     "crashed or restarted); retry the request")
+            await self._send_error(ERROR, error)
         except (aiohttp.ClientError, ConnectionError) as exc:
             error = f"worker: http failed: {type(exc).__name__}: {exc}"
             await self._send_error(ERROR, error)

@@ -70,3 +70,51 @@ async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
     events = [json.loads(line[5:]) for line in text.splitlines()
               if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
     return resp.status, events, text
+
+
+class ScriptedEngine:
+    """A loopback OpenAI-style server for tests that are about the network, not the model:
+    it streams `parts` then a usage chunk, like the real engine with include_usage."""
+
+    def __init__(self, parts: int = 3, prompt_tokens: int = 11, delay_s: float = 0.0) -> None:
+        self.parts, self.prompt_tokens, self.delay_s = parts, prompt_tokens, delay_s
+        self.token = "engine-test-token"
+        self.seen: list[dict[str, Any]] = []
+        self._runner: Any = None
+        self.endpoint: EngineEndpoint | None = None
+
+    async def _handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": "bad token"}, status=401)
+        body = await request.json()
+        self.seen.append(body)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(self.parts):
+            chunk = {"choices": [{"delta": {"content": f"w{i} "}}], "usage": None}
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await asyncio.sleep(self.delay_s)
+        usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.parts,
+                 "total_tokens": self.prompt_tokens + self.parts}
+        await resp.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    async def start(self) -> EngineEndpoint:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.endpoint = EngineEndpoint(f"http://127.0.0.1:{port}", self.token)
+        return self.endpoint
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

@@ -1,0 +1,65 @@
+"""The engine dies mid-stream: the client gets an error, the worker recovers with the restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import aiohttp
+import pytest
+
+from cocoon_desktop.engine.supervisor import EngineSupervisor, RestartPolicy
+from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from cocoon_desktop.network.worker.types import RequestFinished
+from tests.integration.network.network_harness import (
+    SERVED,
+    chat,
+    engine_settings,
+    make_worker,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+async def test_engine_killed_mid_stream_fails_the_request_and_the_worker_recovers() -> None:
+    supervisor = EngineSupervisor(engine_settings(parallel_sequences=2), probe_interval_s=0.5,
+                                  restart_policy=RestartPolicy(first_delay_s=0.2))
+    await supervisor.start()
+    await supervisor.wait_ready(180)
+    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
+    worker = make_worker(devnet, lambda: supervisor.endpoint)
+    supervisor.on_status(lambda s: worker.set_engine_ready(s.state is EngineState.READY))
+    events: list = []
+    worker.add_listener(events.append)
+    await worker.start()
+    try:
+        await wait_until(lambda: worker.status().connected_proxies == 1)
+        body = {"model": SERVED, "prompt": "1, 2, 3, 4, 5, 6, 7,", "stream": True,
+                "max_tokens": 400, "temperature": 0}
+        headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+        received, killed = b"", False
+        async with aiohttp.ClientSession() as http, http.post(
+                f"{devnet.http_url}/v1/completions", json=body, headers=headers) as resp:
+            assert resp.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                async for line in resp.content:
+                    received += line
+                    if received.count(b"data:") == 3 and not killed:
+                        os.kill(supervisor.status.pid, signal.SIGKILL)
+                        killed = True
+        error = json.loads(received.split(b"data: ")[-1])["error"]
+        assert "the engine stopped in the middle of the answer" in error["message"]
+        await wait_until(lambda: any(isinstance(e, RequestFinished) for e in events))
+        finished = next(e for e in events if isinstance(e, RequestFinished))
+        assert not finished.succeeded and worker.status().active_requests == 0
+        await supervisor.wait_ready(180)
+        await wait_until(lambda: worker.accepting)
+        status, _, text = await chat(devnet, "Say hello.")
+        assert status == 200 and "[DONE]" in text  # the same worker serves again
+    finally:
+        await worker.stop()
+        await devnet.stop()
+        await supervisor.stop(drain_timeout_s=0)
