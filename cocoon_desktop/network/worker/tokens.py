@@ -92,10 +92,10 @@ class TokenCounter:
             self._sse = start.startswith((b"data:", b"event:", b":", b"id:"))
         if not self._sse:
             return b""
-        head, sep, self._buffer = self._buffer.rpartition(b"\n")
+        head, sep, rest = self._buffer.rpartition(b"\n")
         if not sep:
-            self._buffer = head
             return b""
+        self._buffer = rest
         lines = (head + sep).split(b"\n")
         return b"\n".join(self._rewrite_sse_line(line) for line in lines)
 
