@@ -79,6 +79,7 @@ class AppSettings:
     # Money
     tariff_per_kwh: float = 0.0
     tariff_currency: str = "USD"
+    ton_price: float = 0.0  # one TON in `tariff_currency`, for net figures; 0 = not set
     payout_threshold_ton: float = 5.0
     # Chat defaults
     chat_system_prompt: str = "You are a helpful assistant."
@@ -131,6 +132,7 @@ def _problems(s: AppSettings) -> dict[str, str]:
         "vram_headroom_mib": _range(s.vram_headroom_mib, 0, 65536, " MiB"),
         "monitoring_interval_s": _range(s.monitoring_interval_s, 0.2, 60, " s"),
         "tariff_per_kwh": _range(s.tariff_per_kwh, 0, 100),
+        "ton_price": _range(s.ton_price, 0, 1_000_000),
         "payout_threshold_ton": _range(s.payout_threshold_ton, 0, 1_000_000, " TON"),
         "coefficient": _range(s.coefficient, 1, 1_000_000),
         "max_active_requests": _range(s.max_active_requests, 1, 256),

@@ -69,6 +69,9 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Money", (
         FieldSpec("tariff_per_kwh", "Electricity price per kWh", "", 0, 100, 0.01),
         FieldSpec("tariff_currency", "Currency", "A three-letter code such as USD or EUR."),
+        FieldSpec("ton_price", "Price of one TON", "In the currency above, for earnings net of "
+                  "electricity; 0 leaves net figures out (the app never guesses a rate).",
+                  0, 1_000_000, 0.1),
         FieldSpec("payout_threshold_ton", "Payout threshold", "", 0, 1_000_000, 0.5, " TON"),
     )),
     ("Model", (

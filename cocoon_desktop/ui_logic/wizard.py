@@ -281,15 +281,19 @@ class WizardMachine:
             self._data.owner_address = ""
         return self._go(target)
 
-    def link_owner_address(self, text: str) -> Step:
+    def parse_owner_address(self, text: str) -> str:
+        """The canonical form of a pasted owner address for the chosen network."""
         self._require(Step.LINK_ADDRESS)
         if not text.strip():
             raise WizardError("Paste the TON address that should receive your payouts.")
         assert self._data.network is not None
         try:
-            self._data.owner_address = self._parse_address(text.strip(), self._data.network)
+            return self._parse_address(text.strip(), self._data.network)
         except ValueError as exc:
             raise WizardError(str(exc)) from None
+
+    def link_owner_address(self, text: str) -> Step:
+        self._data.owner_address = self.parse_owner_address(text)
         return self._go(Step.NODE_WALLET)
 
     def mnemonic_generated(self, words: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""The earnings screen."""

@@ -1,0 +1,154 @@
+"""The Earnings screen: figures, a chart over day/week/month, pending vs paid, gross vs net,
+per model and per proxy, the per-request table, and CSV export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cocoon_desktop.earnings.export import ExportError
+from cocoon_desktop.earnings.figures import PeriodFigures
+from cocoon_desktop.earnings.series import SeriesPoint
+from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.ui.charts import BarChart
+from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
+from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
+from cocoon_desktop.ui_logic.format import NANOTON_PER_TON, format_ton
+
+COLUMNS = ("Finished", "Model", "Proxy", "Prompt", "Cached", "Completion", "Adjusted",
+           "Earned", "Energy")
+
+
+def net_text(figures: PeriodFigures, currency: str | None) -> str:
+    if figures.net_nanoton is not None:
+        return format_ton(figures.net_nanoton)
+    if figures.energy_cost_nano and currency:
+        return f"electricity {figures.energy_cost_nano / 1e9:.2f} {currency}"
+    return "—"
+
+
+def bar_labels(period: str, points: list[SeriesPoint]) -> list[str]:
+    fmt = "%H" if period == "day" else "%a %d" if period == "week" else "%d %b"
+    return [p.start.strftime(fmt) for p in points]
+
+
+class EarningsPage(QWidget):
+    def __init__(self, controller: EarningsController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.period = "week"
+        self.figures: dict[str, Figure] = {}
+        figures_card = Card("Earned")
+        grid = QGridLayout()
+        names = ("Today", "Last 7 days", "Last 30 days", "All time", "Pending payout",
+                 "Paid out", "Net today", "Tokens/s (last hour)")
+        for i, name in enumerate(names):
+            self.figures[name] = Figure(name.lower())
+            grid.addWidget(self.figures[name], i // 4, i % 4)
+        figures_card.body.addLayout(grid)
+        chart_card = Card("Earnings over time")
+        self.period_buttons: dict[str, QPushButton] = {}
+        group = QButtonGroup(self)
+        for period in ("day", "week", "month"):
+            button = QPushButton(period.capitalize())
+            button.setCheckable(True)
+            group.addButton(button)
+            button.clicked.connect(lambda _=False, p=period: self.show_period(p))
+            chart_card.header.addWidget(button)
+            self.period_buttons[period] = button
+        self.period_buttons[self.period].setChecked(True)
+        self.chart = BarChart()
+        chart_card.body.addWidget(self.chart)
+        self.breakdown = StateLabel()
+        chart_card.body.addWidget(self.breakdown)
+        table_card = Card("Served requests")
+        self.export_button = QPushButton("Export CSV…")
+        table_card.header.addWidget(self.export_button)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        table_card.body.addWidget(self.table)
+        self.status = StateLabel()
+        top = QHBoxLayout()
+        top.addWidget(figures_card, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(chart_card)
+        layout.addWidget(table_card, 1)
+        layout.addWidget(self.status)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        controller.earnings_updated.connect(self.show_view)
+        if controller.view is not None:
+            self.show_view(controller.view)
+
+    def show_view(self, view: EarningsView) -> None:
+        s = view.summary
+        f = self.figures
+        f["Today"].set_value(format_ton(s.today.earned_nanoton),
+                             f"{s.today.requests} requests")
+        f["Last 7 days"].set_value(format_ton(s.last_7_days.earned_nanoton))
+        f["Last 30 days"].set_value(format_ton(s.last_30_days.earned_nanoton))
+        f["All time"].set_value(format_ton(s.all_time.earned_nanoton),
+                                f"{s.all_time.requests} requests")
+        f["Pending payout"].set_value(
+            format_ton(s.pending_nanoton),
+            f"{format_ton(s.in_flight_nanoton)} on its way" if s.in_flight_nanoton else "")
+        f["Paid out"].set_value(format_ton(s.paid_nanoton))
+        f["Net today"].set_value(net_text(s.today, s.energy_currency),
+                                 "earned minus electricity")
+        f["Tokens/s (last hour)"].set_value(f"{s.generation_tokens_per_s:.1f}",
+                                            f"{s.requests_last_hour} requests in the last hour")
+        models = ", ".join(f"{g.label}: {format_ton(g.figures.earned_nanoton)}"
+                           for g in s.by_model[:3])
+        self.breakdown.set_state(f"By model: {models}" if models else "No requests served yet.")
+        self._fill_table(view)
+        self.show_period(self.period)
+
+    def show_period(self, period: str) -> None:
+        self.period = period
+        self.period_buttons[period].setChecked(True)
+        view = self.controller.view
+        if view is None:
+            return
+        points = view.series[period]
+        self.chart.set_bars(bar_labels(period, points),
+                            [p.earned_nanoton / NANOTON_PER_TON for p in points])
+
+    def _fill_table(self, view: EarningsView) -> None:
+        self.table.setRowCount(len(view.recent))
+        for row, r in enumerate(view.recent):
+            energy = "n/a" if r.energy_j is None else f"{r.energy_j:.0f} J"
+            cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), r.model,
+                     r.proxy_key[:12] + "…", r.tokens.prompt_tokens, r.tokens.cached_tokens,
+                     r.tokens.completion_tokens, r.adjusted_tokens, format_ton(r.earned_nanoton),
+                     energy)
+            for column, value in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(str(value)))
+
+    def _on_export_clicked(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export earnings", "cocoon-earnings.csv",
+                                              "CSV files (*.csv)")
+        if name:
+            spawn(self.export_to(Path(name)), name="earnings.export")
+
+    async def export_to(self, path: Path) -> None:
+        try:
+            count = await self.controller.export(path)
+        except (ExportError, OSError) as exc:
+            self.status.set_state(f"Export failed: {exc}", "bad")
+            return
+        self.status.set_state(f"Exported {count} rows to {path} (timestamps and amounts, for "
+                              "your records).", "good")

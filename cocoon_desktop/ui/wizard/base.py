@@ -1,0 +1,66 @@
+"""What every wizard page shares: the machine, the services, a title and a change signal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from cocoon_desktop.ui.controllers.doctor import DoctorController
+from cocoon_desktop.ui.controllers.models import ModelController
+from cocoon_desktop.ui.controllers.wallet import WalletController
+from cocoon_desktop.ui.widgets import StateLabel, muted
+from cocoon_desktop.ui_logic.wizard import WizardError, WizardMachine
+
+
+@dataclass
+class WizardServices:
+    doctor: DoctorController
+    wallet: WalletController
+    models: ModelController
+    free_vram_bytes: int | None  # the largest GPU's free memory now; None without a GPU
+    gpu_present: bool
+    context_tokens: int
+
+
+class WizardPage(QWidget):
+    changed = Signal()  # the machine moved or can now advance: the window re-syncs
+
+    title = ""
+    subtitle = ""
+
+    def __init__(self, machine: WizardMachine, services: WizardServices,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.machine = machine
+        self.services = services
+        self.layout_ = QVBoxLayout(self)
+        heading = QLabel(self.title)
+        heading.setObjectName("figure")
+        self.layout_.addWidget(heading)
+        if self.subtitle:
+            self.layout_.addWidget(muted(self.subtitle))
+        self.error = StateLabel()
+
+    def finish_layout(self) -> None:
+        self.layout_.addStretch(1)
+        self.layout_.addWidget(self.error)
+
+    def enter(self) -> None:
+        """Called each time the page is shown."""
+
+    def leave(self) -> None:
+        """Called when the wizard moves on or closes."""
+
+    def act(self, action: object) -> bool:
+        """Run a machine action; show a WizardError under the page instead of raising."""
+        try:
+            if callable(action):
+                action()
+        except WizardError as exc:
+            self.error.set_state(str(exc), "bad")
+            return False
+        self.error.set_state("")
+        self.changed.emit()
+        return True
