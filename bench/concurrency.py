@@ -8,8 +8,9 @@ For each level N it starts the engine with N parallel sequences and `llama-serve
 tokens of context per sequence, sends the same N chat prompts at once (greedy, N x 96 tokens,
 streamed) and measures aggregate completion tokens/s and the time to the first token under that
 load. Rounds alternate the two servers; the best round of each is kept (the machine is shared).
-The engine is reached through its HTTP API when `cocoon_desktop.engine.server` exists, else
-through `InferenceCore` in-process (the table says which).
+The engine runs as the app runs it (its own process, started by `EngineSupervisor`) and is
+reached through its HTTP API; `--in-process` calls `InferenceCore` directly instead, to show what
+the HTTP layer costs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine_target import EngineTarget, open_engine
+from engine_target import MODEL_NAME, EngineTarget, open_engine
 from llama_server import LlamaServer, ensure_llama_server
 
 THREADS = 2
@@ -74,7 +75,7 @@ def model_path() -> Path:
 async def stream_one(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
                      text: str, tokens: int) -> tuple[int, float]:
     """One streamed chat completion; returns (completion tokens, seconds to first token)."""
-    body = {"model": "default", "messages": [{"role": "user", "content": text}],
+    body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": text}],
             "max_tokens": tokens, "temperature": 0, "stream": True,
             "stream_options": {"include_usage": True}}
     started = time.perf_counter()
@@ -105,37 +106,34 @@ async def burst_http(url: str, headers: dict[str, str], count: int, tokens: int)
     return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
 
 
-def burst_baseline(server: LlamaServer, count: int, tokens: int) -> RunResult:
-    return asyncio.run(burst_http(server.base_url, {}, count, tokens))
-
-
-def burst_engine(engine: EngineTarget, count: int, tokens: int) -> RunResult:
+async def burst_engine(engine: EngineTarget, count: int, tokens: int) -> RunResult:
     if engine.base_url is not None:
-        return asyncio.run(burst_http(engine.base_url, engine.headers, count, tokens))
-    completion, wall, firsts = engine.run_in_process(prompts(count), tokens)
+        return await burst_http(engine.base_url, engine.headers, count, tokens)
+    completion, wall, firsts = await asyncio.to_thread(engine.run_in_process, prompts(count),
+                                                       tokens)
     return RunResult(completion, wall, firsts)
 
 
-def measure_level(level: int, tokens: int, rounds: int, binary: Path, model: Path
-                  ) -> tuple[RunResult, RunResult, str]:
+async def measure_level(level: int, args: argparse.Namespace, binary: Path, model: Path
+                        ) -> tuple[RunResult, RunResult, str]:
+    """Alternate engine and llama-server rounds at one level; the best round of each."""
     context = CONTEXT_PER_SEQUENCE * level
     engine_runs, server_runs = [], []
-    with open_engine(model, parallel=level, context_tokens=context, threads=THREADS) as engine:
-        burst_engine(engine, 1, 8)  # warm-up
-        engine_runs.append(burst_engine(engine, level, tokens))
-        server = LlamaServer(binary, model, parallel=level, context_tokens=context,
-                             threads=THREADS)
+    async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
+                           in_process=args.in_process) as engine:
+        await burst_engine(engine, 1, 8)  # warm-up
+        server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
+                                         context_tokens=context, threads=THREADS)
         try:
-            burst_baseline(server, 1, 8)
-            for round_index in range(rounds):
-                server_runs.append(burst_baseline(server, level, tokens))
-                if round_index + 1 < rounds:
-                    engine_runs.append(burst_engine(engine, level, tokens))
+            await burst_http(server.base_url, {}, 1, 8)
+            for _ in range(args.rounds):
+                engine_runs.append(await burst_engine(engine, level, args.tokens))
+                server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
         finally:
             server.close()
         kind = engine.kind
-    best = lambda runs: max(runs, key=lambda r: r.tokens_per_s)  # noqa: E731
-    return best(engine_runs), best(server_runs), kind
+    return (max(engine_runs, key=lambda r: r.tokens_per_s),
+            max(server_runs, key=lambda r: r.tokens_per_s), kind)
 
 
 def main() -> None:
@@ -143,6 +141,8 @@ def main() -> None:
     parser.add_argument("--levels", default="1,4,8")
     parser.add_argument("--tokens", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--in-process", action="store_true",
+                        help="call InferenceCore directly instead of the engine's HTTP API")
     args = parser.parse_args()
     binary, model = ensure_llama_server(), model_path()
     print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
@@ -151,7 +151,7 @@ def main() -> None:
               f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  via")
     print(header)
     for level in [int(x) for x in args.levels.split(",")]:
-        engine, server, kind = measure_level(level, args.tokens, args.rounds, binary, model)
+        engine, server, kind = asyncio.run(measure_level(level, args, binary, model))
         print(f"{level:>2}  {engine.tokens_per_s:>12.1f}  {server.tokens_per_s:>12.1f}  "
               f"{engine.tokens_per_s / server.tokens_per_s:>5.2f}  "
               f"{engine.ttft_mean_ms:>11.0f}/{engine.ttft_max_ms:<11.0f}  "

@@ -1,12 +1,14 @@
-"""The engine side of bench/concurrency.py: in-process `InferenceCore` until the HTTP server
-(`cocoon_desktop.engine.server`) exists, then the engine process through its HTTP API."""
+"""The engine side of bench/concurrency.py: the engine process reached through its HTTP API
+(started by the app's own `EngineSupervisor`), or with `--in-process` the `InferenceCore` called
+directly, which shows what the HTTP layer costs."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,10 @@ from cocoon_desktop.engine.inference import (
     SamplingParams,
     TokenDelta,
 )
+from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings
+
+MODEL_NAME = "smollm2-135m"
 
 
 @dataclass
@@ -57,14 +62,23 @@ class EngineTarget:
         return sum(completion), time.perf_counter() - started, firsts
 
 
-@contextmanager
-def open_engine(model: Path, *, parallel: int, context_tokens: int, threads: int
-                ) -> Iterator[EngineTarget]:
-    settings = EngineSettings(model_path=model, model_name="smollm2-135m",
+@asynccontextmanager
+async def open_engine(model: Path, *, parallel: int, context_tokens: int, threads: int,
+                      in_process: bool) -> AsyncIterator[EngineTarget]:
+    settings = EngineSettings(model_path=model, model_name=MODEL_NAME,
                               context_tokens=context_tokens, parallel_sequences=parallel,
                               threads=threads)
-    core = InferenceCore(settings)
+    if in_process:
+        core = await asyncio.to_thread(InferenceCore, settings)
+        try:
+            yield EngineTarget(kind="in-process", core=core)
+        finally:
+            await asyncio.to_thread(core.close)
+        return
+    supervisor = EngineSupervisor(settings, probe_interval_s=30.0)
+    await supervisor.start()
     try:
-        yield EngineTarget(kind="in-process", core=core)
+        endpoint = await supervisor.wait_ready(120)
+        yield EngineTarget(kind="http", base_url=endpoint.base_url, headers=endpoint.auth_header)
     finally:
-        core.close()
+        await supervisor.stop()

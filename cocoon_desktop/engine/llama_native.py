@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,10 @@ _CONTINUE = 5
 _backend_lock = threading.Lock()
 _backend_ready = False
 _last_level: int | None = None
+# "load_tensors:   CUDA0 model buffer size = 92.10 MiB": where llama.cpp put the weights
+_MODEL_BUFFER = re.compile(r"(\S+) model buffer size =")
+_buffer_capture: list[str] | None = None
+_load_lock = threading.Lock()
 
 
 @llama.llama_log_callback
@@ -37,6 +42,10 @@ def _on_llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     message = text.decode("utf-8", "replace").rstrip() if text else ""
     if python_level is not None and message:
         _llama_log.log(python_level, "%s", message)
+    if _buffer_capture is not None:
+        match = _MODEL_BUFFER.search(message)
+        if match:
+            _buffer_capture.append(match.group(1))
 
 
 def ensure_backend() -> None:
@@ -75,10 +84,17 @@ class NativeModel:
     """A GGUF model loaded with `llama_model_load_from_file`, plus its vocabulary."""
 
     def __init__(self, path: Path, *, gpu_layers: int) -> None:
+        global _buffer_capture
         ensure_backend()
         params = llama.llama_model_default_params()
         params.n_gpu_layers = gpu_layers if gpu_layers >= 0 else 2**31 - 1
-        model = llama.llama_model_load_from_file(str(path).encode(), params)
+        with _load_lock:
+            _buffer_capture = []
+            try:
+                model = llama.llama_model_load_from_file(str(path).encode(), params)
+                self.weight_buffers = tuple(_buffer_capture)
+            finally:
+                _buffer_capture = None
         if not model:
             raise NativeError(f"llama.cpp could not load {path.name}")
         self._model = model
@@ -143,8 +159,10 @@ class NativeModel:
         return raw.decode("utf-8", "replace") if raw else None
 
     def gpu_layers_offloaded(self, requested: int) -> int:
-        """Layers llama.cpp put on a GPU: none without an offloading build, else as asked."""
-        if not llama.llama_supports_gpu_offload():
+        """Layers on a GPU: llama.cpp's own count, and 0 when every weight buffer it reported
+        is host memory (an offloading build on a machine whose GPU it could not use)."""
+        on_device = [name for name in self.weight_buffers if not name.startswith("CPU")]
+        if not llama.llama_supports_gpu_offload() or not on_device:
             return 0
         total = self.shape.n_layer + 1  # the output layer counts as one more in llama.cpp
         return total if requested < 0 else min(requested, total)

@@ -215,3 +215,13 @@ def test_load_errors_say_what_to_do(base_settings: EngineSettings, tmp_path: Pat
         InferenceCore(replace(base_settings, model_path=junk))
     with pytest.raises(ModelLoadError, match="raise the context size"):
         InferenceCore(replace(base_settings, context_tokens=256, parallel_sequences=8))
+
+
+def test_info_describes_the_loaded_engine(core: InferenceCore) -> None:
+    info = core.info
+    assert (info.capacity, info.context_tokens_total) == (4, 4096)
+    assert info.context_tokens_per_sequence == 1024
+    assert info.n_ctx_train == 8192
+    assert info.kv_bytes_per_token * 4096 == 90 * 1024**2  # llama.cpp's own KV buffer size
+    assert not info.supports_gpu_offload  # this machine's llama.cpp is a CPU build
+    assert info.gpu_layers_offloaded == 0
