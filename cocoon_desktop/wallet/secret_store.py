@@ -23,6 +23,7 @@ import keyring
 import keyring.core
 import keyring.errors
 from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 
 from cocoon_desktop.logs import register_secret
 from cocoon_desktop.wallet.errors import WalletError
@@ -121,18 +122,25 @@ class SecretStoreStatus:
 
 
 def backend_refusal(backend: KeyringBackend) -> str | None:
-    """Why `backend` is not an acceptable OS keyring, or None when it is."""
+    """Why `backend` is not an acceptable OS keyring, or None when it is. keyring's chainer is
+    never accepted as such: `os_backend_of` picks the OS keyring inside it."""
     module = type(backend).__module__
-    if module == "keyring.backends.chainer":
-        reasons = [backend_refusal(b) for b in getattr(backend, "backends", [])]
-        if not reasons:
-            return "no OS keyring backend is available"
-        return next((r for r in reasons if r), None)
+    if isinstance(backend, ChainerBackend):
+        return "keyring's chainer falls back to other backends"
     if module.startswith(_ALLOWED_MODULES):
         return None
     if module in ("keyring.backends.fail", "keyring.backends.null"):
         return "no OS keyring backend is available"
     return f"the keyring backend {type(backend).__name__} ({module}) is not an OS keyring"
+
+
+def os_backend_of(backend: KeyringBackend) -> KeyringBackend:
+    """The first OS keyring inside keyring's chainer (which would otherwise fall back to the
+    next backend, maybe a plaintext file, whenever the OS keyring fails); else `backend`."""
+    if not isinstance(backend, ChainerBackend):
+        return backend
+    inner = list(getattr(backend, "backends", []))
+    return next((b for b in inner if backend_refusal(b) is None), backend)
 
 
 class SecretStore:
@@ -156,8 +164,9 @@ class SecretStore:
 
     # -- public API ------------------------------------------------------------------------
     def status(self) -> SecretStoreStatus:
+        """Whether the keyring can be used now (never prompts)."""
         try:
-            backend = self._usable_backend()
+            backend = self._usable_backend(passive=True)
         except SecretStoreError as err:
             return SecretStoreStatus(False, self._backend_name(), str(err))
         return SecretStoreStatus(True, type(backend).__name__)
@@ -214,21 +223,26 @@ class SecretStore:
                 log.warning("keyring call failed: %s (%s)", type(error).__name__, error.detail)
                 raise error from None
 
-    def _usable_backend(self) -> KeyringBackend:
+    def _usable_backend(self, passive: bool = False) -> KeyringBackend:
         backend = self._resolve_backend()
         try:
             type(backend).priority  # noqa: B018  (raises when the service is unreachable)
         except Exception as exc:
             raise _unavailable(type(exc).__name__) from None
-        if type(backend).__module__ == "keyring.backends.SecretService":
+        is_secret_service = type(backend).__module__ == "keyring.backends.SecretService"
+        if is_secret_service and (passive or not self._prompt_to_unlock):
             self._check_secret_service_lock(backend)
         return backend
 
     def _resolve_backend(self) -> KeyringBackend:
-        backend = self._backend or keyring.get_keyring()
-        if backend_refusal(backend) and not self._fixed:
-            keyring.core.init_backend()  # the user may have started a keyring since
-            backend = keyring.get_keyring()
+        try:
+            backend = self._backend or keyring.get_keyring()
+            if backend_refusal(backend) and not self._fixed:
+                keyring.core.init_backend()  # the user may have started a keyring since
+                backend = keyring.get_keyring()
+        except Exception as exc:  # backend detection itself failed (e.g. a dead D-Bus)
+            raise _unavailable(type(exc).__name__) from None
+        backend = os_backend_of(backend)
         refusal = backend_refusal(backend)
         if refusal:
             raise _unavailable(type(backend).__name__, f"No usable OS keyring: {refusal}.")
@@ -236,9 +250,7 @@ class SecretStore:
         return backend
 
     def _check_secret_service_lock(self, backend: KeyringBackend) -> None:
-        """Report a locked collection without triggering an unlock prompt when asked not to."""
-        if self._prompt_to_unlock:
-            return
+        """Report a locked collection without triggering an unlock prompt."""
         import secretstorage
 
         try:

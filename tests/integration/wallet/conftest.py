@@ -3,12 +3,14 @@ sockets, and private D-Bus sessions with their own gnome-keyring (for the locked
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wallet_support import Ledger
@@ -17,6 +19,16 @@ from wallet_support import Ledger
 def pytest_configure(config: pytest.Config) -> None:
     # pytvm imports pkg_resources (setuptools<81 is pinned for it); its notice is not ours.
     config.addinivalue_line("filterwarnings", "ignore:pkg_resources is deprecated:UserWarning")
+
+
+VECTORS_FILE = Path("/work/shared/ton/vectors.json")
+
+
+@pytest.fixture(scope="session")
+def ton_vectors() -> list[dict[str, Any]]:
+    if not VECTORS_FILE.exists():
+        pytest.skip(f"{VECTORS_FILE} is not on this machine")
+    return json.loads(VECTORS_FILE.read_text())["vectors"]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
@@ -15,6 +17,7 @@ from cocoon_desktop.wallet.secret_store import (
     SecretStoreLocked,
     SecretStoreUnavailable,
     backend_refusal,
+    os_backend_of,
     translate_error,
 )
 
@@ -40,6 +43,21 @@ class PlaintextKeyring(KeyringBackend):
 PlaintextKeyring.__module__ = "keyrings.alt.file"
 
 
+class OsLikeKeyring(PlaintextKeyring):
+    """Stands for an OS keyring inside keyring's chainer: judged by its module."""
+
+
+OsLikeKeyring.__module__ = "keyring.backends.SecretService"
+
+
+@pytest.fixture(autouse=True)
+def _unregister_fake_backends() -> Iterator[None]:
+    """keyring registers every backend subclass; keep these two out of its later choices."""
+    yield
+    for fake in (PlaintextKeyring, OsLikeKeyring):
+        KeyringBackend._classes.discard(fake)  # type: ignore[attr-defined]
+
+
 def test_refused_backends() -> None:
     assert backend_refusal(fail.Keyring()) == "no OS keyring backend is available"
     assert backend_refusal(null.Keyring()) == "no OS keyring backend is available"
@@ -62,17 +80,22 @@ def test_the_fail_backend_is_unavailable_with_what_to_do() -> None:
     assert "OS keyring" in str(info.value) and info.value.what_to_do
 
 
-def test_a_chainer_passes_only_if_every_backend_does() -> None:
-    class Chain(chainer.ChainerBackend):
-        def __init__(self, backends: list[KeyringBackend]) -> None:
-            self._backends = backends
+class Chain(chainer.ChainerBackend):
+    def __init__(self, backends: list[KeyringBackend]) -> None:
+        self._backends = backends
 
-        @property
-        def backends(self) -> list[KeyringBackend]:  # type: ignore[override]
-            return self._backends
+    @property
+    def backends(self) -> list[KeyringBackend]:  # type: ignore[override]
+        return self._backends
 
-    assert backend_refusal(Chain([])) is not None
-    assert backend_refusal(Chain([PlaintextKeyring()])) is not None
+
+def test_only_the_os_keyring_inside_a_chainer_is_used() -> None:
+    """With keyrings.alt installed, keyring chains it after the OS keyring: a failure of the
+    OS keyring would then write to the file. The store uses the OS keyring alone."""
+    plaintext, os_keyring = PlaintextKeyring(), OsLikeKeyring()
+    assert os_backend_of(Chain([plaintext, os_keyring])) is os_keyring
+    assert backend_refusal(os_backend_of(Chain([plaintext]))) is not None
+    assert backend_refusal(os_backend_of(Chain([]))) is not None
 
 
 def test_error_translation() -> None:
