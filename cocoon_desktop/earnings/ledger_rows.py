@@ -149,12 +149,13 @@ class PayoutChange:
     tx_hash: str | None = None
     owner_tx_hash: str | None = None
     error: str | None = None
+    external_msg_hash: str | None = None
 
 
 PAYOUT_COLUMNS = (
     "id, proxy_key, statement_id, worker_sc_address, tokens_from, tokens_to, amount_nanoton, "
     "gas_nanoton, reason, status, body_hash, tx_hash, owner_tx_hash, created_at_ms, "
-    "submitted_at_ms, confirmed_at_ms, received_at_ms, error"
+    "submitted_at_ms, confirmed_at_ms, received_at_ms, error, external_msg_hash"
 )
 INSERT_PAYOUT = (
     "INSERT INTO payouts (proxy_key, statement_id, worker_sc_address, tokens_from, tokens_to, "
@@ -179,7 +180,8 @@ def payout_update(payout_id: int, change: PayoutChange, when_ms: int
                   ) -> tuple[str, tuple[Any, ...]]:
     sets, params = ["status = ?"], [change.status.value]
     for column, value in (("tx_hash", change.tx_hash), ("owner_tx_hash", change.owner_tx_hash),
-                          ("error", change.error)):
+                          ("error", change.error),
+                          ("external_msg_hash", change.external_msg_hash)):
         if value is not None:
             sets.append(f"{column} = ?")
             params.append(value)
@@ -202,4 +204,5 @@ def payout_from_row(row: tuple[Any, ...]) -> PayoutRecord:
         body_hash=bytes(row[10]) if row[10] is not None else None, tx_hash=row[11],
         owner_tx_hash=row[12], created_at=from_ms(row[13]), submitted_at=_opt_ms(row[14]),
         confirmed_at=_opt_ms(row[15]), received_at=_opt_ms(row[16]), error=row[17],
+        external_msg_hash=row[18],
     )

@@ -167,6 +167,7 @@ class PayoutRecord:
     confirmed_at: datetime | None
     received_at: datetime | None
     error: str | None
+    external_msg_hash: str | None  # the node wallet's signed message, as explorers show it
 
 
 @dataclass(frozen=True)

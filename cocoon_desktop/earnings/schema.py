@@ -68,7 +68,7 @@ _V1 = [
         gas_nanoton INTEGER NOT NULL CHECK (gas_nanoton >= 0),
         reason TEXT NOT NULL,
         status TEXT NOT NULL,
-        body_hash BLOB UNIQUE,
+        body_hash BLOB,
         tx_hash TEXT UNIQUE,
         owner_tx_hash TEXT UNIQUE,
         created_at_ms INTEGER NOT NULL,
@@ -98,7 +98,10 @@ _V2 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# Version 3: the hash of the external message that carried a payout (what explorers show).
+_V3 = ["ALTER TABLE payouts ADD COLUMN external_msg_hash TEXT"]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 LATEST_VERSION = len(MIGRATIONS)
 
 

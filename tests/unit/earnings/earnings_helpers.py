@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pytoniq_core import Address
+
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.pricing import TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest
@@ -24,3 +26,12 @@ def record(ledger: Ledger, finished: datetime, *, proxy: str = "aa" * 32, model:
     )
     assert ledger.record_request(request)
     return request
+
+
+def bits(value: int, width: int) -> str:
+    return format(value % (1 << width), f"0{width}b")
+
+
+def address_bits(address: Address) -> str:
+    """parsers.cpp `store_address`: store_long(2, 2), store_long(0, 1), workchain:8, 256 bits."""
+    return "10" + "0" + bits(address.wc, 8) + bits(int.from_bytes(address.hash_part), 256)

@@ -6,7 +6,7 @@ import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pytoniq_core import Address, Cell, begin_cell
+from pytoniq_core import Cell, begin_cell
 
 from cocoon_desktop.earnings.cells import (
     OP_EXT_WORKER_PAYOUT_REQUEST_SIGNED,
@@ -22,15 +22,7 @@ from cocoon_desktop.earnings.statements import (
     sign_statement,
     verify_statement,
 )
-
-
-def bits(value: int, width: int) -> str:
-    return format(value % (1 << width), f"0{width}b")
-
-
-def address_bits(address: Address) -> str:
-    """parsers.cpp `store_address`: store_long(2, 2), store_long(0, 1), workchain:8, 256 bits."""
-    return "10" + "0" + bits(address.wc, 8) + bits(int.from_bytes(address.hash_part), 256)
+from tests.unit.earnings.earnings_helpers import address_bits, bits
 
 
 def test_payload_layout_is_upstream_create_pay_message(proxy) -> None:
