@@ -87,7 +87,8 @@ def run_doctor(inputs: DoctorInputs) -> DoctorReport:
         nvidia = probe_nvidia(nvml, inputs.root)
         confidential = probe_confidential_gpu(nvml)
     finally:
-        nvml.shutdown()
+        if inputs.nvml is None:  # a session the caller passed in stays theirs
+            nvml.shutdown()
     offload, llama_detail = inputs.llama_offload()
     disk_path, disk_free = probe_disk(inputs.disk_path)
     facts = MachineFacts(

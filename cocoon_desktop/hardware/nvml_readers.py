@@ -166,12 +166,13 @@ class GpuReader:
                 found[int(info.pid)] = (kind, None if memory is None else int(memory))
         load = self._read_process_load()
         return tuple(
-            GpuProcess(pid, kind, memory, load.get(pid) if load is not None else None)
+            GpuProcess(pid, kind, memory, load.get(pid, 0) if load is not None else None)
             for pid, (kind, memory) in sorted(found.items())
         )
 
     def _read_process_load(self) -> dict[int, int] | None:
-        """SM load per pid since the last read; None where the card does not report it."""
+        """SM load per pid over the last second (a pid without samples was idle: 0); None where
+        the card does not report per-process load."""
         since = self._load_since_us
         handle = self.handle
         samples = self.nvml.call(

@@ -62,6 +62,7 @@ class HealthService:
         self._tick_listeners: list[TickListener] = []
         self._event_listeners: list[EventListener] = []
         self._names: dict[int, str | None] = {}
+        self._failures = 0
 
     def set_engine_pid(self, pid: int | None) -> None:
         self.system.set_engine_pid(pid)
@@ -119,8 +120,14 @@ class HealthService:
         self.events_unavailable = await asyncio.to_thread(self.gpu.start_events, from_thread)
         next_at = loop.time()
         while True:
-            tick = await asyncio.to_thread(self.tick)
-            self.publish(tick)
+            try:
+                self.publish(await asyncio.to_thread(self.tick))
+            except Exception:
+                # Protection must outlive one bad reading: log (sparingly) and tick again.
+                self._failures += 1
+                if self._failures == 1 or self._failures % 300 == 0:
+                    log.exception("Health tick failed (%d so far); monitoring goes on",
+                                  self._failures)
             next_at += self.interval_s
             delay = next_at - loop.time()
             if delay < 0:

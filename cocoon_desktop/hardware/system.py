@@ -25,7 +25,7 @@ class SystemSampler:
     """CPU, memory and disk of the host, and the engine process tree's own use."""
 
     def __init__(self, disk_path: Path, engine_pid: int | None = None,
-                 children_refresh_s: float = 5.0) -> None:
+                 children_refresh_s: float = 15.0) -> None:
         self.disk_path = disk_path
         self._children_refresh_s = children_refresh_s
         self._engine: psutil.Process | None = None

@@ -94,3 +94,30 @@ def test_energy_per_request_from_the_ticks(monkeypatch: pytest.MonkeyPatch,
     fake.gpus[0].draw(watts=400, seconds=0.5)
     assert meter.finish("req-1") == pytest.approx(1400.0)
     assert meter.session_energy_j == pytest.approx(1400.0)
+
+
+async def test_an_unexpected_failure_does_not_end_monitoring(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeNvml([FakeGpu.rtx_4090()]).install(monkeypatch)
+    real_temperature = fake.nvmlDeviceGetTemperature
+    failures = [RuntimeError("the driver returned garbage")]
+
+    def flaky_temperature(handle: object, sensor: int) -> int:
+        if failures:
+            raise failures.pop()
+        return real_temperature(handle, sensor)
+
+    monkeypatch.setattr("pynvml.nvmlDeviceGetTemperature", flaky_temperature)
+    ticks: list[HealthTick] = []
+    service = HealthService(open_gpu_monitor(), SystemSampler(tmp_path), interval_s=0.02)
+    service.add_tick_listener(ticks.append)
+    task = asyncio.create_task(service.run())
+    try:
+        await wait_for(lambda: len(ticks) >= 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        service.close()
+    assert ticks[0].gpus[0].temperature_c == 45
+    assert "Health tick failed (1 so far)" in caplog.text

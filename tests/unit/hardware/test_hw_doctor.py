@@ -11,6 +11,7 @@ import pytest
 
 from cocoon_desktop.hardware.checks import CheckStatus, build_checks
 from cocoon_desktop.hardware.doctor import DoctorInputs, DoctorReport, render_text, run_doctor
+from cocoon_desktop.hardware.nvml import Nvml
 from cocoon_desktop.hardware.probes import KeyringFacts
 from cocoon_desktop.hardware.units import GiB
 from cocoon_desktop.hardware.verdict import HardwareCase, ServeTier
@@ -216,3 +217,14 @@ def test_report_text_and_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     data = json.loads(json.dumps(report.to_dict()))
     assert data["verdict"]["tier"] == "test-networks"
     assert data["facts"]["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 4090"
+
+
+def test_a_session_passed_in_is_left_running(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    fake = FakeNvml([FakeGpu.rtx_4090()]).install(monkeypatch)
+    shared = Nvml()
+    run_doctor(DoctorInputs(disk_path=tmp_path, root=machine(tmp_path), nvml=shared,
+                            llama_offload=lambda: CUDA_BUILD, keyring=lambda: GOOD_KEYRING))
+    assert fake.initialised and shared.status().ready
+    doctor(tmp_path)  # its own session: started and shut down again
+    assert fake.calls["nvmlShutdown"] == 1
