@@ -142,15 +142,20 @@ def bwrap_arguments(read_only_paths: Iterable[Path], *, home: str | None = None)
     return [*args, "--chdir", "/tmp"]
 
 
-def runtime_read_only_paths(model_path: Path) -> list[Path]:
-    """What the engine reads: the Python installation, the app's code and the model file."""
+def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = None
+                            ) -> list[Path]:
+    """What the engine reads: the Python installation, the app's code, the model file, and the
+    library folders of `env` (LD_LIBRARY_PATH, CUDA_PATH: a CUDA toolkit outside /usr)."""
     import cocoon_desktop
 
+    env = os.environ if env is None else env
     candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
                   Path(os.path.realpath(sys.executable)).parent.parent,
                   Path(cocoon_desktop.__file__).resolve().parent.parent,
                   Path(model_path).resolve()]
     candidates += [Path(p) for p in sys.path if p and Path(p).is_absolute()]
+    libraries = [*env.get("LD_LIBRARY_PATH", "").split(":"), env.get("CUDA_PATH", "")]
+    candidates += [Path(p) for p in libraries if p and Path(p).is_absolute()]
     return [p for p in candidates if p.exists() and p != Path("/")]
 
 

@@ -76,9 +76,12 @@ def test_the_engine_checks_its_isolation_from_inside() -> None:
     assert observed_sandbox(SandboxStatus("none", False, "off")).detail == "off"
 
 
-def test_the_runtime_paths_cover_python_and_the_app(tmp_path: Path) -> None:
+def test_the_runtime_paths_cover_python_the_app_and_gpu_libraries(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
-    paths = runtime_read_only_paths(model)
-    assert model in paths
+    cuda = tmp_path / "cuda" / "lib64"
+    cuda.mkdir(parents=True)
+    paths = runtime_read_only_paths(model, {"LD_LIBRARY_PATH": f"{cuda}:relative:/nonexistent"})
+    assert model in paths and cuda in paths
+    assert Path("relative") not in paths and Path("/nonexistent") not in paths
     assert any(Path(os.path.realpath(sys.executable)).is_relative_to(p) for p in paths)

