@@ -88,3 +88,33 @@ def engine_controller(model_controller: Any, run_async: Any) -> Iterator[Any]:
     controller = EngineController(provider)
     yield controller
     run_async(controller.stop(), 60_000)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake NVML with one RTX 4090 (this machine has no NVIDIA GPU): the real monitor on top."""
+    from tests.helpers.fake_nvml import FakeGpu, FakeNvml
+
+    return FakeNvml([FakeGpu.rtx_4090(temperature_c=61, utilization_gpu_percent=87,
+                                      power_mw=310_000)]).install(monkeypatch)
+
+
+@pytest.fixture
+def shell_factory(qapp: QApplication, paths: AppPaths, loop: Any, run_async: Any
+                  ) -> Iterator[Callable[..., Any]]:
+    """Build AppShells on temporary folders; each is shut down at the end of the test."""
+    from cocoon_desktop.platform.autostart import XdgAutostart
+    from cocoon_desktop.ui.shell import AppShell
+
+    shells: list[AppShell] = []
+
+    def make(**kwargs: Any) -> AppShell:
+        kwargs.setdefault("autostart", XdgAutostart(paths.config_dir))
+        shell = AppShell(qapp, paths, **kwargs)
+        shells.append(shell)
+        return shell
+
+    yield make
+    for shell in shells:
+        if not shell._quit_done.is_set():
+            run_async(shell.shutdown(5), 60_000)

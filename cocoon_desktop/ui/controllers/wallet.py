@@ -22,7 +22,9 @@ from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, SendOu
 from cocoon_desktop.wallet.contracts import WalletVersion
 from cocoon_desktop.wallet.errors import TransferError, WalletError
 from cocoon_desktop.wallet.manager import FullWalletInfo, NodeWalletInfo, OwnerLink, WalletManager
+from cocoon_desktop.wallet.networks import ton_network_for
 from cocoon_desktop.wallet.secret_store import SecretStoreStatus
+from cocoon_desktop.wallet.transactions import TransactionRecord, TxKind
 from cocoon_desktop.wallet.withdraw import TransferConfirmation, plan_transfer
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class WalletController(QObject):
     wallet_changed = Signal(object)  # WalletView
     balance_updated = Signal(str, object)  # display address, AccountReading
     chain_state_changed = Signal(object)  # ChainState
+    payout_received = Signal(object)  # TransactionRecord: a worker contract paid the owner
 
     def __init__(self, manager: WalletManager, chain: ChainService | None,
                  network: NetworkKind, parent: QObject | None = None) -> None:
@@ -53,6 +56,7 @@ class WalletController(QObject):
         self.view: WalletView | None = None
         self.balances: dict[str, AccountReading] = {}
         self._poll: asyncio.Task[None] | None = None
+        self._last_payout_lt: int | None = None  # None until the first read sets the baseline
         if chain is not None:
             chain.add_listener(self.chain_state_changed.emit)
 
@@ -75,6 +79,19 @@ class WalletController(QObject):
                           self.manager.node_wallet(), keyring, self.chain is not None)
 
     # -- changes -------------------------------------------------------------------------
+    def set_network(self, network: NetworkKind, chain: ChainService | None) -> None:
+        """Serve another network: addresses and balances follow it (the wizard, Settings)."""
+        old = self.chain
+        self.network = network
+        self.manager.network = ton_network_for(network)
+        self.chain = chain
+        self.balances.clear()
+        self._last_payout_lt = None
+        if chain is not None:
+            chain.add_listener(self.chain_state_changed.emit)
+        if old is not None and old is not chain:
+            spawn(old.close(), name="wallet.close_chain")
+
     async def link_owner(self, text: str) -> OwnerLink:
         link = await run_blocking(self.manager.link_owner, text.strip())
         await self.refresh()
@@ -142,7 +159,26 @@ class WalletController(QObject):
     async def _poll_loop(self, interval_s: float) -> None:
         while True:
             await self.read_all_balances()
+            await self.check_payouts()
             await asyncio.sleep(interval_s)
+
+    async def check_payouts(self) -> list[TransactionRecord]:
+        """New payouts on the owner address since the last look (none on the first look)."""
+        view = self.view
+        if self.chain is None or view is None or not view.owner_address:
+            return []
+        reading = await self.chain.read_transactions(parse_address(view.owner_address).address)
+        if not reading.fresh:
+            return []
+        payouts = [r for r in reading.records if r.kind is TxKind.PAYOUT]
+        baseline = self._last_payout_lt
+        self._last_payout_lt = max([r.lt for r in payouts] + [baseline or 0])
+        if baseline is None:
+            return []
+        new = [r for r in payouts if r.lt > baseline]
+        for record in new:
+            self.payout_received.emit(record)
+        return new
 
     # -- withdraw ------------------------------------------------------------------------
     async def plan_withdraw(self, source: str, to_text: str, amount_text: str,

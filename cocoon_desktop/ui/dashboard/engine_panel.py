@@ -1,0 +1,98 @@
+"""The engine and serving panel: the Serve toggle, engine state, model, offload, throughput."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.ui.controllers.engine import EngineController
+from cocoon_desktop.ui.controllers.serving import ServingController, ServingState
+from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
+
+STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
+               EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
+
+
+class EnginePanel(Card):
+    def __init__(self, engine: EngineController, serving: ServingController,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Serving", parent)
+        self.engine = engine
+        self.serving = serving
+        self.serve_button = QPushButton("Serve")
+        self.serve_button.setCheckable(True)
+        self.serve_button.setMinimumHeight(36)
+        self.serving_state = StateLabel()
+        self.engine_state = StateLabel()
+        self.engine_button = QPushButton("Start engine")
+        self.values: dict[str, QLabel] = {}
+        row = QHBoxLayout()
+        row.addWidget(self.serve_button)
+        row.addWidget(self.serving_state, 1)
+        self.body.addLayout(row)
+        engine_row = QHBoxLayout()
+        engine_row.addWidget(self.engine_state, 1)
+        engine_row.addWidget(self.engine_button)
+        self.body.addLayout(engine_row)
+        for name in ("Model", "GPU offload", "Throughput", "Jobs", "Isolation"):
+            label = QLabel("—")
+            label.setWordWrap(True)
+            self.values[name] = label
+            self.body.addWidget(key_value_row(name, label))
+        self.warnings = StateLabel()
+        self.body.addWidget(self.warnings)
+        self.serve_button.clicked.connect(self._on_serve_clicked)
+        self.engine_button.clicked.connect(self._on_engine_clicked)
+        engine.status_changed.connect(self.show_engine)
+        serving.state_changed.connect(self.show_serving)
+        self.show_engine(engine.status)
+        self.show_serving(serving.state)
+
+    def show_serving(self, state: ServingState) -> None:
+        self.serve_button.setChecked(state.wanted)
+        self.serve_button.setText("Stop serving" if state.wanted else "Serve")
+        level = "good" if state.accepting else "warn" if state.wanted else ""
+        self.serving_state.set_state(state.detail, "bad" if state.stopped_because else level)
+        if state.worker is not None:
+            w = state.worker
+            self.values["Jobs"].setText(
+                f"{w.active_requests} of {w.max_active_requests} network jobs running · "
+                f"{w.connected_proxies} proxy connected")
+
+    def show_engine(self, status: EngineStatus) -> None:
+        self.engine_state.set_state(f"Engine {status.state.value}: {status.detail}",
+                                    STATE_LEVEL[status.state])
+        running = status.state in (EngineState.LOADING, EngineState.READY)
+        self.engine_button.setText("Stop engine" if running else "Start engine")
+        self.engine_button.setEnabled(status.state is not EngineState.STOPPING)
+        stats = status.stats
+        if stats is not None:
+            self.values["Model"].setText(stats.model_name.split("@", 1)[0])
+            self.values["Model"].setToolTip(stats.model_name)
+            if stats.supports_gpu_offload:
+                offload = f"{stats.gpu_layers_offloaded} layers on the GPU"
+            else:
+                offload = "CPU only (this llama.cpp build cannot offload)"
+            self.values["GPU offload"].setText(offload)
+            self.values["Throughput"].setText(f"{stats.tokens_per_second_recent:.1f} tokens/s "
+                                              "(last 10 s)")
+            self.values["Jobs"].setText(
+                f"{stats.active_requests} running · {stats.queued_requests} queued "
+                f"(of {stats.capacity} at once)")
+        if status.sandbox is not None:
+            self.values["Isolation"].setText(status.sandbox.detail)
+        self.warnings.set_state("\n".join(status.warnings), "warn" if status.warnings else "")
+
+    def _on_serve_clicked(self, checked: bool) -> None:
+        if checked:
+            spawn(self.serving.start(), name="serving.start")
+        else:
+            spawn(self.serving.stop(), name="serving.stop")
+
+    def _on_engine_clicked(self) -> None:
+        if self.engine.status.state in (EngineState.LOADING, EngineState.READY):
+            spawn(self.engine.stop(), name="engine.stop")
+        else:
+            spawn(self.engine.start(), name="engine.start")

@@ -1,0 +1,65 @@
+"""Collects the tray's facts from the adapters and pushes them to the tray when they change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, Signal
+
+from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.hardware.snapshots import HealthTick
+from cocoon_desktop.ui.controllers.earnings import EarningsView
+from cocoon_desktop.ui.controllers.serving import ServingState
+from cocoon_desktop.ui.controllers.wallet import WalletView
+from cocoon_desktop.ui_logic.glance import GlanceFacts
+from cocoon_desktop.wallet.chain_types import AccountReading
+
+
+class GlanceFeed(QObject):
+    facts_changed = Signal(object)  # GlanceFacts
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.facts = GlanceFacts()
+        self._engine_problem = ""
+        self._serving_problem = ""
+        self._node_address = ""
+
+    def _set(self, **changes: object) -> None:
+        facts = replace(self.facts, **changes)  # type: ignore[arg-type]
+        attention = self._serving_problem or self._engine_problem
+        facts = replace(facts, attention=attention)
+        if facts != self.facts:
+            self.facts = facts
+            self.facts_changed.emit(facts)
+
+    def on_serving_state_changed(self, state: ServingState) -> None:
+        self._serving_problem = state.stopped_because
+        reason = "; ".join(state.paused_reasons) if state.paused_reasons else (
+            "" if state.wanted else "paused by you")
+        active = state.worker.active_requests if state.worker is not None else None
+        self._set(serving=state.accepting, pause_reason=reason, active_jobs=active)
+
+    def on_engine_status_changed(self, status: EngineStatus) -> None:
+        gave_up = status.state is EngineState.CRASHED and status.gave_up
+        self._engine_problem = status.detail if gave_up else ""
+        self._set()
+
+    def on_earnings_updated(self, view: EarningsView) -> None:
+        s = view.summary
+        self._set(earned_today_nanoton=s.today.earned_nanoton,
+                  earned_total_nanoton=s.all_time.earned_nanoton,
+                  pending_payout_nanoton=s.pending_nanoton)
+
+    def on_wallet_changed(self, view: WalletView) -> None:
+        node = view.node_wallet
+        self._node_address = node.address or "" if node is not None else ""
+
+    def on_balance_updated(self, address: str, reading: AccountReading) -> None:
+        if address == self._node_address and reading.snapshot is not None:
+            self._set(node_balance_nanoton=reading.snapshot.balance_nano)
+
+    def on_snapshot_updated(self, tick: HealthTick) -> None:
+        temps = [g.temperature_c for g in tick.gpus if g.temperature_c is not None]
+        self._set(gpu_temperature_c=float(max(temps)) if temps else None)

@@ -1,0 +1,129 @@
+"""The app's windows: the main window and its pages, the chat, the wizard, the quit notice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog
+
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui import aio
+from cocoon_desktop.ui.chat.chat_window import ChatWindow
+from cocoon_desktop.ui.controllers.serving import ServingState
+from cocoon_desktop.ui.dashboard.overview import DashboardPage
+from cocoon_desktop.ui.earnings.earnings_page import EarningsPage
+from cocoon_desktop.ui.logs_view import LogsPage
+from cocoon_desktop.ui.main_window import MainWindow
+from cocoon_desktop.ui.services import chain_for
+from cocoon_desktop.ui.settings_page import SettingsPage
+from cocoon_desktop.ui.wallet.wallet_page import WalletPage
+from cocoon_desktop.ui.widgets import muted
+from cocoon_desktop.ui.wizard.base import WizardServices
+from cocoon_desktop.ui.wizard.wizard_window import WizardWindow
+from cocoon_desktop.ui_logic.wizard import WizardMachine, WizardResult
+from cocoon_desktop.wallet.address import canonical_owner_address
+from cocoon_desktop.wallet.mnemonic import check_mnemonic, normalize_words
+
+if TYPE_CHECKING:
+    from cocoon_desktop.ui.shell import AppShell
+
+
+class Windows:
+    def __init__(self, shell: AppShell) -> None:
+        self.shell = shell
+        s = shell.settings.settings
+        self.main = MainWindow()
+        self.main.setWindowIcon(shell.app.windowIcon())
+        self.dashboard = DashboardPage(shell.engine, shell.serving, shell.gpu, shell.earnings,
+                                       s.pause_temperature_c)
+        self.main.add_page("Dashboard", self.dashboard)
+        if shell.earnings is not None:
+            self.earnings = EarningsPage(shell.earnings)
+            self.main.add_page("Earnings", self.earnings)
+        else:
+            self.main.add_page("Earnings", muted(shell.core.ledger_problem))
+        self.wallet = WalletPage(shell.wallet)
+        self.main.add_page("Wallet", self.wallet)
+        self.logs = LogsPage(shell.logs)
+        self.main.add_page("Logs", self.logs)
+        self.settings = SettingsPage(shell.settings)
+        self.main.add_page("Settings", self.settings)
+        chat_action = self.main.menuBar().addAction("Open chat")
+        chat_action.triggered.connect(self.show_chat)
+        wizard_action = self.main.menuBar().addAction("Set-up wizard")
+        wizard_action.triggered.connect(self.show_wizard)
+        self.main.close_requested.connect(self._on_main_close_requested)
+        self.chat = ChatWindow(shell.chat)
+        self.chat.setWindowIcon(shell.app.windowIcon())
+        shell.engine.status_changed.connect(
+            lambda st: self.chat.set_engine_status(f"Engine {st.state.value}: {st.detail}"))
+        self.wizard: WizardWindow | None = None
+        self._told_about_tray = False
+        self._quitting: QProgressDialog | None = None
+
+    def show_main(self) -> None:
+        self.main.bring_to_front()
+
+    def show_chat(self) -> None:
+        self.chat.showNormal()
+        self.chat.raise_()
+        self.chat.activateWindow()
+
+    def show_wizard(self) -> WizardWindow:
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            return self.wizard
+        shell = self.shell
+        tick = shell.gpu.latest
+        free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
+        s = shell.settings.settings
+        services = WizardServices(shell.doctor, shell.wallet, shell.models,
+                                  max(free) if free else None, bool(free), s.context_tokens)
+        machine = WizardMachine(canonical_owner_address, check_mnemonic, split=normalize_words)
+        self.wizard = WizardWindow(machine, services)
+        self.wizard.network_chosen.connect(self._on_wizard_network_chosen)
+        self.wizard.finished_with.connect(self._on_wizard_finished)
+        self.wizard.show()
+        return self.wizard
+
+    def _on_wizard_network_chosen(self, network: NetworkKind) -> None:
+        shell = self.shell
+        if network is shell.wallet.network:
+            return
+        chain = chain_for(network, shell.paths, shell.settings.settings.ton_config_path)
+        shell.wallet.set_network(network, chain)
+        shell.wallet.start_polling()
+
+    def _on_wizard_finished(self, result: WizardResult) -> None:
+        aio.spawn(self.shell.settings.update(**result.settings_changes()), name="wizard.save")
+        self.show_chat()
+
+    def _on_main_close_requested(self) -> None:
+        if self.shell.tray.available and self.shell.tray.icon.isVisible():
+            self.main.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.shell.notify("Cocoon Desktop keeps running",
+                                  "It stays in the tray and keeps serving. Quit from the tray "
+                                  "menu.")
+            return
+        self.shell.request_quit()
+
+    def show_quitting(self, state: ServingState) -> None:
+        running = state.worker.active_requests if state.worker is not None else 0
+        text = (f"Finishing {running} network job(s), then stopping the engine…" if running
+                else "Stopping the engine…")
+        dialog = QProgressDialog(text, "", 0, 0)
+        dialog.setCancelButton(None)
+        dialog.setWindowTitle("Quitting Cocoon Desktop")
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.setMinimumDuration(500)
+        self._quitting = dialog
+
+    def close_all(self) -> None:
+        for window in (self.wizard, self.chat, self._quitting):
+            if window is not None:
+                window.close()
+        self.main.allow_close = True
+        self.main.close()
