@@ -174,6 +174,10 @@ class Nvml:
                 return not_found
             self._note_failure(key, error)
             return None
+        except pynvml.NVMLLibraryMismatchError:
+            # pynvml's unversioned wrappers say so when the driver lacks the newest variant.
+            self._note_failure(key, pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND))
+            return None
 
     def supports(self, key: str) -> bool:
         """False once `key` failed for good (not supported, no such function, no permission)."""

@@ -154,8 +154,8 @@ class GpuReader:
 
     def read_processes(self) -> tuple[GpuProcess, ...] | None:
         """Compute and graphics contexts, merged by pid, with per-process load where reported."""
-        compute = self._q("compute_processes", "nvmlDeviceGetComputeRunningProcesses")
-        graphics = self._q("graphics_processes", "nvmlDeviceGetGraphicsRunningProcesses")
+        compute = self._versioned("compute_processes", "nvmlDeviceGetComputeRunningProcesses")
+        graphics = self._versioned("graphics_processes", "nvmlDeviceGetGraphicsRunningProcesses")
         if compute is None and graphics is None:
             return None
         found: dict[int, tuple[GpuProcessKind, int | None]] = {}
@@ -169,6 +169,15 @@ class GpuReader:
             GpuProcess(pid, kind, memory, load.get(pid, 0) if load is not None else None)
             for pid, (kind, memory) in sorted(found.items())
         )
+
+    def _versioned(self, metric: str, query: str) -> Any:
+        """The newest variant of `query` this driver has: pynvml's default (`_v3`), else `_v2`."""
+        for suffix in ("", "_v2"):
+            if self.nvml.supports(f"gpu{self.index}.{metric}{suffix}"):
+                result = self._q(metric + suffix, query + suffix)
+                if result is not None or self.nvml.supports(f"gpu{self.index}.{metric}{suffix}"):
+                    return result
+        return None
 
     def _read_process_load(self) -> dict[int, int] | None:
         """SM load per pid over the last second (a pid without samples was idle: 0); None where

@@ -320,10 +320,23 @@ class FakeNvml:
         return listed
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: Any) -> list[Any]:
-        return self._processes("nvmlDeviceGetComputeRunningProcesses", handle, "compute")
+        return self._unversioned("nvmlDeviceGetComputeRunningProcesses", handle, "compute")
 
     def nvmlDeviceGetGraphicsRunningProcesses(self, handle: Any) -> list[Any]:
-        return self._processes("nvmlDeviceGetGraphicsRunningProcesses", handle, "graphics")
+        return self._unversioned("nvmlDeviceGetGraphicsRunningProcesses", handle, "graphics")
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, handle: Any) -> list[Any]:
+        return self._processes("nvmlDeviceGetComputeRunningProcesses_v2", handle, "compute")
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v2(self, handle: Any) -> list[Any]:
+        return self._processes("nvmlDeviceGetGraphicsRunningProcesses_v2", handle, "graphics")
+
+    def _unversioned(self, name: str, handle: Any, kind: str) -> list[Any]:
+        """Like pynvml's `@throwOnVersionMismatch` wrappers over the `_v3` functions."""
+        try:
+            return self._processes(name, handle, kind)
+        except pynvml.NVMLError_FunctionNotFound:
+            raise pynvml.NVMLLibraryMismatchError(f"{name}: use a versioned function") from None
 
     def nvmlDeviceGetProcessUtilization(self, handle: Any, since_us: int) -> list[Any]:
         gpu = self._gpu("nvmlDeviceGetProcessUtilization", handle)

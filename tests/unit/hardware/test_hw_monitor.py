@@ -160,3 +160,18 @@ def test_no_event_support_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeNvml([FakeGpu()]).install(monkeypatch)
     fake.system_unsupported.add("nvmlEventSetCreate")
     assert "Windows and WSL" in (open_gpu_monitor().start_events(print) or "")
+
+
+def test_an_older_driver_lists_processes_through_the_v2_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = FakeGpu(missing={"nvmlDeviceGetComputeRunningProcesses",
+                           "nvmlDeviceGetGraphicsRunningProcesses"})
+    old.grab_vram(pid=300, used_bytes=1 * GiB, kind="compute")
+    fake = FakeNvml([old]).install(monkeypatch)
+    monitor = open_gpu_monitor()
+    for _ in range(3):
+        (sample,) = monitor.sample()
+        assert [(p.pid, p.memory_used_bytes) for p in sample.processes or ()] == [(300, 1 * GiB)]
+    assert fake.calls["nvmlDeviceGetComputeRunningProcesses"] == 1  # mismatch remembered
+    assert fake.calls["nvmlDeviceGetComputeRunningProcesses_v2"] == 3
