@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pytoniq import LiteBalancer
+from pytoniq.liteclient.client import LiteServerError
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain_config import ChainConfigError, obtain_config
@@ -91,6 +92,7 @@ class ChainService:
         self._last = LastKnownCache(cache_dir / f"chain-{network.value}.json")
         self._state = ChainState(ChainStatus.IDLE, network, "Not connected yet.")
         self.connect_attempts = 0
+        self.last_refusal: str | None = None  # a liteserver's error answer to the last send
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -143,7 +145,15 @@ class ChainService:
     # -- writes ----------------------------------------------------------------------------
     async def send(self, boc: bytes) -> SendOutcome:
         """Hand a signed external message to the liteservers (a user action: no backoff)."""
+        self.last_refusal = None
         accepted = await self._call(lambda c: c.raw_send_message(boc), ignore_backoff=True)
+        if accepted is None and self.last_refusal is not None:
+            return SendOutcome(
+                False,
+                f"The network refused the transfer ({self.last_refusal}). Nothing was sent; "
+                "refresh the wallet and try again.",
+                self._state,
+            )
         if accepted is None:
             return SendOutcome(
                 False,
@@ -168,6 +178,11 @@ class ChainService:
             client = await self._connected(ignore_backoff)
             result = await asyncio.wait_for(request(client), self._request_timeout_s)
         except _InBackoff:
+            return None
+        except LiteServerError as exc:  # the liteserver answered: reachable, but it refused
+            self.last_refusal = str(exc.message)[:200]
+            log.info("a liteserver refused a request: %s", self.last_refusal)
+            self._succeed()
             return None
         except asyncio.CancelledError:
             raise

@@ -321,5 +321,17 @@ class WalletManager:
         return key
 
 
+def versions_holding_funds(readings: dict[WalletVersion, AccountReading]) -> list[WalletVersion]:
+    """The wallet versions whose account holds TON or was ever used, richest first: what the
+    UI shows as "this is where your funds are" (readings from `read_full_wallet_accounts`)."""
+    used = [
+        (reading.snapshot.balance_nano, version)
+        for version, reading in readings.items()
+        if reading.snapshot is not None
+        and (reading.snapshot.balance_nano > 0 or reading.snapshot.status.value != "nonexist")
+    ]
+    return [version for _, version in sorted(used, key=lambda item: -item[0])]
+
+
 def _raw(address_raw: str) -> TonAddress:
     return parse_address(address_raw).address

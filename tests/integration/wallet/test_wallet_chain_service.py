@@ -5,7 +5,6 @@ come back with their age, and retries back off."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import socket
 import time
@@ -14,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nacl.signing import SigningKey
-from wallet_support import closed_loopback_port
+from wallet_support import closed_loopback_port, liteserver_config
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain import ChainService
@@ -31,22 +29,6 @@ from cocoon_desktop.wallet.networks import TonNetwork
 
 ADDRESS = TonAddress(0, b"\x21" * 32)
 NET = TonNetwork.TESTNET
-
-
-def liteserver_config(ports: list[int]) -> dict[str, Any]:
-    zero = base64.b64encode(bytes(32)).decode()
-    return {
-        "liteservers": [
-            {"ip": 2130706433, "port": port, "id": {
-                "@type": "pub.ed25519",
-                "key": base64.b64encode(bytes(SigningKey.generate().verify_key)).decode(),
-            }} for port in ports
-        ],
-        "validator": {"init_block": {
-            "root_hash": zero, "file_hash": zero, "seqno": 0, "workchain": -1,
-            "shard": -9223372036854775808,
-        }},
-    }
 
 
 class Clock:

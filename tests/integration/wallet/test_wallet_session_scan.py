@@ -5,6 +5,7 @@ attempt, forget. Afterwards no secret is found in any file the app wrote."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wallet_support import Ledger
+from wallet_support import Ledger, closed_loopback_port, liteserver_config
 
 from cocoon_desktop.logs import setup_logging
 from cocoon_desktop.paths import app_paths
@@ -126,19 +127,6 @@ def find_leaks(files: list[Path], forms: list[bytes]) -> list[tuple[str, bytes]]
 
 
 def _closed_config(tmp_path: Path) -> Path:
-    import json
-
-    from nacl.signing import SigningKey
-    from wallet_support import closed_loopback_port
-
-    zero = base64.b64encode(bytes(32)).decode()
-    key = base64.b64encode(bytes(SigningKey.generate().verify_key)).decode()
-    config = {
-        "liteservers": [{"ip": 2130706433, "port": closed_loopback_port(),
-                         "id": {"@type": "pub.ed25519", "key": key}}],
-        "validator": {"init_block": {"root_hash": zero, "file_hash": zero, "seqno": 0,
-                                     "workchain": -1, "shard": -9223372036854775808}},
-    }
     path = tmp_path / "ton.config.json"
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(liteserver_config([closed_loopback_port()])))
     return path

@@ -3,10 +3,12 @@ TVM transaction emulator (pytvm, the engine validators run), and loopback ports.
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from typing import Any
 
+from nacl.signing import SigningKey
 from pytoniq_core import (
     Cell,
     CurrencyCollection,
@@ -14,6 +16,7 @@ from pytoniq_core import (
     MessageAny,
     ShardAccount,
     StateInit,
+    Transaction,
 )
 from pytvm.transaction_emulator import TransactionEmulator
 from pytvm.transaction_emulator.trace import EMPTY_STATE
@@ -36,6 +39,7 @@ class Ledger:
         self.emulator = TransactionEmulator()
         self.emulator.set_unixtime(now)
         self.states: dict[TonAddress, Cell] = {}
+        self.transactions: dict[TonAddress, list[Transaction]] = {}  # newest first
         self._lt = 1_000_000
 
     def run(self, address: TonAddress, message: Cell) -> dict[str, Any]:
@@ -45,6 +49,7 @@ class Ledger:
         result = self.emulator.emulate_transaction(self.states.get(address, EMPTY_STATE), message)
         if result["success"]:
             self.states[address] = result["shard_account"].serialize()
+            self.transactions.setdefault(address, []).insert(0, result["transaction"])
         return result
 
     def send_external(self, message: Cell) -> dict[str, Any]:
@@ -96,8 +101,73 @@ class Ledger:
         return snapshot_from_account(address, network, account, shard, version, float(self.now))
 
 
+def liteserver_config(ports: list[int]) -> dict[str, Any]:
+    """A global config naming loopback liteservers on `ports` (fresh, valid server keys)."""
+    zero = base64.b64encode(bytes(32)).decode()
+    return {
+        "liteservers": [
+            {"ip": 2130706433, "port": port, "id": {
+                "@type": "pub.ed25519",
+                "key": base64.b64encode(bytes(SigningKey.generate().verify_key)).decode(),
+            }} for port in ports
+        ],
+        "validator": {"init_block": {
+            "root_hash": zero, "file_hash": zero, "seqno": 0, "workchain": -1,
+            "shard": -9223372036854775808,
+        }},
+    }
+
+
 def closed_loopback_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class EmulatedLiteBalancer:
+    """Answers the few liteserver calls the chain service makes from a `Ledger`.
+
+    There is no network here, so this stands in for pytoniq's LiteBalancer (at the balancer
+    boundary, built by the service's `balancer_factory`) to test the online half of the
+    service's state machine; `online = False` makes it behave like dead liteservers.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.online = True
+        self.alive_peers_num = 0
+        self._peers: list[Any] = []
+        self._checker = None
+
+    def factory(self, config: dict[str, Any], timeout_s: float) -> EmulatedLiteBalancer:
+        return self
+
+    async def start_up(self) -> None:
+        self.alive_peers_num = 1 if self.online else 0
+
+    def _check(self) -> None:
+        if not self.online:
+            self.alive_peers_num = 0
+            raise TimeoutError
+
+    async def raw_get_account_state(self, address: Any) -> tuple[Any, Any]:
+        self._check()
+        state = self.ledger.states.get(TonAddress.from_pytoniq(address))
+        if state is None:
+            return None, None
+        shard = ShardAccount.deserialize(state.begin_parse())
+        return shard.account, shard
+
+    async def get_transactions(self, address: Any, count: int) -> list[Transaction]:
+        self._check()
+        return self.ledger.transactions.get(TonAddress.from_pytoniq(address), [])[:count]
+
+    async def raw_send_message(self, message: bytes) -> int:
+        from pytoniq.liteclient.client import LiteServerError
+
+        self._check()
+        result = self.ledger.send_external(Cell.one_from_boc(message))
+        if not result["success"]:
+            raise LiteServerError(0, "cannot apply external message to current state")
+        return 1
