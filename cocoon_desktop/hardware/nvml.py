@@ -122,7 +122,7 @@ class Nvml:
         self._initialised = False
         self._unsupported: set[str] = set()
         self._logged: set[tuple[str, int]] = set()
-        self._gpu_lost = False
+        self._lost: set[str] = set()  # "gpu<i>" prefixes of keys that said the GPU is lost
 
     def status(self) -> NvmlStatus:
         """Initialise NVML on first call; later calls return the same answer."""
@@ -133,8 +133,12 @@ class Nvml:
 
     @property
     def gpu_lost(self) -> bool:
-        """True once any call said the GPU is lost (Xid 79 and the like)."""
-        return self._gpu_lost
+        """True once any call said a GPU is lost (Xid 79 and the like)."""
+        return bool(self._lost)
+
+    def is_lost(self, index: int) -> bool:
+        """True once a query about GPU `index` (keys `gpu<index>.…`) said it is lost."""
+        return f"gpu{index}" in self._lost
 
     def _start(self) -> NvmlStatus:
         try:
@@ -188,7 +192,7 @@ class Nvml:
         if code in _PERMANENT_CODES:
             self._unsupported.add(key)
         if code == pynvml.NVML_ERROR_GPU_IS_LOST:
-            self._gpu_lost = True
+            self._lost.add(key.partition(".")[0])
         if (key, code) in self._logged:
             return
         self._logged.add((key, code))

@@ -143,7 +143,7 @@ class GpuReader:
             ecc_uncorrected_errors=q("ecc_uncorrected", "nvmlDeviceGetTotalEccErrors",
                                      pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, ecc),
             processes=self.read_processes(),
-            lost=self.nvml.gpu_lost,
+            lost=self.nvml.is_lost(self.index),
         )
 
     def read_energy(self) -> tuple[float | None, float | None]:

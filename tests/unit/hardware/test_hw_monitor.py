@@ -175,3 +175,12 @@ def test_an_older_driver_lists_processes_through_the_v2_calls(
         assert [(p.pid, p.memory_used_bytes) for p in sample.processes or ()] == [(300, 1 * GiB)]
     assert fake.calls["nvmlDeviceGetComputeRunningProcesses"] == 1  # mismatch remembered
     assert fake.calls["nvmlDeviceGetComputeRunningProcesses_v2"] == 3
+
+
+def test_only_the_lost_gpu_is_marked_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeNvml([FakeGpu.h100(), FakeGpu.h100(uuid="GPU-H100-0001")]).install(monkeypatch)
+    monitor = open_gpu_monitor()
+    fake.gpus[1].lost = True
+    first, second = monitor.sample()
+    assert not first.lost and first.temperature_c == 45
+    assert second.lost and second.temperature_c is None
