@@ -68,9 +68,19 @@ class TlConnection:
         self.close_reason = ""
 
     async def start(self) -> None:
-        """Run the tcp.connect handshake, then serve the connection in the background."""
+        """Run the tcp.connect handshake, then serve the connection in the background.
+
+        On failure the stream is closed and the error raised."""
         loop = asyncio.get_running_loop()
         self._last_received = loop.time()
+        try:
+            await self._handshake()
+        except BaseException as exc:
+            await self._finish(f"handshake failed: {exc}")
+            raise
+        self._reader_task = asyncio.create_task(self._serve(), name=f"tl-conn {self.name}")
+
+    async def _handshake(self) -> None:
         if self._is_client:
             handshake_id = _random_id()
             await self._send(TcpConnect(handshake_id).encode())
@@ -84,7 +94,6 @@ class TlConnection:
             if not isinstance(hello, TcpConnect):
                 raise ConnectionClosed(f"{self.name}: expected tcp.connect, got {hello.TL_NAME}")
             await self._send(TcpConnected(hello.id).encode())
-        self._reader_task = asyncio.create_task(self._serve(), name=f"tl-conn {self.name}")
 
     async def _next_payload(self) -> bytes:
         while True:

@@ -139,7 +139,7 @@ async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
     session.conn = conn
     try:
         await conn.start()
-    except (ConnectionError, OSError, TimeoutError, tl.TlError) as exc:
+    except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
         log.warning("worker %s: handshake failed: %s", where, exc)
         return
     await conn.closed.wait()
@@ -213,7 +213,7 @@ async def accept_client(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
     session.conn = conn
     try:
         await conn.start()
-    except (ConnectionError, OSError, TimeoutError, tl.TlError) as exc:
+    except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
         log.warning("client %s: handshake failed: %s", where, exc)
         return
     await conn.closed.wait()

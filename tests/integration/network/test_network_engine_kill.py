@@ -40,7 +40,7 @@ async def test_engine_killed_mid_stream_fails_the_request_and_the_worker_recover
         body = {"model": SERVED, "prompt": "1, 2, 3, 4, 5, 6, 7,", "stream": True,
                 "max_tokens": 400, "temperature": 0}
         headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
-        received, killed = b"", False
+        received, killed = b"", 0
         async with aiohttp.ClientSession() as http, http.post(
                 f"{devnet.http_url}/v1/completions", json=body, headers=headers) as resp:
             assert resp.status == 200
@@ -48,14 +48,15 @@ async def test_engine_killed_mid_stream_fails_the_request_and_the_worker_recover
                 async for line in resp.content:
                     received += line
                     if received.count(b"data:") == 3 and not killed:
-                        os.kill(supervisor.status.pid, signal.SIGKILL)
-                        killed = True
+                        killed = supervisor.status.pid
+                        os.kill(killed, signal.SIGKILL)
         error = json.loads(received.split(b"data: ")[-1])["error"]
         assert "the engine stopped in the middle of the answer" in error["message"]
         await wait_until(lambda: any(isinstance(e, RequestFinished) for e in events))
         finished = next(e for e in events if isinstance(e, RequestFinished))
         assert not finished.succeeded and worker.status().active_requests == 0
-        await supervisor.wait_ready(180)
+        await wait_until(lambda: supervisor.status.state is EngineState.READY
+                         and supervisor.status.pid not in (None, killed), 180)
         await wait_until(lambda: worker.accepting)
         status, _, text = await chat(devnet, "Say hello.")
         assert status == 200 and "[DONE]" in text  # the same worker serves again

@@ -131,8 +131,8 @@ async def test_an_idle_connection_times_out_and_pings_keep_it_alive(fake_tdx) ->
     server, endpoint = await start_echo_server(AttestationPolicy("any"), None, [])
     async with server:
         conn, _ = await connect(endpoint, ratls.make_identity(None), AttestationPolicy("any"),
-                                name="client", timeout_s=0.6)
-        await asyncio.sleep(1.5)  # the client pings every 0.3 s, so the server answers pongs
+                                name="client", timeout_s=1.5)
+        await asyncio.sleep(3.5)  # the client pings every 0.75 s, so the server answers pongs
         assert not conn.closed.is_set()
         assert await conn.query(b"ok", 2) == b"ko"
         await conn.close()
