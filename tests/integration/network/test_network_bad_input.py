@@ -126,6 +126,7 @@ async def test_bad_requests_get_an_error_answer_and_serving_goes_on(net, query, 
     answer = await forge(devnet, query)
     assert message in answer.error and answer.error_code == PROTOVIOLATION
     assert engine.seen == []  # nothing reached the engine
+    assert worker.stats.total("failed") == 1
     assert (await chat(devnet, "hi"))[0] == 200
 
 
