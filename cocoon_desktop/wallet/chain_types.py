@@ -125,7 +125,9 @@ class LastKnownCache:
         self._accounts[key] = snapshot
         self._save()
 
-    def put_transactions(self, key: str, fetched_at: float, records: tuple) -> None:
+    def put_transactions(
+        self, key: str, fetched_at: float, records: tuple[TransactionRecord, ...]
+    ) -> None:
         self._transactions[key] = (fetched_at, records)
         self._save()
 

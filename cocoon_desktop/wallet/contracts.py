@@ -17,6 +17,7 @@ docs/areas/wallet.md for their pitfalls).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -59,6 +60,7 @@ class WalletVersion(StrEnum):
     NODE = "node"  # the Cocoon node wallet, owned by the owner address
 
 
+@functools.cache
 def node_wallet_code() -> Cell:
     return Cell.one_from_boc(bytes.fromhex("".join(NODE_WALLET_CODE_HEX)))
 

@@ -24,8 +24,9 @@ class MnemonicError(WalletError, ValueError):
     """Secret words that are not a valid TON mnemonic.
 
     `kind` is one of "empty", "word_count", "unknown_word", "checksum", "password"; for
-    "unknown_word", `position` is 1-based and `suggestions` lists the nearest valid words
-    (never the typed word itself, which may be a secret).
+    "unknown_word", `position` is 1-based and `suggestions` lists the nearest valid words.
+    The suggestions are kept out of the message (they are close to a secret word): the UI
+    offers them next to the word's field.
     """
 
     def __init__(

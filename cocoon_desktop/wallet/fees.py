@@ -86,7 +86,9 @@ def emulate_fee(
     except ImportError:  # pytvm is optional at run time (the tests always have it)
         return static_fee(deploy)
     try:
-        emulator = TransactionEmulator()
+        with warnings.catch_warnings():  # its engine loads through pkg_resources, which warns
+            warnings.simplefilter("ignore")
+            emulator = TransactionEmulator()
         emulator.set_unixtime(now)
         result = emulator.emulate_transaction(shard_account, external_message)
     except Exception as exc:

@@ -15,6 +15,7 @@ message, which deploys it in the same transaction.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -144,7 +145,7 @@ def sign_transfer(
     wallet: WalletContract,
     key: KeyPair,
     seqno: int,
-    messages: list[OutgoingMessage] | tuple[OutgoingMessage, ...],
+    messages: Sequence[OutgoingMessage],
     *,
     deploy: bool = False,
     valid_until: int | None = None,
@@ -185,7 +186,7 @@ def _signature_first(key: KeyPair, payload: Cell) -> Cell:
 
 
 def _signed_v4r2(
-    key: KeyPair, seqno: int, until: int, messages: tuple | list, cells: list[Cell]
+    key: KeyPair, seqno: int, until: int, messages: Sequence[OutgoingMessage], cells: list[Cell]
 ) -> Cell:
     payload = (
         Builder().store_uint(V4_DEFAULT_WALLET_ID, 32).store_uint(until, 32)
@@ -197,7 +198,7 @@ def _signed_v4r2(
 
 
 def _signed_node(
-    key: KeyPair, seqno: int, until: int, messages: tuple | list, cells: list[Cell]
+    key: KeyPair, seqno: int, until: int, messages: Sequence[OutgoingMessage], cells: list[Cell]
 ) -> Cell:
     payload = Builder().store_uint(0, 32).store_uint(until, 32).store_uint(seqno, 32)
     for message, cell in zip(messages, cells, strict=True):
@@ -206,7 +207,11 @@ def _signed_node(
 
 
 def _signed_v5r1(
-    wallet: WalletContract, key: KeyPair, seqno: int, until: int, messages: tuple | list,
+    wallet: WalletContract,
+    key: KeyPair,
+    seqno: int,
+    until: int,
+    messages: Sequence[OutgoingMessage],
     cells: list[Cell],
 ) -> Cell:
     actions = Cell.empty()

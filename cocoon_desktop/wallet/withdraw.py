@@ -113,7 +113,8 @@ def plan_transfer(
     sends_all = amount_text.strip().lower() in (SEND_ALL, "max")
     amount_nano = 0 if sends_all else parse_ton_amount(amount_text)
     _check_node_floor(wallet, snapshot.balance_nano)
-    # Raw addresses carry no flag: send non-bounceable, which never loses the value.
+    # Raw addresses carry no flag: send non-bounceable, as wallets do for an address that may
+    # not be deployed yet (a bounceable message to it would come back).
     bounce = bool(parsed.bounceable)
     mode = SEND_MODE_IGNORE_ERRORS | (
         SEND_MODE_CARRY_ALL_BALANCE if sends_all else SEND_MODE_PAY_FEES_SEPARATELY
