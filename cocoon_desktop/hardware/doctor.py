@@ -155,6 +155,34 @@ def liteservers_from_config(path: Path) -> tuple[Endpoint, ...]:
         ) from None
 
 
+def configured_endpoints(settings_file: Path) -> tuple[tuple[Endpoint, ...], list[str]]:
+    """The proxy and liteservers the app is set to use, read without changing the file.
+
+    Returns (endpoints, notes): a setting that cannot be used is skipped with a note saying why.
+    """
+    try:
+        raw = json.loads(settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return (), []
+    if not isinstance(raw, dict):
+        return (), []
+    endpoints: list[Endpoint] = []
+    notes: list[str] = []
+    proxy = str(raw.get("network_endpoint") or "").strip()
+    if proxy and not proxy.lower().endswith(".json"):
+        try:
+            endpoints.append(parse_endpoint(proxy))
+        except argparse.ArgumentTypeError as error:
+            notes.append(f"The network endpoint in your settings is not used: {error}")
+    ton_config = str(raw.get("ton_config_path") or "").strip()
+    if ton_config:
+        try:
+            endpoints += liteservers_from_config(Path(ton_config).expanduser())
+        except ValueError as error:
+            notes.append(str(error))
+    return tuple(endpoints), notes
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Check what this machine can serve on Cocoon, and why."
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -165,6 +193,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a TON liteserver to try (repeatable)")
     parser.add_argument("--ton-config", type=Path, metavar="FILE",
                         help="try the liteservers listed in this TON global config")
+    parser.add_argument("--no-settings", action="store_true",
+                        help="without addresses given here, do not try the ones in the settings")
     parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                         help="how long to wait for each address (default 3)")
     parser.add_argument("--bundle", type=Path, metavar="ZIP",
@@ -185,6 +215,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     paths = app_paths()
+    if not endpoints and not args.no_settings:
+        configured, notes = configured_endpoints(paths.settings_file)
+        endpoints += configured
+        for note in notes:
+            print(f"cocoon-desktop doctor: {note}", file=sys.stderr)
     report = run_doctor(DoctorInputs(paths.data_dir, tuple(endpoints), args.timeout))
     print(json.dumps(report.to_dict(), indent=2) if args.json else render_text(report), end="")
     if args.bundle is not None:

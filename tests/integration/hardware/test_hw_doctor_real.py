@@ -108,3 +108,17 @@ def test_gpu_report_command(tmp_path: Path) -> None:
         assert result.returncode == 1, result.stderr
         assert result.stdout.startswith("No GPU monitoring: ")
         assert "What to do:" in result.stdout
+
+
+def test_doctor_tries_the_proxy_from_the_settings(tmp_path: Path, closed_port: int) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text(
+        json.dumps({"version": 1, "network_endpoint": f"127.0.0.1:{closed_port}"}))
+    result = run_cli(["-m", "cocoon_desktop", "doctor", "--json", "--timeout", "2"], tmp_path)
+    report = json.loads(result.stdout)
+    (proxy,) = report["facts"]["endpoints"]
+    assert proxy["endpoint"]["port"] == closed_port and not proxy["reachable"]
+    assert report["verdict"]["tier"] == "local-chat-only"
+    assert any("No configured Cocoon proxy answered" in reason
+               for reason in report["verdict"]["reasons"])
+    assert result.returncode == 1

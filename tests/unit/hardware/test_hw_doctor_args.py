@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.hardware.doctor import liteservers_from_config, parse_endpoint
+from cocoon_desktop.hardware.doctor import (
+    configured_endpoints,
+    liteservers_from_config,
+    parse_endpoint,
+)
 from cocoon_desktop.hardware.probes import Endpoint
 
 
@@ -45,3 +49,29 @@ def test_bad_ton_configs_are_explained(tmp_path: Path, content: str | None) -> N
         config.write_text(content)
     with pytest.raises(ValueError, match="TON global config"):
         liteservers_from_config(config)
+
+
+def test_endpoints_from_the_settings_file(tmp_path: Path) -> None:
+    ton = tmp_path / "ton.json"
+    ton.write_text(json.dumps({"liteservers": [{"ip": 84478511, "port": 19949}]}))
+    settings = tmp_path / "settings.json"
+    original = json.dumps({"network_endpoint": "198.51.100.7:8888", "ton_config_path": str(ton)})
+    settings.write_text(original)
+    endpoints, notes = configured_endpoints(settings)
+    assert endpoints == (Endpoint("proxy", "198.51.100.7", 8888),
+                         Endpoint("liteserver", "5.9.10.47", 19949))
+    assert notes == [] and settings.read_text() == original
+
+
+def test_unusable_settings_are_noted_not_fatal(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"network_endpoint": "proxy-without-port",
+                                    "ton_config_path": str(tmp_path / "missing.json")}))
+    endpoints, notes = configured_endpoints(settings)
+    assert endpoints == () and len(notes) == 2 and "HOST:PORT" in notes[0]
+    assert configured_endpoints(tmp_path / "none.json") == ((), [])
+    root_config = tmp_path / "root.json"
+    root_config.write_text(json.dumps({"network_endpoint": "/srv/root-config.json"}))
+    assert configured_endpoints(root_config) == ((), [])  # a root-config file is not an address
+    settings.write_text("{broken")
+    assert configured_endpoints(settings) == ((), [])
