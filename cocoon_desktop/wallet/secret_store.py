@@ -12,11 +12,13 @@ sentences and the backend's error class, never a value.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 import keyring
@@ -40,6 +42,13 @@ _ALLOWED_MODULES = (
     "keyring.backends.macOS",
     "keyring.backends.Windows",
 )
+
+
+def profile_service_name() -> str:
+    """The keyring service of this app profile: several workers on one machine (each with its
+    own COCOON_HOME) keep separate secrets."""
+    home = os.environ.get("COCOON_HOME")
+    return f"{SERVICE_NAME}@{Path(home).resolve()}" if home else SERVICE_NAME
 
 
 class SecretStoreError(WalletError):
@@ -150,15 +159,16 @@ class SecretStore:
         self,
         backend: KeyringBackend | None = None,
         *,
-        service: str = SERVICE_NAME,
+        service: str | None = None,
         prompt_to_unlock: bool = True,
     ) -> None:
         """`backend`: a keyring backend (default: keyring's choice, re-detected when it is not
-        acceptable). `prompt_to_unlock=False` reports a locked keyring instead of asking the
-        user to unlock it (headless rigs, tests)."""
+        acceptable). `service`: default `profile_service_name()`. `prompt_to_unlock=False`
+        reports a locked keyring instead of asking the user to unlock it (headless rigs,
+        tests)."""
         self._backend = backend
         self._fixed = backend is not None
-        self._service = service
+        self._service = service or profile_service_name()
         self._prompt_to_unlock = prompt_to_unlock
         self._lock = threading.Lock()
 
