@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Render every screen of the app to PNG (for the README and for review).
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--no-engine]
+
+Runs the real app shell on a throwaway data folder, under the X display when there is one
+(Xvfb in tests) or offscreen otherwise. This machine has no NVIDIA GPU: the GPU card is fed by
+the fake NVML from tests/helpers (an RTX 4090 under load). Everything else is real: the engine
+with the bundled model answers the chat, the in-app devnet routes requests to the worker, and
+the earnings come from the ledger those requests filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SIZES = {"main": (1280, 820), "chat": (980, 680), "wizard": (760, 600)}
+SHOTS = ("dashboard", "dashboard-dark", "earnings", "wallet", "logs", "settings", "chat",
+         "wizard-eligibility", "wizard-model", "tray-menu")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="skip the engine (no chat answer, no served requests)")
+    return parser.parse_args()
+
+
+async def devnet_requests(shell: Any, count: int) -> None:
+    """Send chat requests through the devnet client, as a Cocoon user would."""
+    import aiohttp
+
+    devnet = shell.serving.opened.devnet
+    model = shell.engine.status.stats.model_name.split("@", 1)[0]
+    headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+    async with aiohttp.ClientSession() as session:
+        for i in range(count):
+            body = {"model": model, "max_tokens": 24, "stream": True,
+                    "messages": [{"role": "user", "content": f"Name a colour ({i})."}]}
+            async with session.post(f"{devnet.http_url}/v1/chat/completions", json=body,
+                                    headers=headers) as response:
+                await response.read()
+
+
+async def wait_for(predicate: Any, timeout_s: float) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout_s)
+
+
+def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    widget.resize(*size)
+    for _ in range(5):
+        QApplication.processEvents()
+    path = out / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+async def serve_and_chat(shell: Any) -> None:
+    from cocoon_desktop.engine.types import EngineState
+
+    await shell.serving.start()
+    await wait_for(lambda: shell.serving.state.accepting, 120)
+    await devnet_requests(shell, 6)
+    await wait_for(lambda: shell.earnings.view and shell.earnings.view.recent, 30)
+    shell.windows.show_chat()
+    shell.chat.set_params(shell.chat.params.__class__(0.0, 1.0, 48))
+    shell.chat.send("Explain in two sentences what a GPU does.")
+    await shell.chat.wait_idle()
+    assert shell.engine.status.state is EngineState.READY
+
+
+async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
+    from cocoon_desktop.settings import Theme
+
+    w = shell.windows
+    from cocoon_desktop.wallet.errors import WalletError
+
+    await shell.start()
+    try:
+        await shell.wallet.ensure_node_wallet()
+    except WalletError as exc:  # no keyring here: the wallet page shows why
+        print(f"note: {exc}", file=sys.stderr)
+    if engine:
+        await serve_and_chat(shell)
+    await asyncio.sleep(3)  # a few monitoring ticks for the charts
+    if shell.earnings is not None:
+        await shell.earnings.refresh()
+    shots = []
+    for page in ("Dashboard", "Earnings", "Wallet", "Logs", "Settings"):
+        w.main.show_page(page)
+        shots.append(save(w.main, out, page.lower(), SIZES["main"]))
+    shell.theme.apply(Theme.DARK)
+    w.main.show_page("Dashboard")
+    shots.append(save(w.main, out, "dashboard-dark", SIZES["main"]))
+    shell.theme.apply(Theme.LIGHT)
+    shots.append(save(w.chat, out, "chat", SIZES["chat"]))
+    wizard = w.show_wizard()
+    await wait_for(lambda: wizard.machine.eligibility is not None, 120)
+    shots.append(save(wizard, out, "wizard-eligibility", SIZES["wizard"]))
+    await walk_wizard_to_model(wizard)
+    shots.append(save(wizard, out, "wizard-model", SIZES["wizard"]))
+    wizard.reject()
+    menu = shell.tray.menu
+    menu.adjustSize()
+    shots.append(save(menu, out, "tray-menu", (menu.sizeHint().width(),
+                                                menu.sizeHint().height())))
+    await shell.shutdown(10)
+    return shots
+
+
+async def walk_wizard_to_model(wizard: Any) -> None:
+    from cocoon_desktop.settings import NetworkKind
+    from cocoon_desktop.ui_logic.wizard import Step, WalletMode
+
+    m = wizard.machine
+    m.next()
+    wizard.sync()
+    m.choose_network(NetworkKind.DEVNET)
+    m.next()
+    wizard.sync()
+    m.choose_wallet_mode(WalletMode.SKIP)
+    wizard.sync()
+    await wait_for(lambda: bool(m.node_wallet_address) or m.can_advance(), 30)
+    m.next()
+    wizard.sync()
+    await wait_for(lambda: m.step is Step.MODEL and m.can_advance(), 120)
+
+
+def main() -> int:
+    args = parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="cocoon-shots-"))
+    os.environ["COCOON_HOME"] = str(home)
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pytest
+    import qasync
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from cocoon_desktop.hardware.monitor import open_gpu_monitor
+    from cocoon_desktop.hardware.nvml import Nvml
+    from cocoon_desktop.paths import app_paths
+    from cocoon_desktop.resources import resource_path
+    from cocoon_desktop.settings import AppSettings, save_settings
+    from cocoon_desktop.ui.shell import AppShell
+    from tests.helpers.fake_nvml import FakeGpu, FakeNvml
+
+    paths = app_paths().ensure()
+    save_settings(paths.settings_file, AppSettings(
+        wizard_completed=True, monitoring_interval_s=0.2, context_tokens=1024,
+        max_active_requests=2, tariff_per_kwh=0.30, tariff_currency="EUR"))
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(QIcon(str(resource_path("app.svg"))))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with pytest.MonkeyPatch.context() as patch:
+        FakeNvml([FakeGpu.rtx_4090(temperature_c=64, utilization_gpu_percent=92,
+                                   power_mw=318_000)]).install(patch)
+        shell = AppShell(app, paths, monitor=open_gpu_monitor(Nvml()))
+        with loop:
+            shots = loop.run_until_complete(take(shell, args.out, not args.no_engine))
+    print(json.dumps({"screenshots": [str(p) for p in shots]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
