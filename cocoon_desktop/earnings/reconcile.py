@@ -21,7 +21,6 @@ _PAID = (PayoutStatus.CONFIRMED, PayoutStatus.RECEIVED)
 
 
 class GapKind(StrEnum):
-    NOT_COUNTED = "not_counted"  # we metered more than the proxy counted
     NOT_COMMITTED = "not_committed"  # counted, not yet signed
     BEYOND_LEDGER = "beyond_ledger"  # signed more than this ledger served
     NOT_PAID = "not_paid"  # signed, not yet paid out
@@ -104,17 +103,16 @@ def match_payouts(ordered: list[tuple[str, int]], payouts: list[PayoutRecord]
 
 def _counting_gaps(earned: int, counted: int, committed: int, fee: int) -> list[Gap]:
     gaps = []
-    if counted and earned > counted:
-        gaps.append(Gap(GapKind.NOT_COUNTED, earned - counted, (earned - counted) * fee,
-                        f"the proxy counted {_tokens(earned - counted)} fewer than this worker "
-                        "metered; if it persists, raise it with the proxy's operator"))
-    signed_target = min(earned, counted) if counted else earned
-    if signed_target > committed:
-        missing = signed_target - committed
-        gaps.append(Gap(GapKind.NOT_COMMITTED, missing, missing * fee,
-                        f"proxy has not yet committed {_tokens(missing)} "
-                        f"({format_ton(missing * fee)} TON); proxies sign what they owe as "
-                        "they go, usually within minutes"))
+    if earned > committed:
+        missing = earned - committed
+        message = (f"proxy has not yet committed {_tokens(missing)} "
+                   f"({format_ton(missing * fee)} TON); proxies sign what they owe as they "
+                   "go, usually within minutes")
+        if counted and counted < earned:
+            message += (f"; its last report counted {_tokens(counted)} in all, fewer than the "
+                        f"{earned:,} this worker metered: if that stays so, raise it with the "
+                        "proxy's operator")
+        gaps.append(Gap(GapKind.NOT_COMMITTED, missing, missing * fee, message))
     if committed > earned:
         extra = committed - earned
         gaps.append(Gap(GapKind.BEYOND_LEDGER, extra, extra * fee,

@@ -1,0 +1,131 @@
+"""Writes what the worker reports into the ledger: served requests (with their GPU energy and
+its cost), proxies met, and verified payment statements.
+
+Worker listeners run on the event loop and must not block, so every ledger write goes to one
+background thread, in arrival order (a proxy is registered before its statements). A write
+that fails (disk full, a locked file) is kept and retried before the next one: nothing the
+worker reported is dropped while the app runs; `backlog` says how many wait.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+
+from cocoon_desktop.earnings.ledger import Ledger
+from cocoon_desktop.earnings.records import ProxySession
+from cocoon_desktop.earnings.statements import StatementRejected
+from cocoon_desktop.hardware.energy import EnergyMeter, Tariff
+from cocoon_desktop.network.worker.types import (
+    PaymentReceived,
+    ProxyStateChanged,
+    RequestFinished,
+    RequestStarted,
+)
+
+log = logging.getLogger(__name__)
+NANO = Decimal(1_000_000_000)
+Write = Callable[[Ledger], object]
+
+
+class EarningsRecorder:
+    """Pass `on_worker_event` to `Worker.add_listener`; call `close()` at shutdown."""
+
+    def __init__(self, ledger: Ledger, worker_fee_per_token: Callable[[], int], *,
+                 energy_meter: EnergyMeter | None = None,
+                 tariff: Callable[[], Tariff | None] = lambda: None,
+                 on_request: Callable[[], None] | None = None) -> None:
+        self._ledger = ledger
+        self._fee = worker_fee_per_token
+        self._meter = energy_meter
+        self._tariff = tariff
+        self._on_request = on_request
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._pending: deque[Write] = deque()
+        self._lock = threading.Lock()
+        self._last: Future[None] | None = None
+
+    @property
+    def backlog(self) -> int:
+        """Writes waiting (after a failure, or not yet run)."""
+        with self._lock:
+            return len(self._pending)
+
+    def on_worker_event(self, event: object) -> None:
+        if isinstance(event, RequestStarted):
+            if self._meter is not None:
+                self._meter.start(event.request_id)
+        elif isinstance(event, RequestFinished):
+            self._finished(event)
+        elif isinstance(event, PaymentReceived):
+            self._enqueue(self._register(event.proxy_key, event.proxy_sc_address,
+                                         event.worker_sc_address))
+            self._enqueue(lambda ledger: ledger.record_statement(
+                event.proxy_key, event.statement.boc, db_tokens=event.db_tokens,
+                max_tokens=event.max_tokens))
+        elif isinstance(event, ProxyStateChanged) and event.state == "ready" and (
+                event.proxy_key and event.proxy_sc_address and event.worker_sc_address):
+            self._enqueue(self._register(event.proxy_key, event.proxy_sc_address,
+                                         event.worker_sc_address))
+
+    def _finished(self, event: RequestFinished) -> None:
+        request = event.to_served_request()
+        joules = None
+        if self._meter is not None:
+            try:
+                joules = self._meter.finish(event.request_id)
+            except ValueError:  # the start was missed (the meter began mid-request)
+                joules = None
+        tariff = self._tariff()
+        if joules is not None:
+            cost = int(tariff.cost(joules) * NANO) if tariff is not None else None
+            request = dataclasses.replace(
+                request, energy_j=joules, energy_cost_nano=cost,
+                energy_currency=tariff.currency if tariff is not None else None)
+        self._enqueue(lambda ledger: ledger.record_request(request))
+        if self._on_request is not None:
+            self._on_request()
+
+    def _register(self, proxy_key: str, proxy_sc: str, worker_sc: str) -> Write:
+        session = ProxySession(proxy_key, proxy_sc, worker_sc, self._fee())
+        return lambda ledger: ledger.register_proxy(session)
+
+    def _enqueue(self, write: Write) -> None:
+        with self._lock:
+            self._pending.append(write)
+            self._last = self._executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        """Run waiting writes in order; stop at the first failure and keep it for later."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                write = self._pending[0]
+            try:
+                write(self._ledger)
+            except StatementRejected as exc:  # already logged in the ledger; do not retry
+                log.warning("statement not stored: %s", exc)
+            except Exception:
+                log.exception("a ledger write failed; it is kept and retried with the next one")
+                return
+            with self._lock:
+                self._pending.popleft()
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until every write queued so far has been tried."""
+        with self._lock:
+            last = self._last
+        if last is not None:
+            last.result(timeout=timeout_s)
+
+    def close(self) -> None:
+        """Finish the queued writes (retrying a failed one once) and stop the thread."""
+        self._enqueue(lambda ledger: None)
+        self.flush()
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,157 @@
+"""Earnings on the devnet: client -> devnet proxy -> worker -> real engine (bundled model).
+
+Served requests land in the ledger with amounts that match the proxy's signed statements; a
+statement tampered with (in the ledger's hands, or signed with a wrong key on the wire) is
+rejected and the gap is explained; a payout seen on chain is matched to the requests it paid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from cocoon_desktop.earnings.chain_sync import apply_contract_state
+from cocoon_desktop.earnings.figures import summarize
+from cocoon_desktop.earnings.ledger import Ledger
+from cocoon_desktop.earnings.reconcile import GapKind, reconcile
+from cocoon_desktop.earnings.recorder import EarningsRecorder
+from cocoon_desktop.earnings.statements import RejectReason, StatementRejected
+from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
+from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from tests.integration.network.network_harness import chat, engine_settings, make_worker, wait_until
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.engine, pytest.mark.slow]
+TARIFF = Tariff(Decimal("0.30"), "EUR")
+
+
+class SteadyGpu:
+    """Stands in for NVML (no GPU here): a GPU drawing a steady 150 W, with no counter."""
+
+    def read(self) -> EnergyReading:
+        return EnergyReading(time.monotonic(), None, 150.0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine() -> AsyncIterator[EngineSupervisor]:
+    supervisor = EngineSupervisor(engine_settings(), probe_interval_s=0.5)
+    await supervisor.start()
+    await supervisor.wait_ready(180)
+    yield supervisor
+    await supervisor.stop(drain_timeout_s=0)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def served(engine: EngineSupervisor, tmp_path: Path):
+    devnet = await start_devnet(DevnetSettings(worker_policy=AttestationPolicy("fake_tdx"),
+                                               pow_difficulty=8),
+                                proxy_provider=FakeTdxProvider())
+    worker = make_worker(devnet, lambda: engine.endpoint, FakeTdxProvider(),
+                         AttestationPolicy("fake_tdx"), max_active_requests=4)
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    recorder = EarningsRecorder(ledger, lambda: devnet.root_config.worker_fee_per_token,
+                                energy_meter=EnergyMeter(SteadyGpu()), tariff=lambda: TARIFF)
+    worker.add_listener(recorder.on_worker_event)
+    await worker.start()
+    await wait_until(lambda: worker.status().connected_proxies == 1)
+    yield devnet, worker, ledger, recorder
+    await worker.stop()
+    await devnet.stop()
+    recorder.close()
+    ledger.close()
+
+
+async def serve(devnet, recorder: EarningsRecorder, ledger: Ledger, prompts: list[str]) -> None:
+    before = len(ledger.requests())
+    for prompt in prompts:
+        status, _, text = await chat(devnet, prompt, max_tokens=12)
+        assert status == 200 and "[DONE]" in text
+    await wait_until(lambda: recorder.flush() or len(ledger.requests()) == before + len(prompts))
+
+
+def committed(ledger: Ledger, proxy_key: str) -> int:
+    latest = ledger.latest_statement(proxy_key)
+    return latest[1].tokens_committed if latest else 0
+
+
+async def test_served_requests_match_the_proxys_signed_statements(served) -> None:
+    devnet, _, ledger, recorder = served
+    await serve(devnet, recorder, ledger, ["Name a fruit.", "Say hi.", "Count to three."])
+    proxy_key = devnet.proxy.public_key.hex()
+    requests = ledger.requests()
+    total = sum(r.adjusted_tokens for r in requests)
+    await wait_until(lambda: recorder.flush() or committed(ledger, proxy_key) == total)
+    fee = devnet.root_config.worker_fee_per_token
+    assert [r.adjusted_tokens for r in requests] == [t for _, t in devnet.proxy.metered]
+    assert all(r.earned_nanoton == r.adjusted_tokens * fee > 0 for r in requests)
+    assert all(r.proxy_key == proxy_key and r.succeeded for r in requests)
+    # Energy from the (stand-in) GPU, priced at the tariff, kept with each request.
+    for r in requests:
+        seconds = (r.finished_at - r.started_at).total_seconds()
+        assert r.energy_j == pytest.approx(150.0 * seconds, rel=0.5)
+        assert r.energy_cost_nano == int(TARIFF.cost(r.energy_j) * 10**9)
+    summary = summarize(ledger)
+    assert summary.all_time.earned_nanoton == total * fee == committed(ledger, proxy_key) * fee
+    [view] = reconcile(ledger).proxies
+    assert view.earned_tokens == view.committed_tokens == view.counted_tokens == total
+    assert {g.kind for g in view.gaps} == {GapKind.NOT_PAID, GapKind.NOT_SYNCED}
+
+
+async def test_tampered_statements_are_rejected_and_the_gap_explained(served) -> None:
+    devnet, _, ledger, recorder = served
+    await serve(devnet, recorder, ledger, ["Name a color."])
+    proxy_key = devnet.proxy.public_key.hex()
+    await wait_until(lambda: recorder.flush() or ledger.latest_statement(proxy_key) is not None)
+    _, good = ledger.latest_statement(proxy_key)
+    tampered = bytearray(good.boc)
+    tampered[-4] ^= 0x01  # inside the signed payload
+    with pytest.raises(StatementRejected) as caught:
+        ledger.record_statement(proxy_key, bytes(tampered))
+    assert caught.value.reason is RejectReason.BAD_SIGNATURE
+    with pytest.raises(StatementRejected) as caught:
+        ledger.record_statement("ee" * 32, good.boc)
+    assert caught.value.reason is RejectReason.UNKNOWN_PROXY
+    # On the wire: the proxy starts signing with a key that is not the one it connected with.
+    devnet.proxy._seed = b"\x66" * 32
+    await serve(devnet, recorder, ledger, ["Say bye."])
+    recorder.flush()
+    assert committed(ledger, proxy_key) == good.tokens_committed  # nothing new was trusted
+    result = reconcile(ledger)
+    [view] = result.proxies
+    last = ledger.requests()[-1].adjusted_tokens
+    gaps = {g.kind: g.message for g in view.gaps}
+    assert f"proxy has not yet committed {last:,} tokens" in gaps[GapKind.NOT_COMMITTED]
+    reasons = " | ".join(g.message for g in result.rejections)
+    assert "tampered or wrongly signed statement rejected" in reasons
+    assert "statement from an unknown proxy key rejected" in reasons
+
+
+async def test_a_recorded_payout_is_matched_to_the_requests_it_paid(served) -> None:
+    devnet, _, ledger, recorder = served
+    await serve(devnet, recorder, ledger, ["One.", "Two.", "Three.", "Four."])
+    proxy_key = devnet.proxy.public_key.hex()
+    requests = ledger.requests()
+    first_three = sum(r.adjusted_tokens for r in requests[:3])
+    await wait_until(lambda: recorder.flush() or committed(ledger, proxy_key)
+                     == sum(r.adjusted_tokens for r in requests))
+    # The worker contract is seen on chain having paid the first three requests' tokens.
+    report = apply_contract_state(ledger, proxy_key, first_three, datetime.now(UTC))
+    [payout_id] = report.found_on_chain
+    [view] = reconcile(ledger).proxies
+    [match] = view.matches
+    assert match.payout_id == payout_id
+    assert match.request_ids == tuple(r.request_id for r in requests[:3])
+    assert not match.first_partial and not match.last_partial
+    assert match.tokens_beyond_ledger == 0
+    gaps = {g.kind: g for g in view.gaps}
+    fee = devnet.root_config.worker_fee_per_token
+    assert gaps[GapKind.NOT_PAID].tokens == requests[3].adjusted_tokens
+    assert gaps[GapKind.NOT_RECEIVED].nanoton == first_three * fee
