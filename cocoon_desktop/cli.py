@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cocoon_desktop.headless", "serve Cocoon jobs without a GUI (rigs, systemd)"),
     "devnet": ("cocoon_desktop.network.devnet", "run a local Cocoon test network on loopback"),
     "doctor": ("cocoon_desktop.hardware.doctor", "check what this machine can serve, and why"),
+    "earnings": ("cocoon_desktop.earnings.cli", "earnings, payouts reconciled, CSV export"),
     "engine": ("cocoon_desktop.engine.server", "run the inference engine process (internal)"),
     "self-test": ("cocoon_desktop.selftest", "check an installed app end to end, then exit"),
 }
