@@ -3,6 +3,8 @@
 An account's address is the hash of its StateInit (code + initial data), so an address is known
 before the contract is deployed and without asking the chain:
 
+- WalletV3R2: data = seqno 0, wallet id 698983191 (+ workchain), public key. Older wallets;
+  derived so that an imported phrase finds funds left there.
 - WalletV4R2: data = seqno 0, wallet id 698983191 (+ workchain), public key, no plugins.
 - WalletV5R1: data = signature allowed, seqno 0, wallet id = network global id XOR the client
   context (workchain 0, version 0, subwallet 0), public key, no extensions. The wallet id depends
@@ -10,7 +12,7 @@ before the contract is deployed and without asking the chain:
 - The Cocoon node wallet (upstream `runners/smartcontracts/CocoonWallet.cpp`): data = seqno 0,
   subwallet 0, public key, flags 0, owner address. Its address therefore depends on the owner.
 
-The V4R2/V5R1 code comes from pytoniq; the node wallet code is the upstream contract (below).
+The V3R2/V4R2/V5R1 code comes from pytoniq; the node wallet code is the upstream contract (below).
 pytoniq's own wallet classes are not used: they need a live liteserver to build (see
 docs/areas/wallet.md for their pitfalls).
 """
@@ -21,7 +23,7 @@ import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pytoniq.contract.wallets.wallet import WALLET_V4_R2_CODE
+from pytoniq.contract.wallets.wallet import WALLET_V3_R2_CODE, WALLET_V4_R2_CODE
 from pytoniq.contract.wallets.wallet_v5 import WALLET_V5_R1_CODE
 from pytoniq_core import Builder, Cell, StateInit
 
@@ -55,6 +57,7 @@ NODE_WALLET_CODE_HASH_HEX = "7a48f05ceef40f06cabbaa39c1c5a67b24e8bb59d8cf8a74e49
 class WalletVersion(StrEnum):
     """The wallet contracts this app can derive, sign for and read."""
 
+    V3R2 = "v3r2"
     V4R2 = "v4r2"
     V5R1 = "v5r1"
     NODE = "node"  # the Cocoon node wallet, owned by the owner address
@@ -68,6 +71,13 @@ def node_wallet_code() -> Cell:
 def v5r1_wallet_id(network: TonNetwork) -> int:
     """WalletV5R1's wallet id on `network` (workchain 0, subwallet 0)."""
     return (_V5_CLIENT_CONTEXT ^ network.global_id) & 0xFFFFFFFF
+
+
+def v3r2_data(public_key: bytes) -> Cell:
+    return (
+        Builder().store_uint(0, 32).store_uint(V4_DEFAULT_WALLET_ID + BASECHAIN, 32)
+        .store_bytes(public_key).end_cell()
+    )
 
 
 def v4r2_data(public_key: bytes) -> Cell:
@@ -103,6 +113,8 @@ class WalletContract:
 
     @property
     def code(self) -> Cell:
+        if self.version is WalletVersion.V3R2:
+            return WALLET_V3_R2_CODE
         if self.version is WalletVersion.V4R2:
             return WALLET_V4_R2_CODE
         if self.version is WalletVersion.V5R1:
@@ -111,6 +123,8 @@ class WalletContract:
 
     @property
     def data(self) -> Cell:
+        if self.version is WalletVersion.V3R2:
+            return v3r2_data(self.public_key)
         if self.version is WalletVersion.V4R2:
             return v4r2_data(self.public_key)
         if self.version is WalletVersion.V5R1:

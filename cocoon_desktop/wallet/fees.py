@@ -21,11 +21,16 @@ log = logging.getLogger(__name__)
 
 # Upper bounds of what a wallet pays for one transfer (gas, storage, forward fees), with and
 # without deploying the wallet in the same transaction. Measured with the emulator: about
-# 0.007 and 0.014 TON at most across V4R2, V5R1 and the node wallet.
+# 0.007 and 0.014 TON at most across V3R2, V4R2, V5R1 and the node wallet.
 STATIC_TRANSFER_FEE_NANO = 15_000_000
 STATIC_DEPLOY_FEE_NANO = 30_000_000
 
 _REFUSALS: dict[WalletVersion, dict[int, str]] = {
+    WalletVersion.V3R2: {
+        33: "its sequence number was already used (another transfer went first)",
+        34: "it was signed for another subwallet",
+        35: "its signature does not match this wallet's key, or it expired",
+    },
     WalletVersion.V4R2: {
         33: "its sequence number was already used (another transfer went first)",
         34: "it was signed for another subwallet",

@@ -38,7 +38,7 @@ FULL_WALLET_ID = "main"
 NODE_WALLET_ID = "node"
 MNEMONIC_REF = SecretRef(SecretKind.MNEMONIC, FULL_WALLET_ID)
 NODE_KEY_REF = SecretRef(SecretKind.NODE_WALLET_KEY, NODE_WALLET_ID)
-USER_WALLET_VERSIONS = (WalletVersion.V4R2, WalletVersion.V5R1)
+USER_WALLET_VERSIONS = (WalletVersion.V3R2, WalletVersion.V4R2, WalletVersion.V5R1)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Each contract signs a different body (the signature covers the body's cell hash):
 
-- WalletV4R2: signature, then wallet id, valid_until, seqno, op 0, then (mode, ^message) pairs.
+- WalletV3R2: signature, then wallet id, valid_until, seqno, then (mode, ^message) pairs.
+- WalletV4R2: the same with an op byte 0 (simple send) after the seqno.
 - WalletV5R1: op "sign" (0x7369676e), wallet id, valid_until, seqno, a Maybe ^OutList of
   send-message actions, no extended actions, then the signature at the end.
 - Cocoon node wallet (upstream CocoonWallet::send_pending_transactions): signature, then
@@ -161,8 +162,8 @@ def sign_transfer(
         raise TransferError(f"A transfer carries 1 to {limit} messages.", "Split the transfer.")
     until = valid_until or int(now or time.time()) + DEFAULT_VALIDITY_S
     cells = [internal_message(m) for m in messages]
-    if wallet.version is WalletVersion.V4R2:
-        body = _signed_v4r2(key, seqno, until, messages, cells)
+    if wallet.version in (WalletVersion.V3R2, WalletVersion.V4R2):
+        body = _signed_v3_v4(wallet.version, key, seqno, until, messages, cells)
     elif wallet.version is WalletVersion.V5R1:
         body = _signed_v5r1(wallet, key, seqno, until, messages, cells)
     else:
@@ -185,13 +186,19 @@ def _signature_first(key: KeyPair, payload: Cell) -> Cell:
     return Builder().store_bytes(signature).store_cell(payload).end_cell()
 
 
-def _signed_v4r2(
-    key: KeyPair, seqno: int, until: int, messages: Sequence[OutgoingMessage], cells: list[Cell]
+def _signed_v3_v4(
+    version: WalletVersion,
+    key: KeyPair,
+    seqno: int,
+    until: int,
+    messages: Sequence[OutgoingMessage],
+    cells: list[Cell],
 ) -> Cell:
     payload = (
-        Builder().store_uint(V4_DEFAULT_WALLET_ID, 32).store_uint(until, 32)
-        .store_uint(seqno, 32).store_uint(_V4_OP_SIMPLE_SEND, 8)
+        Builder().store_uint(V4_DEFAULT_WALLET_ID, 32).store_uint(until, 32).store_uint(seqno, 32)
     )
+    if version is WalletVersion.V4R2:
+        payload.store_uint(_V4_OP_SIMPLE_SEND, 8)
     for message, cell in zip(messages, cells, strict=True):
         payload.store_uint(message.mode, 8).store_ref(cell)
     return _signature_first(key, payload.end_cell())

@@ -79,19 +79,26 @@ def private_secret_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def _wait_for_secret_service() -> None:
+    """Wait until our gnome-keyring owns the Secret Service name (asking for the name before
+    that would let D-Bus activate a second, locked daemon), then for its unlocked collection."""
     import secretstorage
+    from jeepney import DBus
+    from jeepney.io.blocking import open_dbus_connection
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: the machine may be busy
+    last = "no answer"
     while time.monotonic() < deadline:
         try:
-            connection = secretstorage.dbus_init()
-            try:
-                collection = secretstorage.get_default_collection(connection)
-                if not collection.is_locked():
-                    return
-            finally:
-                connection.close()
-        except Exception:
-            pass
+            with open_dbus_connection(bus="SESSION") as bus:
+                reply = bus.send_and_get_reply(DBus().NameHasOwner("org.freedesktop.secrets"))
+            if reply.body[0]:
+                connection = secretstorage.dbus_init()
+                try:
+                    if not secretstorage.get_default_collection(connection).is_locked():
+                        return
+                finally:
+                    connection.close()
+        except Exception as exc:
+            last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.1)
-    pytest.fail("the private gnome-keyring did not come up with an unlocked collection")
+    pytest.fail(f"the private gnome-keyring did not come up unlocked ({last})")

@@ -33,6 +33,8 @@ def _public_key(vector: dict[str, Any]) -> bytes:
 
 def _expected(name: str) -> tuple[WalletVersion, TonNetwork, bool, bool] | None:
     """(version, network, bounceable, test_only) a vector field names, or None."""
+    if name.startswith("wallet_v3r2"):
+        return WalletVersion.V3R2, TonNetwork.MAINNET, "non_bounceable" not in name, False
     if name.startswith("wallet_v4r2"):
         return WalletVersion.V4R2, TonNetwork.MAINNET, "non_bounceable" not in name, False
     if name.startswith("wallet_v5r1"):
@@ -42,7 +44,7 @@ def _expected(name: str) -> tuple[WalletVersion, TonNetwork, bool, bool] | None:
     return None
 
 
-def test_every_v4r2_and_v5r1_vector_is_derived_offline(ton_vectors: list[dict[str, Any]]) -> None:
+def test_every_wallet_vector_is_derived_offline(ton_vectors: list[dict[str, Any]]) -> None:
     checked = 0
     for vector in ton_vectors:
         key = _public_key(vector)
@@ -56,7 +58,7 @@ def test_every_v4r2_and_v5r1_vector_is_derived_offline(ton_vectors: list[dict[st
                 bounceable=bounceable, test_only=test_only
             ) == expected_address, name
             checked += 1
-    assert checked == 6  # every V4R2/V5R1 address in vectors.json (V3R2 is not offered)
+    assert checked == 7  # every wallet address in vectors.json
 
 
 def test_v5r1_addresses_differ_between_networks_and_v4r2_do_not() -> None:
@@ -123,6 +125,6 @@ def test_wallet_contract_argument_checks() -> None:
 
 def test_seqno_is_read_from_each_layout() -> None:
     key = keypair_from_seed(bytes(32)).public_key
-    for version in (WalletVersion.V4R2, WalletVersion.V5R1):
+    for version in (WalletVersion.V3R2, WalletVersion.V4R2, WalletVersion.V5R1):
         contract = wallet_contract(version, key, TonNetwork.MAINNET)
         assert seqno_from_data(version, contract.data) == 0
