@@ -118,7 +118,8 @@ async def test_no_secret_survives_a_session_on_disk(
     assert find_leaks(files, forms) == []
     probe = tmp_path / "probe.bin"  # the scan itself finds a planted secret
     probe.write_bytes(b"x" + base64.b64encode(node_seed) + b"y")
-    assert find_leaks([probe], forms) == [("probe.bin", base64.b64encode(node_seed)[:12])]
+    found = find_leaks([probe], forms)
+    assert found and {name for name, _ in found} == {"probe.bin"}
 
 
 def find_leaks(files: list[Path], forms: list[bytes]) -> list[tuple[str, bytes]]:
