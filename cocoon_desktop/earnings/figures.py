@@ -1,9 +1,9 @@
 """Figures for the dashboard and the tray: earned per period, pending and paid, rates, net of
 electricity, per model and per proxy. `summarize()` returns one frozen `EarningsSummary`.
 
-All sums are SQL aggregates over the ledger (fast on a year of requests); money stays integer
-nanoTON; electricity cost is kept in billionths of its currency and converted to TON only with
-a price the caller supplies (the app never guesses an exchange rate).
+Sums come from `totals` (hourly rollups plus the partial edge hours, exact in any time zone);
+money stays integer nanoTON; electricity cost is kept in billionths of its currency and is
+converted to TON only with a price the caller supplies (the app never guesses a rate).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from cocoon_desktop.earnings import totals
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.money import NANOTON_PER_TON
 from cocoon_desktop.earnings.periods import day_start, local_zone
@@ -18,12 +19,6 @@ from cocoon_desktop.earnings.records import to_ms
 
 PAID_STATUSES = ("confirmed", "received")
 IN_FLIGHT_STATUSES = ("prepared", "submitted")
-_SUMS = (
-    "count(*), coalesce(sum(adjusted_tokens), 0), coalesce(sum(completion_tokens), 0), "
-    "coalesce(sum(earned_nanoton), 0), coalesce(sum(energy_j), 0.0), "
-    "coalesce(sum(CASE WHEN energy_currency = ? THEN energy_cost_nano END), 0), "
-    "coalesce(sum(finished_at_ms - started_at_ms), 0)"
-)
 
 
 @dataclass(frozen=True)
@@ -97,26 +92,25 @@ def energy_currency(ledger: Ledger) -> str | None:
 
 def period_figures(ledger: Ledger, since: datetime | None, until: datetime | None,
                    price: TonPrice | None = None, currency: str | None = None) -> PeriodFigures:
-    """Sums over requests finished in [since, until)."""
-    low = to_ms(since) if since else -(2**62)
-    high = to_ms(until) if until else 2**62
-    row = ledger.query(f"SELECT {_SUMS} FROM served_requests WHERE finished_at_ms >= ? AND "
-                       "finished_at_ms < ?", (currency, low, high))[0]
-    return _figures(row, price)
+    """Sums over requests finished in [since, until) (None: unbounded)."""
+    sums = totals.window(ledger, to_ms(since) if since else None,
+                         to_ms(until) if until else None, currency)
+    return _figures(sums, price)
 
 
-def breakdown(ledger: Ledger, column: str, price: TonPrice | None = None,
-              currency: str | None = None) -> tuple[GroupFigures, ...]:
-    """All-time figures per `model` or per `proxy_key`, biggest earner first."""
-    if column not in ("model", "proxy_key"):
-        raise ValueError("breakdown is by 'model' or 'proxy_key'")
-    rows = ledger.query(f"SELECT {column}, {_SUMS} FROM served_requests GROUP BY {column} "
-                        "ORDER BY sum(earned_nanoton) DESC", (currency,))
-    labels = {}
-    if column == "proxy_key":
-        labels = {p.proxy_key: p.proxy_sc_address for p in ledger.proxies()}
-    return tuple(GroupFigures(r[0], labels.get(r[0], r[0]), _figures(r[1:], price))
-                 for r in rows)
+def _groups(ledger: Ledger, price: TonPrice | None, currency: str | None
+            ) -> tuple[PeriodFigures, tuple[GroupFigures, ...], tuple[GroupFigures, ...]]:
+    """All time, per model and per proxy, from the hourly totals."""
+    rows = totals.groups(ledger, currency)
+    labels = {p.proxy_key: p.proxy_sc_address for p in ledger.proxies()}
+
+    def by(index: int, label: dict[str, str]) -> tuple[GroupFigures, ...]:
+        keys = {r[index] for r in rows}
+        found = [GroupFigures(k, label.get(k, k), _figures(
+            totals.add(*(r[2] for r in rows if r[index] == k)), price)) for k in keys]
+        return tuple(sorted(found, key=lambda g: (-g.figures.earned_nanoton, g.key)))
+
+    return _figures(totals.add(*(r[2] for r in rows)), price), by(0, {}), by(1, labels)
 
 
 def payout_totals(ledger: Ledger) -> tuple[int, int]:
@@ -138,23 +132,20 @@ def summarize(ledger: Ledger, now: datetime | None = None, zone: tzinfo | None =
         raise ValueError(f"the TON price must be in the electricity tariff's currency ({currency})")
     until = now + timedelta(microseconds=1000)  # include requests finished this millisecond
 
-    def period(since: datetime | None) -> PeriodFigures:
-        return period_figures(ledger, since, until, price, currency)
+    def since(start: datetime) -> PeriodFigures:
+        return period_figures(ledger, start, until, price, currency)
 
-    all_time = period_figures(ledger, None, None, price, currency)
-    last_hour = period(now - timedelta(hours=1))
+    last_hour = since(now - timedelta(hours=1))
+    all_time, by_model, by_proxy = _groups(ledger, price, currency)
     paid, in_flight = payout_totals(ledger)
     busy_s = last_hour.busy_ms / 1000
     return EarningsSummary(
-        as_of=now, today=period(day_start(now, zone)),
-        last_7_days=period(day_start(now, zone, 6)),
-        last_30_days=period(day_start(now, zone, 29)), all_time=all_time,
+        as_of=now, today=since(day_start(now, zone)), last_7_days=since(day_start(now, zone, 6)),
+        last_30_days=since(day_start(now, zone, 29)), all_time=all_time,
         paid_nanoton=paid, in_flight_nanoton=in_flight,
         pending_nanoton=max(0, all_time.earned_nanoton - paid - in_flight),
         requests_last_hour=last_hour.requests,
         tokens_per_s_last_hour=last_hour.completion_tokens / 3600,
         generation_tokens_per_s=last_hour.completion_tokens / busy_s if busy_s > 0 else 0.0,
-        energy_currency=currency,
-        by_model=breakdown(ledger, "model", price, currency),
-        by_proxy=breakdown(ledger, "proxy_key", price, currency),
+        energy_currency=currency, by_model=by_model, by_proxy=by_proxy,
     )

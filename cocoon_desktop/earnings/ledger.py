@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,6 +144,13 @@ class Ledger:
         with self._write() as conn:
             cursor = conn.execute(rows.INSERT_REQUEST, rows.request_params(request))
         return cursor.rowcount == 1
+
+    def record_requests(self, requests: Iterable[ServedRequest]) -> int:
+        """Store many requests in one transaction (imports); returns how many were new."""
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(rows.INSERT_REQUEST, (rows.request_params(r) for r in requests))
+            return conn.total_changes - before
 
     def requests(self, since: datetime | None = None, until: datetime | None = None
                  ) -> list[ServedRequest]:

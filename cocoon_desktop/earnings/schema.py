@@ -101,7 +101,50 @@ _V2 = [
 # Version 3: the hash of the external message that carried a payout (what explorers show).
 _V3 = ["ALTER TABLE payouts ADD COLUMN external_msg_hash TEXT"]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# Version 4: hourly totals kept by a trigger in the same transaction as each request (figures
+# and charts stay fast on years of requests), and served requests made append-only.
+_ROLLUP_KEY = "hour_ms, model, proxy_key, energy_currency"
+_ROLLUP_SUMS = ("requests", "adjusted_tokens", "completion_tokens", "earned_nanoton", "energy_j",
+                "energy_cost_nano", "busy_ms")
+_V4 = [
+    f"""CREATE TABLE hourly_totals (
+        hour_ms INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        proxy_key TEXT NOT NULL,
+        energy_currency TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        adjusted_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        earned_nanoton INTEGER NOT NULL,
+        energy_j REAL NOT NULL,
+        energy_cost_nano INTEGER NOT NULL,
+        busy_ms INTEGER NOT NULL,
+        PRIMARY KEY ({_ROLLUP_KEY})
+    ) WITHOUT ROWID""",
+    f"""INSERT INTO hourly_totals ({_ROLLUP_KEY}, {", ".join(_ROLLUP_SUMS)})
+        SELECT finished_at_ms - finished_at_ms % 3600000, model, proxy_key,
+               coalesce(energy_currency, ''), count(*), sum(adjusted_tokens),
+               sum(completion_tokens), sum(earned_nanoton), coalesce(sum(energy_j), 0.0),
+               coalesce(sum(energy_cost_nano), 0), sum(finished_at_ms - started_at_ms)
+        FROM served_requests GROUP BY 1, 2, 3, 4""",
+    f"""CREATE TRIGGER served_requests_rollup AFTER INSERT ON served_requests BEGIN
+        INSERT INTO hourly_totals ({_ROLLUP_KEY}, {", ".join(_ROLLUP_SUMS)})
+        VALUES (NEW.finished_at_ms - NEW.finished_at_ms % 3600000, NEW.model, NEW.proxy_key,
+                coalesce(NEW.energy_currency, ''), 1, NEW.adjusted_tokens,
+                NEW.completion_tokens, NEW.earned_nanoton, coalesce(NEW.energy_j, 0.0),
+                coalesce(NEW.energy_cost_nano, 0), NEW.finished_at_ms - NEW.started_at_ms)
+        ON CONFLICT ({_ROLLUP_KEY}) DO UPDATE SET
+            {", ".join(f"{c} = {c} + excluded.{c}" for c in _ROLLUP_SUMS)};
+    END""",
+    """CREATE TRIGGER served_requests_never_updated BEFORE UPDATE ON served_requests BEGIN
+        SELECT RAISE(ABORT, 'served requests are never changed: the ledger is append-only');
+    END""",
+    """CREATE TRIGGER served_requests_never_deleted BEFORE DELETE ON served_requests BEGIN
+        SELECT RAISE(ABORT, 'served requests are never deleted: the ledger is append-only');
+    END""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from cocoon_desktop.earnings import totals
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.periods import day_start, hour_start, local_midnight
 from cocoon_desktop.earnings.records import to_ms
 
-HOUR_MS = 3_600_000
 MAX_BUCKETS = 24 * 400
 
 
@@ -29,24 +29,14 @@ class SeriesPoint:
     energy_j: float
 
 
-def _hour_rows(ledger: Ledger, start_ms: int, end_ms: int) -> dict[int, tuple]:
-    rows = ledger.query(
-        "SELECT (finished_at_ms - ?) / ? AS bucket, count(*), sum(adjusted_tokens), "
-        "sum(completion_tokens), sum(earned_nanoton), coalesce(sum(energy_j), 0.0) "
-        "FROM served_requests WHERE finished_at_ms >= ? AND finished_at_ms < ? GROUP BY bucket",
-        (start_ms, HOUR_MS, start_ms, end_ms))
-    return {r[0]: r[1:] for r in rows}
-
-
 def _hours(ledger: Ledger, first: datetime, count: int, zone: tzinfo) -> list[SeriesPoint]:
     if not 0 < count <= MAX_BUCKETS:
         raise ValueError(f"a series has 1 to {MAX_BUCKETS} hours, not {count}")
-    start_ms = to_ms(first)
     first_utc = first.astimezone(UTC)  # step in absolute time, not wall-clock time
-    found = _hour_rows(ledger, start_ms, start_ms + count * HOUR_MS)
+    found = totals.hour_buckets(ledger, to_ms(first), count, None)
     points = []
     for i in range(count):
-        requests, adjusted, completion, earned, energy = found.get(i, (0, 0, 0, 0, 0.0))
+        requests, adjusted, completion, earned, energy, _, _ = found.get(i, totals.ZERO)
         points.append(SeriesPoint((first_utc + timedelta(hours=i)).astimezone(zone), requests,
                                   adjusted, completion, earned, float(energy)))
     return points
@@ -64,15 +54,15 @@ def daily_series(ledger: Ledger, now: datetime, days: int, zone: tzinfo) -> list
         raise ValueError(f"a daily series has 1 to {MAX_BUCKETS // 24} days, not {days}")
     first = day_start(now, zone, days - 1)
     end = local_midnight(now.astimezone(zone).date() + timedelta(days=1), zone)
-    hour_count = round((to_ms(end) - to_ms(first)) / HOUR_MS)
-    totals: dict[date, list[float]] = {}
+    hour_count = round((to_ms(end) - to_ms(first)) / totals.HOUR_MS)
+    per_day: dict[date, list[float]] = {}
     for hour in _hours(ledger, first, hour_count, zone):
-        bucket = totals.setdefault(hour.start.date(), [0, 0, 0, 0, 0.0])
+        bucket = per_day.setdefault(hour.start.date(), [0, 0, 0, 0, 0.0])
         values = (hour.requests, hour.adjusted_tokens, hour.completion_tokens,
                   hour.earned_nanoton, hour.energy_j)
         for j, value in enumerate(values):
             bucket[j] += value
     return [
         SeriesPoint(local_midnight(day, zone), int(b[0]), int(b[1]), int(b[2]), int(b[3]), b[4])
-        for day, b in totals.items()
+        for day, b in per_day.items()
     ]

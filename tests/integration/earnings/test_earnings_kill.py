@@ -101,6 +101,9 @@ def audit(path: Path, writer: int, reported: Reported) -> int:
         earned = ledger.query("SELECT sum(earned_nanoton) FROM served_requests "
                               "WHERE proxy_key = ?", (key,))[0][0] or 0
         assert earned == sum(r.earned_nanoton for r in stored)
+        rollup = ledger.query("SELECT sum(requests), sum(earned_nanoton) FROM hourly_totals "
+                              "WHERE proxy_key = ?", (key,))[0]
+        assert tuple(v or 0 for v in rollup) == (len(stored), earned), "rollup out of step"
         statements = {s.tokens_committed for _, s in ledger.statements(key)}
         assert reported.statements <= statements
         assert statements <= set(writer_mod.cumulative_tokens(writer, len(numbers)))

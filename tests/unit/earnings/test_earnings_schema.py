@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.earnings.figures import summarize
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 
@@ -52,6 +54,9 @@ def test_a_v1_ledger_upgrades_keeping_every_row(tmp_path: Path) -> None:
         assert ledger.proxy("bb" * 32).worker_fee_per_token == 1000
         assert ledger.rejected_statements() == []
         assert ledger.check_integrity() == []
+        # Version 4's hourly totals were filled from the rows already there.
+        assert summarize(ledger, now=datetime(2025, 1, 1, tzinfo=UTC), zone=UTC
+                         ).all_time.earned_nanoton == 15_000
 
 
 def test_a_failing_migration_leaves_the_previous_version_intact(tmp_path: Path,
