@@ -9,13 +9,13 @@ from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
+from cocoon_desktop.earnings.errors import LedgerError
 from cocoon_desktop.earnings.export import ExportError, export_csv
 from cocoon_desktop.earnings.figures import EarningsSummary, PeriodFigures, summarize
-from cocoon_desktop.earnings.ledger import Ledger, LedgerError
+from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.money import format_ton
 from cocoon_desktop.earnings.periods import local_midnight, local_zone
 from cocoon_desktop.earnings.reconcile import reconcile
-from cocoon_desktop.earnings.schema import LedgerTooNew
 from cocoon_desktop.paths import app_paths
 
 
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Ledger.open(path) as ledger:
             return _act(ledger, args)
-    except (LedgerError, LedgerTooNew, ExportError) as exc:
+    except (LedgerError, ExportError) as exc:
         print(exc)
         return 2
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cocoon_desktop.earnings import ledger_rows as rows
+from cocoon_desktop.earnings.errors import LedgerError
 from cocoon_desktop.earnings.records import (
     PayoutRecord,
     ProxyInfo,
@@ -30,7 +31,7 @@ from cocoon_desktop.earnings.records import (
     check_hex64,
     to_ms,
 )
-from cocoon_desktop.earnings.schema import LedgerTooNew, migrate
+from cocoon_desktop.earnings.schema import migrate
 from cocoon_desktop.earnings.statements import (
     RejectReason,
     StatementRejected,
@@ -40,10 +41,6 @@ from cocoon_desktop.earnings.statements import (
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
-
-
-class LedgerError(RuntimeError):
-    """The ledger file cannot be opened or written; the message says what to do."""
 
 
 def _now() -> datetime:
@@ -80,7 +77,7 @@ class Ledger:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
-        except LedgerTooNew:
+        except LedgerError:  # too new, or not in WAL mode
             conn.close()
             raise
         except sqlite3.DatabaseError as exc:
@@ -151,6 +148,12 @@ class Ledger:
             before = conn.total_changes
             conn.executemany(rows.INSERT_REQUEST, (rows.request_params(r) for r in requests))
             return conn.total_changes - before
+
+    def recent_requests(self, limit: int = 200) -> list[ServedRequest]:
+        """The `limit` most recently finished requests, newest first (for lists in the UI)."""
+        found = self.query(f"SELECT {rows.REQUEST_COLUMNS} FROM served_requests "
+                           "ORDER BY finished_at_ms DESC, id DESC LIMIT ?", (limit,))
+        return [rows.request_from_row(r) for r in found]
 
     def requests(self, since: datetime | None = None, until: datetime | None = None
                  ) -> list[ServedRequest]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from cocoon_desktop.earnings.errors import LedgerTooNew
+
 # Version 1: served requests, known proxies, signed statements, payouts.
 _V1 = [
     """CREATE TABLE served_requests (
@@ -146,10 +148,6 @@ _V4 = [
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 LATEST_VERSION = len(MIGRATIONS)
-
-
-class LedgerTooNew(RuntimeError):
-    """The ledger was written by a newer app; opening it could lose data."""
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.earnings.errors import LedgerTooNew
 from cocoon_desktop.earnings.ledger import Ledger, LedgerError
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.pricing import PriceMultipliers, TokenCounts
 from cocoon_desktop.earnings.records import PayoutReason, PayoutStatus, ServedRequest
-from cocoon_desktop.earnings.schema import LATEST_VERSION, LedgerTooNew
+from cocoon_desktop.earnings.schema import LATEST_VERSION
 from cocoon_desktop.earnings.statements import RejectReason, StatementRejected, sign_statement
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -160,3 +161,19 @@ def test_iter_query_streams_every_row_in_batches(ledger: Ledger, proxy) -> None:
         ledger.record_request(served(n, proxy.key_hex))
     ids = [row[0] for row in ledger.iter_query("SELECT id FROM served_requests", batch=5)]
     assert ids == sorted(ids) and len(ids) == 23
+
+
+def test_recent_requests_are_newest_first_and_bounded(ledger: Ledger, proxy) -> None:
+    for n in range(10):
+        ledger.record_request(served(n, proxy.key_hex, at=T0 + timedelta(minutes=n)))
+    recent = ledger.recent_requests(3)
+    assert [r.request_id for r in recent] == [f"{n:064x}" for n in (9, 8, 7)]
+
+
+def test_a_too_new_ledger_is_a_ledger_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
+    conn.close()
+    with pytest.raises(LedgerError):  # callers that catch LedgerError catch this one too
+        Ledger.open(path)
