@@ -24,7 +24,7 @@ COLUMNS = (
     "kind", "time", "id", "proxy", "model", "prompt_tokens", "cached_tokens",
     "completion_tokens", "reasoning_tokens", "coefficient", "adjusted_tokens", "amount_ton",
     "amount_nanoton", "gas_ton", "energy_j", "energy_cost", "energy_currency", "status",
-    "tx_hash", "owner_tx_hash",
+    "tx_hash", "owner_tx_hash", "message_hash",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -50,17 +50,21 @@ def request_row(r: ServedRequest, zone: tzinfo, proxy_label: str) -> list[str]:
         str(t.completion_tokens), str(t.reasoning_tokens), str(r.coefficient),
         str(r.adjusted_tokens), format_ton(r.earned_nanoton), str(r.earned_nanoton), "",
         "" if r.energy_j is None else f"{r.energy_j:.3f}", _cost(r.energy_cost_nano),
-        r.energy_currency or "", "served" if r.succeeded else "failed", "", "",
+        r.energy_currency or "", "served" if r.succeeded else "failed", "", "", "",
     ]
 
 
+def payout_time(p: PayoutRecord) -> datetime:
+    """When a payout happened, as far as known: received, else confirmed, sent, or created."""
+    return p.received_at or p.confirmed_at or p.submitted_at or p.created_at
+
+
 def payout_row(p: PayoutRecord, zone: tzinfo, proxy_label: str) -> list[str]:
-    when = p.received_at or p.confirmed_at or p.submitted_at or p.created_at
     return [
-        "payout", when.astimezone(zone).isoformat(timespec="milliseconds"), str(p.id),
+        "payout", payout_time(p).astimezone(zone).isoformat(timespec="milliseconds"), str(p.id),
         proxy_label, "", "", "", "", "", "", str(p.tokens_to - p.tokens_from),
         format_ton(p.amount_nanoton), str(p.amount_nanoton), format_ton(p.gas_nanoton), "", "",
-        "", p.status.value, p.tx_hash or "", p.owner_tx_hash or "",
+        "", p.status.value, p.tx_hash or "", p.owner_tx_hash or "", p.external_msg_hash or "",
     ]
 
 
@@ -76,7 +80,7 @@ def export_rows(ledger: Ledger, zone: tzinfo, since: datetime | None = None,
     low = to_ms(since) if since else None
     high = to_ms(until) if until else None
     for payout in ledger.payouts():
-        moment = to_ms(payout.created_at)
+        moment = to_ms(payout_time(payout))
         if (low is None or moment >= low) and (high is None or moment < high):
             yield payout_row(payout, zone, labels.get(payout.proxy_key, payout.proxy_key))
 
