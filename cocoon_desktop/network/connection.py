@@ -63,6 +63,7 @@ class TlConnection:
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_received = 0.0
+        self._last_sent = 0.0
         self._reader_task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.close_reason = ""
@@ -108,6 +109,7 @@ class TlConnection:
     async def _send(self, payload: bytes) -> None:
         frame = encode_frame(payload, self._out_seqno)
         self._out_seqno += 1
+        self._last_sent = asyncio.get_running_loop().time()
         await self._stream.write(frame)
 
     async def _serve(self) -> None:
@@ -170,22 +172,25 @@ class TlConnection:
             await self._send(reply)
 
     async def _keepalive(self) -> None:
+        """Fail after `timeout_s` without data; as the client, ping when either direction has
+        been quiet for half of it (a peer that only receives must still be heard from)."""
         loop = asyncio.get_running_loop()
         ping_every = self.timeout_s / 2
         while True:
-            idle = loop.time() - self._last_received
+            now = loop.time()
+            idle = now - self._last_received
             if idle >= self.timeout_s:
                 self.close_reason = f"no data from the peer for {self.timeout_s:.0f} s"
                 log.info("%s: %s, closing", self.name, self.close_reason)
                 if self._reader_task is not None:
                     self._reader_task.cancel()
                 return
-            if self._is_client and idle >= ping_every:
+            quiet = max(idle, now - self._last_sent)
+            if self._is_client and quiet >= ping_every:
                 with contextlib.suppress(ConnectionError, OSError):
                     await self._send(TcpPing(_random_id()).encode())
-                await asyncio.sleep(ping_every)
-                continue
-            await asyncio.sleep(min(ping_every, self.timeout_s - idle))
+                quiet = 0.0
+            await asyncio.sleep(max(0.05, min(ping_every - quiet, self.timeout_s - idle)))
 
     async def query(self, data: bytes, timeout_s: float) -> bytes:
         """Send a query and wait for its answer; RemoteError, TimeoutError or ConnectionClosed."""

@@ -135,6 +135,7 @@ class ProxyLink:
             await self.conn.closed.wait()
         finally:
             payment_poll.cancel()
+        log.info("proxy %s: connection closed: %s", self.endpoint, self.conn.close_reason)
         self._set_state("disconnected", self.conn.close_reason)
 
     async def _query(self, obj: tl.TlObject, expect: type) -> tl.TlObject:

@@ -136,3 +136,43 @@ async def test_an_idle_connection_times_out_and_pings_keep_it_alive(fake_tdx) ->
         assert not conn.closed.is_set()
         assert await conn.query(b"ok", 2) == b"ko"
         await conn.close()
+
+
+async def test_a_client_that_only_receives_is_still_heard_from() -> None:
+    """The server streams to a silent client for several server timeouts: the client's pings
+    keep the session alive on both sides."""
+    closed_by_server: list[str] = []
+
+    async def on_accept(stream, peer, where):
+        conn = TlConnection(stream, is_client=False, name="server", timeout_s=1.0)
+        await conn.start()
+        for _ in range(30):
+            if conn.closed.is_set():
+                break
+            await conn.send_packet(b"tick")
+            await asyncio.sleep(0.1)
+        closed_by_server.append(conn.close_reason)
+        await conn.close()
+
+    server = await serve_ratls("127.0.0.1", 0, ratls.make_identity(None),
+                               AttestationPolicy("any"), on_accept, pow_difficulty=4)
+    async with server:
+        ticks: list[bytes] = []
+
+        async def on_packet(data: bytes) -> None:
+            ticks.append(data)
+
+        endpoint = Endpoint("127.0.0.1", server.sockets[0].getsockname()[1])
+        conn, _ = await connect(endpoint, ratls.make_identity(None), AttestationPolicy("any"),
+                                name="client", on_packet=on_packet, timeout_s=1.0)
+        await wait_for_list(closed_by_server)
+        assert closed_by_server == [""]  # the server never timed the client out
+        assert len(ticks) == 30
+        await conn.close()
+
+
+async def wait_for_list(items: list, timeout_s: float = 10) -> None:
+    async def poll() -> None:
+        while not items:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout_s)

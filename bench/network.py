@@ -1,0 +1,121 @@
+"""What the Cocoon path costs: tokens/s through client -> devnet proxy -> worker -> engine over
+tokens/s straight to the engine, and the first-token latency the path adds.
+
+    .venv/bin/python bench/network.py [--tokens 128] [--rounds 4] [--concurrency 1]
+
+One engine process (the app's `EngineSupervisor`, bundled SmolLM2-135M-Instruct Q4_1, 2 threads)
+serves both: the same greedy streamed chat request goes straight to the engine's HTTP API, then
+through the devnet client's OpenAI endpoint, the proxy, RA-TLS and the worker (fake-TDX
+attestation on both hops, proof of work as the router does it). Rounds alternate the two paths;
+the median of each is reported, since the machine is shared. Target: ratio >= 0.90.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from tests.integration.network.network_harness import (
+    SERVED,
+    engine_settings,
+    make_worker,
+    wait_until,
+)
+
+PROMPT = "Write a short story about a lighthouse keeper who befriends a seagull."
+
+
+async def stream_once(session: aiohttp.ClientSession, url: str, token: str,
+                      tokens: int) -> tuple[int, float, float]:
+    """One streamed request: (completion tokens, seconds to first content, total seconds)."""
+    body = {"model": SERVED, "messages": [{"role": "user", "content": PROMPT}], "stream": True,
+            "stream_options": {"include_usage": True}, "max_tokens": tokens, "temperature": 0}
+    started = time.perf_counter()
+    first = 0.0
+    completion = 0
+    async with session.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+        resp.raise_for_status()
+        async for line in resp.content:
+            if not line.startswith(b"data: {"):
+                continue
+            chunk: dict[str, Any] = json.loads(line[6:])
+            if not first and any(c.get("delta", {}).get("content") for c in chunk["choices"]):
+                first = time.perf_counter() - started
+            if chunk.get("usage"):
+                completion = chunk["usage"]["completion_tokens"]
+    return completion, first, time.perf_counter() - started
+
+
+async def measure(url: str, token: str, tokens: int, concurrency: int
+                  ) -> tuple[float, float]:
+    """Aggregate completion tokens/s and the median first-token latency of one round."""
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(stream_once(session, url, token, tokens)
+                                         for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return sum(r[0] for r in results) / wall, statistics.median(r[1] for r in results)
+
+
+async def main(args: argparse.Namespace) -> None:
+    supervisor = EngineSupervisor(engine_settings(parallel_sequences=max(1, args.concurrency)),
+                                  probe_interval_s=30.0)
+    await supervisor.start()
+    endpoint = await supervisor.wait_ready(300)
+    devnet = await start_devnet(DevnetSettings(worker_policy=AttestationPolicy("fake_tdx")),
+                                proxy_provider=FakeTdxProvider())
+    worker = make_worker(devnet, endpoint, FakeTdxProvider(), AttestationPolicy("fake_tdx"),
+                         max_active_requests=max(1, args.concurrency))
+    await worker.start()
+    await wait_until(lambda: worker.status().connected_proxies == 1, 60)
+    direct_url = f"{endpoint.base_url}/v1/chat/completions"
+    path_url = f"{devnet.http_url}/v1/chat/completions"
+    try:
+        await measure(direct_url, endpoint.token, 16, 1)  # warm both paths up
+        await measure(path_url, devnet.settings.http_token, 16, 1)
+        direct, path = [], []
+        for _ in range(args.rounds):
+            direct.append(await measure(direct_url, endpoint.token, args.tokens,
+                                        args.concurrency))
+            path.append(await measure(path_url, devnet.settings.http_token, args.tokens,
+                                      args.concurrency))
+    finally:
+        await worker.stop()
+        await devnet.stop()
+        await supervisor.stop(drain_timeout_s=0)
+    direct_tps = statistics.median(r[0] for r in direct)
+    path_tps = statistics.median(r[0] for r in path)
+    added_ms = (statistics.median(r[1] for r in path)
+                - statistics.median(r[1] for r in direct)) * 1000
+    print(f"straight to the engine : {direct_tps:7.1f} tokens/s  (rounds: "
+          f"{', '.join(f'{r[0]:.1f}' for r in direct)})")
+    print(f"through the Cocoon path: {path_tps:7.1f} tokens/s  (rounds: "
+          f"{', '.join(f'{r[0]:.1f}' for r in path)})")
+    print(f"ratio                  : {path_tps / direct_tps:7.3f}  (target >= 0.90)")
+    print(f"added first-token time : {added_ms:7.1f} ms (median)")
+    print(json.dumps({"direct_tokens_per_s": round(direct_tps, 2),
+                      "path_tokens_per_s": round(path_tps, 2),
+                      "ratio": round(path_tps / direct_tps, 4),
+                      "added_first_token_ms": round(added_ms, 1)}))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=1)
+    asyncio.run(main(parser.parse_args()))
