@@ -98,6 +98,7 @@ class DevnetProxy:
         self.lines: list[WorkerLine] = []
         self.metered: list[tuple[str, int]] = []  # (worker owner raw, adjusted tokens)
         self.servers: list[asyncio.Server] = []
+        self.connections: set[Any] = set()  # live TlConnections, closed by stop()
 
     async def start(self, host: str = "127.0.0.1", workers_port: int = 0,
                     clients_port: int = 0) -> tuple[int, int]:
@@ -114,8 +115,12 @@ class DevnetProxy:
         return workers.sockets[0].getsockname()[1], clients.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop listening and end every session (asyncio leaves accepted sockets open)."""
         for server in self.servers:
             server.close()
+        for conn in list(self.connections):
+            await conn.close("the devnet proxy stopped")
+        for server in self.servers:
             await server.wait_closed()
 
     def account(self, owner: Address) -> WorkerAccount:

@@ -142,7 +142,9 @@ async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
     except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
         log.warning("worker %s: handshake failed: %s", where, exc)
         return
+    proxy.connections.add(conn)
     await conn.closed.wait()
+    proxy.connections.discard(conn)
     if session.line is not None and session.line in proxy.lines:
         proxy.lines.remove(session.line)
     for relay in list(session.line.relays.values() if session.line else ()):
@@ -216,4 +218,6 @@ async def accept_client(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
     except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
         log.warning("client %s: handshake failed: %s", where, exc)
         return
+    proxy.connections.add(conn)
     await conn.closed.wait()
+    proxy.connections.discard(conn)

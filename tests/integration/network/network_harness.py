@@ -42,12 +42,14 @@ def engine_settings(**changes: Any) -> EngineSettings:
 def make_worker(devnet: Devnet, engine: EngineEndpoint | Callable[[], EngineEndpoint | None],
                 provider: Any = None, proxy_policy: AttestationPolicy | None = None,
                 **changes: Any) -> Worker:
-    config = WorkerConfig(owner_address=friendly(DEVNET_WORKER_OWNER), model_name=MODEL_NAME,
-                          engine=engine, root_config=devnet.root_config,
-                          root_contract_address=devnet.root_contract_address,
-                          proxies=(devnet.workers_endpoint,),
-                          proxy_policy=proxy_policy or AttestationPolicy("any"),
-                          reconnect_min_s=0.2, reconnect_max_s=1.0, **changes)
+    values: dict[str, Any] = {
+        "owner_address": friendly(DEVNET_WORKER_OWNER), "model_name": MODEL_NAME,
+        "engine": engine, "root_config": devnet.root_config,
+        "root_contract_address": devnet.root_contract_address,
+        "proxies": (devnet.workers_endpoint,),
+        "proxy_policy": proxy_policy or AttestationPolicy("any"),
+        "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
+    config = WorkerConfig(**{**values, **changes})
     return Worker(config, make_identity(provider))
 
 

@@ -1,0 +1,59 @@
+"""Several proxies at once, and reconnection with backoff when a proxy goes away and returns."""
+
+from __future__ import annotations
+
+import pytest
+
+from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from cocoon_desktop.network.worker.types import ProxyStateChanged
+from tests.integration.network.network_harness import ScriptedEngine, chat, make_worker, wait_until
+
+
+@pytest.fixture
+async def engine():
+    scripted = ScriptedEngine()
+    await scripted.start()
+    yield scripted
+    await scripted.stop()
+
+
+async def test_one_worker_serves_two_proxies_and_splits_its_slots(engine) -> None:
+    first = await start_devnet(DevnetSettings(pow_difficulty=4))
+    second = await start_devnet(DevnetSettings(pow_difficulty=4))
+    worker = make_worker(first, engine.endpoint, max_active_requests=4,
+                         proxies=(first.workers_endpoint, second.workers_endpoint))
+    await worker.start()
+    try:
+        await wait_until(lambda: worker.status().connected_proxies == 2)
+        assert [line.max_active_requests for line in first.proxy.lines] == [2]
+        assert [line.max_active_requests for line in second.proxy.lines] == [2]
+        assert (await chat(first, "one"))[0] == 200
+        assert (await chat(second, "two"))[0] == 200
+        committed = sorted(a.tokens_committed for a in worker.accounts.values())
+        assert committed == [14, 14]  # each proxy signed for what it routed
+    finally:
+        await worker.stop()
+        await first.stop()
+        await second.stop()
+
+
+async def test_the_worker_reconnects_when_its_proxy_comes_back(engine) -> None:
+    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
+    port = devnet.workers_endpoint.port
+    worker = make_worker(devnet, engine.endpoint)
+    states: list[str] = []
+    worker.add_listener(lambda e: states.append(e.state) if isinstance(e, ProxyStateChanged)
+                        else None)
+    await worker.start()
+    try:
+        await wait_until(lambda: worker.status().connected_proxies == 1)
+        await devnet.stop()
+        await wait_until(lambda: worker.status().proxies[0].state != "ready")
+        assert worker.status().proxies[0].detail  # says why
+        devnet = await start_devnet(DevnetSettings(workers_port=port, pow_difficulty=4))
+        await wait_until(lambda: worker.status().connected_proxies == 1, 30)
+        assert states.count("ready") == 2 and "disconnected" in states
+        assert (await chat(devnet, "back again"))[0] == 200
+    finally:
+        await worker.stop()
+        await devnet.stop()
