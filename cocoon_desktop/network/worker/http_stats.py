@@ -52,7 +52,7 @@ def root_config_json(root: RootConfig) -> dict[str, Any]:
 
 def json_stats(worker: Worker) -> dict[str, Any]:
     config, root, status = worker.config, worker.config.root_config, worker.status()
-    check = config.check_proxy_hashes
+    check = config.checks_proxy_hashes
     proxies = []
     for account in worker.accounts.values():
         proxies.append({

@@ -146,7 +146,7 @@ class ProxyLink:
     async def _handshake(self, peer: PeerAttestation) -> None:
         worker, config = self.worker, self.worker.config
         root = config.root_config
-        if config.check_proxy_hashes and not root.has_proxy_hash(peer.image_hash):
+        if config.checks_proxy_hashes and not root.has_proxy_hash(peer.image_hash):
             raise HandshakeRefused(f"invalid proxy hash {peer.image_hash_hex}")
         params = WorkerParams(0, config.owner_address, config.model_name, worker.coefficient,
                               config.is_test, len(worker.links) or 1, config.max_active_requests,

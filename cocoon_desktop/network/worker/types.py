@@ -46,6 +46,11 @@ class WorkerConfig:
     connection_timeout_s: float = 20.0
 
     @property
+    def checks_proxy_hashes(self) -> bool:
+        """Upstream checks the proxy's image hash whenever it is not in test mode."""
+        return self.check_proxy_hashes or not self.is_test
+
+    @property
     def model_base_name(self) -> str:
         return self.model_name.split("@", 1)[0]
 

@@ -57,3 +57,37 @@ async def test_the_worker_reconnects_when_its_proxy_comes_back(engine) -> None:
     finally:
         await worker.stop()
         await devnet.stop()
+
+
+async def test_a_proxy_whose_image_hash_is_not_listed_is_refused(engine) -> None:
+    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
+    worker = make_worker(devnet, engine.endpoint, check_proxy_hashes=True)
+    await worker.start()
+    try:
+        await wait_until(lambda: "invalid proxy hash" in worker.status().proxies[0].detail)
+        assert devnet.proxy.lines == []
+    finally:
+        await worker.stop()
+        await devnet.stop()
+
+
+async def test_the_proxy_checks_worker_image_and_model_hashes(engine) -> None:
+    from cocoon_desktop.engine.quote import FakeTdxProvider
+    from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
+    from tests.integration.network.network_harness import MODEL_NAME
+
+    devnet = await start_devnet(DevnetSettings(
+        pow_difficulty=4, worker_policy=AttestationPolicy("fake_tdx"), check_worker_hashes=True,
+        worker_hashes=frozenset({fake_tdx_image_hash()}), model_names=(MODEL_NAME,)))
+    listed = make_worker(devnet, engine.endpoint, FakeTdxProvider())
+    unlisted = make_worker(devnet, engine.endpoint, FakeTdxProvider(), model_name="other@a:b")
+    await listed.start()
+    await unlisted.start()
+    try:
+        await wait_until(lambda: listed.status().connected_proxies == 1)
+        await wait_until(lambda: "invalid worker model" in unlisted.status().proxies[0].detail)
+        assert len(devnet.proxy.lines) == 1
+    finally:
+        await listed.stop()
+        await unlisted.stop()
+        await devnet.stop()
