@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.worker.types import ProxyStateChanged
-from tests.integration.network.network_harness import ScriptedEngine, chat, make_worker, wait_until
+from tests.integration.network.network_harness import (
+    MODEL_NAME,
+    ScriptedEngine,
+    chat,
+    make_worker,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -72,10 +80,6 @@ async def test_a_proxy_whose_image_hash_is_not_listed_is_refused(engine) -> None
 
 
 async def test_the_proxy_checks_worker_image_and_model_hashes(engine) -> None:
-    from cocoon_desktop.engine.quote import FakeTdxProvider
-    from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
-    from tests.integration.network.network_harness import MODEL_NAME
-
     devnet = await start_devnet(DevnetSettings(
         pow_difficulty=4, worker_policy=AttestationPolicy("fake_tdx"), check_worker_hashes=True,
         worker_hashes=frozenset({fake_tdx_image_hash()}), model_names=(MODEL_NAME,)))
