@@ -130,17 +130,10 @@ def _page(text: str) -> web.Response:
     return web.Response(text=html, content_type="text/html")
 
 
-def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = None
-                    ) -> web.Application:
-    @web.middleware
-    async def require_token(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        given = request.query.get("access_hash") or request.headers.get(
-            "Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise web.HTTPUnauthorized(text="missing or wrong token: send 'Authorization: "
-                                            "Bearer <token>' or '?access_hash=<token>'\n")
-        return await handler(request)
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
+
+def _coefficient_handler(worker: Worker) -> Handler:
     async def change_coefficient(request: web.Request) -> web.Response:
         text = request.query.get("coefficient")
         if text is None:
@@ -152,6 +145,10 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
             return _page(f"failed to parse '{text}' as a coefficient: {exc}")
         return _page(f"coefficient set to {value * 0.001:g}")
 
+    return change_coefficient
+
+
+def _payout_handler(worker: Worker, on_payout: PayoutHook | None) -> Handler:
     async def payout(request: web.Request) -> web.Response:
         target = request.query.get("proxy", "")
         known = {friendly(parse_address(a.proxy_sc_address, "proxy")): a
@@ -162,6 +159,20 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
         if on_payout is None:
             return _page("payouts need the wallet, which is not connected to this worker")
         return _page(await on_payout(known[target].proxy_sc_address))
+
+    return payout
+
+
+def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = None
+                    ) -> web.Application:
+    @web.middleware
+    async def require_token(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        given = request.query.get("access_hash") or request.headers.get(
+            "Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise web.HTTPUnauthorized(text="missing or wrong token: send 'Authorization: "
+                                            "Bearer <token>' or '?access_hash=<token>'\n")
+        return await handler(request)
 
     def toggle(enable: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
@@ -181,8 +192,8 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/request/enable", toggle(True))
     app.router.add_get("/request/disable", toggle(False))
-    app.router.add_get("/request/payout", payout)
-    app.router.add_get("/request/change_coefficient", change_coefficient)
+    app.router.add_get("/request/payout", _payout_handler(worker, on_payout))
+    app.router.add_get("/request/change_coefficient", _coefficient_handler(worker))
     return app
 
 
