@@ -69,6 +69,7 @@ class DevnetClient:
         self.owner_address = owner_address
         self.conn: TlConnection | None = None
         self._queues: dict[bytes, asyncio.Queue[Event]] = {}
+        self._watchers: dict[bytes, asyncio.Task[None]] = {}
         self.charged: dict[bytes, int] = {}  # request id -> adjusted tokens the proxy billed
         self._lock = asyncio.Lock()
 
@@ -125,7 +126,8 @@ class DevnetClient:
         message = ct.ClientRunQueryEx(model, http.encode(), max_coefficient, max_tokens,
                                       timeout_s * 0.95, request_id, 0, 0, enable_debug or None)
         await conn.send_packet(message.encode())
-        asyncio.get_running_loop().create_task(self._watch(conn, request_id, timeout_s))
+        self._watchers[request_id] = asyncio.get_running_loop().create_task(
+            self._watch(conn, request_id, timeout_s))
         return request_id, queue
 
     async def _watch(self, conn: TlConnection, request_id: bytes, timeout_s: float) -> None:
@@ -140,6 +142,9 @@ class DevnetClient:
 
     def done(self, request_id: bytes) -> None:
         self._queues.pop(request_id, None)
+        watcher = self._watchers.pop(request_id, None)
+        if watcher is not None:
+            watcher.cancel()
 
 
 def _events(message: tl.TlObject) -> list[Event]:

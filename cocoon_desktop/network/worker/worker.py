@@ -15,7 +15,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -107,6 +108,7 @@ class Worker:
         self._session = session
         self._own_session = session is None
         self._tasks: list[asyncio.Task[None]] = []
+        self._notices: set[asyncio.Task[None]] = set()  # state/coefficient messages in flight
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -190,11 +192,16 @@ class Worker:
             raise ValueError("the coefficient must be between 0 and 999999999 (1000 = 1.0x)")
         self.coefficient = coefficient
         for link in self.links:
-            asyncio.get_running_loop().create_task(link.send_coefficient(coefficient))
+            self._notify(link.send_coefficient(coefficient))
 
     def _broadcast_state(self) -> None:
         for link in self.links:
-            asyncio.get_running_loop().create_task(link.send_state(not self.accepting))
+            self._notify(link.send_state(not self.accepting))
+
+    def _notify(self, message: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(message)
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     def status(self) -> WorkerStatus:
         return WorkerStatus(self._enabled, self._draining, self.coefficient,
