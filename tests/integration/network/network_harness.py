@@ -66,9 +66,15 @@ async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
     body = {"model": SERVED, "messages": [{"role": "user", "content": content}],
             "stream": True, "max_tokens": max_tokens, "temperature": 0, **extra}
     headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+    raw = b""
     async with aiohttp.ClientSession() as session, session.post(
             f"{devnet.http_url}/v1/chat/completions", json=body, headers=headers) as resp:
-        text = (await resp.read()).decode()
+        try:
+            async for chunk in resp.content.iter_any():
+                raw += chunk
+        except aiohttp.ClientPayloadError:
+            raw += b"\n[the answer broke off]"
+    text = raw.decode()
     events = [json.loads(line[5:]) for line in text.splitlines()
               if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
     return resp.status, events, text
