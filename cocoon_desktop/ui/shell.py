@@ -99,6 +99,7 @@ class AppShell(QObject):
         g = self.glance
         self.serving.state_changed.connect(g.on_serving_state_changed)
         self.engine.status_changed.connect(g.on_engine_status_changed)
+        self.engine.status_changed.connect(lambda st: self.gpu.set_engine_pid(st.pid))
         self.gpu.snapshot_updated.connect(g.on_snapshot_updated)
         self.wallet.wallet_changed.connect(g.on_wallet_changed)
         self.wallet.balance_updated.connect(g.on_balance_updated)

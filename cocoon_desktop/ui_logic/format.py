@@ -6,10 +6,18 @@ NANOTON_PER_TON = 1_000_000_000
 
 
 def format_ton(nanoton: int | None, *, digits: int = 4, unit: bool = True) -> str:
-    """`1234567890` -> "1.2346 TON"; None -> "—" (unknown, never shown as zero)."""
+    """`1234567890` -> "1.2346 TON"; None -> "—" (unknown, never shown as zero).
+
+    Amounts too small for `digits` decimals are shown exactly (up to 9 decimals, trailing
+    zeros dropped), so a small non-zero amount never reads as zero.
+    """
     if nanoton is None:
         return "—"
-    text = f"{nanoton / NANOTON_PER_TON:,.{digits}f}"
+    value = nanoton / NANOTON_PER_TON
+    if nanoton and abs(nanoton) < 10 ** (9 - digits):
+        text = f"{value:.9f}".rstrip("0")
+    else:
+        text = f"{value:,.{digits}f}"
     return f"{text} TON" if unit else text
 
 

@@ -108,6 +108,7 @@ class _Data:
     words: list[str] | None = field(default=None, repr=False)
     asked_indices: tuple[int, ...] = ()
     node_wallet_address: str = ""
+    node_ready: bool = False
     node_balance_nanoton: int | None = None
     fund_later: bool = False
     model: ModelChoice | None = None
@@ -206,7 +207,7 @@ class WizardMachine:
             case Step.NETWORK:
                 return d.network is not None
             case Step.NODE_WALLET:
-                return bool(d.node_wallet_address) and (self.funded or d.fund_later)
+                return d.node_ready and (self.funded or d.fund_later)
             case Step.MODEL:
                 return d.model is not None and bool(d.model.name)
             case Step.FINISH:
@@ -348,8 +349,10 @@ class WizardMachine:
         return self._go(Step.NODE_WALLET)
 
     def node_wallet_ready(self, address: str) -> None:
+        """The node wallet exists; `address` is empty while no owner address is linked."""
         self._require(Step.NODE_WALLET)
         self._data.node_wallet_address = address
+        self._data.node_ready = True
 
     def node_balance_updated(self, nanoton: int) -> None:
         self._data.node_balance_nanoton = nanoton
@@ -411,7 +414,7 @@ class WizardMachine:
                 return "The eligibility check is still running."
             case Step.NETWORK:
                 return "Choose where to serve first."
-            case Step.NODE_WALLET if not self._data.node_wallet_address:
+            case Step.NODE_WALLET if not self._data.node_ready:
                 return "The node wallet is still being created."
             case Step.NODE_WALLET:
                 return "Fund the node wallet, or choose to fund it later."

@@ -92,6 +92,7 @@ class ChatWindow(QWidget):
             lambda: QGuiApplication.clipboard().setText(c.conversation.as_markdown()))
         self.params.params_edited.connect(c.set_params)
         self.params.system_prompt_edited.connect(c.set_system_prompt)
+        c.user_message_added.connect(lambda text: self._add_message("user", text))
         c.answer_started.connect(self._on_answer_started)
         c.delta_received.connect(self._on_delta_received)
         c.answer_finished.connect(self._on_answer_finished)
@@ -121,7 +122,6 @@ class ChatWindow(QWidget):
             return
         self.error.set_state("")
         self.input.clear()
-        self._add_message("user", text.strip())
 
     def _on_regenerate_clicked(self) -> None:
         try:

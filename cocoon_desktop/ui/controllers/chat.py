@@ -47,6 +47,7 @@ BackendProvider = Callable[[], Awaitable[ChatBackend]]
 
 
 class ChatController(QObject):
+    user_message_added = Signal(str)
     answer_started = Signal()
     delta_received = Signal(str)
     answer_finished = Signal(object)  # GenerationStats
@@ -84,7 +85,8 @@ class ChatController(QObject):
         if self.busy:
             raise ChatInputError("Wait for the answer to finish, or stop it.")
         self.params.validated()
-        self.conversation.add_user(text)
+        message = self.conversation.add_user(text)
+        self.user_message_added.emit(message.content)
         self._start()
 
     def regenerate(self) -> None:

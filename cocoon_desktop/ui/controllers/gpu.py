@@ -60,6 +60,10 @@ class GpuController(QObject):
             self._task = None
         await run_blocking(self.service.close)
 
+    def set_engine_pid(self, pid: int | None) -> None:
+        """Follow the engine process's CPU and memory (a new pid after each restart)."""
+        self.service.set_engine_pid(pid)
+
     def set_interval(self, interval_s: float) -> None:
         self.service.interval_s = interval_s
 

@@ -131,12 +131,17 @@ class EarningsPage(QWidget):
         self.table.setRowCount(len(view.recent))
         for row, r in enumerate(view.recent):
             energy = "n/a" if r.energy_j is None else f"{r.energy_j:.0f} J"
-            cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), r.model,
+            cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                     r.model.split("@", 1)[0],
                      r.proxy_key[:12] + "…", r.tokens.prompt_tokens, r.tokens.cached_tokens,
                      r.tokens.completion_tokens, r.adjusted_tokens, format_ton(r.earned_nanoton),
                      energy)
             for column, value in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(str(value)))
+                item = QTableWidgetItem(str(value))
+                if column == 1:
+                    item.setToolTip(r.model)
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
 
     def _on_export_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export earnings", "cocoon-earnings.csv",

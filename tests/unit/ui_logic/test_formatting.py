@@ -18,6 +18,8 @@ def test_format_ton() -> None:
     assert format_ton(0) == "0.0000 TON"
     assert format_ton(None) == "—"
     assert format_ton(5_000_000_000_000, digits=2, unit=False) == "5,000.00"
+    assert format_ton(1_500) == "0.0000015 TON"  # small earnings never read as zero
+    assert format_ton(-20) == "-0.00000002 TON"
 
 
 @pytest.mark.parametrize(("text", "nanoton"), [
