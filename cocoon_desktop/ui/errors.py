@@ -7,6 +7,7 @@ report goes through `cocoon_desktop.logs.redact` before anything shows or copies
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import platform
 import sys
@@ -16,7 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import PySide6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -36,11 +36,18 @@ from cocoon_desktop.ui import aio
 log = logging.getLogger(__name__)
 
 
+def _pyside_version() -> str:
+    try:
+        return importlib.metadata.version("PySide6")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_report(exc: BaseException, context: str) -> str:
     """A plain-text report: versions, where it happened, the traceback; always redacted."""
     lines = [
         f"Cocoon Desktop {__version__}",
-        f"Python {platform.python_version()} · PySide6 {PySide6.__version__} · "
+        f"Python {platform.python_version()} · PySide6 {_pyside_version()} · "
         f"{platform.system()} {platform.release()} ({platform.machine()})",
         f"Where: {context}",
         "",

@@ -64,9 +64,12 @@ class SingleInstance(QObject):
     def _on_server_new_connection(self) -> None:
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._on_socket_ready_read(s))
+            # No Python closure keeps the socket: Qt owns it until deleteLater.
+            socket.readyRead.connect(self._on_socket_ready_read)
             socket.disconnected.connect(socket.deleteLater)
 
-    def _on_socket_ready_read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).startswith(ACTIVATE.strip()):
+    def _on_socket_ready_read(self) -> None:
+        socket = self.sender()
+        if isinstance(socket, QLocalSocket) and bytes(socket.readAll().data()).startswith(
+                ACTIVATE.strip()):
             self.activation_requested.emit()

@@ -118,3 +118,23 @@ def shell_factory(qapp: QApplication, paths: AppPaths, loop: Any, run_async: Any
     for shell in shells:
         if not shell._quit_done.is_set():
             run_async(shell.shutdown(5), 60_000)
+
+
+@pytest.fixture
+def keyring_store() -> Iterator[Any]:
+    """The real OS keyring (scripts/test.sh runs a D-Bus session with an unlocked
+    gnome-keyring), under a service name of this test's own; emptied afterwards."""
+    import uuid
+
+    from cocoon_desktop.wallet.manager import MNEMONIC_REF, NODE_KEY_REF
+    from cocoon_desktop.wallet.secret_store import SecretStore
+
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        pytest.skip("needs the real keyring: run through scripts/test.sh")
+    store = SecretStore(service=f"cocoon-desktop-uitest-{uuid.uuid4().hex[:8]}",
+                        prompt_to_unlock=False)
+    status = store.status()
+    assert status.usable, f"the test keyring is not usable: {status.problem}"
+    yield store
+    for ref in (MNEMONIC_REF, NODE_KEY_REF):
+        store.delete(ref)
