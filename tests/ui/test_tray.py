@@ -1,0 +1,67 @@
+"""The tray: icon state, tooltip and menu from the facts; and a real tray on an X display."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cocoon_desktop.ui.tray import Tray, tray_icon
+from cocoon_desktop.ui_logic.glance import GlanceFacts, TrayState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_icon_menu_and_actions_follow_the_facts(qtbot: Any) -> None:
+    tray = Tray()
+    pauses: list[bool] = []
+    tray.pause_requested.connect(lambda: pauses.append(True))
+    resumes: list[bool] = []
+    tray.resume_requested.connect(lambda: resumes.append(True))
+    assert tray.state is TrayState.PAUSED and tray.serve_action.text() == "Resume serving"
+    tray.serve_action.trigger()
+    assert resumes == [True]
+    tray.update_facts(GlanceFacts(serving=True, earned_today_nanoton=2_000_000_000,
+                                  node_balance_nanoton=2_100_000_000, active_jobs=1))
+    assert tray.state is TrayState.SERVING
+    assert tray.icon.icon().cacheKey() != tray_icon(TrayState.PAUSED).cacheKey()
+    assert tray.serve_action.text() == "Pause serving"
+    texts = [a.text() for a in tray.info_actions]
+    assert texts[0] == "Serving" and "Earned today: 2.0000 TON" in texts
+    assert "Node wallet: 2.1000 TON" in texts
+    tray.serve_action.trigger()
+    assert pauses == [True]
+    tray.update_facts(GlanceFacts(serving=True, attention="The engine crashed 5 times"))
+    assert tray.state is TrayState.ATTENTION
+    assert tray.info_actions[0].text() == "Needs attention: The engine crashed 5 times"
+    assert "Needs attention" in tray.icon.toolTip()
+    for state in TrayState:
+        assert not tray_icon(state).pixmap(32, 32).isNull()
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY") or not shutil.which("trayer"),
+                    reason="needs an X display and the trayer tray host (scripts/test.sh)")
+def test_real_tray_on_an_x_display() -> None:
+    host = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--width", "10"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # trayer takes the system-tray selection
+        env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "tray_probe.py")],
+                              capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        host.terminate()
+        host.wait(10)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["available"] and seen["visible"]
+    assert seen["geometry"][2] > 0 and seen["geometry"][3] > 0  # the tray host placed it
+    assert seen["state"] == "serving" and "Earned today: 1.2500 TON" in seen["tooltip"]
+    assert seen["fired"] == ["pause", "quit"]
