@@ -37,7 +37,7 @@ class WithdrawDialog(QDialog):
         self.resize(560, 360)
         self.controller = controller
         self.confirmation: TransferConfirmation | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None
         self.source = QComboBox()
         for key, label in sources:
             self.source.addItem(label, key)
@@ -85,8 +85,8 @@ class WithdrawDialog(QDialog):
         self.back_button.hide()
 
     def _on_cancel_clicked(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
         self.reject()
 
     def _on_back_clicked(self) -> None:
@@ -98,7 +98,7 @@ class WithdrawDialog(QDialog):
 
     def _on_next_clicked(self) -> None:
         step = self.review() if self.pages.currentIndex() == 0 else self.send()
-        self._task = spawn(step, name="wallet.withdraw")
+        self.task = spawn(step, name="wallet.withdraw")
 
     async def review(self) -> None:
         amount = SEND_ALL if self.send_all.isChecked() else self.amount.text()

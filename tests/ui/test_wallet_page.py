@@ -1,0 +1,98 @@
+"""The Wallet page over the real wallet package and the real OS keyring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui.controllers.wallet import WalletController
+from cocoon_desktop.ui.services import chain_for
+from cocoon_desktop.ui.wallet.qr import qr_image, qr_matrix, ton_transfer_link
+from cocoon_desktop.ui.wallet.wallet_page import WalletPage
+from cocoon_desktop.wallet.address import parse_address
+from cocoon_desktop.wallet.errors import TransferError
+from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
+from cocoon_desktop.wallet.networks import TonNetwork, ton_network_for
+from cocoon_desktop.wallet.registry import WalletRegistry
+
+RAW = "0:" + "ab" * 32
+
+
+def make(qtbot: Any, paths: Any, store: Any, network: NetworkKind,
+         config: str = "") -> tuple[WalletController, WalletPage]:
+    manager = WalletManager(WalletRegistry(paths.data_dir), store, ton_network_for(network))
+    controller = WalletController(manager, chain_for(network, paths, config), network)
+    page = WalletPage(controller)
+    qtbot.addWidget(page)
+    return controller, page
+
+
+def test_devnet_owner_link_node_wallet_and_export(qtbot: Any, paths: Any, keyring_store: Any,
+                                                  run_async: Any) -> None:
+    controller, page = make(qtbot, paths, keyring_store, NetworkKind.DEVNET)
+    run_async(controller.refresh())
+    assert page.keyring.text().startswith("Secrets are kept in the OS keyring")
+    assert page.owner_address.text() == "No owner address linked yet."
+    assert page.create_node_button.isVisibleTo(page)
+    assert not run_async(page.link_owner("EQ-not-an-address"))
+    assert page.owner_status.objectName() == "bad" and "address" in page.owner_status.text()
+    assert run_async(page.link_owner(RAW))
+    owner = parse_address(RAW).address.wallet_form(None)
+    assert page.owner_address.text() == owner and page.owner_qr.payload == owner
+    page.create_node_button.click()
+    qtbot.waitUntil(lambda: controller.view is not None
+                    and controller.view.node_wallet is not None, timeout=10_000)
+    node = controller.view.node_wallet
+    assert node is not None and node.address
+    assert page.node_address.text() == node.address
+    assert not page.create_node_button.isVisibleTo(page)
+    assert page.node_qr.payload == ton_transfer_link(node.address, 2_100_000_000)
+    assert "no funding is needed" in page.node_balance_note.text()
+    assert not page.withdraw_button.isEnabled()  # no chain on the devnet
+    with pytest.raises(TransferError, match="no chain"):
+        run_async(controller.plan_withdraw("node", RAW, "1"))
+    key = run_async(controller.export_node_key())
+    assert key == keyring_store.load(NODE_KEY_REF)
+    # What the app keeps on disk holds the public side only.
+    on_disk = "".join(p.read_text() for p in paths.data_dir.glob("*.json"))
+    assert on_disk and key not in on_disk
+
+
+def test_testnet_offline_chain_is_a_state_and_withdraw_explains(
+        qtbot: Any, paths: Any, keyring_store: Any, run_async: Any, tmp_path: Path) -> None:
+    broken = tmp_path / "ton-config.json"
+    broken.write_text('{"liteservers": []}')
+    controller, page = make(qtbot, paths, keyring_store, NetworkKind.TESTNET, str(broken))
+    run_async(controller.link_owner(RAW))
+    run_async(controller.ensure_node_wallet())
+    node = controller.view.node_wallet.address
+    assert node.startswith(("0Q", "kQ"))  # testnet form
+    run_async(controller.read_all_balances(), 30_000)
+    qtbot.waitUntil(lambda: page.retry_button.isVisibleTo(page), timeout=10_000)
+    assert "TON testnet" in page.chain.text() and page.chain.objectName() in ("bad", "warn")
+    assert page.node_balance.text() == "—"
+    dialog = page.open_withdraw()
+    qtbot.addWidget(dialog)
+    dialog.to.setText(RAW)
+    dialog.amount.setText("1.5")
+    dialog.next_button.click()
+    qtbot.waitUntil(lambda: dialog.task is not None and dialog.task.done(), timeout=30_000)
+    assert dialog.pages.currentIndex() == 0  # still on the form: nothing was signed or sent
+    assert "could not be read" in dialog.status.text() and "nothing was sent" in \
+        dialog.status.text()
+    assert controller.chain is not None and controller.chain.network is TonNetwork.TESTNET
+
+
+def test_qr_image_matches_the_code(qapp: Any) -> None:
+    text = ton_transfer_link("0QCrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqyNr", 2_100_000_000)
+    matrix = qr_matrix(text)
+    image = qr_image(text, 220)
+    scale = image.width() // len(matrix)
+    assert image.width() == image.height() == scale * len(matrix)
+    for y in range(len(matrix)):
+        for x in range(len(matrix)):
+            pixel = image.pixelColor(x * scale + scale // 2, y * scale + scale // 2)
+            assert (pixel.lightness() < 128) == matrix[y][x]
