@@ -103,7 +103,6 @@ class InferenceCore:
         self._closing = False
         self._scheduler = Scheduler(self._model, self._context, capacity=self._info.capacity,
                                     engine_seed=settings.seed, on_released=self._release)
-        self._stats = self._scheduler.stats()
         self._thread = threading.Thread(target=self._run, name="inference-decode", daemon=True)
         self._thread.start()
 
@@ -121,8 +120,8 @@ class InferenceCore:
 
     @property
     def stats(self) -> CoreStats:
-        """The snapshot published after the latest decode step."""
-        return self._stats
+        """The snapshot published after the latest decode step or finished request."""
+        return self._scheduler.stats
 
     def tokenize(self, text: str, *, add_special: bool) -> list[int]:
         """Tokens of `text`; `add_special` adds the model's BOS/EOS where it wants them."""
@@ -221,12 +220,17 @@ class InferenceCore:
     def _advance(self, admissions: list[Admission]) -> None:
         """One turn of the loop: admit, drop cancelled, decode; a bug never wedges the core."""
         scheduler = self._scheduler
-        try:
-            for admission in admissions:
+        for admission in admissions:
+            try:
                 scheduler.admit(admission)
+            except Exception:
+                log.exception("could not start request %s", admission.request.request_id)
+                scheduler.reject(admission, "The engine could not start this request (out of "
+                                 "memory?); it keeps serving. Retry the request.")
+        try:
             scheduler.cancel_requested()
             scheduler.step()
-            self._stats = scheduler.stats()
+            scheduler.publish_stats()
         except Exception:
             log.exception("the decode step failed; its requests end with an error")
             scheduler.finish_all("error", "The engine hit an internal error and stopped this "

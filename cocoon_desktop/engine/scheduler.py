@@ -94,6 +94,7 @@ class Scheduler:
         self._finished = 0
         self._completion_total = 0
         self._cached_total = 0
+        self.stats = self._measure()  # replaced whole, never mutated: safe to read anywhere
 
     # -- joining and leaving -------------------------------------------------------------
 
@@ -121,6 +122,10 @@ class Scheduler:
         self.active.append(ActiveSequence(admission, slot, sampler, TextStream(params.stop),
                                           cached_tokens=reused, prompt_fed=reused))
 
+    def reject(self, admission: Admission, error: str) -> None:
+        """End a request that could not be admitted."""
+        self._release_and_emit(admission, "error", 0, 0, error)
+
     def finish(self, seq: ActiveSequence, reason: FinishReason, error: str | None = None) -> None:
         """Remove `seq` from the batch, free its sampler and send its last event."""
         self.active.remove(seq)
@@ -132,6 +137,7 @@ class Scheduler:
         self._finished += 1
         self._completion_total += seq.completion_tokens
         self._cached_total += seq.cached_tokens
+        self.publish_stats()  # so a caller reading stats on the Finished event sees its effect
         self._release_and_emit(seq.admission, reason, seq.cached_tokens, seq.completion_tokens,
                                error)
 
@@ -233,7 +239,10 @@ class Scheduler:
             finish_reason=reason, prompt_tokens=len(admission.request.prompt_tokens),
             cached_tokens=cached, completion_tokens=completion, error=error))
 
-    def stats(self) -> CoreStats:
+    def publish_stats(self) -> None:
+        self.stats = self._measure()
+
+    def _measure(self) -> CoreStats:
         return CoreStats(
             steps=self._steps,
             active_sequences=len(self.active),
