@@ -123,8 +123,10 @@ class AppShell(QObject):
         tick = self.gpu.latest
         free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
         path = Path(s.model_path) if s.model_path else None
+        stats = self.engine.status.stats  # the engine's own answer, once it has run
+        offload = stats.supports_gpu_offload if stats is not None else bool(free)
         check = await self.models.check(path, s.context_tokens * parallel_sequences(s),
-                                        max(free) if free else None, bool(free))
+                                        max(free) if free else None, offload)
         return engine_settings(check, s)
 
     # -- life cycle ----------------------------------------------------------------------

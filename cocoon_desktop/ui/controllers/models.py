@@ -61,8 +61,12 @@ class ModelController(QObject):
         return entry.path
 
     async def check(self, path: Path | None, context_tokens: int,
-                    free_vram_bytes: int | None, gpu_present: bool) -> ModelCheck:
-        """Read metadata, hash (cached) and plan the offload; `None` path = bundled model."""
+                    free_vram_bytes: int | None, offload_supported: bool) -> ModelCheck:
+        """Read metadata, hash (cached) and plan the offload; `None` path = bundled model.
+
+        `offload_supported`: whether this llama.cpp build can use the GPU (the doctor's or the
+        engine's answer; the app process itself never loads llama.cpp).
+        """
         target = path or await self.bundled_path()
         cancel = threading.Event()
         self._cancel = cancel
@@ -79,7 +83,7 @@ class ModelController(QObject):
                                   "its permissions.") from None
         finally:
             self._cancel = None
-        plan = plan_offload(metadata, context_tokens, free_vram_bytes, gpu_present)
+        plan = plan_offload(metadata, context_tokens, free_vram_bytes, offload_supported)
         return ModelCheck(target, str(name), metadata, plan)
 
     def cancel(self) -> None:

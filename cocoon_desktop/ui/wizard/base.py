@@ -23,6 +23,13 @@ class WizardServices:
     gpu_present: bool
     context_tokens: int
 
+    def offload_supported(self) -> bool:
+        """Whether llama.cpp can use the GPU here, as the doctor found (it loads llama.cpp in
+        its own process); before its report, assume yes when there is a GPU."""
+        facts = (self.doctor.report or {}).get("facts", {})
+        found = facts.get("llama_offload") if isinstance(facts, dict) else None
+        return bool(found) if found is not None else self.gpu_present
+
 
 class WizardPage(QWidget):
     changed = Signal()  # the machine moved or can now advance: the window re-syncs

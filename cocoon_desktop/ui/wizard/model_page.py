@@ -98,7 +98,7 @@ class ModelPage(WizardPage):
         s = self.services
         try:
             check = await s.models.check(Path(path) if path else None, s.context_tokens,
-                                         s.free_vram_bytes, s.gpu_present)
+                                         s.free_vram_bytes, s.offload_supported())
         except ModelCheckCancelled:
             self.result.set_state("Check cancelled. Choose a model to check it again.", "warn")
             return
