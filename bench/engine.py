@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import os
 import statistics
 import sys
 import threading
@@ -31,8 +32,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cocoon_desktop.engine.client import EngineClient
+from cocoon_desktop.engine.sandbox import ENGINE_ENV_DEFAULTS
 from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings
+
+# The in-process runs get the engine's OpenMP settings (read when llama.cpp loads, below), so both
+# sides wait for work the same way.
+for _name, _value in ENGINE_ENV_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT = "Round {round}. Count on: 1, 2, 3, 4, 5, 6, 7,"

@@ -27,11 +27,13 @@ def test_the_environment_keeps_only_allowed_variables() -> None:
     env = scrubbed_environment(source, python_path=Path("/app"))
     assert env == {"PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8",
                    "CUDA_VISIBLE_DEVICES": "0", "PYTHONNOUSERSITE": "1",
-                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/app"}
+                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/app",
+                   "OMP_WAIT_POLICY": "PASSIVE"}
 
 
-def test_a_missing_path_gets_a_default() -> None:
+def test_defaults_fill_in_and_the_users_choice_wins() -> None:
     assert scrubbed_environment({})["PATH"]
+    assert scrubbed_environment({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_bwrap_isolates_the_network_and_binds_only_what_the_engine_reads(tmp_path: Path
