@@ -31,8 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--headless", action="store_true", help="same as the `serve` command: run without a GUI"
     )
+    parser.add_argument(
+        "--self-test", action="store_true", help="same as the `self-test` command"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
@@ -40,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command, then hand the rest of the arguments to that command's module."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--self-test"]:  # the alias: every later argument is the self-test's
+        args[0] = "self-test"
     parser = build_parser()
     known, rest = parser.parse_known_args(args)
     command = known.command or ("serve" if known.headless else "gui")
