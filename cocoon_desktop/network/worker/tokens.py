@@ -13,6 +13,7 @@ SSE answers until the end; here SSE is parsed line by line, which counts the sam
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cocoon_desktop.earnings.pricing import (
@@ -22,6 +23,9 @@ from cocoon_desktop.earnings.pricing import (
     adjusted_tokens,
 )
 from cocoon_desktop.network.tl.base import TokensUsed
+
+
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 
 
 def _count(doc: Any, *path: str) -> int:
@@ -71,8 +75,8 @@ class TokenCounter:
         return True
 
     def _rewrite_sse_line(self, line: bytes) -> bytes:
-        if not line.startswith(b"data:"):
-            return line
+        if not line.startswith(b"data:") or not _USAGE_OBJECT.search(line):
+            return line  # the fast path: most chunks carry no usage (or `"usage": null`)
         payload = line[5:].strip()
         try:
             doc = json.loads(payload)
