@@ -126,7 +126,7 @@ async def _complete(request: web.Request, endpoint: Endpoint) -> web.StreamRespo
     body = decode_json_body(await _read_body(request))
     api = parse_request(endpoint, body, ServedModel(service.settings.model_name),
                         service.settings.max_completion_tokens)
-    prepared = service.prepare(api)
+    prepared = await service.prepare(api)
     formatter = ResponseFormatter(api)
     async with service.generation(prepared, lane) as gen:
         if api.stream:

@@ -44,7 +44,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 THROUGHPUT_WINDOW_S = 10.0
 NO_SEQUENCE_RETRY_S = 0.005
+INLINE_TOKENIZE_CHARS = 16_384  # longer prompts are tokenized off the event loop
 ENGINE_STOPPING = "engine stopping"  # the core's error text for requests ended by close()
+
+
+def _tokenize(core: InferenceCore, api: ApiRequest) -> list[int]:
+    try:
+        if api.endpoint is Endpoint.CHAT:
+            text = core.render_chat([dict(m) for m in api.messages])
+            return core.tokenize(text, add_special=False)
+        return core.tokenize(api.prompt, add_special=True)
+    except EngineClosed:
+        raise stopping_error() from None
+    except InvalidRequest as exc:
+        raise ApiError(400, str(exc), param="messages") from None
 
 
 class ServiceState(StrEnum):
@@ -160,17 +173,14 @@ class EngineService:
                            type="server_error", code="engine_failed")
         raise stopping_error()
 
-    def prepare(self, api: ApiRequest) -> PreparedRequest:
+    async def prepare(self, api: ApiRequest) -> PreparedRequest:
         """Tokenize the prompt, fit the answer in the context, build the core's request."""
         core = self._ready_core()
-        try:
-            if api.endpoint is Endpoint.CHAT:
-                text = core.render_chat([dict(m) for m in api.messages])
-                tokens = core.tokenize(text, add_special=False)
-            else:
-                tokens = core.tokenize(api.prompt, add_special=True)
-        except InvalidRequest as exc:
-            raise ApiError(400, str(exc), param="messages") from None
+        chars = len(api.prompt) + sum(len(m["content"]) for m in api.messages)
+        if chars > INLINE_TOKENIZE_CHARS:  # a long prompt must not stall the other streams
+            tokens = await asyncio.to_thread(_tokenize, core, api)
+        else:
+            tokens = _tokenize(core, api)
         context = core.info.context_tokens_per_sequence
         if len(tokens) + 1 > context:
             raise ApiError(

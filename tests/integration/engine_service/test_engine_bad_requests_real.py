@@ -35,6 +35,8 @@ CASES: list[tuple[str, str, Any, dict[str, str], int, str]] = [
     ("POST", "/v1/chat/completions",
      chat(messages=[{"role": "user", "content": LONG_PROMPT}]), {}, 400,
      "context_length_exceeded"),
+    ("POST", "/v1/completions", {"model": SERVED, "prompt": "lorem ipsum " * 20_000}, {}, 400,
+     "context_length_exceeded"),  # tokenized off the event loop
     ("POST", "/v1/chat/completions", chat(max_tokens=-5), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(max_tokens=0), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(max_tokens=1_000_000), {}, 400, "invalid_value"),
