@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -162,3 +163,37 @@ async def test_restart_switches_settings() -> None:
         await supervisor.wait_ready(60)
         stats = supervisor.status.stats
         assert stats is not None and stats.capacity == 1
+
+
+APP = """
+import asyncio, sys
+from cocoon_desktop.engine.supervisor import EngineSupervisor
+from tests.integration.engine_service.conftest import engine_settings
+
+async def main() -> None:
+    supervisor = EngineSupervisor(engine_settings(), sandbox_mode=sys.argv[1])
+    await supervisor.start()
+    await supervisor.wait_ready(120)
+    print(supervisor.status.pid, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("mode", ["auto", "none"])
+async def test_the_engine_never_outlives_a_killed_app(mode: str) -> None:
+    root = Path(__file__).resolve().parents[3]
+    app = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", APP, mode, cwd=root, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)})
+    assert app.stdout is not None
+    line = await asyncio.wait_for(app.stdout.readline(), 120)
+    engine_pid = int(line)
+    app.kill()  # the app dies without stopping anything
+    await app.wait()
+    for _ in range(200):
+        if process_gone(engine_pid):
+            break
+        await asyncio.sleep(0.05)
+    assert process_gone(engine_pid), "the engine outlived its app, holding its memory"
