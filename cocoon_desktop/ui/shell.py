@@ -40,6 +40,7 @@ from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.glance_feed import GlanceFeed
 from cocoon_desktop.ui.services import (
     build_core,
+    chain_for,
     health_service,
     protection_settings,
     ton_price,
@@ -194,6 +195,14 @@ class AppShell(QObject):
                     "address.")
 
     def _on_settings_changed(self, s: AppSettings) -> None:
+        if s.network is not self.wallet.network:
+            self.wallet.set_network(s.network, chain_for(s.network, self.paths,
+                                                          s.ton_config_path))
+            self.wallet.start_polling()
+            aio.spawn(self.wallet.refresh(), name="wallet.refresh")
+            if self.serving.wanted:
+                self.notify("Network changed", "Stop and start serving to serve on "
+                            f"{s.network.value}.")
         self.theme.apply(s.theme)
         self.gpu.set_interval(s.monitoring_interval_s)
         self.core.policy.update_settings(protection_settings(s))

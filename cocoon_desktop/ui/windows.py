@@ -11,6 +11,7 @@ from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.chat.chat_window import ChatWindow
 from cocoon_desktop.ui.controllers.serving import ServingState
+from cocoon_desktop.ui.dashboard.model_dialog import ModelDialog
 from cocoon_desktop.ui.dashboard.overview import DashboardPage
 from cocoon_desktop.ui.earnings.earnings_page import EarningsPage
 from cocoon_desktop.ui.logs_view import LogsPage
@@ -38,6 +39,7 @@ class Windows:
         self.dashboard = DashboardPage(shell.engine, shell.serving, shell.gpu, shell.earnings,
                                        s.pause_temperature_c)
         self.main.add_page("Dashboard", self.dashboard)
+        self.dashboard.engine_panel.model_button.clicked.connect(self.show_model_dialog)
         if shell.earnings is not None:
             self.earnings = EarningsPage(shell.earnings)
             self.main.add_page("Earnings", self.earnings)
@@ -61,6 +63,12 @@ class Windows:
         self.wizard: WizardWindow | None = None
         self._told_about_tray = False
         self._quitting: QProgressDialog | None = None
+
+    def show_model_dialog(self) -> ModelDialog:
+        shell = self.shell
+        dialog = ModelDialog(shell.models, shell.settings, shell.engine, self.main)
+        dialog.open()
+        return dialog
 
     def show_main(self) -> None:
         self.main.bring_to_front()

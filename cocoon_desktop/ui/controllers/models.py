@@ -44,7 +44,8 @@ class ModelCheck:
 
 
 class ModelController(QObject):
-    check_progressed = Signal(int, int)  # done bytes, total bytes (from the hashing thread)
+    # done bytes, total bytes (from the hashing thread); 64-bit: models are tens of GB
+    check_progressed = Signal("qint64", "qint64")
 
     def __init__(self, library: ModelLibrary, parent: QObject | None = None) -> None:
         super().__init__(parent)

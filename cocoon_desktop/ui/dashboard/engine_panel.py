@@ -27,6 +27,7 @@ class EnginePanel(Card):
         self.serving_state = StateLabel()
         self.engine_state = StateLabel()
         self.engine_button = QPushButton("Start engine")
+        self.model_button = QPushButton("Model…")
         self.values: dict[str, QLabel] = {}
         row = QHBoxLayout()
         row.addWidget(self.serve_button)
@@ -34,6 +35,7 @@ class EnginePanel(Card):
         self.body.addLayout(row)
         engine_row = QHBoxLayout()
         engine_row.addWidget(self.engine_state, 1)
+        engine_row.addWidget(self.model_button)
         engine_row.addWidget(self.engine_button)
         self.body.addLayout(engine_row)
         for name in ("Model", "GPU offload", "Throughput", "Jobs", "Isolation"):
