@@ -112,6 +112,9 @@ async def serve_ratls(host: str, port: int, identity: RaTlsIdentity, policy: Att
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
-        await on_accept(stream, peer, where)
+        try:
+            await on_accept(stream, peer, where)
+        except asyncio.CancelledError:  # the server is shutting down: nothing left to report
+            await stream.close()
 
     return await asyncio.start_server(handle, host, port)
