@@ -24,7 +24,6 @@ from cocoon_desktop.earnings.pricing import (
 )
 from cocoon_desktop.network.tl.base import TokensUsed
 
-
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 
 
