@@ -98,6 +98,10 @@ class TlsStream:
             self._flush()
             await self._writer.drain()
 
+    def abort(self) -> None:
+        """Drop the connection at once, without a TLS close (for shutdown paths)."""
+        self._writer.close()
+
     async def close(self) -> None:
         with contextlib.suppress(SSL.Error, ConnectionError, OSError):
             self._conn.shutdown()

@@ -114,7 +114,7 @@ async def serve_ratls(host: str, port: int, identity: RaTlsIdentity, policy: Att
             return
         try:
             await on_accept(stream, peer, where)
-        except asyncio.CancelledError:  # the server is shutting down: nothing left to report
-            await stream.close()
+        except asyncio.CancelledError:  # the loop is shutting down: drop the socket, quietly
+            stream.abort()
 
     return await asyncio.start_server(handle, host, port)
