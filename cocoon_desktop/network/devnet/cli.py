@@ -1,9 +1,11 @@
 """`cocoon-desktop-cli devnet`: run a local Cocoon TEST network on this machine.
 
-It starts a proxy (workers connect over RA-TLS) and a client with an OpenAI-compatible endpoint,
-writes the root config a worker needs, and, with `--engine-url`, also serves that engine as a
-worker so the whole path runs on one machine. The engine's bearer token is read from the
-COCOON_ENGINE_TOKEN environment variable (never from the command line, which others can see).
+It starts a proxy (workers connect over RA-TLS) and a client with an OpenAI-compatible endpoint
+and writes the root config a worker needs. `--with-engine` also starts the app's engine (the
+bundled model unless `--model-path` names a GGUF) and a worker serving it, so the whole path
+client -> proxy -> worker -> engine runs with one command; `--engine-url` serves an engine that
+is already running instead (its bearer token from COCOON_ENGINE_TOKEN, never from the command
+line, which others can see).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
-from cocoon_desktop.engine.types import EngineEndpoint
+from cocoon_desktop.engine.models import ModelFileMissing, bundled_model_path
+from cocoon_desktop.engine.supervisor import EngineStartError, EngineSupervisor
+from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
 from cocoon_desktop.logs import register_secret, setup_logging
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.devnet.network import (
@@ -57,20 +62,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine-url",
                         help="also run a worker serving this OpenAI-compatible engine "
                              "(token from COCOON_ENGINE_TOKEN)")
-    parser.add_argument("--model", default="SmolLM2-135M-Instruct@devnet:0",
-                        help="the worker's Cocoon model name (name@commit:hash)")
+    parser.add_argument("--with-engine", action="store_true",
+                        help="start the engine (bundled model) and a worker serving it")
+    parser.add_argument("--model-path", type=Path, help="GGUF for --with-engine")
+    parser.add_argument("--model", default="smollm2-135m@devnet:0",
+                        help="the worker's Cocoon model name (name@commit:hash); clients ask "
+                             "for the part before '@'")
     parser.add_argument("--max-active-requests", type=int, default=4)
 
 
-async def _attach_worker(devnet: Devnet, args: argparse.Namespace) -> Worker:
-    token = os.environ.get("COCOON_ENGINE_TOKEN", "")
-    register_secret(token)
+async def _start_engine(args: argparse.Namespace) -> EngineSupervisor:
+    model_path = args.model_path or bundled_model_path()
+    supervisor = EngineSupervisor(EngineSettings(model_path=model_path, model_name=args.model,
+                                                 parallel_sequences=args.max_active_requests))
+    await supervisor.start()
+    print(f"  loading {model_path.name} ...", flush=True)
+    await supervisor.wait_ready(600)
+    return supervisor
+
+
+async def _attach_worker(devnet: Devnet, args: argparse.Namespace,
+                         supervisor: EngineSupervisor | None) -> Worker:
+    engine: EngineEndpoint | Callable[[], EngineEndpoint | None]
+    if supervisor is not None:
+        engine = lambda: supervisor.endpoint  # noqa: E731 (follows engine restarts)
+    else:
+        token = os.environ.get("COCOON_ENGINE_TOKEN", "")
+        register_secret(token)
+        engine = EngineEndpoint(args.engine_url, token)
     config = WorkerConfig(
         owner_address=friendly(DEVNET_WORKER_OWNER), model_name=args.model,
-        engine=EngineEndpoint(args.engine_url, token), root_config=devnet.root_config,
+        engine=engine, root_config=devnet.root_config,
         root_contract_address=devnet.root_contract_address,
         max_active_requests=args.max_active_requests, proxies=(devnet.workers_endpoint,))
     worker = Worker(config, make_identity(None))
+    if supervisor is not None:
+        supervisor.on_status(lambda s: worker.set_engine_ready(s.state is EngineState.READY))
     await worker.start()
     return worker
 
@@ -93,8 +120,17 @@ async def _main(args: argparse.Namespace) -> int:
         return 1
     if args.root_config_out:
         devnet.write_root_config(args.root_config_out)
-    worker = await _attach_worker(devnet, args) if args.engine_url else None
     print(BANNER)
+    supervisor, worker = None, None
+    try:
+        if args.with_engine:
+            supervisor = await _start_engine(args)
+        if args.engine_url or supervisor is not None:
+            worker = await _attach_worker(devnet, args, supervisor)
+    except (EngineStartError, ModelFileMissing) as exc:
+        log.error("the engine could not start: %s", exc)
+        await devnet.stop()
+        return 1
     policy = settings.worker_policy.kind
     print(f"  workers connect to   {devnet.workers_endpoint} (attestation policy {policy})")
     print(f"  root contract        {devnet.root_contract_address}")
@@ -102,6 +138,8 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"  root config written  {args.root_config_out}")
     print(f"  OpenAI endpoint      {devnet.http_url}/v1/chat/completions")
     print(f"  bearer token         {settings.http_token}")
+    if worker is not None:
+        print(f"  serving model        {args.model.split('@', 1)[0]} (one local worker)")
     print("  stop with Ctrl+C\n", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,6 +149,8 @@ async def _main(args: argparse.Namespace) -> int:
     await stop.wait()
     if worker is not None:
         await worker.stop()
+    if supervisor is not None:
+        await supervisor.stop()
     await devnet.stop()
     return 0
 
