@@ -4,7 +4,7 @@
 #   <out>/cocoon-desktop_<version>_amd64.deb             /opt/cocoon-desktop, menu entry, icons
 # Usage: installers/build-linux.sh [--out DIR] [--skip-bootstrap] [--compress gzip|xz]
 #   --out DIR          where the two files go (default: dist/)
-#   --skip-bootstrap   trust that the virtual environment is complete (CI, tests)
+#   --skip-bootstrap   skip scripts/bootstrap.sh (tests: scripts/test.sh ran it already)
 #   --compress xz      a .deb 15% smaller (the model does not compress), but about 3 CPU-minutes
 #                      instead of 12 s: use it for releases; gzip (default) for everything else
 # Needs Debian or Ubuntu (dpkg-deb, desktop-file-validate); scripts/bootstrap.sh installs the
@@ -39,9 +39,9 @@ if [ "$bootstrap" = 1 ]; then
     apt-get install -y -q dpkg-dev desktop-file-utils >/dev/null 2>&1 \
       || sudo apt-get install -y -q dpkg-dev desktop-file-utils >/dev/null
   }
-  # The build extra (PyInstaller), into the same editable install the app already has.
-  "$py" -c 'import PyInstaller' 2>/dev/null || "$venv/bin/pip" install -q -e "$root[build]"
 fi
+# The build extra (PyInstaller), into the same editable install the app already has.
+"$py" -c 'import PyInstaller' 2>/dev/null || "$venv/bin/pip" install -q -e "$root[build]"
 version=$("$py" -c 'import cocoon_desktop; print(cocoon_desktop.__version__)')
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 [ "$arch" = amd64 ] || { echo "only x86_64 (amd64) builds are set up, not $arch" >&2; exit 1; }
