@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,8 @@ class DevnetProxy:
                                                        root_address)
         self.workers: dict[str, WorkerAccount] = {}
         self.lines: list[WorkerLine] = []
-        self.metered: list[tuple[str, int]] = []  # (worker owner raw, adjusted tokens)
+        # (worker owner raw, adjusted tokens) of the latest requests, for tests and the log
+        self.metered: deque[tuple[str, int]] = deque(maxlen=10_000)
         self.servers: list[asyncio.Server] = []
         self.connections: set[Any] = set()  # live TlConnections, closed by stop()
 
