@@ -26,6 +26,7 @@ import cocoon_desktop
 from cocoon_desktop.engine.control import LaunchConfig, parse_line, stop_command
 from cocoon_desktop.engine.sandbox import (
     SandboxPlan,
+    prepare_gpu_devices,
     runtime_read_only_paths,
     scrubbed_environment,
 )
@@ -136,6 +137,8 @@ class EngineProcess:
 async def launch_engine(settings: EngineSettings, plan: SandboxPlan, *,
                         env_source: Mapping[str, str] | None = None) -> EngineProcess:
     """Bind a loopback port, start the engine on it inside `plan`, send it its configuration."""
+    if plan.kind == "bwrap":
+        await asyncio.to_thread(prepare_gpu_devices)
     token = secrets.token_urlsafe(32)
     register_secret(token)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -19,6 +19,7 @@ The environment is rebuilt from an allow-list (`scrubbed_environment`), so nothi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -149,6 +150,17 @@ def bwrap_arguments(read_only_paths: Iterable[Path], *, home: str | None = None)
     for path in _outermost(read_only_paths):
         args += ["--ro-bind", str(path), str(path)]
     return [*args, "--chdir", "/tmp"]
+
+
+def prepare_gpu_devices(dev: Path = Path("/dev")) -> None:
+    """Create NVIDIA's unified-memory device node if the driver has not yet: CUDA makes it on
+    first use through the setuid `nvidia-modprobe`, which cannot work inside bubblewrap."""
+    if (dev / "nvidiactl").exists() and not (dev / "nvidia-uvm").exists():
+        helper = shutil.which("nvidia-modprobe")
+        if helper:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run([helper, "-u", "-c", "0"], capture_output=True,
+                               timeout=PROBE_TIMEOUT_S, check=False)
 
 
 def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = None

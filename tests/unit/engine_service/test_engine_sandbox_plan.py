@@ -11,6 +11,7 @@ from cocoon_desktop.engine.sandbox import (
     bwrap_arguments,
     observed_sandbox,
     plan_sandbox,
+    prepare_gpu_devices,
     runtime_read_only_paths,
     scrubbed_environment,
 )
@@ -87,3 +88,8 @@ def test_the_runtime_paths_cover_python_the_app_and_gpu_libraries(tmp_path: Path
     assert model in paths and cuda in paths
     assert Path("relative") not in paths and Path("/nonexistent") not in paths
     assert any(Path(os.path.realpath(sys.executable)).is_relative_to(p) for p in paths)
+
+
+def test_gpu_device_preparation_leaves_a_machine_without_nvidia_alone(tmp_path: Path) -> None:
+    prepare_gpu_devices(tmp_path)  # no /dev/nvidiactl: nothing to do, nothing created
+    assert list(tmp_path.iterdir()) == []
