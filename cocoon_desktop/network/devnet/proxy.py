@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
