@@ -2,10 +2,13 @@
 
 Rendering goes through llama-cpp-python's `Jinja2ChatFormatter`, the same sandboxed Jinja set-up
 Hugging Face uses, so SmolLM2's template gives exactly the prompt it was trained on. A model
-without a template gets ChatML, the most common format, and `from_model` says so.
+without a template, or with one that does not compile, gets ChatML, the most common format, and
+`from_model` says so.
 """
 
 from __future__ import annotations
+
+import logging
 
 import jinja2
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -19,6 +22,7 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+log = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool", "developer")
 
 
@@ -26,14 +30,17 @@ class ChatRenderer:
     """Renders a list of `{"role", "content"}` messages into one prompt string."""
 
     def __init__(self, model: NativeModel) -> None:
+        eos, bos = model.token_text(model.eos_token), model.token_text(model.bos_token)
         template = model.chat_template()
-        self.from_model = template is not None
-        self._formatter = Jinja2ChatFormatter(
-            template=template or CHATML_TEMPLATE,
-            eos_token=model.token_text(model.eos_token),
-            bos_token=model.token_text(model.bos_token),
-            add_generation_prompt=True,
-        )
+        self.from_model = False
+        if template is not None:
+            try:
+                self._formatter = _formatter(template, eos, bos)
+                self.from_model = True
+            except jinja2.TemplateError as exc:
+                log.warning("the model's chat template does not compile (%s); using ChatML", exc)
+        if not self.from_model:
+            self._formatter = _formatter(CHATML_TEMPLATE, eos, bos)
 
     def render(self, messages: list[dict[str, str]]) -> str:
         _check_messages(messages)
@@ -42,6 +49,11 @@ class ChatRenderer:
         except (jinja2.TemplateError, ValueError, TypeError) as exc:
             raise InvalidRequest(f"The model's chat template rejected these messages: {exc}. "
                                  "Check the roles and their order.") from exc
+
+
+def _formatter(template: str, eos: str, bos: str) -> Jinja2ChatFormatter:
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                               add_generation_prompt=True)
 
 
 def _check_messages(messages: list[dict[str, str]]) -> None:

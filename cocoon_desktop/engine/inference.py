@@ -86,6 +86,14 @@ class InferenceCore:
         _check_settings(settings)
         self._settings = settings
         self._model, self._context = _load(settings)
+        try:
+            self._start_serving(settings)
+        except BaseException:
+            self._context.close()
+            self._model.close()
+            raise
+
+    def _start_serving(self, settings: EngineSettings) -> None:
         self._chat = ChatRenderer(self._model)
         self._info = CoreInfo(
             capacity=settings.parallel_sequences,

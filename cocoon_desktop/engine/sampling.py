@@ -50,8 +50,9 @@ class SequenceSampler:
             self._chain = None
 
 
-def _chain_members(params: SamplingParams, *, seed: int, n_vocab: int) -> list:
-    members = []
+def _chain_members(params: SamplingParams, *, seed: int, n_vocab: int
+                   ) -> list[llama.llama_sampler_p]:
+    members: list[llama.llama_sampler_p] = []
     if params.uses_penalties:
         members.append(llama.llama_sampler_init_penalties(
             n_vocab, PENALTY_LAST_N, params.repeat_penalty, params.frequency_penalty,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,12 @@ from cocoon_desktop.engine.inference import (
     GenerationRequest,
     InferenceCore,
     InvalidRequest,
-    ModelLoadError,
     NoFreeSequence,
     PromptTooLong,
     SamplingParams,
     TokenDelta,
 )
 from cocoon_desktop.engine.llama_native import NativeContext
-from cocoon_desktop.engine.types import EngineSettings
 from tests.integration.engine_core.core_harness import Collector, chat_tokens, generate
 
 pytestmark = pytest.mark.engine
@@ -189,32 +186,6 @@ def test_a_sink_that_raises_ends_only_its_own_request(core: InferenceCore) -> No
     core.start(GenerationRequest("healthy", prompt, SamplingParams(max_tokens=20)), healthy)
     assert broken_done.wait(60)
     assert healthy.wait().completion_tokens == 20
-
-
-def test_chat_uses_the_models_own_template(core: InferenceCore) -> None:
-    assert core.info.chat_template_present
-    prompt = core.render_chat([{"role": "user", "content": "Hi"}])
-    assert prompt.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
-    assert prompt.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
-    tokens = core.tokenize(prompt, add_special=False)
-    assert tokens[0] == 1  # <|im_start|> parsed as its special token, not as text
-    with pytest.raises(InvalidRequest, match="role must be one of"):
-        core.render_chat([{"role": "wizard", "content": "Hi"}])
-    with pytest.raises(InvalidRequest, match="non-empty list"):
-        core.render_chat([])
-
-
-def test_load_errors_say_what_to_do(base_settings: EngineSettings, tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    with pytest.raises(ModelLoadError, match="does not exist"):
-        InferenceCore(replace(base_settings, model_path=tmp_path / "missing.gguf"))
-    junk = tmp_path / "junk.gguf"
-    junk.write_bytes(b"not a model at all" * 100)
-    with pytest.raises(ModelLoadError, match="choose another model file"):
-        InferenceCore(replace(base_settings, model_path=junk))
-    with pytest.raises(ModelLoadError, match="raise the context size"):
-        InferenceCore(replace(base_settings, context_tokens=256, parallel_sequences=8))
 
 
 def test_info_describes_the_loaded_engine(core: InferenceCore) -> None:
