@@ -25,14 +25,15 @@ class TlsStream:
         self.peer: PeerAttestation | None = None
 
     def _flush(self) -> None:
+        """Send whatever TLS wrote into its memory BIO (a short read means it is empty)."""
         while True:
             try:
                 data = self._conn.bio_read(READ_CHUNK)
             except SSL.WantReadError:
                 return
-            if not data:
-                return
             self._writer.write(data)
+            if len(data) < READ_CHUNK:
+                return
 
     async def _pull(self) -> bool:
         data = await self._reader.read(READ_CHUNK)
