@@ -119,6 +119,8 @@ class Scheduler:
         sampler = SequenceSampler(params, seed=resolve_seed(params.seed, self._engine_seed),
                                   n_vocab=self._model.shape.n_vocab)
         slot.busy = True
+        log.debug("request %s: sequence %d, %d of %d prompt tokens cached",
+                  admission.request.request_id, slot.seq_id, reused, len(prompt))
         self.active.append(ActiveSequence(admission, slot, sampler, TextStream(params.stop),
                                           cached_tokens=reused, prompt_fed=reused))
 
@@ -129,6 +131,8 @@ class Scheduler:
     def finish(self, seq: ActiveSequence, reason: FinishReason, error: str | None = None) -> None:
         """Remove `seq` from the batch, free its sampler and send its last event."""
         self.active.remove(seq)
+        log.debug("request %s: %s after %d tokens", seq.admission.request.request_id, reason,
+                  seq.completion_tokens)
         seq.sampler.close()
         seq.slot.busy = False
         seq.slot.last_used_step = self._steps

@@ -55,6 +55,15 @@ def test_cancel_from_another_thread_stops_within_one_token(core: InferenceCore) 
     assert core.active_count == 0
 
 
+def test_cancel_right_after_start_ends_at_once(core: InferenceCore) -> None:
+    sink = Collector()
+    core.start(GenerationRequest("quick", chat_tokens(core, "Write a long essay about ice."),
+                                 LONG), sink).cancel()
+    finished = sink.wait()
+    assert finished.finish_reason == "cancelled"
+    assert finished.completion_tokens <= 1
+
+
 def test_capacity_is_enforced_and_freed_on_finish(make_core: MakeCore) -> None:
     small = make_core(parallel_sequences=2, context_tokens=1024)
     prompt = chat_tokens(small, "Write a long essay about snow.")
