@@ -60,3 +60,15 @@ async def test_the_request_timeout_is_honoured_and_reported(slow) -> None:
     finished = next(e for e in events if isinstance(e, RequestFinished))
     assert not finished.succeeded and "timeout" in (finished.error or "")
     await wait_until(lambda: worker.active_requests == 0)
+
+
+async def test_losing_the_proxy_mid_request_frees_the_slot_and_reports_it(slow) -> None:
+    devnet, worker, events = slow
+    running = asyncio.create_task(chat(devnet, "long one"))
+    await wait_until(lambda: worker.active_requests == 1)
+    await devnet.proxy.stop()
+    await wait_until(lambda: worker.active_requests == 0)
+    finished = next(e for e in events if isinstance(e, RequestFinished))
+    assert not finished.succeeded and "proxy connection closed" in (finished.error or "")
+    status, _, text = await running
+    assert status == 200 and "[the answer broke off]" in text
