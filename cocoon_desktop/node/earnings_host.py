@@ -1,0 +1,170 @@
+"""The node's money side: the ledger, the recorder fed by the worker, the earnings summary,
+payouts and the periodic chain sync.
+
+A ledger that cannot be opened is a problem the node reports, not a reason to stop serving
+(the proxy keeps its own count; the statements come again). Payouts and chain sync run only on
+networks with a chain (not the devnet), once the node wallet key could be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from cocoon_desktop.earnings.chain_sync import sync_with_chain
+from cocoon_desktop.earnings.figures import EarningsSummary, summarize
+from cocoon_desktop.earnings.ledger import Ledger, LedgerError
+from cocoon_desktop.earnings.payout_service import PayoutService
+from cocoon_desktop.earnings.recorder import EarningsRecorder
+from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
+from cocoon_desktop.hardware.energy import EnergyMeter
+from cocoon_desktop.network.worker.http_stats import PayoutHook
+from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.node.config import NodeConfig
+from cocoon_desktop.wallet.chain import ChainService
+from cocoon_desktop.wallet.manager import WalletManager
+
+log = logging.getLogger(__name__)
+SUMMARY_EVERY_S = 60.0
+SUMMARY_DEBOUNCE_S = 1.0
+
+
+class EarningsHost:
+    def __init__(self, ledger_file: Path, config: NodeConfig, energy: EnergyMeter,
+                 on_change: Callable[[], None]) -> None:
+        self._ledger_file = ledger_file
+        self._config = config
+        self._energy = energy
+        self._on_change = on_change
+        self.ledger: Ledger | None = None
+        self.recorder: EarningsRecorder | None = None
+        self.payouts: PayoutService | None = None
+        self.summary: EarningsSummary | None = None
+        self.problems: dict[str, str] = {}
+        self.fee_per_token = 0
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def open(self) -> None:
+        """Open the ledger and the recorder (blocking: SQLite migrations, fsync)."""
+        try:
+            self.ledger = Ledger.open(self._ledger_file)
+        except (LedgerError, OSError) as exc:
+            self.problems["ledger"] = f"Earnings cannot be recorded: {exc}"
+            log.error("%s", self.problems["ledger"])
+            return
+        self.recorder = EarningsRecorder(
+            self.ledger, lambda: self.fee_per_token, energy_meter=self._energy,
+            tariff=lambda: self._config.tariff, on_request=self._on_request)
+
+    def start(self) -> None:
+        """Keep the summary fresh (on the event loop)."""
+        if self.ledger is not None:
+            self._spawn(self._summary_loop(), "earnings.summary")
+
+    def attach(self, worker: Worker, fee_per_token: int) -> None:
+        self.fee_per_token = fee_per_token
+        if self.recorder is not None:
+            worker.add_listener(self.recorder.on_worker_event)
+
+    def detach(self, worker: Worker) -> None:
+        if self.recorder is not None:
+            with contextlib.suppress(ValueError):
+                worker.remove_listener(self.recorder.on_worker_event)
+
+    def enable_payouts(self, manager: WalletManager, chain: ChainService,
+                       owner_address: str) -> None:
+        """Pay out and sync with the chain on timers (networks with a chain only)."""
+        if self.ledger is None or self.payouts is not None:
+            return
+        self.payouts = PayoutService(self.ledger, WalletPayoutSender(manager, chain))
+        reader = WalletChainReader(chain, owner_address)
+        self._spawn(self._every(self._config.payout_check_interval_s, self._pay),
+                    "earnings.payouts")
+        self._spawn(self._every(self._config.chain_sync_interval_s,
+                                lambda: self._sync(reader)), "earnings.chain-sync")
+
+    @property
+    def payout_hook(self) -> PayoutHook | None:
+        return self.payouts.request_payout if self.payouts is not None else None
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
+        if self.ledger is not None:
+            await asyncio.to_thread(self.ledger.close)
+
+    # -- loops -------------------------------------------------------------------------------
+    def _on_request(self) -> None:
+        if self.payouts is not None:
+            self.payouts.note_request()
+        self._dirty.set()
+
+    async def refresh_summary(self) -> None:
+        if self.ledger is None:
+            return
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.flush)
+        self.summary = await asyncio.to_thread(summarize, self.ledger, None, None,
+                                               self._config.ton_price)
+        self._on_change()
+
+    async def _summary_loop(self) -> None:
+        while True:
+            try:
+                await self.refresh_summary()
+            except Exception:
+                log.exception("the earnings summary could not be computed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), SUMMARY_EVERY_S)
+            self._dirty.clear()
+            await asyncio.sleep(SUMMARY_DEBOUNCE_S)
+
+    async def _pay(self) -> None:
+        assert self.payouts is not None
+        held = ""
+        for outcome in await self.payouts.run_once():
+            if outcome.sent:
+                log.info("payout: %s", outcome.message)
+            elif outcome.gas is not None and not outcome.gas.ok:
+                held = outcome.gas.message
+        self._set_problem("payout", held)
+
+    async def _sync(self, reader: WalletChainReader) -> None:
+        assert self.ledger is not None
+        report = await sync_with_chain(self.ledger, reader)
+        self._set_problem("chain", "; ".join(report.problems))
+        if report.confirmed or report.received or report.found_on_chain:
+            self._dirty.set()
+
+    def _set_problem(self, key: str, text: str) -> None:
+        if self.problems.get(key, "") != text:
+            if text:
+                self.problems[key] = text
+                log.warning("%s: %s", key, text)
+            else:
+                self.problems.pop(key, None)
+            self._on_change()
+
+    async def _every(self, interval_s: float,
+                     step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        while True:
+            try:
+                await step()
+            except Exception:
+                log.exception("a periodic earnings step failed; it runs again in %.0f s",
+                              interval_s)
+            await asyncio.sleep(interval_s)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))

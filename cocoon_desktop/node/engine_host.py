@@ -1,0 +1,124 @@
+"""The node's engine: what it runs (model, name, GPU layers) and its supervisor's life.
+
+`EngineHost` is the Qt-free owner of the `EngineSupervisor`: started when the node serves (or
+a chat needs it), stopped to free VRAM (game mode), never restarted by itself after a GPU
+fault. `engine_settings_for` turns the node config into `EngineSettings` (hashing the model
+file the first time: blocking, run it in a thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import psutil
+
+from cocoon_desktop.engine.file_hash import FileChangedWhileHashing
+from cocoon_desktop.engine.gguf_meta import ModelFileError
+from cocoon_desktop.engine.model_library import ModelLibrary
+from cocoon_desktop.engine.offload import plan_offload
+from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus, EngineSupervisor
+from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
+from cocoon_desktop.node.config import NodeConfig
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 600.0
+StatusListener = Callable[[EngineStatus], None]
+SupervisorFactory = Callable[[EngineSettings, Mapping[str, str] | None], EngineSupervisor]
+
+
+def default_supervisor(settings: EngineSettings, env: Mapping[str, str] | None
+                       ) -> EngineSupervisor:
+    return EngineSupervisor(settings, env_source=env)
+
+
+def engine_settings_for(config: NodeConfig, library: ModelLibrary,
+                        free_vram_bytes: int | None, offload_supported: bool) -> EngineSettings:
+    """The engine's settings for this node (blocking: may hash the model file).
+
+    The engine decodes one sequence per network job the worker may run, plus one for the chat
+    lane, so a chat never waits behind network jobs nor takes their places."""
+    path = config.model_path or _bundled(library)
+    try:
+        metadata = library.add(path).metadata or library.metadata(path)
+        name = config.model_name or str(library.cocoon_name(path.resolve()))
+    except (ModelFileError, FileChangedWhileHashing) as exc:
+        raise EngineStartError(str(exc)) from None
+    except OSError as exc:
+        raise EngineStartError(f"Cannot read the model {path}: {exc.strerror}. Check the file "
+                               "and its permissions.") from None
+    sequences = max(1, config.max_active_requests) + 1
+    plan = plan_offload(metadata, config.context_tokens * sequences, free_vram_bytes,
+                        offload_supported)
+    threads = config.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 2
+    return EngineSettings(
+        model_path=path.resolve(), model_name=name,
+        context_tokens=config.context_tokens * sequences, parallel_sequences=sequences,
+        threads=max(1, threads),
+        gpu_layers=config.gpu_layers if config.gpu_layers != -1 else plan.gpu_layers)
+
+
+def _bundled(library: ModelLibrary) -> Path:
+    entry = library.entries()[0]
+    if entry.problem:
+        raise EngineStartError(entry.problem)
+    return entry.path
+
+
+class EngineHost:
+    """Starts, follows and stops the engine process for the node."""
+
+    def __init__(self, settings_provider: Callable[[], Awaitable[EngineSettings]],
+                 on_status: StatusListener, *, env: Mapping[str, str] | None = None,
+                 factory: SupervisorFactory = default_supervisor) -> None:
+        self._settings_provider = settings_provider
+        self._on_status = on_status
+        self._env = env
+        self._factory = factory
+        self.supervisor: EngineSupervisor | None = None
+        self.status = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
+
+    @property
+    def ready(self) -> bool:
+        return self.status.state is EngineState.READY and self.status.endpoint is not None
+
+    @property
+    def endpoint(self) -> EngineEndpoint | None:
+        return self.status.endpoint if self.ready else None
+
+    @property
+    def settings(self) -> EngineSettings | None:
+        return self.supervisor.settings if self.supervisor is not None else None
+
+    async def start(self) -> None:
+        """Start the engine (returns once it is launching; EngineStartError if it cannot)."""
+        if self.supervisor is None:
+            try:
+                settings = await self._settings_provider()
+            except EngineStartError as exc:
+                self._publish(EngineStatus(EngineState.CRASHED, f"The engine cannot start: "
+                                           f"{exc}", gave_up=True))
+                raise
+            self.supervisor = self._factory(settings, self._env)
+            self.supervisor.on_status(self._publish)
+        await self.supervisor.start()
+
+    async def ensure_running(self, timeout_s: float = READY_TIMEOUT_S) -> EngineEndpoint:
+        """The endpoint of a ready engine, starting it first if needed (EngineStartError)."""
+        endpoint = self.endpoint
+        if endpoint is not None:
+            return endpoint
+        await self.start()
+        assert self.supervisor is not None
+        return await self.supervisor.wait_ready(timeout_s)
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop the process (its memory, VRAM included, is free on return)."""
+        if self.supervisor is not None:
+            await self.supervisor.stop(drain_timeout_s)
+
+    def _publish(self, status: EngineStatus) -> None:
+        self.status = status
+        self._on_status(status)

@@ -1,0 +1,115 @@
+"""The node's figures for Prometheus and as JSON, next to the worker's own.
+
+`/metrics` answers the worker's counters (network area) followed by these node gauges, so one
+scrape per instance shows a farm's state, GPUs, protection and earnings. The label is
+`node_instance`, not `instance`, which Prometheus sets itself to the scraped address.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import Enum
+from typing import Any
+
+from cocoon_desktop import __version__
+from cocoon_desktop.node.status import NodeState, NodeStatus
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _Text:
+    def __init__(self, instance: int) -> None:
+        self.lines: list[str] = []
+        self.instance = f'node_instance="{instance}"'
+
+    def metric(self, name: str, kind: str, help_text: str,
+               samples: list[tuple[dict[str, str], float | None]]) -> None:
+        shown = [(labels, value) for labels, value in samples if value is not None]
+        if not shown:
+            return
+        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for labels, value in shown:
+            extra = "".join(f',{k}="{_escape(v)}"' for k, v in labels.items())
+            self.lines.append(f"{name}{{{self.instance}{extra}}} {value:g}")
+
+
+def node_metrics(status: NodeStatus) -> str:
+    """Prometheus text exposition of one node's status."""
+    t = _Text(status.instance)
+    t.metric("cocoon_node_info", "gauge", "The node's version and network.",
+             [({"version": __version__, "network": status.network.value}, 1)])
+    t.metric("cocoon_node_state", "gauge", "1 for the node's current state.",
+             [({"state": s.value}, float(status.state is s)) for s in NodeState])
+    t.metric("cocoon_node_accepting_jobs", "gauge", "1 when taking new network jobs.",
+             [({}, float(status.accepting))])
+    t.metric("cocoon_node_needs_user", "gauge", "1 when the node stopped and needs the user.",
+             [({}, float(status.needs_user))])
+    t.metric("cocoon_node_paused_reasons", "gauge", "Reasons serving is paused now.",
+             [({}, len(status.paused_reasons))])
+    t.metric("cocoon_node_problems", "gauge", "Problems that do not stop serving.",
+             [({}, len(status.problems))])
+    t.metric("cocoon_node_engine_ready", "gauge", "1 when the inference engine is ready.",
+             [({}, float(status.engine_state.value == "ready"))])
+    _gpu_metrics(t, status)
+    _earnings_metrics(t, status)
+    return "\n".join(t.lines) + "\n"
+
+
+def _gpu_metrics(t: _Text, status: NodeStatus) -> None:
+    def per_gpu(field: str, scale: float = 1.0) -> list[tuple[dict[str, str], float | None]]:
+        out: list[tuple[dict[str, str], float | None]] = []
+        for gpu in status.gpus:
+            value = getattr(gpu, field)
+            out.append(({"gpu": str(gpu.index), "uuid": gpu.uuid},
+                        None if value is None else float(value) * scale))
+        return out
+
+    t.metric("cocoon_node_gpu_temperature_celsius", "gauge", "GPU temperature.",
+             per_gpu("temperature_c"))
+    t.metric("cocoon_node_gpu_power_watts", "gauge", "GPU power draw.", per_gpu("power_w"))
+    t.metric("cocoon_node_gpu_utilization_ratio", "gauge", "GPU busy share (0..1).",
+             per_gpu("utilization_gpu_percent", 0.01))
+    t.metric("cocoon_node_gpu_memory_used_bytes", "gauge", "GPU memory in use.",
+             per_gpu("memory_used_bytes"))
+    t.metric("cocoon_node_gpu_memory_total_bytes", "gauge", "GPU memory in all.",
+             per_gpu("memory_total_bytes"))
+    t.metric("cocoon_node_gpu_energy_joules_total", "counter",
+             "The driver's energy counter since it loaded.", per_gpu("energy_total_j"))
+
+
+def _earnings_metrics(t: _Text, status: NodeStatus) -> None:
+    summary = status.earnings
+    if summary is None:
+        return
+    t.metric("cocoon_node_earned_nanoton", "gauge", "Earned per the ledger, by period.",
+             [({"period": "today"}, summary.today.earned_nanoton),
+              ({"period": "7d"}, summary.last_7_days.earned_nanoton),
+              ({"period": "30d"}, summary.last_30_days.earned_nanoton),
+              ({"period": "all"}, summary.all_time.earned_nanoton)])
+    t.metric("cocoon_node_payout_nanoton", "gauge", "Money by payout state.",
+             [({"state": "paid"}, summary.paid_nanoton),
+              ({"state": "in_flight"}, summary.in_flight_nanoton),
+              ({"state": "pending"}, summary.pending_nanoton)])
+    t.metric("cocoon_node_requests_last_hour", "gauge", "Requests served in the last hour.",
+             [({}, summary.requests_last_hour)])
+    t.metric("cocoon_node_served_energy_joules", "gauge",
+             "GPU energy of served requests, all time.", [({}, summary.all_time.energy_j)])
+
+
+def status_json(status: NodeStatus) -> dict[str, Any]:
+    """The status as JSON values (no secrets: none are in it)."""
+    return _plain(dataclasses.asdict(status))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # datetimes, decimals, paths

@@ -1,0 +1,86 @@
+"""Every key a rig file (TOML) may hold: its section, type, default and meaning.
+
+One table: the loader checks files against it, the docs list it (a test keeps
+docs/areas/node.md and installers/systemd/rig.example.toml in step with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RigKey:
+    section: str  # "" for the top level
+    name: str
+    kind: type  # int, float, bool, str or list (of strings)
+    default: Any  # None: derived (the doc says how)
+    doc: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.name}" if self.section else self.name
+
+
+def _k(section: str, name: str, kind: type, default: Any, doc: str) -> RigKey:
+    return RigKey(section, name, kind, default, doc)
+
+
+KEYS: tuple[RigKey, ...] = (
+    _k("", "instance", int, 0, "upstream's instance number (0-999): stats port "
+       "12000 + 10 x instance, its own folder and keyring; `--instance` overrides it"),
+    _k("", "home", str, "", "this instance's folder; `{instance}` is replaced by the number; "
+       "empty: the app's profile for instance 0, `instance-N` under it for others"),
+    _k("network", "kind", str, "devnet", "devnet (in-process test network), testnet or "
+       "mainnet"),
+    _k("network", "root_config_file", str, "", "a root-config JSON in upstream's fake-TON "
+       "format (test networks, private deployments)"),
+    _k("network", "root_contract_address", str, "", "read the root config from this "
+       "contract on chain (upstream's worker.conf names it)"),
+    _k("network", "ton_config", str, "", "liteserver config file; empty: the network's "
+       "global config from ton.org"),
+    _k("network", "proxies", list, [], "explicit proxies as \"host:port\"; empty: those the "
+       "root config lists"),
+    _k("network", "attestation", str, "auto", "auto (tdx on mainnet, fake_tdx on test "
+       "networks), tdx, fake_tdx or none"),
+    _k("worker", "owner_address", str, "", "the TON address payouts go to; empty: the one "
+       "linked with `cocoon-desktop wallet link-owner`"),
+    _k("worker", "coefficient", int, 1000, "price coefficient, 1000 = 1.0x the base price"),
+    _k("worker", "max_active_requests", int, 4, "network jobs served at once (1-256)"),
+    _k("model", "path", str, "", "a GGUF model file; empty: the bundled SmolLM2-135M"),
+    _k("model", "name", str, "", "the Cocoon model name to announce (name@commit:hash); "
+       "empty: derived from the file"),
+    _k("model", "context_tokens", int, 4096, "context per request, in tokens"),
+    _k("model", "gpu_layers", int, -1, "layers on the GPU; -1: as many as fit"),
+    _k("model", "threads", int, 0, "CPU threads of the engine; 0: one per physical core"),
+    _k("gpu", "device", str, "", "PCI bus id (0000:01:00.0), number, UUID (GPU-...) or "
+       "`all`; empty: the only GPU, or GPU number `instance` when there are several"),
+    _k("gpu", "pause_temperature_c", int, 83, "pause new jobs at this temperature"),
+    _k("gpu", "resume_temperature_c", int, 75, "resume at this temperature or below"),
+    _k("gpu", "pause_on_throttle", bool, True, "pause while the GPU slows itself down"),
+    _k("gpu", "vram_headroom_mib", int, 512, "GPU memory to keep free for other programs"),
+    _k("gpu", "game_mode", bool, True, "unload the model while other programs use the GPU"),
+    _k("gpu", "game_mode_processes", list, [], "programs that start game mode (e.g. "
+       "\"steam\")"),
+    _k("gpu", "monitoring_interval_s", float, 1.0, "seconds between GPU readings (0.2-60)"),
+    _k("earnings", "tariff_per_kwh", float, 0.0, "electricity price per kWh; 0: not counted"),
+    _k("earnings", "tariff_currency", str, "USD", "the tariff's currency (three letters)"),
+    _k("earnings", "ton_price", float, 0.0, "one TON in that currency, for net figures; "
+       "0: not set"),
+    _k("earnings", "payout_check_interval_s", float, 300.0, "how often payouts are "
+       "considered (30-86400)"),
+    _k("earnings", "chain_sync_interval_s", float, 600.0, "how often payouts are checked on "
+       "chain (60-86400)"),
+    _k("stats", "port", int, None, "stats and /metrics port; default 12000 + 10 x instance; "
+       "0: any free port"),
+    _k("stats", "listen", str, "127.0.0.1", "address to listen on; another one (e.g. "
+       "0.0.0.0) only for a Prometheus server elsewhere (the token is still required)"),
+    _k("stats", "token_file", str, "", "a file holding the stats token (e.g. a systemd "
+       "credential, shared with Prometheus); empty: a fresh token each run, in the run file"),
+    _k("shutdown", "drain_timeout_s", float, 30.0, "on stop, how long running jobs may "
+       "finish (0-3600)"),
+)
+
+SECTIONS = tuple(dict.fromkeys(k.section for k in KEYS if k.section))
+BY_DOTTED = {k.dotted: k for k in KEYS}

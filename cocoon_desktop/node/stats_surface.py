@@ -1,0 +1,103 @@
+"""The worker's stats surface as a node serves it: upstream's paths, the node's gauges in
+`/metrics`, and `/nodestatus` (the node's snapshot as JSON).
+
+Every path needs the token (`Authorization: Bearer …` or upstream's `?access_hash=…`). It
+listens on 127.0.0.1 unless the rig file asks for another address (`[stats] listen`), for a
+Prometheus server elsewhere on the farm's network.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from cocoon_desktop.network.worker.http_stats import PayoutHook, build_stats_app
+from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.node.status import NodeProblem
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class StatsTokenError(Exception):
+    def __init__(self, problem: NodeProblem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def load_stats_token(token_file: Path | None) -> str:
+    """The operator's token file (e.g. a systemd credential, shared with Prometheus' scrape
+    config), else a fresh random token for this run."""
+    if token_file is None:
+        return secrets.token_urlsafe(32)
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StatsTokenError(NodeProblem(
+            f"The stats token file {token_file} cannot be read: {exc.strerror}.",
+            "Create it (e.g. `openssl rand -hex 32 > FILE; chmod 600 FILE`) or remove "
+            "`token_file` from the rig file to get a fresh token each run.")) from None
+    if len(token) < 16 or any(c.isspace() for c in token):
+        raise StatsTokenError(NodeProblem(
+            f"The stats token in {token_file} is too short or has spaces in it.",
+            "Use at least 16 characters without spaces (e.g. `openssl rand -hex 32`)."))
+    return token
+
+
+class StatsSurface:
+    """Started with the worker, stopped with it. `url` is set while it listens."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, worker: Worker, on_payout: PayoutHook | None,
+                    extra_metrics: Callable[[], str],
+                    node_status: Callable[[], dict[str, Any]]) -> str:
+        """Listen; OSError when the address is taken (another instance with this number?)."""
+        app = build_stats_app(worker, self.token, on_payout)
+        app.middlewares.append(_append_to_metrics(extra_metrics))
+
+        async def nodestatus(request: web.Request) -> web.Response:
+            return web.json_response(node_status())
+
+        app.router.add_get("/nodestatus", nodestatus)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.url = ""
+
+
+def _append_to_metrics(extra: Callable[[], str]) -> Any:
+    """A middleware adding the node's gauges after the worker's own on `/metrics` (runs after
+    the token check, which is the app's first middleware)."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if (request.path == "/metrics" and isinstance(response, web.Response)
+                and response.status == 200 and response.text is not None):
+            response.text = response.text + extra()
+        return response
+
+    return middleware
