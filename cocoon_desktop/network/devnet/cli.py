@@ -102,7 +102,26 @@ async def _attach_worker(devnet: Devnet, args: argparse.Namespace,
     return worker
 
 
+def _print_welcome(devnet: Devnet, args: argparse.Namespace, serving: bool) -> None:
+    settings = devnet.settings
+    policy = settings.worker_policy.kind
+    print(f"  workers connect to   {devnet.workers_endpoint} (attestation policy {policy})")
+    print(f"  root contract        {devnet.root_contract_address}")
+    if args.root_config_out:
+        print(f"  root config written  {args.root_config_out}")
+    print(f"  OpenAI endpoint      {devnet.http_url}/v1/chat/completions")
+    print(f"  bearer token         {settings.http_token}")
+    if serving:
+        print(f"  serving model        {args.model.split('@', 1)[0]} (one local worker)")
+    print("  stop with Ctrl+C\n", flush=True)
+
+
 async def _main(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything says "stop with Ctrl+C"
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
         settings = DevnetSettings(args.host, args.workers_port, args.clients_port,
                                   args.http_port, args.price_per_token,
@@ -131,21 +150,7 @@ async def _main(args: argparse.Namespace) -> int:
         log.error("the engine could not start: %s", exc)
         await devnet.stop()
         return 1
-    policy = settings.worker_policy.kind
-    print(f"  workers connect to   {devnet.workers_endpoint} (attestation policy {policy})")
-    print(f"  root contract        {devnet.root_contract_address}")
-    if args.root_config_out:
-        print(f"  root config written  {args.root_config_out}")
-    print(f"  OpenAI endpoint      {devnet.http_url}/v1/chat/completions")
-    print(f"  bearer token         {settings.http_token}")
-    if worker is not None:
-        print(f"  serving model        {args.model.split('@', 1)[0]} (one local worker)")
-    print("  stop with Ctrl+C\n", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    _print_welcome(devnet, args, serving=worker is not None)
     await stop.wait()
     if worker is not None:
         await worker.stop()
