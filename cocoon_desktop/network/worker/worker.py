@@ -208,6 +208,18 @@ class Worker:
                             self.active_requests, self.config.max_active_requests,
                             tuple(link.status() for link in self.links))
 
+    def restore_account(self, proxy_key: bytes, proxy_sc: str, worker_sc: str,
+                        statement_boc: bytes, db_tokens: int = 0, max_tokens: int = 0) -> None:
+        """Seed what a proxy owes us from the earnings ledger (after an app restart), so a
+        proxy that lost or rolled back its state is refused at the next handshake, as
+        upstream's worker does. The statement is verified again; StatementRejected if bad."""
+        statement = verify_statement(statement_boc, proxy_key, worker_sc)
+        account = self.account_for(proxy_key, proxy_sc, worker_sc)
+        account.tokens_committed = max(account.tokens_committed, statement.tokens_committed)
+        account.statement_boc = statement_boc
+        account.db_tokens = max(account.db_tokens, db_tokens, statement.tokens_committed)
+        account.max_known = max(account.max_known, max_tokens, account.db_tokens)
+
     def account_for(self, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> ProxyAccount:
         account = self.accounts.get(proxy_sc)
         if account is not None and account.proxy_public_key != proxy_key:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from cocoon_desktop.earnings.cells import raw_address
 from cocoon_desktop.engine.quote import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from cocoon_desktop.network.root_config import parse_address
 from cocoon_desktop.network.worker.types import ProxyStateChanged
 from tests.integration.network.network_harness import (
     MODEL_NAME,
@@ -94,4 +96,25 @@ async def test_the_proxy_checks_worker_image_and_model_hashes(engine) -> None:
     finally:
         await listed.stop()
         await unlisted.stop()
+        await devnet.stop()
+
+
+async def test_a_proxy_that_forgot_what_it_signed_is_refused(engine) -> None:
+    """The worker remembers a statement for 50 tokens (from the ledger); the proxy now claims
+    it owes nothing: upstream's rollback check refuses it."""
+    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
+    worker = make_worker(devnet, engine.endpoint)
+    account = devnet.proxy.account(parse_address(worker.config.owner_address, "owner"))
+    account.tokens = 50
+    statement = devnet.proxy.sign(account).data
+    account.tokens = 0  # the proxy "lost" its database
+    devnet.proxy.sign(account)
+    worker.restore_account(devnet.proxy.public_key, raw_address(devnet.proxy.sc_address),
+                           raw_address(account.sc_address), statement)
+    await worker.start()
+    try:
+        await wait_until(lambda: "cannot reconcile payment" in worker.status().proxies[0].detail)
+        assert worker.status().connected_proxies == 0
+    finally:
+        await worker.stop()
         await devnet.stop()
