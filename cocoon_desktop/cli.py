@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--self-test"]:  # the alias: every later argument is the self-test's
         args[0] = "self-test"
+    if args[:1] == ["--headless"]:  # the alias: every later argument is serve's
+        args[0] = "serve"
     parser = build_parser()
     known, rest = parser.parse_known_args(args)
     command = known.command or ("serve" if known.headless else "gui")
