@@ -43,6 +43,10 @@ Send = Callable[[bytes], Awaitable[None]]
 Emit = Callable[[object], None]
 
 
+class ProxyGone(Exception):
+    """The answer cannot reach the proxy any more (its connection closed)."""
+
+
 class RunningRequest:
     def __init__(self, req: ProxyRunQueryEx, *, proto_version: int, config: WorkerConfig,
                  session: aiohttp.ClientSession, send: Send, stats: WorkerStats,
@@ -90,6 +94,8 @@ class RunningRequest:
         except (aiohttp.ClientError, ConnectionError) as exc:
             error = f"worker: http failed: {type(exc).__name__}: {exc}"
             await self._send_error(ERROR, error)
+        except ProxyGone:
+            error = "the proxy connection closed"
         except asyncio.CancelledError:
             self._finish(False, "the proxy connection closed")
             raise
@@ -141,7 +147,7 @@ class RunningRequest:
             message = ProxyQueryAnswer(head, False, rid, self._counter.usage()).encode()
         else:
             message = ProxyQueryAnswerEx(rid, head, 0, None).encode()
-        await self._send(message)
+        await self._deliver(message)
         self._sent_head = True
 
     async def _send_part(self, data: bytes, final: bool) -> None:
@@ -154,7 +160,13 @@ class RunningRequest:
         else:
             message = ProxyQueryAnswerPartEx(rid, data, 0, self._final_info() if final else None
                                              ).encode()
-        await self._send(message)
+        await self._deliver(message)
+
+    async def _deliver(self, message: bytes) -> None:
+        try:
+            await self._send(message)
+        except (ConnectionError, OSError) as exc:
+            raise ProxyGone(str(exc)) from exc
 
     def _final_info(self) -> ProxyQueryFinalInfo:
         debug = None
