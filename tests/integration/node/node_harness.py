@@ -1,0 +1,89 @@
+"""Helpers for the node's integration tests: a devnet node config, requests through the
+devnet's client endpoint, waiting for a node state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from cocoon_desktop.node.config import NodeConfig
+from cocoon_desktop.node.node import Node
+from cocoon_desktop.node.status import NodeState, NodeStatus
+
+COUNTING = "1, 2, 3, 4, 5, 6, 7,"  # the model keeps counting for as long as it may
+
+
+def devnet_config(home: Path, **changes: Any) -> NodeConfig:
+    values: dict[str, Any] = {"home": home, "stats_port": 0, "max_active_requests": 2,
+                              "context_tokens": 1024, "threads": 2,
+                              "monitoring_interval_s": 0.2, "drain_timeout_s": 60.0}
+    return NodeConfig(**{**values, **changes})
+
+
+class StatusLog:
+    """Every status a node publishes; waits for one that matches."""
+
+    def __init__(self, node: Node) -> None:
+        self.seen: list[NodeStatus] = []
+        node.add_listener(self.seen.append)
+
+    def states(self) -> list[NodeState]:
+        out: list[NodeState] = []
+        for status in self.seen:
+            if not out or out[-1] is not status.state:
+                out.append(status.state)
+        return out
+
+    async def wait_for(self, predicate: Callable[[NodeStatus], bool], timeout_s: float = 120
+                       ) -> NodeStatus:
+        async def poll() -> NodeStatus:
+            while True:
+                if self.seen and predicate(self.seen[-1]):
+                    return self.seen[-1]
+                await asyncio.sleep(0.05)
+        try:
+            return await asyncio.wait_for(poll(), timeout_s)
+        except TimeoutError:
+            last = self.seen[-1] if self.seen else None
+            raise AssertionError(f"the node never got there; last status: {last}") from None
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 60) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout_s)
+
+
+def client_of(run_file: Path) -> tuple[str, str]:
+    """The devnet client's URL and token from a running node's run file."""
+    data = json.loads(run_file.read_text())
+    return data["devnet_client_url"], data["devnet_client_token"]
+
+
+async def complete(url: str, token: str, model: str, prompt: str = COUNTING,
+                   max_tokens: int = 16, started: asyncio.Event | None = None
+                   ) -> tuple[int, str]:
+    """A streamed completion through the devnet; (HTTP status, the raw answer). `started` is
+    set once the first bytes arrived (the job is running on the worker)."""
+    body = {"model": model.split("@")[0], "prompt": prompt, "max_tokens": max_tokens,
+            "temperature": 0, "stream": True}
+    raw = b""
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{url}/v1/completions", json=body,
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        async for chunk in response.content.iter_any():
+            raw += chunk
+            if started is not None:
+                started.set()
+        return response.status, raw.decode(errors="replace")
+
+
+def served_ok(answer: tuple[int, str]) -> bool:
+    status, text = answer
+    return status == 200 and "data: [DONE]" in text and '"error"' not in text

@@ -1,0 +1,111 @@
+"""A node on the devnet with the real engine and the bundled model: a job served end to end,
+recorded in the ledger, visible on the stats surface; stopping drains and frees everything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from cocoon_desktop.earnings.ledger import Ledger
+from cocoon_desktop.node.node import Node
+from cocoon_desktop.node.status import NodeState
+from tests.integration.node.node_harness import (
+    StatusLog,
+    client_of,
+    complete,
+    devnet_config,
+    served_ok,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+async def test_a_job_is_served_recorded_and_shown(tmp_path: Path) -> None:
+    node = Node(devnet_config(tmp_path / "home"))
+    log = StatusLog(node)
+    await node.open()
+    try:
+        await node.start_serving()
+        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+        assert node.engine is not None and node.engine.settings is not None
+        model = node.engine.settings.model_name
+        run_file = node.home.run_file
+        assert run_file.stat().st_mode & 0o777 == 0o600
+        url, token = client_of(run_file)
+        assert served_ok(await complete(url, token, model, max_tokens=12))
+        await wait_until(lambda: node.status.earnings is not None
+                         and node.status.earnings.all_time.requests == 1, 30)
+        summary = node.status.earnings
+        assert summary is not None and summary.all_time.earned_nanoton > 0
+        await _stats_surface_shows_it(node, json.loads(run_file.read_text()))
+        engine_pid = node.engine.status.pid
+    finally:
+        assert await node.close() is True
+    assert log.states()[-3:] == [NodeState.SERVING, NodeState.STOPPING, NodeState.STOPPED]
+    assert engine_pid is not None and not psutil.pid_exists(engine_pid)
+    assert not run_file.exists()
+    with Ledger.open(tmp_path / "home" / "data" / "ledger.sqlite3") as ledger:
+        [served] = ledger.requests()
+    assert served.succeeded and served.adjusted_tokens > 0
+    assert served.earned_nanoton == summary.all_time.earned_nanoton
+
+
+async def _stats_surface_shows_it(node: Node, run: dict[str, str]) -> None:
+    auth = {"Authorization": f"Bearer {run['stats_token']}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{run['stats_url']}/metrics", headers=auth) as response:
+            metrics = await response.text()
+        async with session.get(f"{run['stats_url']}/nodestatus", headers=auth) as response:
+            status = await response.json()
+        async with session.get(f"{run['stats_url']}/jsonstats",
+                               params={"access_hash": run["stats_token"]}) as response:
+            jsonstats = await response.json()
+        async with session.get(f"{run['stats_url']}/metrics") as response:
+            assert response.status == 401  # no token, no figures
+    assert 'cocoon_worker_requests_total{result="success"} 1' in metrics
+    assert 'cocoon_node_state{node_instance="0",state="serving"} 1' in metrics
+    assert 'cocoon_node_earned_nanoton{node_instance="0",period="all"}' in metrics
+    assert status["state"] == "serving" and status["accepting"] is True
+    assert jsonstats["status"]["enabled"] is True and jsonstats["stats"]
+    assert run["stats_url"].startswith("http://127.0.0.1:")
+
+
+async def test_a_second_node_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    first = Node(devnet_config(tmp_path / "home"))
+    await first.open()
+    try:
+        second = Node(devnet_config(tmp_path / "home"))
+        status = await second.open()
+        assert status.state is NodeState.FAILED and "already serves from" in status.headline
+        assert "its own --instance" in status.what_to_do
+        assert (await second.start_serving()).state is NodeState.FAILED
+        await second.close()
+    finally:
+        await first.close()
+
+
+async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
+    node = Node(devnet_config(tmp_path / "home"))
+    log = StatusLog(node)
+    await node.open()
+    try:
+        await node.start_serving()
+        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+        assert node.engine is not None and node.engine.settings is not None
+        url, token = client_of(node.home.run_file)
+        started = asyncio.Event()
+        job = asyncio.ensure_future(complete(url, token, node.engine.settings.model_name,
+                                             max_tokens=120, started=started))
+        await asyncio.wait_for(started.wait(), 60)
+        assert await node.stop_serving() is True  # waited for the job
+        assert served_ok(await job)
+        assert node.status.state is NodeState.STOPPED and node.opened is None
+        assert node.engine.ready  # stopping serving leaves the engine to the chat
+    finally:
+        await node.close()
