@@ -118,13 +118,15 @@ class TlConnection:
         try:
             for payload in self._early:
                 await self._dispatch(payload)
-            while True:
+            while not self.closed.is_set():
                 data = await self._stream.read()
                 if not data:
                     reason = "the peer closed the connection"
                     break
                 self._last_received = asyncio.get_running_loop().time()
                 for payload in self._decoder.feed(data):
+                    if self.closed.is_set():  # a handler closed the connection
+                        break
                     await self._dispatch(payload)
         except (FramingError, tl.TlError) as exc:
             reason = f"protocol violation: {exc}"
@@ -213,11 +215,14 @@ class TlConnection:
     async def close(self, reason: str = "closed locally") -> None:
         if not self.close_reason:
             self.close_reason = reason
-        if self._reader_task is not None and not self._reader_task.done():
-            self._reader_task.cancel()
+        reader = self._reader_task
+        if reader is not None and not reader.done() and reader is not asyncio.current_task():
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
+                await reader
         else:
+            # Closed from a packet handler running on the reader task itself: awaiting it would
+            # wait for ourselves; finish now and let the reader loop end on the closed state.
             await self._finish(reason)
 
     async def _finish(self, reason: str) -> None:

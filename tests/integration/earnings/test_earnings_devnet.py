@@ -135,10 +135,6 @@ async def test_a_tampered_statement_from_the_devnet_is_rejected(served) -> None:
     assert "statement from an unknown proxy key rejected" in reasons
 
 
-@pytest.mark.xfail(raises=RuntimeError, strict=False, reason=(
-    "network area: a packet handler that closes its connection (proxy_link, on a bad "
-    "statement) makes TlConnection.close() await its own reader task; Worker.stop() then "
-    "raises 'await wasn't used with future'"))
 async def test_a_statement_signed_with_a_wrong_key_on_the_wire_is_not_trusted(
         engine: EngineSupervisor, tmp_path: Path) -> None:
     async with devnet_with_ledger(engine, tmp_path) as (devnet, _, ledger, recorder):
