@@ -68,6 +68,19 @@ def test_the_frozen_app_prints_a_readable_summary_and_opens_a_real_x11_window(
     assert lines[-1] == "Self-test passed."
 
 
+def test_started_through_a_symlink_the_app_finds_its_bundle(unpacked: Path,
+                                                            tmp_path: Path) -> None:
+    """As /usr/bin/cocoon-desktop-cli -> /opt/cocoon-desktop/cocoon-desktop does: the GUI check
+    re-runs the app's own executable, as the supervisor does for the engine."""
+    link = tmp_path / "bin" / "cocoon-desktop-cli"
+    link.parent.mkdir()
+    link.symlink_to(unpacked / "cocoon-desktop")
+    result = subprocess.run([str(link), "--self-test", "--only", "gui"], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"(the app bundle in {unpacked.resolve()})" in result.stdout.splitlines()[0]
+
+
 def test_the_bundle_carries_no_unused_qt_and_stays_small(unpacked: Path) -> None:
     files = [p for p in unpacked.rglob("*") if p.is_file() and not p.is_symlink()]
     unwanted = [p.name for p in files if p.name.startswith(UNWANTED_QT)]
