@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,6 +48,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL, full sync, foreign keys, schema up to date.
+
+    Two processes opening a new ledger at once can get SQLITE_BUSY from the WAL set-up without
+    SQLite's busy handler being called; that is contention, not damage, so retry until the
+    busy timeout instead of calling the file damaged.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise LedgerError(f"the ledger {path} could not switch to WAL (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Ledger:
     """Open with `Ledger.open(app_paths().ledger_file)`; close when done (or use `with`)."""
 
@@ -70,13 +96,7 @@ class Ledger:
                 "permissions and free space"
             ) from None
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise LedgerError(f"the ledger {path} could not switch to WAL (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn)
+            _prepare(conn, path)
         except LedgerError:  # too new, or not in WAL mode
             conn.close()
             raise
