@@ -83,6 +83,13 @@ def scrubbed_environment(source: Mapping[str, str], *, python_path: Path | None 
                          ) -> dict[str, str]:
     """The engine's environment: the allow-listed variables of `source`, plus Python settings."""
     env = {k: v for k, v in source.items() if k in ENV_ALLOWED}
+    if getattr(sys, "frozen", False):
+        # PyInstaller points LD_LIBRARY_PATH at the bundle for itself and keeps the user's value
+        # in LD_LIBRARY_PATH_ORIG; the sandbox wrapper (a system binary) must get the user's, and
+        # the frozen engine's own bootloader sets the bundle path again.
+        env.pop("LD_LIBRARY_PATH", None)
+        if source.get("LD_LIBRARY_PATH_ORIG"):
+            env["LD_LIBRARY_PATH"] = source["LD_LIBRARY_PATH_ORIG"]
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     for name, value in ENGINE_ENV_DEFAULTS.items():
         env.setdefault(name, value)
@@ -170,8 +177,11 @@ def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = No
     import cocoon_desktop
 
     env = os.environ if env is None else env
-    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-                  Path(os.path.realpath(sys.executable)).parent.parent,
+    executable = Path(os.path.realpath(sys.executable))
+    # A frozen app's executable sits in its bundle folder (whose parent may be the user's home);
+    # an interpreter sits in <prefix>/bin.
+    install_root = executable.parent if getattr(sys, "frozen", False) else executable.parent.parent
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), install_root,
                   Path(cocoon_desktop.__file__).resolve().parent.parent,
                   Path(model_path).resolve()]
     candidates += [Path(p) for p in sys.path if p and Path(p).is_absolute()]

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.sandbox import bwrap_arguments, runtime_read_only_paths
+from cocoon_desktop.engine.sandbox import (
+    bwrap_arguments,
+    runtime_read_only_paths,
+    scrubbed_environment,
+)
 
 
 @pytest.fixture
@@ -35,9 +39,6 @@ def test_the_frozen_engine_can_read_its_own_bundle(frozen_in_home: Path, tmp_pat
     assert any(model.is_relative_to(b) for b in binds)
 
 
-@pytest.mark.xfail(strict=True, reason="sandbox.runtime_read_only_paths binds the bundle's "
-                   "PARENT (realpath(sys.executable).parent.parent): for a frozen app it must "
-                   "be realpath(sys.executable).parent (engine area; see docs/areas/ship.md)")
 def test_the_frozen_engine_cannot_read_the_rest_of_the_home(frozen_in_home: Path,
                                                             tmp_path: Path) -> None:
     home = frozen_in_home.parent
@@ -45,3 +46,12 @@ def test_the_frozen_engine_cannot_read_the_rest_of_the_home(frozen_in_home: Path
     model.write_bytes(b"GGUF")
     binds = read_only_binds(home, model)
     assert not [b for b in binds if home.is_relative_to(b)]
+
+
+def test_the_frozen_engine_gets_the_users_library_path_not_the_bundles(
+        frozen_in_home: Path) -> None:
+    bundle_libs = str(frozen_in_home / "_internal")
+    env = scrubbed_environment({"LD_LIBRARY_PATH": bundle_libs,
+                                "LD_LIBRARY_PATH_ORIG": "/opt/cuda/lib64"})
+    assert env["LD_LIBRARY_PATH"] == "/opt/cuda/lib64"
+    assert "LD_LIBRARY_PATH" not in scrubbed_environment({"LD_LIBRARY_PATH": bundle_libs})
