@@ -3,6 +3,7 @@
     cocoon-desktop serve --config rig.toml [--instance N]
     cocoon-desktop serve --import-worker-conf worker.conf [--instance N] [--config OUT]
     cocoon-desktop serve --check [--config rig.toml]
+    cocoon-desktop serve --example-config > rig.toml
 
 Without --config it reads the instance's `rig.toml` (in its config folder) when there is one,
 else the desktop app's own settings. It logs plain lines to stderr (journald-aware), tells
@@ -30,6 +31,7 @@ from cocoon_desktop.node.importer import ImportReport, import_problem, import_wo
 from cocoon_desktop.node.journal import StatusLogger, sd_notify, setup_headless_logging
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.rig_file import RigFileError, load_rig_file
+from cocoon_desktop.node.rig_schema import example_rig_text
 from cocoon_desktop.node.worker_conf import WorkerConfError
 from cocoon_desktop.settings import load_settings
 from cocoon_desktop.wallet.errors import WalletError
@@ -56,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "import the same file for another instance first)")
     parser.add_argument("--check", action="store_true",
                         help="check the configuration, show what would run, then exit")
+    parser.add_argument("--example-config", action="store_true",
+                        help="print a rig file listing every key with its default, then exit")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
 
@@ -64,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if args.instance is not None and not 0 <= args.instance <= MAX_INSTANCE:
         print(f"--instance must be between 0 and {MAX_INSTANCE}.", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.example_config:
+        print(example_rig_text(), end="")
+        return EXIT_OK
     level = getattr(logging, args.log_level.upper())
     setup_headless_logging(None, level)
     if args.import_worker_conf is not None:

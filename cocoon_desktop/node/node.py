@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
@@ -33,7 +31,7 @@ from cocoon_desktop.hardware.snapshots import GpuSample, HealthTick
 from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished, WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome, node_home
 from cocoon_desktop.node.engine_host import SupervisorFactory, default_supervisor
-from cocoon_desktop.node.node_parts import NodeParts
+from cocoon_desktop.node.node_parts import NodeParts, call_listener
 from cocoon_desktop.node.status import (
     NodeFacts,
     NodeProblem,
@@ -52,7 +50,6 @@ from cocoon_desktop.node.worker_open import (
 from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
-StatusListener = Callable[[NodeStatus], None]
 RETRY_FIRST_S = 15.0
 RETRY_MAX_S = 300.0
 ENGINE_STOP_DRAIN_S = 5.0
@@ -66,9 +63,6 @@ class Node(NodeParts):
         super().__init__(config, home or node_home(config.instance, config.home), monitor,
                          secret_store, supervisor_factory)
         self._opener = opener
-        self._listeners: list[StatusListener] = []
-        self._notification_listeners: list[Callable[[Notification], None]] = []
-        self._worker_listeners: list[Callable[[WorkerEvent], None]] = []
         self.opened: OpenedWorker | None = None
         self._wanted = False
         self._stopping = False
@@ -85,20 +79,6 @@ class Node(NodeParts):
         self._hurry = asyncio.Event()
         self.status = NodeStatus(NodeState.STOPPED, "Not open yet.", instance=config.instance,
                                  network=config.network)
-
-    # -- listeners ---------------------------------------------------------------------------
-    def add_listener(self, listener: StatusListener) -> Callable[[], None]:
-        """Call `listener` with every new status; returns a function that unsubscribes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def add_notification_listener(self, listener: Callable[[Notification], None]) -> None:
-        """Protection's and the engine's notices (for a tray, or the log)."""
-        self._notification_listeners.append(listener)
-
-    def add_worker_listener(self, listener: Callable[[WorkerEvent], None]) -> None:
-        """Every worker event, whichever worker serves now."""
-        self._worker_listeners.append(listener)
 
     # -- life cycle --------------------------------------------------------------------------
     async def open(self) -> NodeStatus:
@@ -174,7 +154,7 @@ class Node(NodeParts):
         await self.close_parts(ENGINE_STOP_DRAIN_S)
         self.status = NodeStatus(NodeState.STOPPED, "Closed.", instance=self.config.instance,
                                  network=self.config.network)
-        self._emit(self.status)
+        self.emit(self.status)
         return finished
 
     async def ensure_engine(self) -> EngineEndpoint:
@@ -335,7 +315,7 @@ class Node(NodeParts):
             notification.severity, logging.INFO)
         log.log(level, "%s: %s", notification.title, notification.message)
         for listener in list(self._notification_listeners):
-            _call(listener, notification)
+            call_listener(listener, notification)
 
     def _on_tick(self, tick: HealthTick) -> None:
         self._gpus = tick.gpus
@@ -347,7 +327,7 @@ class Node(NodeParts):
         elif isinstance(event, ProxyStateChanged):
             log.info("proxy %s: %s %s", event.endpoint, event.state, event.detail)
         for listener in list(self._worker_listeners):
-            _call(listener, event)
+            call_listener(listener, event)
         self._publish()
 
     # -- status ------------------------------------------------------------------------------
@@ -382,7 +362,7 @@ class Node(NodeParts):
                            self._gpu_fault),
             self._gpus, self.earnings.summary if self.earnings else None, self.problems(),
             self.stats.url if self.stats else "", retry_in)
-        self._emit(self.status)
+        self.emit(self.status)
         return self.status
 
     def _paused_reasons(self) -> tuple[str, ...]:
@@ -391,18 +371,6 @@ class Node(NodeParts):
         from_policy = tuple(self.policy.status.paused_reasons.values()) if self.policy else ()
         return from_policy or tuple(self._paused.values())
 
-    def _emit(self, status: NodeStatus) -> None:
-        for listener in list(self._listeners):
-            _call(listener, status)
-
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
-
-
-def _call(listener: Callable[[Any], None], value: object) -> None:
-    try:
-        listener(value)
-    except Exception:
-        log.exception("a node listener failed")
-

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from cocoon_desktop.engine.model_library import ModelLibrary
@@ -25,6 +25,7 @@ from cocoon_desktop.hardware.protection import Notification, ProtectionPolicy
 from cocoon_desktop.hardware.service import HealthService
 from cocoon_desktop.hardware.serving import ProtectionController, ServingControl
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
+from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig, NodeHome
 from cocoon_desktop.node.earnings_host import EarningsHost
@@ -43,6 +44,7 @@ from cocoon_desktop.wallet.registry import WalletRegistry
 from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
+StatusListener = Callable[[NodeStatus], None]
 
 
 class NodeParts(ABC):
@@ -73,6 +75,27 @@ class NodeParts(ABC):
         self._library: ModelLibrary | None = None
         self._offload_supported: bool | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._listeners: list[StatusListener] = []
+        self._notification_listeners: list[Callable[[Notification], None]] = []
+        self._worker_listeners: list[Callable[[WorkerEvent], None]] = []
+
+    # -- listeners ---------------------------------------------------------------------------
+    def add_listener(self, listener: StatusListener) -> Callable[[], None]:
+        """Call `listener` with every new status; returns a function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def add_notification_listener(self, listener: Callable[[Notification], None]) -> None:
+        """Protection's and the engine's notices (for a tray, or the log)."""
+        self._notification_listeners.append(listener)
+
+    def add_worker_listener(self, listener: Callable[[WorkerEvent], None]) -> None:
+        """Every worker event, whichever worker serves now."""
+        self._worker_listeners.append(listener)
+
+    def emit(self, status: NodeStatus) -> None:
+        for listener in list(self._listeners):
+            call_listener(listener, status)
 
     @abstractmethod
     def on_engine_status(self, status: EngineStatus) -> None: ...
@@ -245,3 +268,11 @@ class NodeParts(ABC):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("node task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def call_listener(listener: Callable[[Any], None], value: object) -> None:
+    """Call one listener; its failure is logged and never reaches the node."""
+    try:
+        listener(value)
+    except Exception:
+        log.exception("a node listener failed")

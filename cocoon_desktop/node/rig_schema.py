@@ -6,6 +6,8 @@ docs/areas/node.md and installers/systemd/rig.example.toml in step with it).
 
 from __future__ import annotations
 
+import json
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +38,9 @@ KEYS: tuple[RigKey, ...] = (
        "mainnet"),
     _k("network", "root_config_file", str, "", "a root-config JSON in upstream's fake-TON "
        "format (test networks, private deployments)"),
-    _k("network", "root_contract_address", str, "", "read the root config from this "
-       "contract on chain (upstream's worker.conf names it)"),
+    _k("network", "root_contract_address", str, "", "the root contract (upstream's "
+       "worker.conf names it): contract addresses derive from it; without root_config_file "
+       "the root config is read from it on chain"),
     _k("network", "ton_config", str, "", "liteserver config file; empty: the network's "
        "global config from ton.org"),
     _k("network", "proxies", list, [], "explicit proxies as \"host:port\"; empty: those the "
@@ -84,3 +87,28 @@ KEYS: tuple[RigKey, ...] = (
 
 SECTIONS = tuple(dict.fromkeys(k.section for k in KEYS if k.section))
 BY_DOTTED = {k.dotted: k for k in KEYS}
+
+
+def example_rig_text() -> str:
+    """A rig file listing every key with its default and meaning (`serve --example-config`)."""
+    out = ["# Cocoon Desktop rig file: `cocoon-desktop serve --config rig.toml` (TOML).",
+           "# Every key is optional; shown here with its default. No secret ever goes here: the",
+           "# node wallet key lives in the OS keyring (`cocoon-desktop serve --import-worker-conf",
+           "# worker.conf` moves it there). Relative paths are relative to this file's folder."]
+    section = None
+    for key in KEYS:
+        if key.section != section:
+            section = key.section
+            out += ["", f"[{section}]"] if section else [""]
+        out += [f"# {line}" for line in textwrap.wrap(key.doc, 94)]
+        out.append(f"#{key.name} = 12000" if key.default is None
+                   else f"{key.name} = {_toml_value(key.default)}")
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | list):
+        return json.dumps(value)
+    return repr(value)

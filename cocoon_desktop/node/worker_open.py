@@ -139,7 +139,9 @@ async def _root_config(config: NodeConfig, chain: ChainService | None
             raise WorkerSetupError(NodeProblem(
                 f"The root config file {config.root_config_file} cannot be used: {exc}",
                 "Point `root_config_file` at the network's root-config JSON.")) from None
-        return root, friendly(root.owner_address)
+        # Contract addresses derive from the root contract's address: take the configured
+        # one (upstream's fake-TON setups name it too), else the file's owner as before.
+        return root, config.root_contract_address or friendly(root.owner_address)
     if config.root_contract_address:
         return await _root_from_chain(config.root_contract_address, chain), \
             config.root_contract_address

@@ -1,0 +1,76 @@
+"""A node on a test network (not the devnet): root config from upstream's fake-TON JSON file,
+software attestation both ways, the owner linked and the node wallet key read from the real
+keyring before serving, payouts wired to the node wallet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.devnet.network import (
+    DEVNET_WORKER_OWNER,
+    Devnet,
+    DevnetSettings,
+    start_devnet,
+)
+from cocoon_desktop.network.root_config import friendly
+from cocoon_desktop.node.config import node_home
+from cocoon_desktop.node.node import Node
+from cocoon_desktop.node.status import NodeState
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
+from cocoon_desktop.wallet.networks import TonNetwork
+from cocoon_desktop.wallet.registry import WalletRegistry
+from cocoon_desktop.wallet.secret_store import SecretStore
+from tests.integration.node.node_harness import StatusLog, devnet_config
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.keyring]
+OWNER = friendly(DEVNET_WORKER_OWNER)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SecretStore]:
+    secret_store = SecretStore(service=node_home(0, tmp_path / "home").keyring_service,
+                               prompt_to_unlock=False)
+    if not secret_store.status().usable:
+        pytest.skip("needs the Secret Service keyring (run scripts/test.sh)")
+    yield secret_store
+    secret_store.delete(NODE_KEY_REF)
+
+
+async def test_serving_a_test_network_reads_its_key_from_the_keyring(
+        tmp_path: Path, store: SecretStore) -> None:
+    devnet: Devnet = await start_devnet(
+        DevnetSettings(worker_policy=AttestationPolicy("fake_tdx"), pow_difficulty=8),
+        proxy_provider=FakeTdxProvider())
+    root_file = tmp_path / "root.json"
+    devnet.write_root_config(root_file)
+    config = devnet_config(tmp_path / "home", network=NetworkKind.TESTNET,
+                           root_config_file=root_file, owner_address=OWNER, headless=True,
+                           root_contract_address=devnet.root_contract_address)
+    node = Node(config)
+    log = StatusLog(node)
+    try:
+        await node.open()
+        missing = await node.start_serving()
+        assert missing.state is NodeState.FAILED
+        assert "has no node wallet yet" in missing.headline
+        assert "--import-worker-conf" in missing.what_to_do
+        manager = WalletManager(WalletRegistry(node.home.paths.data_dir), store,
+                                TonNetwork.TESTNET)
+        info = manager.ensure_node_wallet()
+        await node.start_serving()
+        serving = await log.wait_for(lambda s: s.state is NodeState.SERVING, 120)
+        assert serving.where == "Cocoon testnet"
+        assert devnet.proxy.public_key  # a fake_tdx proxy accepted our fake_tdx worker
+        assert node.earnings is not None and node.earnings.payouts is not None
+        node_wallet = manager.node_wallet()
+        assert node_wallet is not None and node_wallet.address  # owner linked by the node
+        assert node_wallet.public_key_hex == info.public_key_hex
+    finally:
+        await node.close()
+        await devnet.stop()
