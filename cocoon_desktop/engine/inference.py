@@ -106,6 +106,7 @@ class InferenceCore:
             kv_bytes_per_token=self._model.shape.kv_bytes_per_token,
         )
         self._lock = threading.Condition()
+        self._model_lock = threading.Lock()
         self._pending: list[Admission] = []
         self._reserved = 0  # admitted or pending requests not yet finished
         self._closing = False
@@ -133,12 +134,13 @@ class InferenceCore:
 
     def tokenize(self, text: str, *, add_special: bool) -> list[int]:
         """Tokens of `text`; `add_special` adds the model's BOS/EOS where it wants them."""
-        self._ensure_open()
-        return self._model.tokenize(text, add_special=add_special)
+        with self._model_lock:  # close() frees the model under the same lock
+            self._ensure_open()
+            return self._model.tokenize(text, add_special=add_special)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """The prompt for `messages` in the model's own chat template, ready for the answer."""
-        self._ensure_open()
+        self._ensure_open()  # pure Python (Jinja): needs no lock
         return self._chat.render(messages)
 
     # -- requests ------------------------------------------------------------------------
@@ -221,9 +223,10 @@ class InferenceCore:
                 admission.cancel.set("error", STOPPING)
                 scheduler.admit(admission)
             scheduler.finish_all("error", STOPPING)
-            scheduler.close()
-            self._context.close()
-            self._model.close()
+            with self._model_lock:
+                scheduler.close()
+                self._context.close()
+                self._model.close()
 
     def _advance(self, admissions: list[Admission]) -> None:
         """One turn of the loop: admit, drop cancelled, decode; a bug never wedges the core."""
