@@ -37,7 +37,7 @@ class EarningsHost:
     def __init__(self, ledger_file: Path, config: NodeConfig, energy: EnergyMeter,
                  on_change: Callable[[], None]) -> None:
         self._ledger_file = ledger_file
-        self._config = config
+        self.config = config
         self._energy = energy
         self._on_change = on_change
         self.ledger: Ledger | None = None
@@ -59,7 +59,7 @@ class EarningsHost:
             return
         self.recorder = EarningsRecorder(
             self.ledger, lambda: self.fee_per_token, energy_meter=self._energy,
-            tariff=lambda: self._config.tariff, on_request=self._on_request)
+            tariff=lambda: self.config.tariff, on_request=self._on_request)
 
     def start(self) -> None:
         """Keep the summary fresh (on the event loop)."""
@@ -83,9 +83,9 @@ class EarningsHost:
             return
         self.payouts = PayoutService(self.ledger, WalletPayoutSender(manager, chain))
         reader = WalletChainReader(chain, owner_address)
-        self._spawn(self._every(self._config.payout_check_interval_s, self._pay),
+        self._spawn(self._every(self.config.payout_check_interval_s, self._pay),
                     "earnings.payouts")
-        self._spawn(self._every(self._config.chain_sync_interval_s,
+        self._spawn(self._every(self.config.chain_sync_interval_s,
                                 lambda: self._sync(reader)), "earnings.chain-sync")
 
     @property
@@ -116,7 +116,7 @@ class EarningsHost:
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.flush)
         self.summary = await asyncio.to_thread(summarize, self.ledger, None, None,
-                                               self._config.ton_price)
+                                               self.config.ton_price)
         self._on_change()
 
     async def _summary_loop(self) -> None:

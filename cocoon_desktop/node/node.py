@@ -157,6 +157,22 @@ class Node(NodeParts):
         self.emit(self.status)
         return finished
 
+    def apply_live_settings(self, config: NodeConfig) -> None:
+        """New settings from the user: protection limits, game list, monitoring interval,
+        tariff, TON price and coefficient apply now; the network, model and stats settings at
+        the next start of serving (model: once the engine restarts)."""
+        self.config = config
+        if self.policy is not None:
+            self.policy.update_settings(config.protection)
+        if self.health is not None:
+            self.health.games.set_names(config.game_mode_processes)
+            self.health.interval_s = config.monitoring_interval_s
+        if self.earnings is not None:
+            self.earnings.config = config
+        if self.opened is not None and self.opened.worker.coefficient != config.coefficient:
+            self.opened.worker.set_coefficient(config.coefficient)
+        self._publish()
+
     async def ensure_engine(self) -> EngineEndpoint:
         """The engine for a chat: started if needed (EngineStartError says why not)."""
         if self._gpu_fault is not None:

@@ -53,7 +53,7 @@ KEYS: tuple[RigKey, ...] = (
     _k("worker", "max_active_requests", int, 4, "network jobs served at once (1-256)"),
     _k("model", "path", str, "", "a GGUF model file; empty: the bundled SmolLM2-135M"),
     _k("model", "name", str, "", "the Cocoon model name to announce (name@commit:hash); "
-       "empty: derived from the file"),
+       "empty: derived from the file; set only with `model.path`"),
     _k("model", "context_tokens", int, 4096, "context per request, in tokens"),
     _k("model", "gpu_layers", int, -1, "layers on the GPU; -1: as many as fit"),
     _k("model", "threads", int, 0, "CPU threads of the engine; 0: one per physical core"),

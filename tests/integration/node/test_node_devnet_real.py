@@ -4,7 +4,9 @@ recorded in the ledger, visible on the stats surface; stopping drains and frees 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +14,8 @@ import psutil
 import pytest
 
 from cocoon_desktop.earnings.ledger import Ledger
+from cocoon_desktop.hardware.energy import Tariff
+from cocoon_desktop.hardware.protection import ProtectionSettings
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from tests.integration.node.node_harness import (
@@ -107,5 +111,23 @@ async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
         assert served_ok(await job)
         assert node.status.state is NodeState.STOPPED and node.opened is None
         assert node.engine.ready  # stopping serving leaves the engine to the chat
+    finally:
+        await node.close()
+
+
+async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Path) -> None:
+    node = Node(devnet_config(tmp_path / "home"))
+    await node.open()
+    try:
+        changed = dataclasses.replace(
+            node.config, protection=ProtectionSettings(pause_temperature_c=70,
+                                                       resume_temperature_c=60),
+            game_mode_processes=("steam",), monitoring_interval_s=5.0,
+            tariff=Tariff(Decimal("0.4"), "EUR"))
+        node.apply_live_settings(changed)
+        assert node.policy is not None and node.policy.settings.pause_temperature_c == 70
+        assert node.health is not None and node.health.interval_s == 5.0
+        assert node.health.games.names == ("steam",)
+        assert node.earnings is not None and node.earnings.config.tariff == changed.tariff
     finally:
         await node.close()
