@@ -77,6 +77,7 @@ class Node(NodeParts):
         self._bringup: asyncio.Task[None] | None = None
         self._engine_lock = asyncio.Lock()
         self._hurry = asyncio.Event()
+        self._tried = asyncio.Event()  # the first bring-up attempt is over (start_serving)
         self.status = NodeStatus(NodeState.STOPPED, "Not open yet.", instance=config.instance,
                                  network=config.network)
 
@@ -103,9 +104,12 @@ class Node(NodeParts):
                 self.protection.clear_stop()
         self._publish()
         if self._bringup is None or self._bringup.done():
+            self._tried.clear()
             self._bringup = asyncio.get_running_loop().create_task(self._bring_up(),
                                                                     name="node.bring-up")
-        await asyncio.shield(self._bringup)
+        tried = asyncio.ensure_future(self._tried.wait())
+        await asyncio.wait({self._bringup, tried}, return_when=asyncio.FIRST_COMPLETED)
+        tried.cancel()
         return self.status
 
     async def stop_serving(self, drain_timeout_s: float | None = None) -> bool:
@@ -196,6 +200,7 @@ class Node(NodeParts):
                 log.warning("%s (trying again in %.0f s)", exc.problem, delay)
                 self._retrying, self._retry_at = exc.problem, self._now() + delay
                 self._publish()
+                self._tried.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
             except WalletNotReady as exc:

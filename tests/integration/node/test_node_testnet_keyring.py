@@ -4,10 +4,15 @@ keyring before serving, payouts wired to the node wallet."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 
 from cocoon_desktop.engine.quote import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy
@@ -74,3 +79,39 @@ async def test_serving_a_test_network_reads_its_key_from_the_keyring(
     finally:
         await node.close()
         await devnet.stop()
+
+
+def liteservers_that_refuse(path: Path) -> Path:
+    """A TON config naming one loopback liteserver where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    zero = base64.b64encode(bytes(32)).decode()
+    key = base64.b64encode(bytes(SigningKey.generate().verify_key)).decode()
+    path.write_text(json.dumps({
+        "liteservers": [{"ip": 2130706433, "port": port,
+                         "id": {"@type": "pub.ed25519", "key": key}}],
+        "validator": {"init_block": {"root_hash": zero, "file_hash": zero, "seqno": 0,
+                                     "workchain": -1, "shard": -9223372036854775808}}}))
+    return path
+
+
+async def test_an_unreachable_root_contract_is_retried_not_fatal(
+        tmp_path: Path, store: SecretStore) -> None:
+    config = devnet_config(tmp_path / "home", network=NetworkKind.TESTNET,
+                           root_contract_address=OWNER, owner_address=OWNER,
+                           ton_config_file=liteservers_that_refuse(tmp_path / "ton.json"))
+    node = Node(config)
+    try:
+        await node.open()
+        WalletManager(WalletRegistry(node.home.paths.data_dir), store,
+                      TonNetwork.TESTNET).ensure_node_wallet()
+        status = await asyncio.wait_for(node.start_serving(), 120)  # returns after one try
+        assert status.state is NodeState.RETRYING and not status.needs_user
+        assert status.headline.startswith("The root contract could not be read from the chain")
+        assert "Trying again in 1" in status.headline and "keeps trying" in status.what_to_do
+        assert status.retry_in_s is not None and 0 < status.retry_in_s <= 15
+        assert await node.stop_serving() is True
+        assert node.status.state is NodeState.STOPPED
+    finally:
+        await node.close()
