@@ -119,6 +119,14 @@ class EngineHost:
         if self.supervisor is not None:
             await self.supervisor.stop(drain_timeout_s)
 
+    async def reconfigure(self) -> None:
+        """Apply new engine settings: stop, forget the settings, start again if it ran."""
+        was_running = self.status.state in (EngineState.LOADING, EngineState.READY)
+        await self.stop()
+        self.supervisor = None
+        if was_running:
+            await self.start()
+
     def _publish(self, status: EngineStatus) -> None:
         self.status = status
         self._on_status(status)

@@ -31,7 +31,8 @@ from cocoon_desktop.hardware.snapshots import GpuSample, HealthTick
 from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished, WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome, node_home
 from cocoon_desktop.node.engine_host import SupervisorFactory, default_supervisor
-from cocoon_desktop.node.node_parts import NodeParts, call_listener
+from cocoon_desktop.node.node_parts import call_listener
+from cocoon_desktop.node.serving_hands import ServingHands
 from cocoon_desktop.node.status import (
     NodeFacts,
     NodeProblem,
@@ -50,12 +51,17 @@ from cocoon_desktop.node.worker_open import (
 from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
+ENGINE_FIELDS = ("model_path", "model_name", "context_tokens", "gpu_layers", "threads",
+                 "max_active_requests")
+WORKER_FIELDS = ("network", "root_config_file", "root_contract_address", "ton_config_file",
+                 "proxies", "attestation", "owner_address", "stats_port", "stats_listen",
+                 "stats_token_file")
 RETRY_FIRST_S = 15.0
 RETRY_MAX_S = 300.0
 ENGINE_STOP_DRAIN_S = 5.0
 
 
-class Node(NodeParts):
+class Node(ServingHands):
     def __init__(self, config: NodeConfig, home: NodeHome | None = None, *,
                  monitor: GpuMonitor | None = None, secret_store: SecretStore | None = None,
                  supervisor_factory: SupervisorFactory = default_supervisor,
@@ -63,19 +69,12 @@ class Node(NodeParts):
         super().__init__(config, home or node_home(config.instance, config.home), monitor,
                          secret_store, supervisor_factory)
         self._opener = opener
-        self.opened: OpenedWorker | None = None
-        self._wanted = False
-        self._stopping = False
         self._closed = False
-        self._paused: dict[str, str] = {}  # "protection" / "game" -> the latest reason
-        self._unloaded = False
         self._failure: NodeProblem | None = None
-        self._gpu_fault: str | None = None
         self._retrying: NodeProblem | None = None
         self._retry_at: float | None = None
         self._gpus: tuple[GpuSample, ...] = ()
         self._bringup: asyncio.Task[None] | None = None
-        self._engine_lock = asyncio.Lock()
         self._hurry = asyncio.Event()
         self._tried = asyncio.Event()  # the first bring-up attempt is over (start_serving)
         self.status = NodeStatus(NodeState.STOPPED, "Not open yet.", instance=config.instance,
@@ -162,10 +161,11 @@ class Node(NodeParts):
         return finished
 
     def apply_live_settings(self, config: NodeConfig) -> None:
-        """New settings from the user: protection limits, game list, monitoring interval,
-        tariff, TON price and coefficient apply now; the network, model and stats settings at
-        the next start of serving (model: once the engine restarts)."""
-        self.config = config
+        """New settings from the user. Protection limits, the game list, the monitoring
+        interval, tariff, TON price and coefficient apply at once; a changed network, owner or
+        stats setting reconnects the worker (jobs in flight finish first), a changed model or
+        engine setting also restarts the engine. The instance and its folder need a new node."""
+        old, self.config = self.config, config
         if self.policy is not None:
             self.policy.update_settings(config.protection)
         if self.health is not None:
@@ -175,7 +175,20 @@ class Node(NodeParts):
             self.earnings.config = config
         if self.opened is not None and self.opened.worker.coefficient != config.coefficient:
             self.opened.worker.set_coefficient(config.coefficient)
+        engine, worker = (_changed(old, config, fields) for fields in (ENGINE_FIELDS,
+                                                                        WORKER_FIELDS))
+        if engine or worker:
+            self.spawn(self._restart_serving(engine), "node.apply-settings")
         self._publish()
+
+    async def _restart_serving(self, engine_too: bool) -> None:
+        wanted = self._wanted
+        await self.stop_serving()
+        if engine_too and self.engine is not None:
+            await self.engine.reconfigure()
+        await self.reopen_for_config()
+        if wanted:
+            await self.start_serving()
 
     async def ensure_engine(self) -> EngineEndpoint:
         """The engine for a chat: started if needed (EngineStartError says why not)."""
@@ -261,63 +274,6 @@ class Node(NodeParts):
         await opened.close()
         self.write_run_file(None)
 
-    # -- ServingControl (GPU protection acts through these) -----------------------------------
-    def pause_network_jobs(self, reason: str) -> None:
-        self._paused["protection"] = reason
-        self._apply_pause()
-        self._publish()
-
-    def resume_network_jobs(self) -> None:
-        self._paused.pop("protection", None)
-        self._paused.pop("game", None)
-        self._apply_pause()
-        self._publish()
-
-    def unload_model(self, reason: str) -> None:
-        self._paused["game"] = reason
-        self._unloaded = True
-        self._apply_pause()
-        self._publish()
-        self.spawn(self._unload(), "node.unload")
-
-    def reload_model(self) -> None:
-        self._unloaded = False
-        self._publish()
-        self.spawn(self._reload(), "node.reload")
-
-    def stop_engine(self, reason: str) -> None:
-        self._gpu_fault = reason
-        self._apply_pause()
-        self._publish()
-        if self.engine is not None:
-            self.spawn(self.engine.stop(0), "node.stop-engine")
-
-    async def _unload(self) -> None:
-        async with self._engine_lock:
-            if self.opened is not None:
-                await self.opened.worker.drain(self.config.drain_timeout_s)
-            if self._unloaded and self.engine is not None:
-                await self.engine.stop()
-                log.info("game mode: the model is unloaded, its GPU memory is free")
-
-    async def _reload(self) -> None:
-        async with self._engine_lock:
-            if self._wanted and not self._unloaded and self._gpu_fault is None and self.engine:
-                await self.engine.start()
-                log.info("game mode over: reloading the model")
-
-    def _apply_pause(self) -> None:
-        if self.opened is None:
-            return
-        worker = self.opened.worker
-        state = worker.status()
-        take_jobs = (self._wanted and not self._paused and self._gpu_fault is None
-                     and not self._stopping)
-        if take_jobs and (not state.enabled or state.draining):
-            worker.enable()
-        elif not take_jobs and state.enabled:
-            worker.disable()
-
     # -- events ------------------------------------------------------------------------------
     def on_engine_status(self, status: EngineStatus) -> None:
         if self.health is not None:
@@ -395,3 +351,7 @@ class Node(NodeParts):
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
+
+
+def _changed(old: NodeConfig, new: NodeConfig, fields: tuple[str, ...]) -> bool:
+    return any(getattr(old, name) != getattr(new, name) for name in fields)

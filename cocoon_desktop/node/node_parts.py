@@ -173,6 +173,18 @@ class NodeParts(ABC):
             self.chain = ChainService(network, cache_dir=paths.cache_dir,
                                       config_file=self.config.ton_config_file)
 
+    async def reopen_for_config(self) -> None:
+        """After a settings change: the wallet's network, the chain and the stats token anew."""
+        if self.chain is not None:
+            await self.chain.close()
+            self.chain = None
+        self._open_wallet()
+        try:
+            self._stats_token = await asyncio.to_thread(load_stats_token,
+                                                        self.config.stats_token_file)
+        except StatsTokenError as exc:
+            self._problems["stats"] = str(exc.problem)
+
     async def close_parts(self, engine_drain_s: float) -> None:
         if self.engine is not None:
             await self.engine.stop(engine_drain_s)

@@ -131,3 +131,26 @@ async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Pat
         assert node.earnings is not None and node.earnings.config.tariff == changed.tariff
     finally:
         await node.close()
+
+
+async def test_a_new_model_setting_restarts_engine_and_worker(tmp_path: Path) -> None:
+    node = Node(devnet_config(tmp_path / "home"))
+    log = StatusLog(node)
+    await node.open()
+    try:
+        await node.start_serving()
+        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+        assert node.engine is not None and node.engine.settings is not None
+        first_pid, first_devnet = node.engine.status.pid, node.opened and node.opened.devnet
+        assert node.engine.settings.context_tokens == 1024 * 3  # 2 jobs + the chat lane
+        log.seen.clear()
+        node.apply_live_settings(dataclasses.replace(node.config, context_tokens=512))
+        await log.wait_for(lambda s: s.state is NodeState.STOPPED, 60)
+        await log.wait_for(lambda s: s.state is NodeState.SERVING, 120)
+        assert node.engine.settings.context_tokens == 512 * 3
+        assert node.engine.status.pid != first_pid and node.opened is not None
+        assert node.opened.devnet is not first_devnet
+        url, token = client_of(node.home.run_file)
+        assert served_ok(await complete(url, token, node.engine.settings.model_name))
+    finally:
+        await node.close()
