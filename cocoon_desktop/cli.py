@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "earnings": ("cocoon_desktop.earnings.cli", "earnings, payouts reconciled, CSV export"),
     "engine": ("cocoon_desktop.engine.server", "run the inference engine process (internal)"),
     "self-test": ("cocoon_desktop.selftest", "check an installed app end to end, then exit"),
+    "wallet": ("cocoon_desktop.wallet.cli", "owner address, node wallet key, balances, withdraw"),
 }
 
 
