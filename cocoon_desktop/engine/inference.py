@@ -218,6 +218,7 @@ class InferenceCore:
                 self._advance(admissions)
         finally:
             with self._lock:
+                self._closing = True  # also if the loop died: never accept work nobody runs
                 admissions, self._pending = self._pending, []
             for admission in admissions:
                 admission.cancel.set("error", STOPPING)
