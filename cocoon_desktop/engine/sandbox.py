@@ -45,11 +45,12 @@ ENV_ALLOWED = frozenset({
     "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
 })
 # Set for the engine unless the user's environment says otherwise. llama.cpp's CPU threads are
-# OpenMP threads; busy-waiting between tokens (libgomp's default) collapses throughput as soon as
-# other programs compete for the cores, as they do on a desktop (measured on a loaded 2-core
-# machine, SmolLM2-135M: 3.6 tok/s busy-waiting, 31 tok/s sleeping). Sleeping costs a thread
-# wake-up (microseconds) per token when the machine is idle.
-ENGINE_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+# OpenMP threads that meet at hundreds of barriers per token. libgomp's default (spin ~300k
+# iterations) collapses throughput when other programs compete for the cores (3 engines on 2
+# cores: 8-10 tok/s each); OMP_WAIT_POLICY=PASSIVE sleeps at every barrier and halves the speed of
+# a lone engine (SmolLM2-135M, 2 threads: 35-57 tok/s against 85-113). A short spin keeps both:
+# full speed alone, 24-37 tok/s each with three engines (docs/areas/inference.md).
+ENGINE_ENV_DEFAULTS = {"GOMP_SPINCOUNT": "500"}
 # /etc entries the dynamic loader, the C library and Python look at; the rest stays hidden.
 ETC_READ_ONLY = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
                  "passwd", "group", "alternatives", "nvidia", "OpenCL", "vulkan")

@@ -34,7 +34,7 @@ def rejected(endpoint: Endpoint, body: dict[str, Any]) -> ApiError:
     return caught.value
 
 
-def test_a_plain_chat_request_gets_openai_defaults() -> None:
+def test_a_plain_chat_request_gets_openai_defaults_and_llama_servers_top_k() -> None:
     request = parse_chat(chat())
     assert request.endpoint is Endpoint.CHAT
     assert request.messages == ({"role": "user", "content": "Hi"},)
@@ -42,8 +42,9 @@ def test_a_plain_chat_request_gets_openai_defaults() -> None:
     assert request.max_tokens is None
     assert request.sampling_options == {
         "temperature": 1.0, "top_p": 1.0, "min_p": 0.0, "presence_penalty": 0.0,
-        "frequency_penalty": 0.0, "repeat_penalty": 1.0, "stop": (),
+        "frequency_penalty": 0.0, "repeat_penalty": 1.0, "stop": (), "top_k": 40,
     }
+    assert parse_chat(chat(top_k=0)).sampling_options["top_k"] == 0  # off, when asked
 
 
 def test_the_cocoon_name_and_its_base_name_are_both_served() -> None:
