@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,6 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine_target import MODEL_NAME, EngineTarget, open_engine
 from llama_server import LlamaServer, ensure_llama_server
+
+from cocoon_desktop.engine.sandbox import ENGINE_ENV_DEFAULTS
+
+# llama-server (and --in-process runs) get the engine's OpenMP settings, so both sides wait for
+# work between barriers the same way.
+for _name, _value in ENGINE_ENV_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 THREADS = 2
 CONTEXT_PER_SEQUENCE = 1024
