@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ async def devnet_requests(shell: Any, count: int) -> None:
     """Send chat requests through the devnet client, as a Cocoon user would."""
     import aiohttp
 
-    devnet = shell.serving.opened.devnet
+    devnet = shell.node.node.opened.devnet
     model = shell.engine.status.stats.model_name.split("@", 1)[0]
     headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
     async with aiohttp.ClientSession() as session:
@@ -49,7 +50,10 @@ async def devnet_requests(shell: Any, count: int) -> None:
                     "messages": [{"role": "user", "content": f"Name a colour ({i})."}]}
             async with session.post(f"{devnet.http_url}/v1/chat/completions", json=body,
                                     headers=headers) as response:
-                await response.read()
+                text = await response.text()
+                if response.status != 200:
+                    raise RuntimeError(f"the devnet refused a request ({response.status}): "
+                                       f"{text[:300]}")
 
 
 async def wait_for(predicate: Any, timeout_s: float) -> None:
@@ -57,6 +61,10 @@ async def wait_for(predicate: Any, timeout_s: float) -> None:
         while not predicate():
             await asyncio.sleep(0.05)
     await asyncio.wait_for(poll(), timeout_s)
+
+
+def step(text: str) -> None:
+    print(f"[screenshots {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path:
@@ -74,10 +82,13 @@ def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path:
 async def serve_and_chat(shell: Any) -> None:
     from cocoon_desktop.engine.types import EngineState
 
-    await shell.serving.start()
-    await wait_for(lambda: shell.serving.state.accepting, 120)
+    step("serving on the devnet")
+    await shell.node.start_serving()
+    await wait_for(lambda: shell.node.status.state.value == "serving", 120)
+    step("sending devnet requests")
     await devnet_requests(shell, 6)
     await wait_for(lambda: shell.earnings.view and shell.earnings.view.recent, 30)
+    step("chatting")
     shell.windows.show_chat()
     shell.chat.set_params(shell.chat.params.__class__(0.0, 1.0, 48))
     shell.chat.send("Explain in two sentences what a GPU does.")
@@ -92,7 +103,11 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     from cocoon_desktop.wallet.errors import WalletError
 
     await shell.start()
+    from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER
+    from cocoon_desktop.network.root_config import friendly
+
     try:
+        await shell.wallet.link_owner(friendly(DEVNET_WORKER_OWNER))  # the devnet's demo owner
         await shell.wallet.ensure_node_wallet()
     except WalletError as exc:  # no keyring here: the wallet page shows why
         print(f"note: {exc}", file=sys.stderr)
@@ -101,6 +116,7 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     await asyncio.sleep(3)  # a few monitoring ticks for the charts
     if shell.earnings is not None:
         await shell.earnings.refresh()
+    step("main window pages")
     shots = []
     for page in ("Dashboard", "Earnings", "Wallet", "Logs", "Settings"):
         w.main.show_page(page)
@@ -110,6 +126,7 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     shots.append(save(w.main, out, "dashboard-dark", SIZES["main"]))
     shell.theme.apply(Theme.LIGHT)
     shots.append(save(w.chat, out, "chat", SIZES["chat"]))
+    step("wizard")
     wizard = w.show_wizard()
     await wait_for(lambda: wizard.machine.eligibility is not None, 120)
     shots.append(save(wizard, out, "wizard-eligibility", SIZES["wizard"]))
@@ -120,7 +137,9 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     menu.adjustSize()
     shots.append(save(menu, out, "tray-menu", (menu.sizeHint().width(),
                                                 menu.sizeHint().height())))
+    step("shutting down")
     await shell.shutdown(10)
+    step("done")
     return shots
 
 

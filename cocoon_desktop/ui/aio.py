@@ -64,6 +64,21 @@ def _on_task_done(task: asyncio.Task[Any]) -> None:
         _error_reporter(exc, f"background task {task.get_name()}")
 
 
+async def cancel_and_wait(task: asyncio.Task[Any] | None, timeout_s: float = 3.0) -> bool:
+    """Cancel one task and wait for it, bounded: quitting never hangs on a stuck task.
+
+    Returns whether it ended in time; a task that did not is logged and left behind.
+    """
+    if task is None or task.done():
+        return True
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        log.warning("task %s did not stop within %.0f s; leaving it", task.get_name(),
+                    timeout_s)
+    return bool(done)
+
+
 def running_tasks() -> list[asyncio.Task[Any]]:
     return [t for t in _tasks if not t.done()]
 

@@ -9,8 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from cocoon_desktop.engine.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.snapshots import HealthTick
-from cocoon_desktop.ui.controllers.earnings import EarningsView
-from cocoon_desktop.ui.controllers.serving import ServingState
+from cocoon_desktop.node.status import NEEDS_USER, NodeStatus
 from cocoon_desktop.ui.controllers.wallet import WalletView
 from cocoon_desktop.ui_logic.glance import GlanceFacts
 from cocoon_desktop.wallet.chain_types import AccountReading
@@ -34,23 +33,23 @@ class GlanceFeed(QObject):
             self.facts = facts
             self.facts_changed.emit(facts)
 
-    def on_serving_state_changed(self, state: ServingState) -> None:
-        self._serving_problem = state.stopped_because
-        reason = "; ".join(state.paused_reasons) if state.paused_reasons else (
-            "" if state.wanted else "paused by you")
-        active = state.worker.active_requests if state.worker is not None else None
-        self._set(serving=state.accepting, pause_reason=reason, active_jobs=active)
+    def on_node_status_changed(self, status: NodeStatus) -> None:
+        self._serving_problem = status.headline if status.state in NEEDS_USER else ""
+        reason = "; ".join(status.paused_reasons) if status.paused_reasons else (
+            "" if status.wanted else "paused by you")
+        active = status.worker.active_requests if status.worker is not None else None
+        changes: dict[str, object] = {}
+        if status.earnings is not None:
+            e = status.earnings
+            changes = {"earned_today_nanoton": e.today.earned_nanoton,
+                       "earned_total_nanoton": e.all_time.earned_nanoton,
+                       "pending_payout_nanoton": e.pending_nanoton}
+        self._set(serving=status.accepting, pause_reason=reason, active_jobs=active, **changes)
 
     def on_engine_status_changed(self, status: EngineStatus) -> None:
         gave_up = status.state is EngineState.CRASHED and status.gave_up
         self._engine_problem = status.detail if gave_up else ""
         self._set()
-
-    def on_earnings_updated(self, view: EarningsView) -> None:
-        s = view.summary
-        self._set(earned_today_nanoton=s.today.earned_nanoton,
-                  earned_total_nanoton=s.all_time.earned_nanoton,
-                  pending_payout_nanoton=s.pending_nanoton)
 
     def on_wallet_changed(self, view: WalletView) -> None:
         node = view.node_wallet

@@ -1,8 +1,8 @@
-"""The app shell: builds services, adapters and windows, and runs the app's life cycle.
+"""The app shell: builds the node, the adapters and the windows, and runs the app's life.
 
-Start: settings, theme, monitoring, wallet, earnings; the wizard on first run. Close the
-window: keep serving in the tray (or quit when the desktop has no tray). Quit: drain network
-jobs (bounded), stop the engine, close everything, end the event loop.
+Start: settings, theme, the node (monitoring, ledger, wallet), pages; the wizard on first run.
+Close the window: keep serving in the tray (or quit when the desktop has no tray). Quit: drain
+network jobs (bounded), stop the engine, close everything, end the event loop.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.engine.types import EngineSettings
 from cocoon_desktop.hardware.monitor import GpuMonitor
-from cocoon_desktop.hardware.protection import Notification
-from cocoon_desktop.hardware.serving import ProtectionController
-from cocoon_desktop.paths import AppPaths
+from cocoon_desktop.node.config import from_app_settings, node_home
+from cocoon_desktop.node.node import Node
+from cocoon_desktop.node.status import NodeStatus
+from cocoon_desktop.paths import AppPaths, app_paths
 from cocoon_desktop.platform.autostart import Autostart, system_autostart
 from cocoon_desktop.settings import AppSettings
 from cocoon_desktop.ui import aio
@@ -29,32 +29,21 @@ from cocoon_desktop.ui.controllers.earnings import EarningsController
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.gpu import GpuController
 from cocoon_desktop.ui.controllers.logs import LogController
-from cocoon_desktop.ui.controllers.models import (
-    ModelController,
-    engine_settings,
-    parallel_sequences,
-)
-from cocoon_desktop.ui.controllers.serving import ServingController
+from cocoon_desktop.ui.controllers.models import ModelController
+from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.controllers.settings import SettingsController
 from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.glance_feed import GlanceFeed
-from cocoon_desktop.ui.services import (
-    build_core,
-    chain_for,
-    health_service,
-    protection_settings,
-    ton_price,
-)
 from cocoon_desktop.ui.theme import ThemeManager
 from cocoon_desktop.ui.tray import Tray
 from cocoon_desktop.ui.windows import Windows
 from cocoon_desktop.ui_logic.chat import GenerationParams
 from cocoon_desktop.ui_logic.format import format_ton
-from cocoon_desktop.ui_logic.recorder import LedgerRecorder
 from cocoon_desktop.wallet.secret_store import SecretStore
 from cocoon_desktop.wallet.transactions import TransactionRecord
 
 log = logging.getLogger(__name__)
+QUIT_DRAIN_S = 30.0
 
 
 class AppShell(QObject):
@@ -72,19 +61,15 @@ class AppShell(QObject):
         self.theme = ThemeManager(app, s.theme)
         self.logs = LogController(log_file, self)
         self.logs.attach()
-        self.core = build_core(paths, s, monitor, secret_store)
+        # The app's own profile is the node's instance 0; other folders (tests) their own home.
+        home = node_home(0, None if paths == app_paths() else paths.config_dir.parent)
+        self.node = NodeController(Node(from_app_settings(s), home, monitor=monitor,
+                                        secret_store=secret_store), self)
         self.models = ModelController(ModelLibrary(paths), self)
-        self.engine = EngineController(self._engine_settings, parent=self)
-        recorder = ((lambda fee: LedgerRecorder(self.core.ledger, fee))
-                    if self.core.ledger is not None else None)
-        self.serving = ServingController(self.engine, lambda: self.settings.settings,
-                                         recorder, self.core.energy, parent=self)
-        protection = ProtectionController(self.core.policy, self.serving,
-                                          self._on_protection_notification)
-        self.gpu = GpuController(health_service(self.core, paths, s, protection), self)
-        self.earnings = (EarningsController(self.core.ledger, parent=self)
-                         if self.core.ledger is not None else None)
-        self.wallet = WalletController(self.core.wallet, self.core.chain, s.network, self)
+        self.engine = EngineController(self.node, self)
+        self.gpu = GpuController(self)
+        self.earnings = EarningsController(parent=self)
+        self.wallet = WalletController(self.node.node, s.network, self)
         self.doctor = DoctorController(self)
         self.chat = ChatController(self.engine.chat_backend, s.chat_system_prompt,
                                    GenerationParams(s.chat_temperature, s.chat_top_p,
@@ -98,55 +83,47 @@ class AppShell(QObject):
 
     def _connect(self) -> None:
         g = self.glance
-        self.serving.state_changed.connect(g.on_serving_state_changed)
+        self.node.status_changed.connect(g.on_node_status_changed)
+        self.node.status_changed.connect(self._on_node_status_changed)
+        self.node.notification_raised.connect(self.notify)
         self.engine.status_changed.connect(g.on_engine_status_changed)
-        self.engine.status_changed.connect(lambda st: self.gpu.set_engine_pid(st.pid))
         self.gpu.snapshot_updated.connect(g.on_snapshot_updated)
         self.wallet.wallet_changed.connect(g.on_wallet_changed)
         self.wallet.balance_updated.connect(g.on_balance_updated)
         self.wallet.payout_received.connect(self._on_wallet_payout_received)
-        if self.earnings is not None:
-            self.earnings.earnings_updated.connect(g.on_earnings_updated)
-            self.serving.request_served.connect(lambda _e: self.earnings.refresh_soon())
         g.facts_changed.connect(self.tray.update_facts)
-        self.serving.notification_raised.connect(self.notify)
         self.settings.settings_changed.connect(self._on_settings_changed)
         self.tray.pause_requested.connect(
-            lambda: aio.spawn(self.serving.stop(), name="tray.pause"))
+            lambda: aio.spawn(self.node.stop_serving(), name="tray.pause"))
         self.tray.resume_requested.connect(
-            lambda: aio.spawn(self.serving.start(), name="tray.resume"))
+            lambda: aio.spawn(self.node.start_serving(), name="tray.resume"))
         self.tray.chat_requested.connect(self.windows.show_chat)
         self.tray.dashboard_requested.connect(self.windows.show_main)
         self.tray.quit_requested.connect(self.request_quit)
-
-    async def _engine_settings(self) -> EngineSettings:
-        s = self.settings.settings
-        tick = self.gpu.latest
-        free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
-        path = Path(s.model_path) if s.model_path else None
-        stats = self.engine.status.stats  # the engine's own answer, once it has run
-        offload = stats.supports_gpu_offload if stats is not None else bool(free)
-        check = await self.models.check(path, s.context_tokens * parallel_sequences(s),
-                                        max(free) if free else None, offload)
-        return engine_settings(check, s)
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self, minimized: bool = False) -> None:
         tray_shown = self.tray.show()
         if not minimized or not tray_shown:
             self.windows.show_main()
-        await self.gpu.start()
-        await self.wallet.refresh()
-        self.wallet.start_polling()
-        if self.earnings is not None:
+        await self.node.open()
+        node = self.node.node
+        if node.health is not None:
+            await self.gpu.attach(node.health)
+        if node.earnings is not None and node.earnings.ledger is not None:
+            self.earnings.ledger = node.earnings.ledger
             await self.earnings.refresh()
             self.earnings.start()
+        else:
+            self.windows.show_earnings_problem(node.problems())
+        await self.wallet.refresh()
+        self.wallet.start_polling()
         aio.spawn(self.logs.load_history(), name="logs.history")
         s = self.settings.settings
         if not s.wizard_completed:
             self.windows.show_wizard()
         elif s.serve_on_start:
-            aio.spawn(self.serving.start(), name="serving.autostart")
+            aio.spawn(self.node.start_serving(), name="serving.autostart")
 
     async def run_until_quit(self, minimized: bool = False) -> None:
         await self.start(minimized)
@@ -157,22 +134,16 @@ class AppShell(QObject):
             self._quitting = True
             aio.spawn(self.shutdown(), name="app.quit")
 
-    async def shutdown(self, drain_timeout_s: float = 30.0) -> None:
-        """Drain jobs, stop the engine, close services; then the loop may end."""
-        self.windows.show_quitting(self.serving.state)
+    async def shutdown(self, drain_timeout_s: float = QUIT_DRAIN_S) -> None:
+        """Drain jobs, stop the engine, close the node; then the loop may end."""
+        self.windows.show_quitting(self.node.status)
         try:
-            finished = await self.serving.stop(drain_timeout_s)
-            if not finished:
+            self.chat.stop()
+            await self.wallet.stop()
+            await self.earnings.stop()
+            if not await self.node.close(drain_timeout_s):
                 log.warning("quit: some network jobs did not finish within %.0f s",
                             drain_timeout_s)
-            self.chat.stop()
-            await self.engine.stop()
-            await self.gpu.stop()
-            await self.wallet.stop()
-            if self.earnings is not None:
-                await self.earnings.stop()
-            if self.core.ledger is not None:
-                await aio.run_blocking(self.core.ledger.close)
         finally:
             self.logs.detach()
             self.tray.hide()
@@ -186,26 +157,22 @@ class AppShell(QObject):
         if self.settings.settings.notifications:
             self.tray.notify(title, message, critical)
 
-    def _on_protection_notification(self, notification: Notification) -> None:
-        self.notify(notification.title, notification.message,
-                    notification.severity == "critical")
+    def _on_node_status_changed(self, status: NodeStatus) -> None:
+        self.earnings.on_summary_changed(status.earnings)
 
     def _on_wallet_payout_received(self, record: TransactionRecord) -> None:
         self.notify("Payout received", f"{format_ton(record.amount_nano)} arrived at your owner "
                     "address.")
 
     def _on_settings_changed(self, s: AppSettings) -> None:
-        if s.network is not self.wallet.network:
-            self.wallet.set_network(s.network, chain_for(s.network, self.paths,
-                                                          s.ton_config_path))
-            self.wallet.start_polling()
-            aio.spawn(self.wallet.refresh(), name="wallet.refresh")
-            if self.serving.wanted:
-                self.notify("Network changed", "Stop and start serving to serve on "
-                            f"{s.network.value}.")
         self.theme.apply(s.theme)
-        self.gpu.set_interval(s.monitoring_interval_s)
-        self.core.policy.update_settings(protection_settings(s))
-        self.core.games.set_names(s.game_mode_processes)
-        if self.earnings is not None:
-            self.earnings.set_price(ton_price(s))
+        self.node.apply_settings(s)
+        self.wallet.set_network(s.network)
+        self.earnings.set_price(from_app_settings(s).ton_price)
+        aio.spawn(self._after_node_reopened(), name="wallet.refresh")
+
+    async def _after_node_reopened(self) -> None:
+        await asyncio.sleep(0.5)  # the node reopens its wallet and chain for the network
+        await self.wallet.refresh()
+        self.wallet.start_polling()
+

@@ -7,24 +7,26 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
+from cocoon_desktop.node.status import NodeStatus
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.chat.chat_window import ChatWindow
-from cocoon_desktop.ui.controllers.serving import ServingState
+from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
 from cocoon_desktop.ui.dashboard.model_dialog import ModelDialog
 from cocoon_desktop.ui.dashboard.overview import DashboardPage
 from cocoon_desktop.ui.earnings.earnings_page import EarningsPage
 from cocoon_desktop.ui.logs_view import LogsPage
 from cocoon_desktop.ui.main_window import MainWindow
-from cocoon_desktop.ui.services import chain_for
 from cocoon_desktop.ui.settings_page import SettingsPage
 from cocoon_desktop.ui.wallet.wallet_page import WalletPage
-from cocoon_desktop.ui.widgets import muted
 from cocoon_desktop.ui.wizard.base import WizardServices
 from cocoon_desktop.ui.wizard.wizard_window import WizardWindow
 from cocoon_desktop.ui_logic.wizard import WizardMachine, WizardResult
 from cocoon_desktop.wallet.address import canonical_owner_address
+from cocoon_desktop.wallet.manager import WalletManager
 from cocoon_desktop.wallet.mnemonic import check_mnemonic, normalize_words
+from cocoon_desktop.wallet.networks import ton_network_for
+from cocoon_desktop.wallet.registry import WalletRegistry
 
 if TYPE_CHECKING:
     from cocoon_desktop.ui.shell import AppShell
@@ -36,15 +38,12 @@ class Windows:
         s = shell.settings.settings
         self.main = MainWindow()
         self.main.setWindowIcon(shell.app.windowIcon())
-        self.dashboard = DashboardPage(shell.engine, shell.serving, shell.gpu, shell.earnings,
+        self.dashboard = DashboardPage(shell.engine, shell.node, shell.gpu, shell.earnings,
                                        s.pause_temperature_c)
         self.main.add_page("Dashboard", self.dashboard)
         self.dashboard.engine_panel.model_button.clicked.connect(self.show_model_dialog)
-        if shell.earnings is not None:
-            self.earnings = EarningsPage(shell.earnings)
-            self.main.add_page("Earnings", self.earnings)
-        else:
-            self.main.add_page("Earnings", muted(shell.core.ledger_problem))
+        self.earnings = EarningsPage(shell.earnings)
+        self.main.add_page("Earnings", self.earnings)
         self.wallet = WalletPage(shell.wallet)
         self.main.add_page("Wallet", self.wallet)
         self.logs = LogsPage(shell.logs)
@@ -61,14 +60,19 @@ class Windows:
         shell.engine.status_changed.connect(
             lambda st: self.chat.set_engine_status(f"Engine {st.state.value}: {st.detail}"))
         self.wizard: WizardWindow | None = None
+        self._wizard_wallet: WalletController | None = None
         self._told_about_tray = False
         self._quitting: QProgressDialog | None = None
 
     def show_model_dialog(self) -> ModelDialog:
         shell = self.shell
-        dialog = ModelDialog(shell.models, shell.settings, shell.engine, self.main)
+        dialog = ModelDialog(shell.models, shell.settings, self.main)
         dialog.open()
         return dialog
+
+    def show_earnings_problem(self, problems: tuple[str, ...]) -> None:
+        text = " ".join(problems) or "The earnings ledger could not be opened."
+        self.earnings.status.set_state(text, "bad")
 
     def show_main(self) -> None:
         self.main.bring_to_front()
@@ -86,22 +90,34 @@ class Windows:
         tick = shell.gpu.latest
         free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
         s = shell.settings.settings
-        services = WizardServices(shell.doctor, shell.wallet, shell.models,
+        # The wizard's wallet follows the network chosen in it; the node's follows the settings.
+        node_wallet = shell.node.node.wallet
+        pair = WalletPair(node_wallet, shell.node.node.chain)
+        wallet = WalletController(pair, s.network, self.main)
+        services = WizardServices(shell.doctor, wallet, shell.models,
                                   max(free) if free else None, bool(free), s.context_tokens)
         machine = WizardMachine(canonical_owner_address, check_mnemonic, split=normalize_words)
         self.wizard = WizardWindow(machine, services)
+        self._wizard_wallet = services.wallet
         self.wizard.network_chosen.connect(self._on_wizard_network_chosen)
         self.wizard.finished_with.connect(self._on_wizard_finished)
         self.wizard.show()
         return self.wizard
 
     def _on_wizard_network_chosen(self, network: NetworkKind) -> None:
-        shell = self.shell
-        if network is shell.wallet.network:
+        wallet = self._wizard_wallet
+        if wallet is None or network is wallet.network:
             return
-        chain = chain_for(network, shell.paths, shell.settings.settings.ton_config_path)
-        shell.wallet.set_network(network, chain)
-        shell.wallet.start_polling()
+        node = self.shell.node.node
+        store = node.wallet.store if node.wallet is not None else None
+        if store is None:
+            return
+        manager = WalletManager(WalletRegistry(node.home.paths.data_dir), store,
+                                ton_network_for(network))
+        chain = chain_for(network, node.home.paths.cache_dir,
+                          self.shell.settings.settings.ton_config_path)
+        wallet.source = WalletPair(manager, chain)
+        wallet.set_network(network)
 
     def _on_wizard_finished(self, result: WizardResult) -> None:
         aio.spawn(self.shell.settings.update(**result.settings_changes()), name="wizard.save")
@@ -118,8 +134,8 @@ class Windows:
             return
         self.shell.request_quit()
 
-    def show_quitting(self, state: ServingState) -> None:
-        running = state.worker.active_requests if state.worker is not None else 0
+    def show_quitting(self, status: NodeStatus) -> None:
+        running = status.worker.active_requests if status.worker is not None else 0
         text = (f"Finishing {running} network job(s), then stopping the engine…" if running
                 else "Stopping the engine…")
         dialog = QProgressDialog(text, "", 0, 0)

@@ -73,21 +73,35 @@ def model_controller(paths: AppPaths) -> Any:
 
 
 @pytest.fixture
-def engine_controller(model_controller: Any, run_async: Any) -> Iterator[Any]:
-    """An EngineController over the real engine with the bundled model (not started yet)."""
+def node_factory(paths: AppPaths, run_async: Any) -> Iterator[Callable[..., Any]]:
+    """NodeControllers over real nodes (devnet, this test's folders), opened; closed after."""
+    from cocoon_desktop.node.config import from_app_settings, node_home
+    from cocoon_desktop.node.node import Node
     from cocoon_desktop.settings import AppSettings
+    from cocoon_desktop.ui.controllers.node import NodeController
+
+    made: list[NodeController] = []
+
+    def make(**settings: Any) -> NodeController:
+        values = {"context_tokens": 1024, "max_active_requests": 1, **settings}
+        node = Node(from_app_settings(AppSettings(**values)),
+                    node_home(0, paths.config_dir.parent / f"node{len(made)}"))
+        controller = NodeController(node)
+        run_async(controller.open(), 60_000)
+        made.append(controller)
+        return controller
+
+    yield make
+    for controller in made:
+        run_async(controller.close(5), 60_000)
+
+
+@pytest.fixture
+def engine_controller(node_factory: Any) -> Any:
+    """An EngineController over a real node's engine with the bundled model (not started)."""
     from cocoon_desktop.ui.controllers.engine import EngineController
-    from cocoon_desktop.ui.controllers.models import engine_settings
 
-    settings = AppSettings(context_tokens=1024, max_active_requests=1)
-
-    async def provider() -> Any:
-        check = await model_controller.check(None, settings.context_tokens, None, False)
-        return engine_settings(check, settings)
-
-    controller = EngineController(provider)
-    yield controller
-    run_async(controller.stop(), 60_000)
+    return EngineController(node_factory())
 
 
 @pytest.fixture

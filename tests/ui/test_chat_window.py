@@ -79,21 +79,17 @@ def test_chat_streams_stops_regenerates_and_clears(qtbot: Any, engine_controller
 
 
 def test_engine_that_cannot_start_is_explained(qtbot: Any, tmp_path: Path,
-                                                run_async: Any) -> None:
+                                                node_factory: Any) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a model")
-
-    async def provider() -> Any:
-        raise ValueError(f"{broken.name} is not a GGUF model file; choose another model.")
-
-    engine = EngineController(provider)
+    engine = EngineController(node_factory(model_path=str(broken)))
     controller = ChatController(engine.chat_backend)
     window = make_window(qtbot, controller)
     window.input.setPlainText("hello")
-    with qtbot.waitSignal(controller.answer_failed, timeout=10_000) as failed:
+    with qtbot.waitSignal(controller.answer_failed, timeout=30_000) as failed:
         window.send_button.click()
-    assert "not a GGUF model file" in failed.args[0]
-    assert "not a GGUF model file" in window.error.text()
+    assert "broken.gguf is not a GGUF model" in failed.args[0]
+    assert failed.args[0] in window.error.text()
     assert engine.status.state is EngineState.CRASHED and engine.status.gave_up
     assert window.send_button.isEnabled()
 

@@ -14,6 +14,7 @@ import pytest
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.monitor import open_gpu_monitor
 from cocoon_desktop.hardware.nvml import Nvml
+from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import AppSettings, save_settings
 from cocoon_desktop.ui_logic.glance import TrayState
 
@@ -21,7 +22,7 @@ SLOW_MS = 240_000
 
 
 async def devnet_chat(shell: Any, text: str, max_tokens: int) -> tuple[int, list[Any]]:
-    devnet = shell.serving.opened.devnet
+    devnet = shell.node.node.opened.devnet
     model = shell.engine.status.stats.model_name.split("@", 1)[0]
     body = {"model": model, "stream": True, "max_tokens": max_tokens, "temperature": 0,
             "messages": [{"role": "user", "content": text}]}
@@ -43,7 +44,8 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     run_async(shell.start(), 30_000)
     panel = shell.windows.dashboard.engine_panel
     panel.serve_button.click()
-    qtbot.waitUntil(lambda: shell.serving.state.accepting, timeout=SLOW_MS)
+    qtbot.waitUntil(lambda: shell.node.status.state is NodeState.SERVING, timeout=SLOW_MS)
+    assert shell.node.status.accepting
     assert shell.engine.status.state is EngineState.READY
     assert "Serving on the local devnet" in panel.serving_state.text()
     qtbot.waitUntil(lambda: shell.tray.state is TrayState.SERVING, timeout=10_000)
@@ -67,16 +69,16 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
 
     # GPU protection: too hot pauses serving (drain), cool enough resumes it.
     gpu.temperature_c = 88
-    qtbot.waitUntil(lambda: not shell.serving.state.accepting, timeout=30_000)
-    assert shell.serving.state.paused_reasons and "Paused" in panel.serving_state.text()
+    qtbot.waitUntil(lambda: not shell.node.status.accepting, timeout=30_000)
+    assert shell.node.status.paused_reasons and "Paused" in panel.serving_state.text()
     assert shell.tray.state is TrayState.PAUSED
     gpu.temperature_c = 70
-    qtbot.waitUntil(lambda: shell.serving.state.accepting, timeout=30_000)
+    qtbot.waitUntil(lambda: shell.node.status.state is NodeState.SERVING, timeout=30_000)
 
     # Quit while a job runs: it finishes in full, then the engine stops.
     long_job = loop.create_task(devnet_chat(shell, "Count from one to forty.", 120))
-    qtbot.waitUntil(lambda: shell.serving.opened is not None
-                    and shell.serving.opened.worker.active_requests == 1, timeout=SLOW_MS)
+    opened = shell.node.node.opened
+    qtbot.waitUntil(lambda: opened.worker.active_requests == 1, timeout=SLOW_MS)
     with qtbot.waitSignal(shell.quit_finished, timeout=SLOW_MS):
         shell.request_quit()
     qtbot.waitUntil(long_job.done, timeout=SLOW_MS)

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.controllers.wallet import WalletController
-from cocoon_desktop.ui.services import chain_for
+from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
 from cocoon_desktop.ui.wallet.qr import qr_image, qr_matrix, ton_transfer_link
 from cocoon_desktop.ui.wallet.wallet_page import WalletPage
 from cocoon_desktop.wallet.address import parse_address
@@ -24,7 +23,8 @@ RAW = "0:" + "ab" * 32
 def make(qtbot: Any, paths: Any, store: Any, network: NetworkKind,
          config: str = "") -> tuple[WalletController, WalletPage]:
     manager = WalletManager(WalletRegistry(paths.data_dir), store, ton_network_for(network))
-    controller = WalletController(manager, chain_for(network, paths, config), network)
+    chain = chain_for(network, paths.cache_dir, config)
+    controller = WalletController(WalletPair(manager, chain), network)
     page = WalletPage(controller)
     qtbot.addWidget(page)
     return controller, page

@@ -94,7 +94,8 @@ def test_testnet_create_wallet_words_asked_back(qtbot: Any, shell_factory: Any,
     finish_model_step(qtbot, wizard)
     result = wizard.machine.finish()
     assert result.network is NetworkKind.TESTNET and not result.funded
-    assert shell.wallet.view is not None and shell.wallet.view.full_wallet is not None
+    wallet_view = wizard.pages[Step.NODE_WALLET].services.wallet.view
+    assert wallet_view is not None and wallet_view.full_wallet is not None
 
 
 def test_import_with_a_mistake_is_explained(qtbot: Any, shell_factory: Any, run_async: Any,

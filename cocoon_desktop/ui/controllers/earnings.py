@@ -1,7 +1,8 @@
 """EarningsController: the ledger's figures, chart series and recent requests, as signals.
 
-Figures are SQL aggregates (fast), refreshed after each served request and on a slow timer;
-every ledger call runs on the blocking pool.
+The node records every served request in the ledger; this adapter reads it for the pages:
+figures are SQL aggregates (fast), refreshed after each served request and on a slow timer.
+Every ledger call runs on the blocking pool.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.periods import local_zone
 from cocoon_desktop.earnings.records import ServedRequest
 from cocoon_desktop.earnings.series import SeriesPoint, daily_series, hourly_series
-from cocoon_desktop.ui.aio import run_blocking, spawn
+from cocoon_desktop.ui.aio import cancel_and_wait, run_blocking, spawn
 
 log = logging.getLogger(__name__)
 REFRESH_INTERVAL_S = 60.0
@@ -39,7 +40,7 @@ class EarningsController(QObject):
     earnings_updated = Signal(object)  # EarningsView
     export_finished = Signal(str)
 
-    def __init__(self, ledger: Ledger, price: TonPrice | None = None,
+    def __init__(self, ledger: Ledger | None = None, price: TonPrice | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ledger = ledger
@@ -47,6 +48,7 @@ class EarningsController(QObject):
         self.view: EarningsView | None = None
         self._timer: asyncio.Task[None] | None = None
         self._refreshing = False
+        self._summary_seen: object = None
 
     def set_price(self, price: TonPrice | None) -> None:
         self.price = price
@@ -56,18 +58,25 @@ class EarningsController(QObject):
         self.earnings_updated.emit(self.view)
         return self.view
 
+    def on_summary_changed(self, summary: object) -> None:
+        """The node refreshed its summary (after committing new rows): read the pages' view."""
+        if summary is not None and summary is not self._summary_seen:
+            self._summary_seen = summary
+            self.refresh_soon()
+
     def refresh_soon(self) -> None:
         """Coalesce bursts of requests into one refresh."""
-        if not self._refreshing:
+        if self.ledger is not None and not self._refreshing:
             self._refreshing = True
             spawn(self._refresh_after_burst(), name="earnings.refresh")
 
     async def _refresh_after_burst(self) -> None:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.2)
         self._refreshing = False
         await self.refresh()
 
     def _read(self) -> EarningsView:
+        assert self.ledger is not None, "attach the ledger first"
         now = datetime.now(UTC)
         zone = local_zone()
         try:
@@ -80,20 +89,12 @@ class EarningsController(QObject):
         recent = self.ledger.requests(since=now - timedelta(days=30))[-RECENT_REQUESTS:]
         return EarningsView(summary, series, list(reversed(recent)))
 
-    async def record(self, request: ServedRequest) -> bool:
-        """Store a served request (fsync'd), then refresh the figures."""
-        stored = await run_blocking(self.ledger.record_request, request)
-        self.refresh_soon()
-        return stored
-
     def start(self, interval_s: float = REFRESH_INTERVAL_S) -> None:
         if self._timer is None or self._timer.done():
             self._timer = spawn(self._every(interval_s), name="earnings.timer")
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            await asyncio.gather(self._timer, return_exceptions=True)
+        await cancel_and_wait(self._timer)
 
     async def _every(self, interval_s: float) -> None:
         while True:

@@ -1,5 +1,8 @@
 """WalletController: owner address, full wallet, node wallet and balances, as signals.
 
+It works on a `WalletSource` (the node, whose wallet and chain follow the network served, or a
+pair of its own for the wizard).
+
 Every keyring access and key derivation runs on the blocking pool (D-Bus, PBKDF2); chain reads
 are asyncio calls on the app's loop. On the local devnet there is no chain: balances are not
 read and the page says so. Secrets pass through here only on their way to the keyring (new or
@@ -11,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import run_blocking, spawn
+from cocoon_desktop.ui.aio import cancel_and_wait, run_blocking, spawn
 from cocoon_desktop.wallet.address import parse_address
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, SendOutcome
 from cocoon_desktop.wallet.contracts import WalletVersion
-from cocoon_desktop.wallet.errors import TransferError, WalletError
+from cocoon_desktop.wallet.errors import TransferError, WalletError, WalletStateError
 from cocoon_desktop.wallet.manager import FullWalletInfo, NodeWalletInfo, OwnerLink, WalletManager
 from cocoon_desktop.wallet.networks import ton_network_for
 from cocoon_desktop.wallet.secret_store import SecretStoreStatus
@@ -29,6 +34,27 @@ from cocoon_desktop.wallet.withdraw import TransferConfirmation, plan_transfer
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 30.0
+
+
+class WalletSource(Protocol):
+    wallet: WalletManager | None
+    chain: ChainService | None
+
+
+@dataclass
+class WalletPair:
+    """A wallet and chain of their own (the wizard's chosen network)."""
+
+    wallet: WalletManager | None
+    chain: ChainService | None
+
+
+def chain_for(network: NetworkKind, cache_dir: Path, config_path: str) -> ChainService | None:
+    ton = ton_network_for(network)
+    if ton is None:
+        return None
+    config_file = Path(config_path).expanduser() if config_path else None
+    return ChainService(ton, cache_dir=cache_dir, config_file=config_file)
 
 
 @dataclass(frozen=True)
@@ -47,22 +73,41 @@ class WalletController(QObject):
     chain_state_changed = Signal(object)  # ChainState
     payout_received = Signal(object)  # TransactionRecord: a worker contract paid the owner
 
-    def __init__(self, manager: WalletManager, chain: ChainService | None,
-                 network: NetworkKind, parent: QObject | None = None) -> None:
+    def __init__(self, source: WalletSource, network: NetworkKind,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.manager = manager
-        self.chain = chain
+        self.source = source
         self.network = network
         self.view: WalletView | None = None
         self.balances: dict[str, AccountReading] = {}
         self._poll: asyncio.Task[None] | None = None
         self._last_payout_lt: int | None = None  # None until the first read sets the baseline
-        if chain is not None:
+        self._listened: ChainService | None = None
+
+    @property
+    def manager(self) -> WalletManager:
+        if self.source.wallet is None:
+            raise WalletStateError("The wallet is not open yet.", "Wait a moment.")
+        return self.source.wallet
+
+    @property
+    def chain(self) -> ChainService | None:
+        chain = self.source.chain
+        if chain is not None and chain is not self._listened:
+            self._listened = chain  # the node made a new one (another network)
             chain.add_listener(self.chain_state_changed.emit)
+        return chain
 
     @property
     def chain_state(self) -> ChainState | None:
         return self.chain.state if self.chain is not None else None
+
+    def set_network(self, network: NetworkKind) -> None:
+        """The network served changed (the node reopened its wallet and chain)."""
+        if network is not self.network:
+            self.network = network
+            self.balances.clear()
+            self._last_payout_lt = None
 
     async def refresh(self) -> WalletView:
         self.view = await run_blocking(self._read_view)
@@ -70,6 +115,10 @@ class WalletController(QObject):
         return self.view
 
     def _read_view(self) -> WalletView:
+        if self.source.wallet is None:
+            return WalletView(self.network, None, None, None,
+                              SecretStoreStatus(False, "", "The wallet is not open yet."),
+                              self.chain is not None)
         keyring = self.manager.store.status()
         if keyring.usable:
             self.manager.recover_from_keyring()
@@ -79,19 +128,6 @@ class WalletController(QObject):
                           self.manager.node_wallet(), keyring, self.chain is not None)
 
     # -- changes -------------------------------------------------------------------------
-    def set_network(self, network: NetworkKind, chain: ChainService | None) -> None:
-        """Serve another network: addresses and balances follow it (the wizard, Settings)."""
-        old = self.chain
-        self.network = network
-        self.manager.network = ton_network_for(network)
-        self.chain = chain
-        self.balances.clear()
-        self._last_payout_lt = None
-        if chain is not None:
-            chain.add_listener(self.chain_state_changed.emit)
-        if old is not None and old is not chain:
-            spawn(old.close(), name="wallet.close_chain")
-
     async def link_owner(self, text: str) -> OwnerLink:
         link = await run_blocking(self.manager.link_owner, text.strip())
         await self.refresh()
@@ -150,11 +186,8 @@ class WalletController(QObject):
             self._poll = spawn(self._poll_loop(interval_s), name="wallet.poll")
 
     async def stop(self) -> None:
-        if self._poll is not None:
-            self._poll.cancel()
-            await asyncio.gather(self._poll, return_exceptions=True)
-        if self.chain is not None:
-            await self.chain.close()
+        """Stop polling (the chain belongs to its source, which closes it)."""
+        await cancel_and_wait(self._poll)
 
     async def _poll_loop(self, interval_s: float) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The engine and serving panel: the Serve toggle, engine state, model, offload, throughput."""
+"""The serving panel: the Serve toggle and the node's state, the engine, model, throughput."""
 
 from __future__ import annotations
 
@@ -6,25 +6,29 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from cocoon_desktop.engine.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
-from cocoon_desktop.ui.controllers.serving import ServingController, ServingState
+from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
 
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
                EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
+NODE_LEVEL = {NodeState.SERVING: "good", NodeState.PAUSED: "warn", NodeState.RETRYING: "warn",
+              NodeState.STARTING: "", NodeState.STOPPING: "", NodeState.STOPPED: ""}
 
 
 class EnginePanel(Card):
-    def __init__(self, engine: EngineController, serving: ServingController,
+    def __init__(self, engine: EngineController, node: NodeController,
                  parent: QWidget | None = None) -> None:
         super().__init__("Serving", parent)
         self.engine = engine
-        self.serving = serving
+        self.node = node
         self.serve_button = QPushButton("Serve")
         self.serve_button.setCheckable(True)
         self.serve_button.setMinimumHeight(36)
         self.serving_state = StateLabel()
+        self.what_to_do = StateLabel()
         self.engine_state = StateLabel()
         self.engine_button = QPushButton("Start engine")
         self.model_button = QPushButton("Model…")
@@ -33,6 +37,7 @@ class EnginePanel(Card):
         row.addWidget(self.serve_button)
         row.addWidget(self.serving_state, 1)
         self.body.addLayout(row)
+        self.body.addWidget(self.what_to_do)
         engine_row = QHBoxLayout()
         engine_row.addWidget(self.engine_state, 1)
         engine_row.addWidget(self.model_button)
@@ -48,17 +53,20 @@ class EnginePanel(Card):
         self.serve_button.clicked.connect(self._on_serve_clicked)
         self.engine_button.clicked.connect(self._on_engine_clicked)
         engine.status_changed.connect(self.show_engine)
-        serving.state_changed.connect(self.show_serving)
+        node.status_changed.connect(self.show_node)
         self.show_engine(engine.status)
-        self.show_serving(serving.state)
+        self.show_node(node.status)
 
-    def show_serving(self, state: ServingState) -> None:
-        self.serve_button.setChecked(state.wanted)
-        self.serve_button.setText("Stop serving" if state.wanted else "Serve")
-        level = "good" if state.accepting else "warn" if state.wanted else ""
-        self.serving_state.set_state(state.detail, "bad" if state.stopped_because else level)
-        if state.worker is not None:
-            w = state.worker
+    def show_node(self, status: NodeStatus) -> None:
+        self.serve_button.setChecked(status.wanted)
+        self.serve_button.setText("Stop serving" if status.wanted else "Serve")
+        self.serve_button.setEnabled(status.state is not NodeState.STOPPING)
+        level = "bad" if status.state in NEEDS_USER else NODE_LEVEL.get(status.state, "")
+        self.serving_state.set_state(status.headline, level)
+        self.what_to_do.set_state(status.what_to_do, "warn" if status.what_to_do else "")
+        self.what_to_do.setVisible(bool(status.what_to_do))
+        if status.worker is not None:
+            w = status.worker
             self.values["Jobs"].setText(
                 f"{w.active_requests} of {w.max_active_requests} network jobs running · "
                 f"{w.connected_proxies} proxy connected")
@@ -89,9 +97,9 @@ class EnginePanel(Card):
 
     def _on_serve_clicked(self, checked: bool) -> None:
         if checked:
-            spawn(self.serving.start(), name="serving.start")
+            spawn(self.node.start_serving(), name="serving.start")
         else:
-            spawn(self.serving.stop(), name="serving.stop")
+            spawn(self.node.stop_serving(), name="serving.stop")
 
     def _on_engine_clicked(self) -> None:
         if self.engine.status.state in (EngineState.LOADING, EngineState.READY):

@@ -1,5 +1,5 @@
 """Change the served model: pick the bundled one or a GGUF file, check it (hash with progress,
-Cancel), then restart the engine with it."""
+Cancel), then save it: the node restarts the engine with it (running jobs finish first)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 from cocoon_desktop.engine.model_library import ModelEntry
 from cocoon_desktop.settings import SettingsError
 from cocoon_desktop.ui.aio import spawn
-from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.models import (
     ModelCheckCancelled,
     ModelCheckError,
@@ -32,13 +31,12 @@ from cocoon_desktop.ui.widgets import StateLabel
 
 class ModelDialog(QDialog):
     def __init__(self, models: ModelController, settings: SettingsController,
-                 engine: EngineController, parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose the model")
         self.resize(620, 220)
         self.models = models
         self.settings = settings
-        self.engine = engine
         self.choice = QComboBox()
         self.add_button = QPushButton("Add a GGUF file…")
         self.progress = QProgressBar()
@@ -104,8 +102,7 @@ class ModelDialog(QDialog):
         finally:
             self.progress.hide()
             self.use_button.setEnabled(True)
-        self.status.set_state("Restarting the engine with the new model…", "good")
-        await self.engine.reconfigure()
+        self.status.set_state("Saved: the engine restarts with this model.", "good")
         self.accept()
 
     def _on_cancel_clicked(self) -> None:

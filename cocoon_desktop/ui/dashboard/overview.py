@@ -10,7 +10,7 @@ from cocoon_desktop.hardware.snapshots import GpuAvailability, GpuEvent, HealthT
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.gpu import GpuController
-from cocoon_desktop.ui.controllers.serving import ServingController
+from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.dashboard.engine_panel import EnginePanel
 from cocoon_desktop.ui.dashboard.gpu_card import GpuCard
 from cocoon_desktop.ui.dashboard.host_card import HostCard, NoGpuCard
@@ -39,13 +39,13 @@ class EarningsGlance(Card):
 
 
 class DashboardPage(QWidget):
-    def __init__(self, engine: EngineController, serving: ServingController,
+    def __init__(self, engine: EngineController, node: NodeController,
                  gpu: GpuController, earnings: EarningsController | None,
                  pause_temperature_c: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gpu = gpu
         self.pause_temperature_c = pause_temperature_c
-        self.engine_panel = EnginePanel(engine, serving)
+        self.engine_panel = EnginePanel(engine, node)
         self.glance = EarningsGlance()
         self.host = HostCard()
         self.events = Card("GPU events")
