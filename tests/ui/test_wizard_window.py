@@ -62,7 +62,7 @@ def test_devnet_without_wallet_to_the_chat(qtbot: Any, shell_factory: Any, run_a
 
 def test_testnet_create_wallet_words_asked_back(qtbot: Any, shell_factory: Any,
                                                run_async: Any, keyring_store: Any) -> None:
-    shell, wizard = start_first_run(qtbot, shell_factory, run_async, keyring_store)
+    _shell, wizard = start_first_run(qtbot, shell_factory, run_async, keyring_store)
     wizard.pages[Step.NETWORK].buttons[NetworkKind.TESTNET].setChecked(True)
     wizard.next_button.click()
     wizard.pages[Step.WALLET_CHOICE].buttons[WalletMode.CREATE].click()
