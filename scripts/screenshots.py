@@ -67,12 +67,11 @@ def step(text: str) -> None:
     print(f"[screenshots {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path:
-    from PySide6.QtWidgets import QApplication
-
+async def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path:
     widget.resize(*size)
-    for _ in range(5):
-        QApplication.processEvents()
+    # Let Qt lay out and paint on its own loop: no nested processEvents() inside a coroutine
+    # (re-entering the event loop from an asyncio callback stalls qasync's timers).
+    await asyncio.sleep(0.3)
     path = out / f"{name}.png"
     if not widget.grab().save(str(path)):
         raise OSError(f"could not write {path}")
@@ -120,22 +119,22 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     shots = []
     for page in ("Dashboard", "Earnings", "Wallet", "Logs", "Settings"):
         w.main.show_page(page)
-        shots.append(save(w.main, out, page.lower(), SIZES["main"]))
+        shots.append(await save(w.main, out, page.lower(), SIZES["main"]))
     shell.theme.apply(Theme.DARK)
     w.main.show_page("Dashboard")
-    shots.append(save(w.main, out, "dashboard-dark", SIZES["main"]))
+    shots.append(await save(w.main, out, "dashboard-dark", SIZES["main"]))
     shell.theme.apply(Theme.LIGHT)
-    shots.append(save(w.chat, out, "chat", SIZES["chat"]))
+    shots.append(await save(w.chat, out, "chat", SIZES["chat"]))
     step("wizard")
     wizard = w.show_wizard()
     await wait_for(lambda: wizard.machine.eligibility is not None, 120)
-    shots.append(save(wizard, out, "wizard-eligibility", SIZES["wizard"]))
+    shots.append(await save(wizard, out, "wizard-eligibility", SIZES["wizard"]))
     await walk_wizard_to_model(wizard)
-    shots.append(save(wizard, out, "wizard-model", SIZES["wizard"]))
+    shots.append(await save(wizard, out, "wizard-model", SIZES["wizard"]))
     wizard.reject()
     menu = shell.tray.menu
     menu.adjustSize()
-    shots.append(save(menu, out, "tray-menu", (menu.sizeHint().width(),
+    shots.append(await save(menu, out, "tray-menu", (menu.sizeHint().width(),
                                                 menu.sizeHint().height())))
     step("shutting down")
     await shell.shutdown(10)

@@ -44,6 +44,7 @@ from cocoon_desktop.wallet.transactions import TransactionRecord
 
 log = logging.getLogger(__name__)
 QUIT_DRAIN_S = 30.0
+CLOSE_GRACE_S = 60.0  # beyond the drain: engine stop, ledger close
 
 
 class AppShell(QObject):
@@ -141,7 +142,14 @@ class AppShell(QObject):
             self.chat.stop()
             await self.wallet.stop()
             await self.earnings.stop()
-            if not await self.node.close(drain_timeout_s):
+            try:
+                finished = await asyncio.wait_for(self.node.close(drain_timeout_s),
+                                                  drain_timeout_s + CLOSE_GRACE_S)
+            except TimeoutError:
+                log.error("quit: the node did not close within %.0f s; exiting anyway (the "
+                          "engine process ends with the app)", drain_timeout_s + CLOSE_GRACE_S)
+                finished = False
+            if not finished:
                 log.warning("quit: some network jobs did not finish within %.0f s",
                             drain_timeout_s)
         finally:

@@ -244,15 +244,17 @@ class WalletPage(QWidget):
         except WalletError as exc:
             self.status.set_state(str(exc), "bad")
             return
+        # Shown with open(), never exec(): no nested event loop inside a coroutine.
         box = QMessageBox(QMessageBox.Icon.Information, "Node wallet key",
                           "Your node wallet key (upstream base64 form):", parent=self)
         box.setInformativeText(key)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         copy = box.addButton("Copy", QMessageBox.ButtonRole.ActionRole)
         box.addButton(QMessageBox.StandardButton.Close)
-        box.exec()
-        if box.clickedButton() is copy:
-            QGuiApplication.clipboard().setText(key)
+        box.buttonClicked.connect(
+            lambda button: QGuiApplication.clipboard().setText(key) if button is copy else None)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def open_withdraw(self) -> WithdrawDialog:
         view = self.controller.view
