@@ -24,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SIZES = {"main": (1280, 820), "chat": (980, 680), "wizard": (760, 600)}
+SIZES = {"main": (1280, 820), "chat": (1100, 700), "wizard": (760, 600)}
 SHOTS = ("dashboard", "dashboard-dark", "earnings", "wallet", "logs", "settings", "chat",
          "wizard-eligibility", "wizard-model", "tray-menu")
 

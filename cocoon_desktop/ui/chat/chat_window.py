@@ -26,7 +26,7 @@ class ChatWindow(QWidget):
     def __init__(self, controller: ChatController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Cocoon Desktop: test chat")
-        self.resize(980, 680)
+        self.resize(1100, 700)
         self.controller = controller
         self.messages: list[MessageWidget] = []
         self.engine_status = StateLabel("Engine: not started (it starts with your first message)")
