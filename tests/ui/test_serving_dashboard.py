@@ -75,7 +75,11 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     gpu.temperature_c = 70
     qtbot.waitUntil(lambda: shell.node.status.state is NodeState.SERVING, timeout=30_000)
 
-    # Quit while a job runs: it finishes in full, then the engine stops.
+    quit_while_a_job_runs(qtbot, shell, loop)
+
+
+def quit_while_a_job_runs(qtbot: Any, shell: Any, loop: Any) -> None:
+    """Quit while a job runs: it finishes in full, then the engine stops."""
     long_job = loop.create_task(devnet_chat(shell, "Count from one to forty.", 120))
     opened = shell.node.node.opened
     qtbot.waitUntil(lambda: opened.worker.active_requests == 1, timeout=SLOW_MS)

@@ -57,16 +57,9 @@ class WithdrawDialog(QDialog):
         form.addRow("Comment", self.comment)
         entry = QWidget()
         entry.setLayout(form)
-        self.review_rows = QFormLayout()
-        self.review_warnings = StateLabel()
-        review = QWidget()
-        review_layout = QVBoxLayout(review)
-        review_layout.addLayout(self.review_rows)
-        review_layout.addWidget(self.review_warnings)
-        review_layout.addStretch(1)
         self.pages = QStackedWidget()
         self.pages.addWidget(entry)
-        self.pages.addWidget(review)
+        self.pages.addWidget(self._review_page())
         self.status = StateLabel()
         self.cancel_button = QPushButton("Cancel")
         self.back_button = QPushButton("Back")
@@ -83,6 +76,16 @@ class WithdrawDialog(QDialog):
         self.back_button.clicked.connect(self._on_back_clicked)
         self.next_button.clicked.connect(self._on_next_clicked)
         self.back_button.hide()
+
+    def _review_page(self) -> QWidget:
+        self.review_rows = QFormLayout()
+        self.review_warnings = StateLabel()
+        review = QWidget()
+        layout = QVBoxLayout(review)
+        layout.addLayout(self.review_rows)
+        layout.addWidget(self.review_warnings)
+        layout.addStretch(1)
+        return review
 
     def _on_cancel_clicked(self) -> None:
         if self.task is not None and not self.task.done():
