@@ -60,12 +60,14 @@ def current_colors() -> Colors:
     return _current
 
 
-def resolve(theme: Theme) -> Colors:
+def resolve(theme: Theme, os_scheme: Qt.ColorScheme | None = None) -> Colors:
+    """The colours for a theme; "system" follows the OS scheme (asked now when not given)."""
     if theme is Theme.DARK:
         return DARK
     if theme is Theme.LIGHT:
         return LIGHT
-    return DARK if QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark else LIGHT
+    scheme = os_scheme if os_scheme is not None else QGuiApplication.styleHints().colorScheme()
+    return DARK if scheme == Qt.ColorScheme.Dark else LIGHT
 
 
 def _palette(c: Colors) -> QPalette:
@@ -94,8 +96,9 @@ class ThemeManager(QObject):
         super().__init__(app)
         self._app = app
         self._theme = theme
+        self._os_scheme: Qt.ColorScheme | None = None
         app.setStyle("Fusion")
-        app.styleHints().colorSchemeChanged.connect(self._on_os_color_scheme_changed)
+        app.styleHints().colorSchemeChanged.connect(self.on_os_color_scheme_changed)
         self.apply(theme)
 
     @property
@@ -105,12 +108,13 @@ class ThemeManager(QObject):
     def apply(self, theme: Theme) -> Colors:
         global _current
         self._theme = theme
-        _current = resolve(theme)
+        _current = resolve(theme, self._os_scheme)
         self._app.setPalette(_palette(_current))
         self._app.setStyleSheet(_STYLE.format(**_current.__dict__))
         self.theme_changed.emit(_current.dark)
         return _current
 
-    def _on_os_color_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
+    def on_os_color_scheme_changed(self, scheme: Qt.ColorScheme) -> None:
+        self._os_scheme = scheme
         if self._theme is Theme.SYSTEM:
             self.apply(Theme.SYSTEM)

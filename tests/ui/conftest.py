@@ -132,6 +132,7 @@ def shell_factory(qapp: QApplication, paths: AppPaths, loop: Any, run_async: Any
     for shell in shells:
         if not shell._quit_done.is_set():
             run_async(shell.shutdown(5), 60_000)
+        shell.deleteLater()  # a child of the app: its theme manager and tray go with it
 
 
 @pytest.fixture
