@@ -48,7 +48,8 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Serving", (
         FieldSpec("network", "Network"),
         FieldSpec("network_endpoint", "Network endpoint",
-                  "A proxy host:port or a root-config file; empty uses the network's default."),
+                  "A root-config JSON file of the network, optionally followed by a space and "
+                  "a proxy's host:port; empty uses the network's default."),
         FieldSpec("ton_config_path", "TON liteserver config",
                   "A global-config JSON file; empty uses the network's public config."),
         FieldSpec("coefficient", "Price coefficient", "1000 = 1.0x the network price.",

@@ -69,7 +69,7 @@ class AppShell(QObject):
         self.models = ModelController(ModelLibrary(paths), self)
         self.engine = EngineController(self.node, self)
         self.gpu = GpuController(self)
-        self.earnings = EarningsController(parent=self)
+        self.earnings = EarningsController(price=from_app_settings(s).ton_price, parent=self)
         self.wallet = WalletController(self.node.node, s.network, self)
         self.doctor = DoctorController(self)
         self.chat = ChatController(self.engine.chat_backend, s.chat_system_prompt,
@@ -80,6 +80,7 @@ class AppShell(QObject):
         self.windows = Windows(self)
         self._quitting = False
         self._quit_done = asyncio.Event()
+        self._wallet_seen: object = None
         self._connect()
 
     def _connect(self) -> None:
@@ -117,8 +118,6 @@ class AppShell(QObject):
             self.earnings.start()
         else:
             self.windows.show_earnings_problem(node.problems())
-        await self.wallet.refresh()
-        self.wallet.start_polling()
         aio.spawn(self.logs.load_history(), name="logs.history")
         s = self.settings.settings
         if not s.wizard_completed:
@@ -167,6 +166,15 @@ class AppShell(QObject):
 
     def _on_node_status_changed(self, status: NodeStatus) -> None:
         self.earnings.on_summary_changed(status.earnings)
+        wallet = self.node.node.wallet
+        if wallet is not None and wallet is not self._wallet_seen:
+            # The node opened (or reopened, for another network) its wallet and chain.
+            self._wallet_seen = wallet
+            aio.spawn(self._follow_wallet(), name="wallet.follow")
+
+    async def _follow_wallet(self) -> None:
+        await self.wallet.refresh()
+        self.wallet.start_polling()
 
     def _on_wallet_payout_received(self, record: TransactionRecord) -> None:
         self.notify("Payout received", f"{format_ton(record.amount_nano)} arrived at your owner "
@@ -177,10 +185,4 @@ class AppShell(QObject):
         self.node.apply_settings(s)
         self.wallet.set_network(s.network)
         self.earnings.set_price(from_app_settings(s).ton_price)
-        aio.spawn(self._after_node_reopened(), name="wallet.refresh")
-
-    async def _after_node_reopened(self) -> None:
-        await asyncio.sleep(0.5)  # the node reopens its wallet and chain for the network
-        await self.wallet.refresh()
-        self.wallet.start_polling()
 

@@ -62,7 +62,7 @@ def test_devnet_without_wallet_to_the_chat(qtbot: Any, shell_factory: Any, run_a
 
 def test_testnet_create_wallet_words_asked_back(qtbot: Any, shell_factory: Any,
                                                run_async: Any, keyring_store: Any) -> None:
-    _shell, wizard = start_first_run(qtbot, shell_factory, run_async, keyring_store)
+    shell, wizard = start_first_run(qtbot, shell_factory, run_async, keyring_store)
     wizard.pages[Step.NETWORK].buttons[NetworkKind.TESTNET].setChecked(True)
     wizard.next_button.click()
     wizard.pages[Step.WALLET_CHOICE].buttons[WalletMode.CREATE].click()
@@ -92,10 +92,14 @@ def test_testnet_create_wallet_words_asked_back(qtbot: Any, shell_factory: Any,
     assert wizard.next_button.isEnabled()
     wizard.next_button.click()
     finish_model_step(qtbot, wizard)
-    result = wizard.machine.finish()
-    assert result.network is NetworkKind.TESTNET and not result.funded
-    wallet_view = wizard.pages[Step.NODE_WALLET].services.wallet.view
-    assert wallet_view is not None and wallet_view.full_wallet is not None
+    with qtbot.waitSignal(wizard.finished_with, timeout=5000) as done:
+        wizard.next_button.click()
+    assert done.args[0].network is NetworkKind.TESTNET and not done.args[0].funded
+    # The app now serves testnet: its wallet page follows, with the wallet just created.
+    qtbot.waitUntil(lambda: shell.wallet.view is not None
+                    and shell.wallet.view.network is NetworkKind.TESTNET
+                    and shell.wallet.view.full_wallet is not None, timeout=30_000)
+    assert shell.wallet.view.owner_address == wizard.machine.owner_address
 
 
 def test_import_with_a_mistake_is_explained(qtbot: Any, shell_factory: Any, run_async: Any,
