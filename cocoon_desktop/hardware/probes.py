@@ -176,22 +176,24 @@ def probe_llama_offload() -> tuple[bool | None, str]:
 
 
 def probe_keyring() -> KeyringFacts:
-    """Which keyring backend would hold secrets; reads no secret."""
+    """Which keyring backend would hold secrets, judged by the wallet's own rules (the OS
+    keyring inside keyring's chainer; never a plaintext or fail backend); reads no secret."""
     try:
         import keyring
-        from keyring.backends import chainer, fail
 
-        backend = keyring.get_keyring()
+        from cocoon_desktop.wallet.secret_store import backend_refusal, os_backend_of
+
+        backend = os_backend_of(keyring.get_keyring())
     except Exception as error:
         return KeyringFacts(False, "none", f"The keyring library failed: {error}")
     name = f"{type(backend).__module__}.{type(backend).__name__}"
-    if isinstance(backend, fail.Keyring) or (
-        isinstance(backend, chainer.ChainerBackend) and not backend.backends
-    ):
-        return KeyringFacts(False, name, "No system keyring (Secret Service, KWallet) found.")
+    refusal = backend_refusal(backend)
+    if refusal is None:
+        return KeyringFacts(True, name, f"Secrets are kept by {type(backend).__name__}.")
     if name.startswith("keyrings.alt") or "plaintext" in name.lower():
         return KeyringFacts(False, name, "The only keyring found stores secrets unencrypted.")
-    return KeyringFacts(True, name, f"Secrets are kept by {type(backend).__name__}.")
+    detail = f"No system keyring (Secret Service, KWallet) found: {refusal}."
+    return KeyringFacts(False, name, detail)
 
 
 def probe_disk(path: Path) -> tuple[Path, int | None]:

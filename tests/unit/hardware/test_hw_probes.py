@@ -41,6 +41,15 @@ def test_secret_service_is_usable_without_reading_anything() -> None:
     assert facts.usable and facts.detail == "Secrets are kept by Keyring."
 
 
+@pytest.mark.usefixtures("restore_keyring")
+def test_the_os_keyring_inside_keyrings_chainer_is_the_one_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chainer.ChainerBackend, "backends", [SecretService.Keyring()])
+    keyring.set_keyring(chainer.ChainerBackend())
+    facts = probe_keyring()
+    assert facts.usable and facts.backend == "keyring.backends.SecretService.Keyring"
+
+
 def test_disk_of_a_folder_not_made_yet(tmp_path: Path) -> None:
     probed, free = probe_disk(tmp_path / "data" / "models")
     assert probed == tmp_path and free is not None and free > 0
