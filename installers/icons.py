@@ -29,14 +29,22 @@ ICNS_TYPES = ((b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128), (b"ic
 SOURCE = Path(__file__).resolve().parent.parent / "cocoon_desktop" / "resources" / "app.svg"
 
 
+_qt_app: object = None
+
+
 def render_pngs(svg: Path, sizes: set[int]) -> dict[int, bytes]:
     """PNG bytes of `svg` drawn at each size (square, transparent background)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
-    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
 
-    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])  # noqa: F841 (fonts)
+    # Fonts need a Qt application. A QApplication (not the lighter QGuiApplication), kept for the
+    # life of the process: this also runs inside the test process, where later widget tests need
+    # the one Qt application to be a QApplication that still exists.
+    global _qt_app
+    _qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"{svg} is not a valid SVG drawing")

@@ -9,6 +9,7 @@ a test fails the test (the app would have shown its error dialog).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import pytest
 import qasync
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication
 
 from cocoon_desktop.paths import AppPaths, app_paths
@@ -133,6 +135,23 @@ def shell_factory(qapp: QApplication, paths: AppPaths, loop: Any, run_async: Any
         if not shell._quit_done.is_set():
             run_async(shell.shutdown(5), 60_000)
         shell.deleteLater()  # a child of the app: its theme manager and tray go with it
+    shells.clear()
+    settle_qt_objects(qapp)
+
+
+def settle_qt_objects(qapp: QApplication) -> None:
+    """Delete what a test scheduled with deleteLater and collect its Python wrappers now, while
+    that test's loop still exists, rather than in a garbage-collection pass inside a later
+    test's event loop (where PySide6 6.11 can crash finalizing wrappers of deleted objects)."""
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _settle_after_each_test(qapp: QApplication) -> Iterator[None]:
+    yield
+    settle_qt_objects(qapp)
 
 
 @pytest.fixture
