@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/bootstrap.sh" test
 export COCOON_VENV=${COCOON_VENV:-$root/.venv}
+# The whole suite includes building the release bundle and running it (about 2 minutes);
+# COCOON_TEST_BUNDLE=0 skips that while iterating.
+export COCOON_TEST_BUNDLE=${COCOON_TEST_BUNDLE:-1}
 # A throwaway home so the tests' keyring and app data never touch the user's own.
 test_home=$(mktemp -d "${TMPDIR:-/tmp}/cocoon-test-home.XXXXXX")
 trap 'rm -rf "$test_home"' EXIT
