@@ -283,7 +283,7 @@ class WizardMachine:
         try:
             self._check_mnemonic(words)
         except ValueError as exc:
-            raise WizardError(str(exc)) from None
+            raise WizardError(str(exc), tuple(getattr(exc, "suggestions", ()))) from None
         return words
 
     def wallet_stored(self, owner_address: str) -> Step:

@@ -34,7 +34,20 @@ class WalletMode(StrEnum):
 
 
 class WizardError(ValueError):
-    """The user's input cannot be accepted; the text says why and what to do."""
+    """The user's input cannot be accepted; the text says why and what to do.
+
+    `suggestions` (nearest valid words for a mistyped secret word) are kept out of the text,
+    which may reach a log; only the page shows them, through `shown_text`."""
+
+    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+    @property
+    def shown_text(self) -> str:
+        if not self.suggestions:
+            return str(self)
+        return f"{self} Did you mean: {', '.join(self.suggestions)}?"
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,10 @@ class ImportWordsPage(WizardPage):
         try:
             words = self.machine.parse_import(self.words.toPlainText())
             info = await self.services.wallet.save_words(words, origin="imported")
-        except (WizardError, WalletError) as exc:
+        except WizardError as exc:
+            self.error.set_state(exc.shown_text, "bad")
+            return False
+        except WalletError as exc:
             self.error.set_state(str(exc), "bad")
             return False
         self.words.clear()

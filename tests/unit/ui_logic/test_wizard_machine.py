@@ -182,8 +182,10 @@ def test_import_reports_the_checkers_error() -> None:
         m.parse_import("")
     with pytest.raises(WizardError, match="24 secret words; 2 were entered"):
         m.parse_import("abandon ability")
-    with pytest.raises(WizardError, match="Word #2 is not in the TON word list"):
+    with pytest.raises(WizardError, match="Word #2 is not in the TON word list") as typo:
         m.parse_import("abandon abilityy")
+    assert "ability" in typo.value.suggestions and "ability" not in str(typo.value)
+    assert "Did you mean: " in typo.value.shown_text and "ability" in typo.value.shown_text
     words, swapped = words_and_an_invalid_swap()
     with pytest.raises(WizardError, match="not a TON secret phrase"):
         m.parse_import(" ".join(swapped))
