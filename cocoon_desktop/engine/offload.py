@@ -82,8 +82,11 @@ def plan_offload(
     context_tokens: int,
     free_vram_bytes: int | None,
     supports_gpu_offload: bool,
+    reserve_bytes: int = RESERVE_BYTES,
 ) -> OffloadPlan:
-    """Choose n_gpu_layers for this model, context and free VRAM (measured elsewhere)."""
+    """Choose n_gpu_layers for this model, context and free VRAM (measured elsewhere), leaving
+    `reserve_bytes` free (the node passes the user's "keep VRAM free" setting, which GPU
+    protection also watches, so a planned load never trips protection)."""
     estimate = estimate_memory(metadata, context_tokens)
     total = metadata.block_count
 
@@ -97,7 +100,7 @@ def plan_offload(
         ))
     if free_vram_bytes is None:
         return plan(0, 0, "No NVIDIA GPU was found, so every layer runs on the CPU.")
-    usable = free_vram_bytes - RESERVE_BYTES
+    usable = free_vram_bytes - max(reserve_bytes, 0)
     if estimate.total_bytes <= usable:
         return plan(-1, total, (
             f"All {total} layers fit on the GPU: {_needs(estimate)} of "

@@ -18,7 +18,7 @@ import psutil
 from cocoon_desktop.engine.file_hash import FileChangedWhileHashing
 from cocoon_desktop.engine.gguf_meta import ModelFileError
 from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.engine.offload import plan_offload
+from cocoon_desktop.engine.offload import RESERVE_BYTES, plan_offload
 from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
 from cocoon_desktop.node.config import NodeConfig
@@ -50,8 +50,9 @@ def engine_settings_for(config: NodeConfig, library: ModelLibrary,
         raise EngineStartError(f"Cannot read the model {path}: {exc.strerror}. Check the file "
                                "and its permissions.") from None
     sequences = max(1, config.max_active_requests) + 1
+    reserve = max(RESERVE_BYTES, config.protection.vram_headroom_bytes)
     plan = plan_offload(metadata, config.context_tokens * sequences, free_vram_bytes,
-                        offload_supported)
+                        offload_supported, reserve)
     threads = config.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 2
     return EngineSettings(
         model_path=path.resolve(), model_name=name,

@@ -72,6 +72,15 @@ def test_the_fit_boundary_is_exact() -> None:
     assert "but not the output layer" in short.reason
 
 
+def test_a_larger_reserve_keeps_the_users_vram_headroom_free() -> None:
+    need = estimate_memory(EIGHT_B, 8192).total_bytes + RESERVE_BYTES
+    assert plan_offload(EIGHT_B, 8192, need, True, reserve_bytes=RESERVE_BYTES).fits_fully
+    headroom = 2 * GIB
+    assert not plan_offload(EIGHT_B, 8192, need, True, reserve_bytes=headroom).fits_fully
+    assert plan_offload(EIGHT_B, 8192, need - RESERVE_BYTES + headroom, True,
+                        reserve_bytes=headroom).fits_fully
+
+
 def test_a_small_gpu_takes_the_layers_that_fit() -> None:
     free = 6 * GIB
     estimate = estimate_memory(EIGHT_B, 8192)
