@@ -7,9 +7,10 @@ away) stops the engine too, so an engine never outlives its app holding GPU memo
 
 The engine answers with JSON event lines on its stdout:
   {"event": "loading", "pid": 123}     the HTTP socket is served; the model is loading
+  {"event": "progress", "fraction": 0.42}  share of the weights loaded (steps of ~1 %, then 1.0)
   {"event": "ready", "pid": 123}       the model is loaded; requests are served
   {"event": "failed", "error": "..."}  the model could not be loaded (the text is for the user)
-  {"event": "stopped"}                 a clean exit follows
+  {"event": "stopped"}                 a clean exit follows (also after a cancelled load)
 Its logs go to stderr.
 """
 

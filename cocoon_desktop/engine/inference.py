@@ -31,13 +31,20 @@ from cocoon_desktop.engine.inference_types import (
     GenerationRequest,
     InferenceError,
     InvalidRequest,
+    LoadCancelled,
     ModelLoadError,
     NoFreeSequence,
     PromptTooLong,
     SamplingParams,
     TokenDelta,
 )
-from cocoon_desktop.engine.llama_native import NativeContext, NativeError, NativeModel
+from cocoon_desktop.engine.llama_native import (
+    LoadProgress,
+    NativeContext,
+    NativeError,
+    NativeLoadCancelled,
+    NativeModel,
+)
 from cocoon_desktop.engine.scheduler import Admission, CancelFlag, Scheduler
 from cocoon_desktop.engine.types import EngineSettings
 
@@ -53,6 +60,8 @@ __all__ = [
     "InferenceCore",
     "InferenceError",
     "InvalidRequest",
+    "LoadCancelled",
+    "LoadProgress",
     "ModelLoadError",
     "NoFreeSequence",
     "PromptTooLong",
@@ -80,12 +89,17 @@ class GenerationHandle:
 
 
 class InferenceCore:
-    """One model, one context, `capacity` sequences decoded together by one thread."""
+    """One model, one context, `capacity` sequences decoded together by one thread.
 
-    def __init__(self, settings: EngineSettings) -> None:
+    `on_load_progress` gets the fraction of the weights loaded (0.0 to 1.0, per tensor, on the
+    constructing thread); returning False stops the load: the constructor then raises
+    `LoadCancelled` and nothing stays allocated."""
+
+    def __init__(self, settings: EngineSettings, *,
+                 on_load_progress: LoadProgress | None = None) -> None:
         _check_settings(settings)
         self._settings = settings
-        self._model, self._context = _load(settings)
+        self._model, self._context = _load(settings, on_load_progress)
         try:
             self._start_serving(settings)
         except BaseException:
@@ -267,10 +281,13 @@ def _check_settings(settings: EngineSettings) -> None:
         raise ModelLoadError("The engine needs at least one CPU thread.")
 
 
-def _load(settings: EngineSettings) -> tuple[NativeModel, NativeContext]:
+def _load(settings: EngineSettings, progress: LoadProgress | None
+          ) -> tuple[NativeModel, NativeContext]:
     path = Path(settings.model_path)
     try:
-        model = NativeModel(path, gpu_layers=settings.gpu_layers)
+        model = NativeModel(path, gpu_layers=settings.gpu_layers, progress=progress)
+    except NativeLoadCancelled as exc:
+        raise LoadCancelled(f"Loading {path.name} was cancelled.") from exc
     except NativeError as exc:
         raise ModelLoadError(f"{exc}. The file may be damaged, incomplete or not a GGUF model "
                              "this llama.cpp version supports; choose another model file.") from exc

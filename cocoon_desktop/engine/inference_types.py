@@ -23,6 +23,10 @@ class ModelLoadError(InferenceError):
     """The model file could not be loaded into llama.cpp."""
 
 
+class LoadCancelled(InferenceError):
+    """The load was stopped on request (its progress callback said so); nothing stays loaded."""
+
+
 class InvalidRequest(InferenceError, ValueError):
     """A request's parameters or tokens are unusable; nothing was started."""
 

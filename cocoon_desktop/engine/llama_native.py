@@ -13,6 +13,7 @@ import ctypes
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,33 @@ class NativeError(RuntimeError):
     """A llama.cpp call failed; the text says which and what to do."""
 
 
+class NativeLoadCancelled(NativeError):
+    """The load progress callback asked llama.cpp to stop loading; nothing is left allocated."""
+
+
+LoadProgress = Callable[[float], bool]  # fraction of the weights loaded -> keep loading?
+
+
+class _ProgressRelay:
+    """llama.cpp's `progress_callback` (called per tensor, on the loading thread) as a Python
+    callable. An exception in the callable keeps the load going (ctypes would turn it into
+    False, a cancel nobody asked for); `cancelled` remembers a refusal."""
+
+    def __init__(self, progress: LoadProgress) -> None:
+        self._progress = progress
+        self.cancelled = False
+        self.pointer = llama.llama_progress_callback(self._call)
+
+    def _call(self, fraction: float, _user_data: ctypes.c_void_p) -> bool:
+        try:
+            keep_going = bool(self._progress(min(1.0, max(0.0, float(fraction)))))
+        except Exception:
+            _llama_log.exception("the model load progress callback failed; loading goes on")
+            return True
+        self.cancelled = self.cancelled or not keep_going
+        return keep_going
+
+
 @dataclass(frozen=True)
 class ModelShape:
     """Numbers of a loaded model that size the KV cache."""
@@ -81,13 +109,20 @@ class ModelShape:
 
 
 class NativeModel:
-    """A GGUF model loaded with `llama_model_load_from_file`, plus its vocabulary."""
+    """A GGUF model loaded with `llama_model_load_from_file`, plus its vocabulary.
 
-    def __init__(self, path: Path, *, gpu_layers: int) -> None:
+    `progress` gets the fraction of the weights loaded (per tensor, on this thread, ending at
+    1.0); returning False stops the load, which raises `NativeLoadCancelled`."""
+
+    def __init__(self, path: Path, *, gpu_layers: int, progress: LoadProgress | None = None
+                 ) -> None:
         global _buffer_capture
         ensure_backend()
         params = llama.llama_model_default_params()
         params.n_gpu_layers = gpu_layers if gpu_layers >= 0 else 2**31 - 1
+        relay = _ProgressRelay(progress) if progress is not None else None
+        if relay is not None:
+            params.progress_callback = relay.pointer  # kept alive by `relay` during the load
         with _load_lock:
             _buffer_capture = []
             try:
@@ -96,6 +131,8 @@ class NativeModel:
             finally:
                 _buffer_capture = None
         if not model:
+            if relay is not None and relay.cancelled:
+                raise NativeLoadCancelled(f"loading {path.name} was cancelled")
             raise NativeError(f"llama.cpp could not load {path.name}")
         self._model = model
         self.vocab = llama.llama_model_get_vocab(model)

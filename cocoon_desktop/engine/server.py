@@ -3,10 +3,10 @@
 It receives an already-listening loopback socket (`--listen-fd`, created by the supervisor in the
 app's network namespace, so the sandboxed engine needs no network) and its `LaunchConfig` (token,
 settings, sandbox) as the first line of stdin. It serves the HTTP API at once (answering 503
-"loading" until the model is in memory), loads the model, and reports its progress as JSON lines
-on stdout (see `control.py`). It stops on a `stop` command, on stdin closing, or on SIGTERM/SIGINT:
-running requests get `drain_timeout_s` to finish, the rest are cancelled, the model is freed and
-the process exits.
+"loading" until the model is in memory), loads the model, and reports its progress (the load's
+included) as JSON lines on stdout (see `control.py`). It stops on a `stop` command, on stdin
+closing, or on SIGTERM/SIGINT: a load in progress is cancelled, running requests get
+`drain_timeout_s` to finish, the rest are cancelled, the model is freed and the process exits.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from cocoon_desktop.logs import RedactingFilter, register_secret
 log = logging.getLogger(__name__)
 EXIT_LOAD_FAILED = 3
 EXIT_BAD_LAUNCH = 2
+LOAD_CANCEL_WAIT_S = 3.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,36 +95,56 @@ async def _serve(config: LaunchConfig, listener: socket.socket) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     stdin_task = asyncio.create_task(_read_commands(stop))
-    service = EngineService(config.settings, observed_sandbox(config.sandbox))
+    service = EngineService(config.settings, observed_sandbox(config.sandbox),
+                            on_load_progress=_emit_progress)
     runner = web.AppRunner(build_app(service, config.token), handler_cancellation=True,
                            access_log=None)
     await runner.setup()
     listener.setblocking(False)
     await web.SockSite(runner, listener).start()
     _emit("loading", pid=os.getpid())
-    load_task = asyncio.create_task(service.load())
-    stop_task = asyncio.create_task(stop.event.wait())
-    await asyncio.wait({load_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    if not load_task.done():
-        # llama.cpp cannot be interrupted while loading; exiting frees everything it holds.
-        log.info("stop requested while loading the model: exiting")
-        _emit("stopped")
-        os._exit(0)
+    await _load_unless_stopped(service, stop)
     if service.state is ServiceState.FAILED:
         log.error("the model could not be loaded: %s", service.detail)
         _emit("failed", error=service.detail)
         await runner.cleanup()
         return EXIT_LOAD_FAILED
-    _emit("ready", pid=os.getpid())
-    log.info("engine ready: %s, %d parallel sequences", config.settings.model_name,
-             service.stats().capacity)
-    await stop.event.wait()
-    log.info("stopping (letting running requests finish for up to %.0f s)", stop.drain_timeout_s)
+    if service.state is ServiceState.READY and not stop.event.is_set():
+        _emit("ready", pid=os.getpid())
+        log.info("engine ready: %s, %d parallel sequences", config.settings.model_name,
+                 service.stats().capacity)
+        await stop.event.wait()
+        log.info("stopping (letting running requests finish for up to %.0f s)",
+                 stop.drain_timeout_s)
     await service.shutdown(stop.drain_timeout_s)
     await runner.cleanup()
     stdin_task.cancel()
     _emit("stopped")
     return 0
+
+
+async def _load_unless_stopped(service: EngineService, stop: _StopRequest) -> None:
+    """Load the model; a stop meanwhile cancels the load at llama.cpp's next tensor (or, if
+    llama.cpp is busy elsewhere, such as creating a context, exits the process)."""
+    load_task = asyncio.create_task(service.load())
+    stop_task = asyncio.create_task(stop.event.wait())
+    await asyncio.wait({load_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop_task.cancel()
+    if load_task.done():
+        return
+    log.info("stop requested while loading the model: cancelling the load")
+    service.cancel_load()
+    done, _ = await asyncio.wait({load_task}, timeout=LOAD_CANCEL_WAIT_S)
+    if not done:
+        log.info("the load did not stop within %.0f s: exiting", LOAD_CANCEL_WAIT_S)
+        _emit("stopped")
+        os._exit(0)  # exiting frees everything llama.cpp holds
+    if service.state is ServiceState.STOPPING:
+        log.info("the model load was cancelled: %s", service.detail)
+
+
+def _emit_progress(fraction: float) -> None:
+    _emit("progress", fraction=round(fraction, 4))
 
 
 async def _read_commands(stop: _StopRequest) -> None:

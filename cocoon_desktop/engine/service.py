@@ -28,11 +28,13 @@ from cocoon_desktop.engine.inference_types import (
     GenerationRequest,
     InferenceError,
     InvalidRequest,
+    LoadCancelled,
     NoFreeSequence,
     PromptTooLong,
     SamplingParams,
     TokenDelta,
 )
+from cocoon_desktop.engine.load_progress import LoadWatch
 from cocoon_desktop.engine.openai_api import ApiError, ApiRequest, Endpoint
 from cocoon_desktop.engine.queue import AdmissionQueue, Lane, QueueFull, Ticket
 from cocoon_desktop.engine.stats import EngineStats
@@ -131,7 +133,10 @@ class ThroughputMeter:
 
 
 class EngineService:
-    def __init__(self, settings: EngineSettings, sandbox: SandboxStatus) -> None:
+    def __init__(self, settings: EngineSettings, sandbox: SandboxStatus,
+                 on_load_progress: Callable[[float], None] | None = None) -> None:
+        """`on_load_progress(fraction)`: runs on the event loop while the model loads (thinned
+        to steps of about one per cent, ending at 1.0)."""
         self.settings = settings
         self.sandbox = sandbox
         self.state = ServiceState.LOADING
@@ -141,6 +146,7 @@ class EngineService:
                                      settings.max_queued_requests)
         self._generations: dict[Ticket, Generation] = {}
         self._loop = asyncio.get_running_loop()
+        self._load_watch = LoadWatch(self._progress_reporter(on_load_progress))
         self._meter = ThroughputMeter()
         self._durations_s: deque[float] = deque(maxlen=20)
         self._started_at = time.monotonic()
@@ -150,16 +156,40 @@ class EngineService:
             ("completed", "cancelled", "failed", "rejected", "prompt", "cached", "completion"), 0)
 
     async def load(self) -> None:
-        """Load the model in a worker thread; state becomes READY or FAILED (with `detail`)."""
-        from cocoon_desktop.engine.inference import InferenceCore  # heavy: llama.cpp
-
+        """Load the model in a worker thread; state becomes READY, FAILED (with `detail`), or
+        STOPPING when `cancel_load` stopped it."""
         try:
-            self.core = await asyncio.to_thread(InferenceCore, self.settings)
+            self.core = await asyncio.to_thread(self._load_core)
+        except LoadCancelled as exc:
+            self.state, self.detail = ServiceState.STOPPING, str(exc)
+            return
         except InferenceError as exc:
             self.state, self.detail = ServiceState.FAILED, str(exc)
             return
         self._queue = AdmissionQueue(self.core.info.capacity, self.settings.max_queued_requests)
         self.state, self.detail = ServiceState.READY, "ready"
+
+    def cancel_load(self) -> None:
+        """Stop a load in progress at llama.cpp's next tensor (any thread; no-op after it)."""
+        self._load_watch.cancel()
+
+    def _load_core(self) -> InferenceCore:
+        # Imported here, on the loading thread: importing llama.cpp takes a while, and the
+        # event loop meanwhile answers "loading" and hears a stop command.
+        from cocoon_desktop.engine.inference import InferenceCore
+
+        if self._load_watch.cancelled:
+            raise LoadCancelled("Loading the model was cancelled before it began.")
+        return InferenceCore(self.settings, on_load_progress=self._load_watch)
+
+    def _progress_reporter(self, listener: Callable[[float], None] | None
+                           ) -> Callable[[float], None]:
+        def report(fraction: float) -> None:  # on the loading thread
+            if listener is not None:
+                with suppress(RuntimeError):  # the loop is closed: the process is exiting
+                    self._loop.call_soon_threadsafe(listener, fraction)
+
+        return report
 
     def check_accepting(self) -> None:
         if self.state is ServiceState.READY:

@@ -14,6 +14,9 @@ and restarted). Every change goes to the `on_status` listeners as a frozen `Engi
     endpoint = await supervisor.wait_ready(timeout_s=120)
     ...
     await supervisor.stop()   # drains, then the process exits and its memory is freed
+
+While LOADING, `EngineStatus.load_fraction` follows the engine's load (0.0 to 1.0, from
+llama.cpp's progress callback, over the control pipe); `cancel_load()` stops a load midway.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class EngineStatus:
     crashes_in_a_row: int = 0
     restart_in_s: float | None = None
     gave_up: bool = False
+    # While LOADING: share of the model's weights in memory (0.0 to 1.0, rising); None before
+    # the weights start loading (the process is starting) and in every other state.
+    load_fraction: float | None = None
 
 
 class EngineSupervisor:
@@ -130,18 +136,36 @@ class EngineSupervisor:
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
         """Let running requests finish (up to `drain_timeout_s`), then end the process."""
+        await self._stop(drain_timeout_s, "Stopping the engine: letting running requests "
+                         "finish.", "The engine is stopped.")
+
+    async def cancel_load(self) -> bool:
+        """Stop the engine while it loads (the Cancel beside a load's progress): the engine
+        stops loading at the next tensor and exits; the status ends STOPPED saying the load was
+        cancelled. False (and nothing done) when it is not loading."""
+        status = self._status
+        if status.state is not EngineState.LOADING:
+            return False
+        at = f" at {status.load_fraction:.0%}" if status.load_fraction is not None else ""
+        name = self.settings.model_name
+        log.info("cancelling the load of %s%s", name, at)
+        await self._stop(0.0, f"Loading {name} was cancelled; stopping the engine.",
+                         f"Loading {name} was cancelled{at}. Start the engine again (serve or "
+                         "chat) when you want it.")
+        return True
+
+    async def _stop(self, drain_timeout_s: float, stopping: str, stopped: str) -> None:
         self._want_running = False
         self._wake.set()
         process = self._process
         if process is not None and process.running:
-            self._publish(EngineState.STOPPING, "Stopping the engine: letting running requests "
-                          "finish.", endpoint=None)
+            self._publish(EngineState.STOPPING, stopping, endpoint=None)
             await process.stop(drain_timeout_s)
         if self._task is not None:
             await self._task
             self._task = None
-        self._publish(EngineState.STOPPED, "The engine is stopped.", endpoint=None, pid=None,
-                      stats=None, restart_in_s=None)
+        self._publish(EngineState.STOPPED, stopped, endpoint=None, pid=None, stats=None,
+                      restart_in_s=None)
 
     async def restart(self, settings: EngineSettings | None = None,
                       drain_timeout_s: float = 10.0) -> None:
@@ -156,7 +180,9 @@ class EngineSupervisor:
     def _publish(self, state: EngineState, detail: str, **changes: object) -> None:
         status = replace(self._status, state=state, detail=detail, **changes)  # type: ignore[arg-type]
         status = replace(status, warnings=status_warnings(self.settings, status.stats,
-                                                          status.sandbox))
+                                                          status.sandbox),
+                         load_fraction=status.load_fraction if state is EngineState.LOADING
+                         else None)
         if status == self._status:
             return
         self._status = status
@@ -255,6 +281,8 @@ class EngineSupervisor:
             if event.get("event") == "loading":
                 self._publish(EngineState.LOADING, f"Loading {self.settings.model_name}.",
                               pid=process.engine_pid)
+            elif event.get("event") == "progress":
+                self._on_progress(event.get("fraction"))
             elif event.get("event") == "ready":
                 for _ in range(PROBE_FAILURES_BEFORE_KILL):
                     with suppress(EngineError):
@@ -268,6 +296,14 @@ class EngineSupervisor:
             elif event.get("event") == "failed":
                 return None
         return None
+
+    def _on_progress(self, fraction: object) -> None:
+        if self._status.state is not EngineState.LOADING or isinstance(fraction, bool) or \
+                not isinstance(fraction, int | float):
+            return
+        previous = self._status.load_fraction or 0.0
+        self._publish(EngineState.LOADING, self._status.detail,
+                      load_fraction=max(previous, min(1.0, float(fraction))))
 
     async def _probe_while_running(self, process: EngineProcess, client: EngineClient) -> None:
         failures = 0
