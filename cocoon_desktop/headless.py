@@ -1,6 +1,6 @@
 """`cocoon-desktop serve` (also `cocoon-desktop --headless`): a node without a GUI, for rigs.
 
-    cocoon-desktop serve --config rig.toml [--instance N]
+    cocoon-desktop serve --config rig.toml [--instance N] [--upstream-gateway PORT]
     cocoon-desktop serve --import-worker-conf worker.conf [--instance N] [--config OUT]
     cocoon-desktop serve --check [--config rig.toml]
     cocoon-desktop serve --example-config > rig.toml
@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-worker-conf", action="store_true",
                         help="with --import-worker-conf: leave the key in worker.conf (to "
                              "import the same file for another instance first)")
+    parser.add_argument("--upstream-gateway", type=int, metavar="PORT",
+                        help="also open a gateway on 127.0.0.1:PORT that forwards requests "
+                             "WITHOUT a token to the engine, for upstream's worker runner "
+                             "(forward_requests_to; its default is 8000); anything on this "
+                             "machine can then use the engine. 0: off (overrides "
+                             "engine.upstream_gateway_port)")
     parser.add_argument("--check", action="store_true",
                         help="check the configuration, show what would run, then exit")
     parser.add_argument("--example-config", action="store_true",
@@ -67,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.instance is not None and not 0 <= args.instance <= MAX_INSTANCE:
         print(f"--instance must be between 0 and {MAX_INSTANCE}.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.upstream_gateway is not None and not 0 <= args.upstream_gateway <= 65535:
+        print("--upstream-gateway must be a port from 1 to 65535 (0 turns it off).",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.example_config:
         print(example_rig_text(), end="")
@@ -80,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     except RigFileError as exc:
         log.error("%s", exc)
         return EXIT_BAD_INPUT
+    if args.upstream_gateway is not None:
+        config = dataclasses.replace(config, upstream_gateway_port=args.upstream_gateway)
     home = node_home(config.instance, config.home)
     if args.check:
         print(describe_config(config))
@@ -115,12 +127,20 @@ def describe_config(config: NodeConfig) -> str:
              f"  stats:         {config.stats_listen}:{config.resolved_stats_port}",
              f"  model:         {config.model_path or 'the bundled model'}",
              f"  gpu:           {config.gpu or 'automatic'}",
+             f"  upstream gateway: {_gateway_line(config.upstream_gateway_port)}",
              f"  keyring now:   {_keyring_state(home.keyring_service, config.headless)}"]
     if config.root_contract_address:
         lines.append(f"  root contract: {config.root_contract_address}")
     if config.root_config_file:
         lines.append(f"  root config:   {config.root_config_file}")
     return "\n".join(lines)
+
+
+def _gateway_line(port: int) -> str:
+    if not port:
+        return "off"
+    return (f"127.0.0.1:{port}, WITHOUT a token: anything on this machine can use the engine "
+            "through it")
 
 
 def _keyring_state(service: str, headless: bool) -> str:

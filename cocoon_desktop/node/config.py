@@ -61,6 +61,7 @@ class NodeConfig:
     context_tokens: int = 4096  # per request
     gpu_layers: int = -1  # -1: as many as fit
     threads: int = 0  # 0: one per physical core
+    upstream_gateway_port: int = 0  # a token-free loopback door for upstream's runner; 0: off
     # GPU and protection
     gpu: str = ""  # PCI bus id, NVML index or UUID; empty: see `node.gpu_select`
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)

@@ -120,6 +120,10 @@ class EngineHost:
         if self.supervisor is not None:
             await self.supervisor.stop(drain_timeout_s)
 
+    async def cancel_load(self) -> bool:
+        """Stop the engine while it loads its model (False when it is not loading)."""
+        return self.supervisor is not None and await self.supervisor.cancel_load()
+
     async def reconfigure(self) -> None:
         """Apply new engine settings: stop, forget the settings, start again if it ran."""
         was_running = self.status.state in (EngineState.LOADING, EngineState.READY)

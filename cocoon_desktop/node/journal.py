@@ -12,6 +12,7 @@ import logging.handlers
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cocoon_desktop.earnings.money import format_ton
@@ -19,6 +20,7 @@ from cocoon_desktop.logs import RedactingFilter, setup_logging
 from cocoon_desktop.node.status import NodeStatus
 
 HEARTBEAT_S = 600.0
+LOAD_PROGRESS_EVERY_S = 5.0  # at most one "loading the model: N %" line this often
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
              logging.DEBUG: 7}
 
@@ -67,16 +69,23 @@ def sd_notify(message: str) -> bool:
 
 
 class StatusLogger:
-    """Logs what changed (state, headline, what to do, problems) and a heartbeat line every
-    ten minutes; mirrors the headline to systemd's status (`systemctl status`)."""
+    """Logs what changed (state, headline, what to do, problems), the model's load progress
+    (at most one line every `load_every_s`) and a heartbeat line every ten minutes; mirrors
+    the headline to systemd's status (`systemctl status`)."""
 
-    def __init__(self, log: logging.Logger, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, log: logging.Logger, heartbeat_s: float = HEARTBEAT_S,
+                 load_every_s: float = LOAD_PROGRESS_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._log = log
         self._heartbeat_s = heartbeat_s
+        self._load_every_s = load_every_s
+        self._clock = clock
         self._last: tuple[object, ...] | None = None
-        self._next_beat = time.monotonic() + heartbeat_s
+        self._next_beat = clock() + heartbeat_s
+        self._load_since: float | None = None  # when this load was first seen, or last logged
 
     def __call__(self, status: NodeStatus) -> None:
+        self._log_load_progress(status.engine_load_fraction)
         key = (status.state, status.headline, status.what_to_do, status.problems)
         if key != self._last:
             self._last = key
@@ -87,11 +96,24 @@ class StatusLogger:
             for problem in status.problems:
                 self._log.warning("problem: %s", problem)
             sd_notify(f"STATUS={status.headline[:200]}")
-        elif time.monotonic() >= self._next_beat:
+        elif self._clock() >= self._next_beat:
             self._log.info("%s", heartbeat(status))
         else:
             return
-        self._next_beat = time.monotonic() + self._heartbeat_s
+        self._next_beat = self._clock() + self._heartbeat_s
+
+    def _log_load_progress(self, fraction: float | None) -> None:
+        """A line once a load has run `load_every_s`, then at most one per `load_every_s`: a
+        load that takes a second logs nothing but the state lines around it."""
+        now = self._clock()
+        if fraction is None:
+            self._load_since = None
+        elif self._load_since is None:
+            self._load_since = now
+        elif now - self._load_since >= self._load_every_s:
+            self._load_since = now
+            self._log.info("loading the model: %.0f %% of the weights in memory",
+                           fraction * 100)
 
 
 def heartbeat(status: NodeStatus) -> str:

@@ -10,6 +10,7 @@ headless service both drive a `Node` and show its one frozen `NodeStatus`.
     await node.open()                       # monitoring, ledger, wallet: never raises
     await node.start_serving()              # the Serve toggle: engine, worker, stats
     await node.stop_serving()               # drain (bounded), disconnect; the engine stays
+    await node.cancel_engine_load()         # Cancel while the model loads (serving stops)
     await node.close()                      # drain, stop the engine, close everything
 
 Rules: the worker takes jobs only while serving is wanted and nothing pauses it; pausing
@@ -190,6 +191,16 @@ class Node(ServingHands):
         if wanted:
             await self.start_serving()
 
+    async def cancel_engine_load(self) -> bool:
+        """The Cancel beside the engine's load progress: stop loading the model. Serving waits
+        for that engine, so serving stops too (the Serve toggle goes off); a chat waiting for it
+        is told the load was cancelled. False when the engine was not loading."""
+        if self.engine is None or self.engine.status.state is not EngineState.LOADING:
+            return False
+        if self._wanted:
+            await self.stop_serving()
+        return await self.engine.cancel_load()
+
     async def ensure_engine(self) -> EngineEndpoint:
         """The engine for a chat: started if needed (EngineStartError says why not)."""
         if self._gpu_fault is not None:
@@ -338,7 +349,8 @@ class Node(ServingHands):
                            policy.game_mode if policy else False, self._unloaded,
                            self._gpu_fault),
             self._gpus, self.earnings.summary if self.earnings else None, self.problems(),
-            self.stats.url if self.stats else "", retry_in)
+            self.stats.url if self.stats else "", retry_in,
+            engine_load_fraction=engine.load_fraction if engine else None)
         self.emit(self.status)
         return self.status
 

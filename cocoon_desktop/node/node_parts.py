@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+from cocoon_desktop.engine.gateway import GatewayError, UpstreamGateway
 from cocoon_desktop.engine.model_library import ModelLibrary
 from cocoon_desktop.engine.offload import gpu_offload_support
 from cocoon_desktop.engine.supervisor import EngineStatus
@@ -69,6 +70,7 @@ class NodeParts(ABC):
         self.wallet: WalletManager | None = None
         self.chain: ChainService | None = None
         self.stats: StatsSurface | None = None
+        self.gateway: UpstreamGateway | None = None  # upstream's runner's door (opt-in)
         self._stats_token: str | None = None
         self._problems: dict[str, str] = {}
         self._lock = HomeLock(home.lock_file)
@@ -122,6 +124,7 @@ class NodeParts(ABC):
         env = await self._open_monitoring()
         self.engine = EngineHost(self._engine_settings, self.on_engine_status, env=env,
                                  factory=self._factory)
+        await self._open_gateway()
         self._library = await asyncio.to_thread(ModelLibrary, self.home.paths)
         assert self.energy is not None
         self.earnings = EarningsHost(self.home.paths.ledger_file, self.config, self.energy,
@@ -185,7 +188,27 @@ class NodeParts(ABC):
         except StatsTokenError as exc:
             self._problems["stats"] = str(exc.problem)
 
+    async def _open_gateway(self) -> None:
+        """The loopback gateway for upstream's worker runner, when the config asks for it; a
+        port in use is a problem shown beside the status (serving goes on without it)."""
+        port = self.config.upstream_gateway_port
+        if not port:
+            return
+        engine = self.engine
+        gateway = UpstreamGateway(lambda: engine.endpoint if engine else None, port=port,
+                                  why_not_ready=lambda: engine.status.detail if engine else "")
+        try:
+            await gateway.start()
+        except GatewayError as exc:
+            self._problems["gateway"] = str(exc)
+            log.error("%s", exc)
+            return
+        self.gateway = gateway
+
     async def close_parts(self, engine_drain_s: float) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+            self.gateway = None
         if self.engine is not None:
             await self.engine.stop(engine_drain_s)
         tasks = list(self._tasks)
@@ -259,6 +282,7 @@ class NodeParts(ABC):
             "network": self.config.network.value, "data_dir": str(self.home.paths.data_dir),
             "stats_url": self.stats.url if self.stats else None,
             "stats_token": self._stats_token if self.stats else None,
+            "upstream_gateway_url": self.gateway.url if self.gateway else None,
         }
         devnet = opened.devnet if opened is not None else None
         if devnet is not None:

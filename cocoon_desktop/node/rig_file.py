@@ -54,6 +54,10 @@ def load_rig_file(path: Path, instance: int | None = None, headless: bool = True
     values, problems = _flatten(raw)
     reader = _Reader(values, path.parent, problems)
     config = reader.config(instance, headless)
+    if config.upstream_gateway_port and \
+            config.upstream_gateway_port == config.resolved_stats_port:
+        problems.append(f"`engine.upstream_gateway_port` is {config.upstream_gateway_port}, "
+                        "the stats port of this instance: give the gateway another port")
     if problems:
         raise RigFileError(path, problems)
     return config
@@ -197,7 +201,8 @@ class _Reader:
         return {"model_path": path, "model_name": name,
                 "context_tokens": self.number("model.context_tokens", 256, 1_048_576),
                 "gpu_layers": self.number("model.gpu_layers", -1, 10_000),
-                "threads": self.number("model.threads", 0, 1024)}
+                "threads": self.number("model.threads", 0, 1024),
+                "upstream_gateway_port": self.number("engine.upstream_gateway_port", 0, 65535)}
 
     def _gpu(self) -> dict[str, Any]:
         headroom = self.number("gpu.vram_headroom_mib", 0, 65536)

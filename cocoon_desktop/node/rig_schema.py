@@ -57,6 +57,10 @@ KEYS: tuple[RigKey, ...] = (
     _k("model", "context_tokens", int, 4096, "context per request, in tokens"),
     _k("model", "gpu_layers", int, -1, "layers on the GPU; -1: as many as fit"),
     _k("model", "threads", int, 0, "CPU threads of the engine; 0: one per physical core"),
+    _k("engine", "upstream_gateway_port", int, 0, "a loopback-only gateway on 127.0.0.1 at "
+       "this port that forwards requests WITHOUT a token to the engine, for upstream's worker "
+       "runner (its forward_requests_to; upstream's default is 8000); anything on this machine "
+       "can then use the engine; 0: off"),
     _k("gpu", "device", str, "", "PCI bus id (0000:01:00.0), number, UUID (GPU-...) or "
        "`all`; empty: the only GPU, or GPU number `instance` when there are several"),
     _k("gpu", "pause_temperature_c", int, 83, "pause new jobs at this temperature"),

@@ -75,6 +75,9 @@ class NodeStatus:
     stats_url: str = ""  # where /jsonstats and /metrics answer (token required)
     retry_in_s: float | None = None
     updated_at_unix: float = field(default_factory=time.time)
+    # While the engine loads its model: the share of the weights in memory (0.0 to 1.0);
+    # None when not loading or before the weights start (see EngineStatus.load_fraction).
+    engine_load_fraction: float | None = None
 
     @property
     def needs_user(self) -> bool:
