@@ -51,6 +51,10 @@ class NodeController(QObject):
     async def close(self, drain_timeout_s: float | None = None) -> bool:
         return await self.node.close(drain_timeout_s)
 
+    async def cancel_engine_load(self) -> bool:
+        """Cancel beside the engine's load progress (serving stops too)."""
+        return await self.node.cancel_engine_load()
+
     async def ensure_engine(self) -> EngineEndpoint:
         return await self.node.ensure_engine()
 

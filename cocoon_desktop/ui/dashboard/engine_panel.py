@@ -1,8 +1,9 @@
-"""The serving panel: the Serve toggle and the node's state, the engine, model, throughput."""
+"""The serving panel: the Serve toggle and the node's state, the engine, model, throughput,
+and while the model loads a progress bar with Cancel."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from cocoon_desktop.engine.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
@@ -14,6 +15,7 @@ from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
 
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
                EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
+LOAD_STEPS = 1000  # the bar's range: tenths of a per cent
 NODE_LEVEL = {NodeState.SERVING: "good", NodeState.PAUSED: "warn", NodeState.RETRYING: "warn",
               NodeState.STARTING: "", NodeState.STOPPING: "", NodeState.STOPPED: ""}
 
@@ -43,6 +45,7 @@ class EnginePanel(Card):
         engine_row.addWidget(self.model_button)
         engine_row.addWidget(self.engine_button)
         self.body.addLayout(engine_row)
+        self.body.addLayout(self._load_row())
         for name in ("Model", "GPU offload", "Throughput", "Jobs", "Isolation"):
             label = QLabel("—")
             label.setWordWrap(True)
@@ -56,6 +59,32 @@ class EnginePanel(Card):
         node.status_changed.connect(self.show_node)
         self.show_engine(engine.status)
         self.show_node(node.status)
+
+    def _load_row(self) -> QHBoxLayout:
+        self.load_bar = QProgressBar()
+        self.load_bar.setRange(0, 0)  # busy until the weights start loading
+        self.load_bar.setFormat("Loading the model: %p %")
+        self.load_bar.setToolTip("Share of the model's weights in memory")
+        self.cancel_load_button = QPushButton("Cancel")
+        self.cancel_load_button.setToolTip("Stop loading the model (serving stops too)")
+        self.cancel_load_button.clicked.connect(self._on_cancel_load_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.load_bar, 1)
+        row.addWidget(self.cancel_load_button)
+        self._show_load(None, loading=False)
+        return row
+
+    def _show_load(self, fraction: float | None, *, loading: bool) -> None:
+        self.load_bar.setVisible(loading)
+        self.cancel_load_button.setVisible(loading)
+        if not loading:
+            self.cancel_load_button.setEnabled(True)
+            return
+        if fraction is None:
+            self.load_bar.setRange(0, 0)
+        else:
+            self.load_bar.setRange(0, LOAD_STEPS)
+            self.load_bar.setValue(round(fraction * LOAD_STEPS))
 
     def show_node(self, status: NodeStatus) -> None:
         self.serve_button.setChecked(status.wanted)
@@ -75,6 +104,7 @@ class EnginePanel(Card):
         self.engine_state.set_state(f"Engine {status.state.value}: {status.detail}",
                                     STATE_LEVEL[status.state])
         running = status.state in (EngineState.LOADING, EngineState.READY)
+        self._show_load(status.load_fraction, loading=status.state is EngineState.LOADING)
         self.engine_button.setText("Stop engine" if running else "Start engine")
         self.engine_button.setEnabled(status.state is not EngineState.STOPPING)
         stats = status.stats
@@ -100,6 +130,10 @@ class EnginePanel(Card):
             spawn(self.node.start_serving(), name="serving.start")
         else:
             spawn(self.node.stop_serving(), name="serving.stop")
+
+    def _on_cancel_load_clicked(self) -> None:
+        self.cancel_load_button.setEnabled(False)  # once; shown again for the next load
+        spawn(self.node.cancel_engine_load(), name="engine.cancel-load")
 
     def _on_engine_clicked(self) -> None:
         if self.engine.status.state in (EngineState.LOADING, EngineState.READY):

@@ -1,0 +1,71 @@
+"""The serving panel while the model loads: a real progress bar that moves to the end, and a
+Cancel that stops the load (serving too) and leaves the engine stopped with no process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.node.status import NodeState
+from cocoon_desktop.ui.controllers.engine import EngineController
+from cocoon_desktop.ui.dashboard.engine_panel import LOAD_STEPS, EnginePanel
+from tests.integration.engine_core.big_model import write_big_model
+
+SLOW_MS = 120_000
+
+
+class BarLog:
+    """What the panel's bar showed at every engine status: (shown, minimum, maximum, value)."""
+
+    def __init__(self, panel: EnginePanel, engine: EngineController) -> None:
+        self.panel = panel
+        self.seen: list[tuple[bool, int, int, int]] = []
+        engine.status_changed.connect(self.record)  # after the panel's own slot
+
+    def record(self, _status: EngineStatus) -> None:
+        bar = self.panel.load_bar
+        self.seen.append((not bar.isHidden(), bar.minimum(), bar.maximum(), bar.value()))
+
+
+@pytest.mark.engine
+def test_the_bar_moves_and_cancel_stops_the_load(qtbot: Any, tmp_path: Path,
+                                                 node_factory: Any) -> None:
+    node = node_factory(model_path=str(write_big_model(tmp_path)))
+    engine = EngineController(node)
+    panel = EnginePanel(engine, node)
+    qtbot.addWidget(panel)
+    bars = BarLog(panel, engine)
+    assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
+
+    # Serve: the engine loads; Cancel while it does stops the load and serving.
+    panel.serve_button.click()
+    qtbot.waitUntil(lambda: engine.status.state is EngineState.LOADING
+                    and engine.status.pid is not None, timeout=SLOW_MS)
+    pid = engine.status.pid
+    assert not panel.load_bar.isHidden() and not panel.cancel_load_button.isHidden()
+    panel.cancel_load_button.click()
+    assert not panel.cancel_load_button.isEnabled()  # one click is enough
+    qtbot.waitUntil(lambda: engine.status.state is EngineState.STOPPED, timeout=SLOW_MS)
+    qtbot.waitUntil(lambda: not node.status.wanted, timeout=10_000)
+    assert "was cancelled" in engine.status.detail
+    assert "was cancelled" in panel.engine_state.text()
+    assert node.status.state is NodeState.STOPPED and not node.status.needs_user
+    assert not panel.serve_button.isChecked() and panel.serve_button.text() == "Serve"
+    assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
+    assert pid is not None and not psutil.pid_exists(pid)
+
+    # Start the engine: the bar goes from busy to a rising fraction, to the end, then away.
+    bars.seen.clear()
+    panel.engine_button.click()
+    qtbot.waitUntil(lambda: engine.status.state is EngineState.READY, timeout=SLOW_MS)
+    shown = [(low, high, value) for visible, low, high, value in bars.seen if visible]
+    assert shown[0][:2] == (0, 0)  # busy until the weights start
+    values = [value for low, high, value in shown if high == LOAD_STEPS]
+    assert len(values) >= 10 and values == sorted(values) and values[-1] == LOAD_STEPS
+    assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
+    assert panel.cancel_load_button.isEnabled()  # ready for the next load
