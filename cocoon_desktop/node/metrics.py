@@ -52,6 +52,8 @@ def node_metrics(status: NodeStatus) -> str:
              [({}, len(status.problems))])
     t.metric("cocoon_node_engine_ready", "gauge", "1 when the inference engine is ready.",
              [({}, float(status.engine_state.value == "ready"))])
+    t.metric("cocoon_node_engine_load_ratio", "gauge", "Share of the model's weights loaded, "
+             "while the engine loads it (absent otherwise).", [({}, status.engine_load_fraction)])
     _gpu_metrics(t, status)
     _earnings_metrics(t, status)
     return "\n".join(t.lines) + "\n"

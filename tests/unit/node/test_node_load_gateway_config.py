@@ -11,6 +11,7 @@ import pytest
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.journal import StatusLogger
+from cocoon_desktop.node.metrics import node_metrics, status_json
 from cocoon_desktop.node.rig_file import RigFileError, load_rig_file
 from cocoon_desktop.node.rig_schema import BY_DOTTED, example_rig_text
 from cocoon_desktop.node.status import NodeState, NodeStatus
@@ -61,6 +62,15 @@ def test_a_quick_load_logs_no_progress_lines(caplog: pytest.LogCaptureFixture) -
     clock.now_s += 60
     logger(loading(0.5))  # a later load starts its own count
     assert progress_lines(caplog) == []
+
+
+def test_prometheus_and_json_show_the_load_only_while_loading() -> None:
+    text = node_metrics(loading(0.25))
+    assert 'cocoon_node_engine_load_ratio{node_instance="0"} 0.25' in text
+    assert status_json(loading(0.25))["engine_load_fraction"] == 0.25
+    assert "cocoon_node_engine_load_ratio" not in node_metrics(loading(None))
+    assert "cocoon_node_engine_load_ratio" not in node_metrics(
+        NodeStatus(NodeState.SERVING, "Serving."))
 
 
 def test_the_gateway_is_off_by_default(tmp_path: Path) -> None:
