@@ -28,16 +28,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cocoon_desktop.engine.quote import FakeTdxProvider
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.network.attestation import AttestationPolicy
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
-from tests.integration.network.network_harness import (
-    SERVED,
-    engine_settings,
-    make_worker,
-    wait_until,
-)
+from cocoon_desktop.network.devnet.network import Devnet, DevnetSettings
+from tests.helpers.devnet_harness import SERVED, attested_devnet, engine_settings, running_engine
 
 PROMPT = "Write a short story about a lighthouse keeper who befriends a seagull."
 
@@ -76,36 +70,39 @@ async def measure(url: str, token: str, tokens: int, concurrency: int
     return produced / wall, statistics.median(r[1] for r in results), cpu / max(1, produced)
 
 
-async def main(args: argparse.Namespace) -> None:
-    supervisor = EngineSupervisor(engine_settings(parallel_sequences=max(1, args.concurrency)),
-                                  probe_interval_s=30.0)
-    await supervisor.start()
-    endpoint = await supervisor.wait_ready(300)
-    devnet = await start_devnet(DevnetSettings(worker_policy=AttestationPolicy("fake_tdx")),
-                                proxy_provider=FakeTdxProvider())
-    worker = make_worker(devnet, endpoint, FakeTdxProvider(), AttestationPolicy("fake_tdx"),
-                         max_active_requests=max(1, args.concurrency))
-    await worker.start()
-    await wait_until(lambda: worker.status().connected_proxies == 1, 60)
+Rounds = list[tuple[float, float, float]]
+
+
+async def compare(args: argparse.Namespace, endpoint: EngineEndpoint, devnet: Devnet
+                  ) -> tuple[Rounds, Rounds]:
+    """Paired rounds straight to the engine and through client -> proxy -> worker -> engine."""
     direct_url = f"{endpoint.base_url}/v1/chat/completions"
     path_url = f"{devnet.http_url}/v1/chat/completions"
-    try:
-        await measure(direct_url, endpoint.token, 16, 1)  # warm both paths up
-        await measure(path_url, devnet.settings.http_token, 16, 1)
-        direct, path = [], []
-        for round_no in range(args.rounds):
-            # ABBA order, so a load that drifts during the run favours neither side
-            for side in (("direct", "path") if round_no % 2 == 0 else ("path", "direct")):
-                if side == "direct":
-                    direct.append(await measure(direct_url, endpoint.token, args.tokens,
-                                                args.concurrency))
-                else:
-                    path.append(await measure(path_url, devnet.settings.http_token,
-                                              args.tokens, args.concurrency))
-    finally:
-        await worker.stop()
-        await devnet.stop()
-        await supervisor.stop(drain_timeout_s=0)
+    await measure(direct_url, endpoint.token, 16, 1)  # warm both paths up
+    await measure(path_url, devnet.settings.http_token, 16, 1)
+    direct: Rounds = []
+    path: Rounds = []
+    for round_no in range(args.rounds):
+        # ABBA order, so a load that drifts during the run favours neither side
+        for side in (("direct", "path") if round_no % 2 == 0 else ("path", "direct")):
+            if side == "direct":
+                direct.append(await measure(direct_url, endpoint.token, args.tokens,
+                                            args.concurrency))
+            else:
+                path.append(await measure(path_url, devnet.settings.http_token, args.tokens,
+                                          args.concurrency))
+    return direct, path
+
+
+async def main(args: argparse.Namespace) -> None:
+    slots = max(1, args.concurrency)
+    settings = DevnetSettings(worker_policy=AttestationPolicy("fake_tdx"))  # the default PoW
+    async with running_engine(engine_settings(parallel_sequences=slots),
+                              probe_interval_s=30.0) as supervisor:
+        endpoint = supervisor.endpoint
+        assert endpoint is not None
+        async with attested_devnet(endpoint, settings, max_active_requests=slots) as served:
+            direct, path = await compare(args, endpoint, served.devnet)
     direct_tps = statistics.median(r[0] for r in direct)
     path_tps = statistics.median(r[0] for r in path)
     ratio = statistics.median(p[0] / d[0] for p, d in zip(path, direct, strict=True))

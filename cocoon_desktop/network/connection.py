@@ -19,6 +19,7 @@ from typing import Protocol
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.errors import FAILURE, ConnectionClosed, RemoteError
 from cocoon_desktop.network.framing import FrameDecoder, FramingError, encode_frame
+from cocoon_desktop.network.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network.tl.base import (
     TcpConnect,
     TcpConnected,
@@ -61,7 +62,7 @@ class TlConnection:
         self._early: list[bytes] = []  # frames that arrived together with the handshake
         self._out_seqno = 0
         self._pending: dict[int, asyncio.Future[bytes]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(f"connection {name}")  # query answers in progress
         self._last_received = 0.0
         self._last_sent = 0.0
         self._reader_task: asyncio.Task[None] | None = None
@@ -113,7 +114,7 @@ class TlConnection:
         await self._stream.write(frame)
 
     async def _serve(self) -> None:
-        keepalive = asyncio.create_task(self._keepalive())
+        keepalive = asyncio.create_task(self._keepalive(), name=f"tl-keepalive {self.name}")
         reason = "closed"
         try:
             for payload in self._early:
@@ -137,7 +138,7 @@ class TlConnection:
             reason = self.close_reason or "closed locally"
             raise
         finally:
-            keepalive.cancel()
+            await cancel_and_wait([keepalive], self.name)
             await self._finish(reason)
 
     async def _dispatch(self, payload: bytes) -> None:
@@ -148,9 +149,8 @@ class TlConnection:
             if self._on_packet is not None:
                 await self._on_packet(packet.data)
         elif isinstance(packet, TcpQuery):
-            task = asyncio.create_task(self._answer(packet))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if not self._tasks.closed:  # else the connection is closing: no answer now
+                self._tasks.spawn(self._answer(packet), name=f"tl-answer {self.name}")
         elif isinstance(packet, TcpQueryAnswer | TcpQueryError):
             future = self._pending.pop(packet.id, None)
             if future is None or future.done():
@@ -216,14 +216,14 @@ class TlConnection:
         if not self.close_reason:
             self.close_reason = reason
         reader = self._reader_task
-        if reader is not None and not reader.done() and reader is not asyncio.current_task():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        else:
-            # Closed from a packet handler running on the reader task itself: awaiting it would
-            # wait for ourselves; finish now and let the reader loop end on the closed state.
+        current = asyncio.current_task()
+        if reader is None or reader is current or current in self._tasks:
+            # From the reader itself (a packet handler) or from a query's answer (which the
+            # reader's shutdown cancels and waits for): finish here, so the reader ends on the
+            # closed state instead of waiting for us.
             await self._finish(reason)
+        if reader is not None and reader is not current:
+            await cancel_and_wait([reader], self.name)
 
     async def _finish(self, reason: str) -> None:
         if self.closed.is_set():
@@ -233,8 +233,8 @@ class TlConnection:
             if not future.done():
                 future.set_exception(ConnectionClosed(f"{self.name}: {self.close_reason}"))
         self._pending.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         with contextlib.suppress(Exception):
             await self._stream.close()
         self.closed.set()
+        await self._tasks.close()  # the answers cancelled above have ended when this returns

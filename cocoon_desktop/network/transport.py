@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from cocoon_desktop.network import pow as pow_
 from cocoon_desktop.network.attestation import AttestationPolicy, PeerAttestation
 from cocoon_desktop.network.connection import PacketHandler, QueryHandler, TlConnection
 from cocoon_desktop.network.ratls import RaTlsIdentity, make_connection
+from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)
@@ -95,12 +97,53 @@ async def accept_ratls(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     return stream, peer
 
 
+class RaTlsServer:
+    """A listening RA-TLS socket that owns the handler task of every peer it accepted.
+
+    `close()` stops listening; `wait_closed()` (or leaving `async with`) also cancels the
+    handlers still running (peers mid-handshake, sessions not yet ended) and waits for them.
+    """
+
+    def __init__(self, server: asyncio.Server, handlers: TaskSet) -> None:
+        self._server = server
+        self._handlers = handlers
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._server.sockets)
+
+    @property
+    def port(self) -> int:
+        return int(self.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        self._server.close()
+
+    async def wait_closed(self) -> None:
+        self._server.close()
+        await self._handlers.close()
+        await self._server.wait_closed()
+
+    async def __aenter__(self) -> RaTlsServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.wait_closed()
+
+
 async def serve_ratls(host: str, port: int, identity: RaTlsIdentity, policy: AttestationPolicy,
                       on_accept: Acceptor, *, pow_difficulty: int = pow_.DEFAULT_DIFFICULTY,
-                      ) -> asyncio.Server:
+                      ) -> RaTlsServer:
     """Listen on `host:port`; each peer that passes PoW and the policy goes to `on_accept`."""
+    handlers = TaskSet(f"RA-TLS server {host}:{port}")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if handlers.closed:  # accepted while the server was stopping
+            writer.close()
+            return
+        handlers.adopt(task)
         peername = writer.get_extra_info("peername")
         where = f"{peername[0]}:{peername[1]}" if peername else "?"
         try:
@@ -112,9 +155,12 @@ async def serve_ratls(host: str, port: int, identity: RaTlsIdentity, policy: Att
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
+        except asyncio.CancelledError:  # the server is stopping: drop the half-open peer
+            writer.close()
+            return  # not re-raised: asyncio 3.11 logs a handler task that ends cancelled
         try:
             await on_accept(stream, peer, where)
-        except asyncio.CancelledError:  # the loop is shutting down: drop the socket, quietly
+        except asyncio.CancelledError:  # the server is stopping: drop the socket, quietly
             stream.abort()
 
-    return await asyncio.start_server(handle, host, port)
+    return RaTlsServer(await asyncio.start_server(handle, host, port), handlers)

@@ -22,6 +22,7 @@ from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import NOTREADY, TIMEOUT, ConnectionClosed, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
+from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse, TokensUsed
@@ -70,11 +71,15 @@ class DevnetClient:
         self.conn: TlConnection | None = None
         self._queues: dict[bytes, asyncio.Queue[Event]] = {}
         self._watchers: dict[bytes, asyncio.Task[None]] = {}
+        self._tasks = TaskSet("devnet client")  # the watchers above, owned until they end
+        self._stopped = False
         self.charged: dict[bytes, int] = {}  # request id -> adjusted tokens the proxy billed
         self._lock = asyncio.Lock()
 
     async def ensure_connected(self) -> TlConnection:
         async with self._lock:
+            if self._stopped:
+                raise ConnectionClosed("the devnet client has stopped; start the devnet again")
             if self.conn is not None and not self.conn.closed.is_set():
                 return self.conn
             self.conn, _ = await connect(self.proxy, self.identity, self.policy,
@@ -91,8 +96,14 @@ class DevnetClient:
             return self.conn
 
     async def stop(self) -> None:
+        """End the proxy session: requests in flight fail with the reason, and no new one
+        starts (their watchers are awaited, nothing is left pending)."""
+        async with self._lock:
+            self._stopped = True  # no reconnect after this
         if self.conn is not None:
-            await self.conn.close("client stopped")
+            await self.conn.close("the devnet client stopped")
+        await self._tasks.close()
+        self._watchers.clear()
 
     async def models(self) -> list[ct.ClientWorkerTypeV2]:
         conn = await self.ensure_connected()
@@ -126,19 +137,26 @@ class DevnetClient:
         message = ct.ClientRunQueryEx(model, http.encode(), max_coefficient, max_tokens,
                                       timeout_s * 0.95, request_id, 0, 0, enable_debug or None)
         await conn.send_packet(message.encode())
-        self._watchers[request_id] = asyncio.get_running_loop().create_task(
-            self._watch(conn, request_id, timeout_s))
+        self._watchers[request_id] = self._tasks.spawn(
+            self._watch(conn, request_id, timeout_s), name="devnet request watcher")
         return request_id, queue
 
     async def _watch(self, conn: TlConnection, request_id: bytes, timeout_s: float) -> None:
-        """Fail the request if the proxy connection drops or nothing completes it in time."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(conn.closed.wait(), timeout_s)
-        queue = self._queues.get(request_id)
-        if queue is not None:
-            reason = (f"the proxy connection closed: {conn.close_reason}" if conn.closed.is_set()
-                      else "client: timeout")
-            queue.put_nowait(Failed(NOTREADY if conn.closed.is_set() else TIMEOUT, reason))
+        """Fail the request if the proxy connection drops, the client stops, or nothing
+        completes it in time (a finished request's watcher is cancelled after `done()`)."""
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.closed.wait(), timeout_s)
+        finally:
+            queue = self._queues.get(request_id)
+            if queue is not None:
+                if conn.closed.is_set():
+                    failed = Failed(NOTREADY, f"the proxy connection closed: {conn.close_reason}")
+                elif self._stopped:
+                    failed = Failed(NOTREADY, "the devnet client stopped")
+                else:
+                    failed = Failed(TIMEOUT, "client: timeout")
+                queue.put_nowait(failed)
 
     def done(self, request_id: bytes) -> None:
         self._queues.pop(request_id, None)

@@ -106,8 +106,10 @@ class Devnet:
         path.write_text(json.dumps(fake_ton_json(self.root_config), indent=2) + "\n")
 
     async def stop(self) -> None:
-        await self.http.cleanup()
+        """Stop everything and wait for every task it started. The client goes first, so
+        requests in flight end at once with a reason instead of holding the HTTP shutdown."""
         await self.client.stop()
+        await self.http.cleanup()
         await self.proxy.stop()
 
 

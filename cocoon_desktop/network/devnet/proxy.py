@@ -10,7 +10,6 @@ full, is refused explicitly to the client.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import deque
@@ -26,8 +25,9 @@ from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.errors import NOTREADY, PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
 from cocoon_desktop.network.root_config import RootConfig
+from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl.worker import SignedPayment
-from cocoon_desktop.network.transport import serve_ratls
+from cocoon_desktop.network.transport import RaTlsServer, serve_ratls
 from cocoon_desktop.network.worker.stats import AmortCounter
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,9 @@ class DevnetProxy:
         self.lines: list[WorkerLine] = []
         # (worker owner raw, adjusted tokens) of the latest requests, for tests and the log
         self.metered: deque[tuple[str, int]] = deque(maxlen=10_000)
-        self.servers: list[asyncio.Server] = []
+        self.servers: list[RaTlsServer] = []
         self.connections: set[Any] = set()  # live TlConnections, closed by stop()
+        self.tasks = TaskSet("devnet proxy")  # request timeouts firing
 
     async def start(self, host: str = "127.0.0.1", workers_port: int = 0,
                     clients_port: int = 0) -> tuple[int, int]:
@@ -117,13 +118,15 @@ class DevnetProxy:
         return workers.sockets[0].getsockname()[1], clients.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        """Stop listening and end every session (asyncio leaves accepted sockets open)."""
+        """Stop listening, end every session (asyncio leaves accepted sockets open) and wait
+        for every task the proxy started."""
         for server in self.servers:
             server.close()
         for conn in list(self.connections):
             await conn.close("the devnet proxy stopped")
         for server in self.servers:
-            await server.wait_closed()
+            await server.wait_closed()  # the sessions' handlers end (their relays fail)
+        await self.tasks.close()
 
     def account(self, owner: Address) -> WorkerAccount:
         key = raw_address(owner)

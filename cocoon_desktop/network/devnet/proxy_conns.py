@@ -143,13 +143,16 @@ async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
         log.warning("worker %s: handshake failed: %s", where, exc)
         return
     proxy.connections.add(conn)
-    await conn.closed.wait()
-    proxy.connections.discard(conn)
-    if session.line is not None and session.line in proxy.lines:
-        proxy.lines.remove(session.line)
-    for relay in list(session.line.relays.values() if session.line else ()):
-        await relay.fail(ERROR, f"the worker disconnected: {conn.close_reason}")
-    log.info("worker %s gone: %s", where, conn.close_reason)
+    try:
+        await conn.closed.wait()
+    finally:  # also when the proxy stops: the clients of its running requests are told
+        await conn.close("the devnet proxy stopped")
+        proxy.connections.discard(conn)
+        if session.line is not None and session.line in proxy.lines:
+            proxy.lines.remove(session.line)
+        for relay in list(session.line.relays.values() if session.line else ()):
+            await relay.fail(ERROR, f"the worker disconnected: {conn.close_reason}")
+        log.info("worker %s gone: %s", where, conn.close_reason)
 
 
 class ClientSession:
@@ -219,5 +222,8 @@ async def accept_client(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
         log.warning("client %s: handshake failed: %s", where, exc)
         return
     proxy.connections.add(conn)
-    await conn.closed.wait()
-    proxy.connections.discard(conn)
+    try:
+        await conn.closed.wait()
+    finally:
+        await conn.close("the devnet proxy stopped")
+        proxy.connections.discard(conn)

@@ -66,13 +66,16 @@ class Relay:
         else:
             message = wt.ProxyRunQuery(self.req.query, payment, line.coefficient, timeout,
                                        self.worker_request_id)
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.req.timeout, lambda: loop.create_task(
-            self.fail(TIMEOUT, "proxy: timeout waiting for the worker")))
+        self._timer = asyncio.get_running_loop().call_later(self.req.timeout, self._timed_out)
         try:
             await line.send(message.encode())  # type: ignore[operator]
         except ConnectionError as exc:
             await self.fail(TIMEOUT, f"the worker is unreachable: {exc}")
+
+    def _timed_out(self) -> None:
+        if not self.done and not self.proxy.tasks.closed:
+            self.proxy.tasks.spawn(self.fail(TIMEOUT, "proxy: timeout waiting for the worker"),
+                                   name="devnet request timeout")
 
     async def _send_client(self, message: tl.TlObject) -> None:
         with contextlib.suppress(ConnectionError, OSError):

@@ -22,6 +22,7 @@ from cocoon_desktop.network.attestation import AttestationError, PeerAttestation
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import FAILURE, RemoteError
 from cocoon_desktop.network.root_config import RootConfigError, friendly, parse_address
+from cocoon_desktop.network.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network.tl.worker import (
     ProxyRunQuery,
     ProxyRunQueryEx,
@@ -71,7 +72,7 @@ class ProxyLink:
         self.account: ProxyAccount | None = None
         self.proto_version = 0
         self.connected_since: datetime | None = None
-        self.requests: set[asyncio.Task[None]] = set()
+        self.requests = TaskSet(f"proxy link {endpoint}")  # requests and refusals running
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state, self.detail = state, detail
@@ -113,8 +114,7 @@ class ProxyLink:
             delay = min(delay * 2, config.reconnect_max_s)
 
     async def _drop_connection(self) -> None:
-        for task in list(self.requests):
-            task.cancel()
+        await self.requests.cancel_all()  # each reports its request as failed as it ends
         if self.conn is not None:
             await self.conn.close("worker stopped serving this proxy")
             self.conn = None
@@ -130,11 +130,12 @@ class ProxyLink:
         await self._handshake(peer)
         self.connected_since = datetime.now(UTC)
         self._set_state("ready")
-        payment_poll = asyncio.create_task(self._poll_payments())
+        payment_poll = asyncio.create_task(self._poll_payments(),
+                                           name=f"payment poll {self.endpoint}")
         try:
             await self.conn.closed.wait()
         finally:
-            payment_poll.cancel()
+            await cancel_and_wait([payment_poll], f"proxy link {self.endpoint}")
         log.info("proxy %s: connection closed: %s", self.endpoint, self.conn.close_reason)
         self._set_state("disconnected", self.conn.close_reason)
 

@@ -23,6 +23,7 @@ import aiohttp
 from cocoon_desktop.earnings.statements import StatementRejected, verify_statement
 from cocoon_desktop.network.errors import ERROR, NOTREADY, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
+from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl.base import TokensUsed
 from cocoon_desktop.network.tl.worker import (
     ProxyQueryAnswerError,
@@ -107,8 +108,8 @@ class Worker:
         self._listeners: list[Listener] = []
         self._session = session
         self._own_session = session is None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._notices: set[asyncio.Task[None]] = set()  # state/coefficient messages in flight
+        self._links = TaskSet("worker")  # one task per proxy link
+        self._notices = TaskSet("worker notices")  # state/coefficient messages in flight
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -143,17 +144,16 @@ class Worker:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        self._links, self._notices = TaskSet("worker"), TaskSet("worker notices")
         self.links = [ProxyLink(self, endpoint) for endpoint in targets]
-        self._tasks = [asyncio.create_task(link.run(), name=f"proxy-link {link.endpoint}")
-                       for link in self.links]
+        for link in self.links:
+            self._links.spawn(link.run(), name=f"proxy-link {link.endpoint}")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        """End every proxy session and wait for all the worker's tasks: running requests are
+        cancelled (reported as failed), nothing is left pending on the event loop."""
+        await self._notices.close()
+        await self._links.close()  # each link cancels and awaits its requests as it ends
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
@@ -199,9 +199,10 @@ class Worker:
             self._notify(link.send_state(not self.accepting))
 
     def _notify(self, message: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(message)
-        self._notices.add(task)
-        task.add_done_callback(self._notices.discard)
+        if self._notices.closed:  # stopping: the proxies are being disconnected anyway
+            message.close()
+            return
+        self._notices.spawn(message, name="worker notice")
 
     def status(self) -> WorkerStatus:
         return WorkerStatus(self._enabled, self._draining, self.coefficient,
@@ -237,9 +238,7 @@ class Worker:
                       else "worker is draining" if self._draining
                       else "the worker's engine is not ready")
             code = ERROR if self.accepting else NOTREADY
-            task = asyncio.get_running_loop().create_task(self._refuse(link, req, code, reason))
-            link.requests.add(task)
-            task.add_done_callback(link.requests.discard)
+            link.requests.spawn(self._refuse(link, req, code, reason), name="refusal")
             return
         assert link.account is not None and self._session is not None
         link.account.update_payment(req.signed_payment)
@@ -248,12 +247,10 @@ class Worker:
                                  proxy_key=link.account.proxy_key, emit=self.emit)
         self.active_requests += 1
         self._idle.clear()
-        task = asyncio.get_running_loop().create_task(running.run())
-        link.requests.add(task)
-        task.add_done_callback(lambda t: self._request_done(link, t))
+        link.requests.spawn(running.run(), name=f"request {running.request_id[:16]}",
+                            on_done=self._request_done)
 
-    def _request_done(self, link: ProxyLink, task: asyncio.Task[None]) -> None:
-        link.requests.discard(task)
+    def _request_done(self, task: asyncio.Task[None]) -> None:
         self.active_requests -= 1
         if self.active_requests == 0:
             self._idle.set()

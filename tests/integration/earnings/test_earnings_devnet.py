@@ -23,12 +23,15 @@ from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.reconcile import GapKind, reconcile
 from cocoon_desktop.earnings.recorder import EarningsRecorder
 from cocoon_desktop.earnings.statements import RejectReason, StatementRejected
-from cocoon_desktop.engine.quote import FakeTdxProvider
 from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
-from cocoon_desktop.network.attestation import AttestationPolicy
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
-from tests.integration.network.network_harness import chat, engine_settings, make_worker, wait_until
+from tests.helpers.devnet_harness import (
+    attested_devnet,
+    attested_settings,
+    chat,
+    running_engine,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.engine, pytest.mark.slow]
 TARIFF = Tariff(Decimal("0.30"), "EUR")
@@ -43,32 +46,22 @@ class SteadyGpu:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[EngineSupervisor]:
-    supervisor = EngineSupervisor(engine_settings(), probe_interval_s=0.5)
-    await supervisor.start()
-    await supervisor.wait_ready(180)
-    yield supervisor
-    await supervisor.stop(drain_timeout_s=0)
+    async with running_engine() as supervisor:
+        yield supervisor
 
 
 @contextlib.asynccontextmanager
 async def devnet_with_ledger(engine: EngineSupervisor, folder: Path):
     """A devnet, a worker on the real engine, and a ledger fed by the recorder."""
-    devnet = await start_devnet(DevnetSettings(worker_policy=AttestationPolicy("fake_tdx"),
-                                               pow_difficulty=8),
-                                proxy_provider=FakeTdxProvider())
-    worker = make_worker(devnet, lambda: engine.endpoint, FakeTdxProvider(),
-                         AttestationPolicy("fake_tdx"), max_active_requests=4)
+    settings = attested_settings()
     ledger = Ledger.open(folder / "ledger.sqlite3")
-    recorder = EarningsRecorder(ledger, lambda: devnet.root_config.worker_fee_per_token,
+    recorder = EarningsRecorder(ledger, lambda: settings.worker_fee_per_token,
                                 energy_meter=EnergyMeter(SteadyGpu()), tariff=lambda: TARIFF)
-    worker.add_listener(recorder.on_worker_event)
     try:
-        await worker.start()
-        await wait_until(lambda: worker.status().connected_proxies == 1)
-        yield devnet, worker, ledger, recorder
-        await worker.stop()
+        async with attested_devnet(lambda: engine.endpoint, settings, max_active_requests=4,
+                                   listeners=(recorder.on_worker_event,)) as (devnet, worker, _):
+            yield devnet, worker, ledger, recorder
     finally:
-        await devnet.stop()
         recorder.close()
         ledger.close()
 

@@ -12,7 +12,6 @@ import pytest
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.connection import TlConnection
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.errors import PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.framing import encode_frame
 from cocoon_desktop.network.ratls import make_identity
@@ -26,26 +25,20 @@ from cocoon_desktop.network.tl.worker import (
     WorkerParams,
 )
 from cocoon_desktop.network.transport import open_ratls
-from tests.integration.network.network_harness import (
+from tests.helpers.devnet_harness import (
     SERVED,
-    ScriptedEngine,
     chat,
-    make_worker,
+    scripted_engine,
+    served_devnet,
     wait_until,
 )
 
 
 @pytest.fixture
 async def net():
-    engine = ScriptedEngine(parts=5, delay_s=0.05)
-    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
-    worker = make_worker(devnet, await engine.start(), max_request_bytes=2000)
-    await worker.start()
-    await wait_until(lambda: worker.status().connected_proxies == 1)
-    yield devnet, worker, engine
-    await worker.stop()
-    await devnet.stop()
-    await engine.stop()
+    async with scripted_engine(parts=5, delay_s=0.05) as engine, \
+            served_devnet(engine.endpoint, max_request_bytes=2000) as (devnet, worker, _):
+        yield devnet, worker, engine
 
 
 async def raw_stream(devnet):

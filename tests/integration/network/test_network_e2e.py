@@ -13,35 +13,29 @@ from cocoon_desktop.earnings.pricing import adjusted_tokens
 from cocoon_desktop.engine.quote import FakeTdxProvider
 from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.worker.types import PaymentReceived, RequestFinished
-from tests.integration.network.network_harness import chat, engine_settings, make_worker, wait_until
+from tests.helpers.devnet_harness import (
+    ServedDevnet,
+    attested_devnet,
+    chat,
+    make_worker,
+    running_engine,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.engine, pytest.mark.slow]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine() -> AsyncIterator[EngineSupervisor]:
-    supervisor = EngineSupervisor(engine_settings(), probe_interval_s=0.5)
-    await supervisor.start()
-    await supervisor.wait_ready(180)
-    yield supervisor
-    await supervisor.stop(drain_timeout_s=0)
+    async with running_engine() as supervisor:
+        yield supervisor
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def network(engine: EngineSupervisor):
-    settings = DevnetSettings(worker_policy=AttestationPolicy("fake_tdx"), pow_difficulty=8)
-    devnet = await start_devnet(settings, proxy_provider=FakeTdxProvider())
-    worker = make_worker(devnet, lambda: engine.endpoint, FakeTdxProvider(),
-                         AttestationPolicy("fake_tdx"), max_active_requests=4)
-    events: list = []
-    worker.add_listener(events.append)
-    await worker.start()
-    await wait_until(lambda: worker.status().connected_proxies == 1)
-    yield devnet, worker, events
-    await worker.stop()
-    await devnet.stop()
+async def network(engine: EngineSupervisor) -> AsyncIterator[ServedDevnet]:
+    async with attested_devnet(lambda: engine.endpoint, max_active_requests=4) as served:
+        yield served
 
 
 async def test_a_streamed_answer_and_tokens_agree_on_all_three_sides(network) -> None:

@@ -9,15 +9,15 @@ import signal
 import aiohttp
 import pytest
 
-from cocoon_desktop.engine.supervisor import EngineSupervisor, RestartPolicy
+from cocoon_desktop.engine.supervisor import RestartPolicy
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.worker.types import RequestFinished
-from tests.integration.network.network_harness import (
+from tests.helpers.devnet_harness import (
     SERVED,
     chat,
     engine_settings,
-    make_worker,
+    running_engine,
+    served_devnet,
     wait_until,
 )
 
@@ -25,18 +25,10 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 async def test_engine_killed_mid_stream_fails_the_request_and_the_worker_recovers() -> None:
-    supervisor = EngineSupervisor(engine_settings(parallel_sequences=2), probe_interval_s=0.5,
-                                  restart_policy=RestartPolicy(first_delay_s=0.2))
-    await supervisor.start()
-    await supervisor.wait_ready(180)
-    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
-    worker = make_worker(devnet, lambda: supervisor.endpoint)
-    supervisor.on_status(lambda s: worker.set_engine_ready(s.state is EngineState.READY))
-    events: list = []
-    worker.add_listener(events.append)
-    await worker.start()
-    try:
-        await wait_until(lambda: worker.status().connected_proxies == 1)
+    async with running_engine(engine_settings(parallel_sequences=2),
+                              restart_policy=RestartPolicy(first_delay_s=0.2)) as supervisor, \
+            served_devnet(lambda: supervisor.endpoint) as (devnet, worker, events):
+        supervisor.on_status(lambda s: worker.set_engine_ready(s.state is EngineState.READY))
         body = {"model": SERVED, "prompt": "1, 2, 3, 4, 5, 6, 7,", "stream": True,
                 "max_tokens": 400, "temperature": 0}
         headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
@@ -60,7 +52,3 @@ async def test_engine_killed_mid_stream_fails_the_request_and_the_worker_recover
         await wait_until(lambda: worker.accepting)
         status, _, text = await chat(devnet, "Say hello.")
         assert status == 200 and "[DONE]" in text  # the same worker serves again
-    finally:
-        await worker.stop()
-        await devnet.stop()
-        await supervisor.stop(drain_timeout_s=0)

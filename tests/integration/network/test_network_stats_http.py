@@ -5,35 +5,28 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.worker.http_stats import serve_stats
 from cocoon_desktop.network.worker.stats import STAT_NAMES
-from tests.integration.network.network_harness import ScriptedEngine, chat, make_worker, wait_until
+from tests.helpers.devnet_harness import chat, scripted_engine, served_devnet, wait_until
 
 TOKEN = "stats-test-token-0123456789"
 
 
 @pytest.fixture
 async def served():
-    engine = ScriptedEngine()
-    endpoint = await engine.start()
-    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
-    worker = make_worker(devnet, endpoint)
-    await worker.start()
-    await wait_until(lambda: worker.status().connected_proxies == 1)
     payouts: list[str] = []
 
     async def on_payout(proxy_sc: str) -> str:
         payouts.append(proxy_sc)
         return "request sent"
 
-    runner, port = await serve_stats(worker, TOKEN, on_payout=on_payout)
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-        yield devnet, worker, http, payouts
-    await runner.cleanup()
-    await worker.stop()
-    await devnet.stop()
-    await engine.stop()
+    async with scripted_engine() as engine, served_devnet(engine.endpoint) as (devnet, worker, _):
+        runner, port = await serve_stats(worker, TOKEN, on_payout=on_payout)
+        try:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                yield devnet, worker, http, payouts
+        finally:
+            await runner.cleanup()
 
 
 async def test_every_path_needs_the_token_in_either_form(served) -> None:

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
-from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.worker.types import RequestFinished
-from tests.integration.network.network_harness import ScriptedEngine, chat, make_worker, wait_until
+from tests.helpers.devnet_harness import (
+    ServedDevnet,
+    chat,
+    scripted_engine,
+    served_devnet,
+    wait_until,
+)
 
 
 @pytest.fixture
-async def slow():
-    engine = ScriptedEngine(parts=10, delay_s=0.2)  # about 2 s per answer
-    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
-    worker = make_worker(devnet, await engine.start())
-    events: list = []
-    worker.add_listener(events.append)
-    await worker.start()
-    await wait_until(lambda: worker.status().connected_proxies == 1)
-    yield devnet, worker, events
-    await worker.stop()
-    await devnet.stop()
-    await engine.stop()
+async def slow() -> AsyncIterator[ServedDevnet]:
+    async with scripted_engine(parts=10, delay_s=0.2) as engine, \
+            served_devnet(engine.endpoint) as served:  # about 2 s per answer
+        yield served
 
 
 async def test_drain_lets_running_requests_finish_and_refuses_new_ones(slow) -> None:

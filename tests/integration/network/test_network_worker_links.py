@@ -10,21 +10,19 @@ from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.root_config import parse_address
 from cocoon_desktop.network.worker.types import ProxyStateChanged
-from tests.integration.network.network_harness import (
+from tests.helpers.devnet_harness import (
     MODEL_NAME,
-    ScriptedEngine,
     chat,
     make_worker,
+    scripted_engine,
     wait_until,
 )
 
 
 @pytest.fixture
 async def engine():
-    scripted = ScriptedEngine()
-    await scripted.start()
-    yield scripted
-    await scripted.stop()
+    async with scripted_engine() as scripted:
+        yield scripted
 
 
 async def test_one_worker_serves_two_proxies_and_splits_its_slots(engine) -> None:
