@@ -5,8 +5,6 @@ contract; the chain sync confirms it and finds the owner's receipt; every refusa
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +25,9 @@ from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.registry import WalletRegistry
-from cocoon_desktop.wallet.secret_store import SecretStore
-from tests.integration.earnings.emulated_chain import EmulatedChain, liteserver_config_file
+from tests.helpers.emulated_chain import EmulatedChain
+from tests.helpers.keyring_store import throwaway_secret_store
+from tests.helpers.ton_config import write_liteserver_config
 
 pytestmark = [pytest.mark.keyring,
               pytest.mark.filterwarnings("ignore:pkg_resources is deprecated:UserWarning")]
@@ -51,7 +50,7 @@ class Rig:
         self.proxy_key = bytes(SigningKey(PROXY_SEED).verify_key).hex()
 
     def fund_node_wallet(self, amount: int) -> None:
-        self.chain.internal(OWNER, self.node.address.to_pytoniq(), amount)
+        self.chain.internal(self.node.address, amount, source=OWNER)
 
     def statement(self, tokens: int) -> None:
         self.ledger.register_proxy(ProxySession(self.proxy_key, PROXY_SC.to_str(False),
@@ -62,18 +61,14 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    store = SecretStore(service=f"cocoon-desktop-test-{uuid.uuid4().hex}",
-                        prompt_to_unlock=False)
-    if not store.status().usable:
-        pytest.skip(f"needs the Secret Service keyring (scripts/test.sh): "
-                    f"{store.status().problem}")
+    store = throwaway_secret_store()
     manager = WalletManager(WalletRegistry(tmp_path), store, TonNetwork.TESTNET)
     manager.link_owner(OWNER.to_str(False))
     manager.ensure_node_wallet()
-    chain = EmulatedChain(int(time.time()))
+    chain = EmulatedChain()
     service = ChainService(TonNetwork.TESTNET, cache_dir=tmp_path / "cache",
-                           config_file=liteserver_config_file(tmp_path),
-                           balancer_factory=lambda config, timeout: chain)
+                           config_file=write_liteserver_config(tmp_path),
+                           balancer_factory=chain.factory)
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
         yield Rig(manager, chain, service, ledger)
     store.delete(NODE_KEY_REF)
@@ -102,7 +97,7 @@ async def test_a_payout_goes_out_is_confirmed_and_received(rig: Rig) -> None:
     rig.chain.put_worker_contract(WORKER_SC, OWNER, PROXY_SC, bytes.fromhex(rig.proxy_key),
                                   5_000_000)
     body = begin_cell().store_uint(OP_PAYOUT, 32).store_uint(0, 64).end_cell()
-    receipt = rig.chain.internal(PROXY_SC, OWNER, 5 * TON, body)
+    receipt = rig.chain.internal(OWNER, 5 * TON, source=PROXY_SC, body=body)
     report = await sync_with_chain(rig.ledger, WalletChainReader(rig.service, OWNER.to_str()))
     assert report.problems == () and report.confirmed == report.received == (payout.id,)
     [done] = rig.ledger.payouts()
@@ -127,7 +122,7 @@ async def test_a_locked_node_wallet_refusal_is_recorded_with_its_reason(rig: Rig
     rig.fund_node_wallet(3 * TON)
     lock = begin_cell().store_uint(0, 32).store_snake_string("b").end_cell()
     # The owner locks the node wallet (the message deploys it, as the owner's app would).
-    first = rig.chain.internal(OWNER, rig.node.address.to_pytoniq(), TON // 10, lock,
+    first = rig.chain.internal(rig.node.address, TON // 10, source=OWNER, body=lock,
                                init=rig.node.state_init)
     assert first["success"]
     rig.statement(1_000_000)

@@ -3,17 +3,17 @@ sockets, and private D-Bus sessions with their own gnome-keyring (for the locked
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from wallet_support import Ledger
+
+from tests.helpers.emulated_chain import EmulatedChain
+from tests.helpers.ton_vectors import ton_vectors  # noqa: F401  (a fixture for this folder)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,19 +21,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:pkg_resources is deprecated:UserWarning")
 
 
-VECTORS_FILE = Path("/work/shared/ton/vectors.json")
-
-
-@pytest.fixture(scope="session")
-def ton_vectors() -> list[dict[str, Any]]:
-    if not VECTORS_FILE.exists():
-        pytest.skip(f"{VECTORS_FILE} is not on this machine")
-    return json.loads(VECTORS_FILE.read_text())["vectors"]
-
-
 @pytest.fixture
-def ledger() -> Ledger:
-    return Ledger()
+def ledger() -> EmulatedChain:
+    """The accounts of an emulated chain (each test its own)."""
+    return EmulatedChain()
 
 
 @pytest.fixture

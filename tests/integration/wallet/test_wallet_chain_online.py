@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wallet_support import EmulatedLiteBalancer, Ledger
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain import ChainService
@@ -19,6 +18,8 @@ from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.transactions import TxKind
 from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 from cocoon_desktop.wallet.withdraw import plan_transfer
+from tests.helpers.emulated_chain import EmulatedChain
+from tests.helpers.ton_config import write_liteserver_config
 
 TON = 1_000_000_000
 NET = TonNetwork.MAINNET
@@ -36,22 +37,19 @@ class Clock:
 
 
 @pytest.fixture
-def balancer(ledger: Ledger) -> EmulatedLiteBalancer:
-    return EmulatedLiteBalancer(ledger)
+def balancer(ledger: EmulatedChain) -> EmulatedChain:
+    """The same chain, seen as the liteservers the chain service talks to."""
+    return ledger
 
 
-def make_service(tmp_path: Path, balancer: EmulatedLiteBalancer, clock: Clock) -> ChainService:
-    config = tmp_path / "unused-but-valid.json"
-    if not config.exists():  # the service validates the config before using the balancer
-        import json
-
-        from test_wallet_chain_service import liteserver_config
-        config.write_text(json.dumps(liteserver_config([1])))
+def make_service(tmp_path: Path, balancer: EmulatedChain, clock: Clock) -> ChainService:
+    # Unused but valid: the service validates the config before using the balancer.
+    config = write_liteserver_config(tmp_path)
     return ChainService(NET, cache_dir=tmp_path / "cache", config_file=config, clock=clock,
                         balancer_factory=balancer.factory)
 
 
-def deploy(ledger: Ledger, balance: int) -> None:
+def deploy(ledger: EmulatedChain, balance: int) -> None:
     ledger.internal(WALLET.address, balance)
     first = sign_transfer(WALLET, KEY, 0, [OutgoingMessage(DEST, 1, False)], deploy=True,
                           now=ledger.now)
@@ -59,7 +57,7 @@ def deploy(ledger: Ledger, balance: int) -> None:
 
 
 async def test_fresh_readings_and_last_known_values_after_a_restart(
-    tmp_path: Path, ledger: Ledger, balancer: EmulatedLiteBalancer
+    tmp_path: Path, ledger: EmulatedChain, balancer: EmulatedChain
 ) -> None:
     deploy(ledger, 3 * TON)
     clock = Clock(float(ledger.now))
@@ -82,7 +80,7 @@ async def test_fresh_readings_and_last_known_values_after_a_restart(
 
 
 async def test_an_outage_and_the_recovery(
-    tmp_path: Path, ledger: Ledger, balancer: EmulatedLiteBalancer
+    tmp_path: Path, ledger: EmulatedChain, balancer: EmulatedChain
 ) -> None:
     deploy(ledger, 3 * TON)
     clock = Clock(float(ledger.now))
@@ -102,7 +100,7 @@ async def test_an_outage_and_the_recovery(
 
 
 async def test_a_withdrawal_sent_through_the_service_lands_on_the_chain(
-    tmp_path: Path, ledger: Ledger, balancer: EmulatedLiteBalancer
+    tmp_path: Path, ledger: EmulatedChain, balancer: EmulatedChain
 ) -> None:
     deploy(ledger, 5 * TON)
     chain = make_service(tmp_path, balancer, Clock(float(ledger.now)))
@@ -127,7 +125,7 @@ async def test_a_withdrawal_sent_through_the_service_lands_on_the_chain(
 
 
 async def test_which_wallet_version_holds_funds(
-    tmp_path: Path, ledger: Ledger, balancer: EmulatedLiteBalancer
+    tmp_path: Path, ledger: EmulatedChain, balancer: EmulatedChain
 ) -> None:
     v4 = wallet_contract(WalletVersion.V4R2, KEY.public_key, NET)
     ledger.internal(v4.address, 2 * TON)  # only the V4R2 address was ever paid

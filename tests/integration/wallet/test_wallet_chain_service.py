@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wallet_support import closed_loopback_port, liteserver_config
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain import ChainService
@@ -26,6 +25,7 @@ from cocoon_desktop.wallet.chain_types import (
 )
 from cocoon_desktop.wallet.contracts import WalletVersion
 from cocoon_desktop.wallet.networks import TonNetwork
+from tests.helpers.ton_config import closed_loopback_port, write_liteserver_config
 
 ADDRESS = TonAddress(0, b"\x21" * 32)
 NET = TonNetwork.TESTNET
@@ -40,8 +40,7 @@ class Clock:
 
 
 def service(tmp_path: Path, ports: list[int], clock: Clock, **kwargs: Any) -> ChainService:
-    config = tmp_path / "ton.config.json"
-    config.write_text(json.dumps(liteserver_config(ports)))
+    config = write_liteserver_config(tmp_path, ports)
     return ChainService(
         NET, cache_dir=tmp_path / "cache", config_file=config, clock=clock,
         request_timeout_s=2, connect_timeout_s=4, **kwargs,

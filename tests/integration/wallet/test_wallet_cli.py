@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 from pathlib import Path
 
 import pytest
-from wallet_support import closed_loopback_port, liteserver_config
 
 from cocoon_desktop.settings import AppSettings, NetworkKind, save_settings
 from cocoon_desktop.wallet import cli
 from cocoon_desktop.wallet.node_key import NodeWalletKey
 from cocoon_desktop.wallet.secret_store import SecretStore, profile_service_name
+from tests.helpers.ton_config import closed_loopback_port, write_liteserver_config
 
 pytestmark = pytest.mark.keyring
 OWNER = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"
@@ -31,8 +30,7 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COCOON_HOME", str(home))
     if not SecretStore(prompt_to_unlock=False).status().usable:
         pytest.skip("needs the Secret Service keyring (run scripts/test.sh)")
-    config = tmp_path / "ton.json"
-    config.write_text(json.dumps(liteserver_config([closed_loopback_port()])))
+    config = write_liteserver_config(tmp_path, [closed_loopback_port()])
     (home / "config").mkdir(parents=True)
     save_settings(home / "config" / "settings.json",
                   AppSettings(network=NetworkKind.TESTNET, ton_config_path=str(config)))

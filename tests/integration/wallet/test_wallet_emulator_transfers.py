@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wallet_support import Ledger
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract
@@ -19,6 +18,7 @@ from cocoon_desktop.wallet.fees import (
 from cocoon_desktop.wallet.mnemonic import KeyPair, keypair_from_seed
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
+from tests.helpers.emulated_chain import EmulatedChain
 
 TON = 1_000_000_000
 KEY = keypair_from_seed(b"\x05" * 32)
@@ -34,7 +34,7 @@ def make_wallet(version: WalletVersion, key: KeyPair = KEY) -> WalletContract:
 
 
 def send(
-    ledger: Ledger, wallet: WalletContract, key: KeyPair, seqno: int, amount: int, *,
+    ledger: EmulatedChain, wallet: WalletContract, key: KeyPair, seqno: int, amount: int, *,
     deploy: bool = False, valid_until: int | None = None,
 ) -> dict[str, Any]:
     message = OutgoingMessage(DEST, amount, False, "hi")
@@ -45,7 +45,7 @@ def send(
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_deploy_then_transfers_move_the_exact_amount(
-    ledger: Ledger, version: WalletVersion
+    ledger: EmulatedChain, version: WalletVersion
 ) -> None:
     wallet = make_wallet(version)
     ledger.internal(wallet.address, 5 * TON)  # funds an undeployed (uninit) wallet
@@ -65,7 +65,7 @@ def test_deploy_then_transfers_move_the_exact_amount(
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_replayed_wrongly_signed_and_expired_transfers_are_rejected(
-    ledger: Ledger, version: WalletVersion
+    ledger: EmulatedChain, version: WalletVersion
 ) -> None:
     wallet = make_wallet(version)
     ledger.internal(wallet.address, 10 * TON)
@@ -93,7 +93,9 @@ def test_replayed_wrongly_signed_and_expired_transfers_are_rejected(
 
 
 @pytest.mark.parametrize("version", ALL_VERSIONS)
-def test_emulated_fees_stay_under_the_static_bounds(ledger: Ledger, version: WalletVersion) -> None:
+def test_emulated_fees_stay_under_the_static_bounds(
+    ledger: EmulatedChain, version: WalletVersion
+) -> None:
     wallet = make_wallet(version)
     ledger.internal(wallet.address, 5 * TON)
     deploy = sign_transfer(wallet, KEY, 0, [OutgoingMessage(DEST, TON, False)], deploy=True,

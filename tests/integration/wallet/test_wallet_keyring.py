@@ -3,7 +3,6 @@ scripts/test.sh starts): secrets in, secrets out, forgetting removes them, nothi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from cocoon_desktop.wallet.secret_store import (
     SecretRef,
     SecretStore,
 )
+from tests.helpers.keyring_store import throwaway_secret_store
 
 pytestmark = pytest.mark.keyring
 
@@ -30,11 +30,7 @@ pytestmark = pytest.mark.keyring
 @pytest.fixture
 def store() -> Iterator[SecretStore]:
     """The session keyring under a service name of this test's own."""
-    secret_store = SecretStore(service=f"cocoon-desktop-test-{uuid.uuid4().hex}",
-                               prompt_to_unlock=False)
-    status = secret_store.status()
-    if not status.usable:
-        pytest.skip(f"needs the Secret Service keyring (run scripts/test.sh): {status.problem}")
+    secret_store = throwaway_secret_store()
     yield secret_store
     for ref in (MNEMONIC_REF, NODE_KEY_REF):
         secret_store.delete(ref)

@@ -4,7 +4,6 @@ its 2 TON floor, and the owner's "w" (withdraw all), "b" (lock) and "u" (unlock)
 from __future__ import annotations
 
 import pytest
-from wallet_support import Ledger
 
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract
@@ -19,6 +18,7 @@ from cocoon_desktop.wallet.withdraw import (
     plan_node_wallet_command,
     plan_transfer,
 )
+from tests.helpers.emulated_chain import EmulatedChain
 
 TON = 1_000_000_000
 NET = TonNetwork.MAINNET
@@ -30,7 +30,7 @@ DEST = TonAddress(0, b"\x33" * 32)
 DEST_TEXT = DEST.wallet_form(NET)
 
 
-def deploy(ledger: Ledger, wallet: WalletContract, key: KeyPair, balance: int) -> None:
+def deploy(ledger: EmulatedChain, wallet: WalletContract, key: KeyPair, balance: int) -> None:
     """Fund and deploy `wallet` with a tiny first transfer, as a real first use would."""
     ledger.internal(wallet.address, balance)
     signed = sign_transfer(wallet, key, 0, [OutgoingMessage(DEST, 1, False)], deploy=True,
@@ -39,14 +39,14 @@ def deploy(ledger: Ledger, wallet: WalletContract, key: KeyPair, balance: int) -
 
 
 def plan(
-    ledger: Ledger, wallet: WalletContract, key: KeyPair, amount: str, to: str = DEST_TEXT
+    ledger: EmulatedChain, wallet: WalletContract, key: KeyPair, amount: str, to: str = DEST_TEXT
 ) -> TransferConfirmation:
     snapshot = ledger.snapshot(wallet.address, wallet.version, NET)
     return plan_transfer(wallet, key, snapshot, to, amount, "thanks",
                          shard_account=ledger.shard_account(wallet.address), now=ledger.now)
 
 
-def test_a_planned_node_wallet_withdrawal_is_accepted_and_confirmed(ledger: Ledger) -> None:
+def test_a_planned_node_wallet_withdrawal_is_accepted_and_confirmed(ledger: EmulatedChain) -> None:
     deploy(ledger, NODE_WALLET, NODE_KEY, 10 * TON)
     confirmation = plan(ledger, NODE_WALLET, NODE_KEY, "3.5")
     assert (confirmation.amount_nano, confirmation.network) == (3_500_000_000, NET)
@@ -63,7 +63,7 @@ def test_a_planned_node_wallet_withdrawal_is_accepted_and_confirmed(ledger: Ledg
     assert before - ledger.balance(NODE_WALLET.address) == confirmation.total_nano  # exact fee
 
 
-def test_sending_everything_empties_the_wallet(ledger: Ledger) -> None:
+def test_sending_everything_empties_the_wallet(ledger: EmulatedChain) -> None:
     deploy(ledger, OWNER_WALLET, OWNER_KEY, 4 * TON)
     confirmation = plan(ledger, OWNER_WALLET, OWNER_KEY, "all")
     assert confirmation.sends_all and confirmation.total_nano == confirmation.balance_nano
@@ -74,7 +74,7 @@ def test_sending_everything_empties_the_wallet(ledger: Ledger) -> None:
     assert received == confirmation.amount_nano  # the estimate shown was exact
 
 
-def test_the_node_wallet_floor_is_explained_before_signing(ledger: Ledger) -> None:
+def test_the_node_wallet_floor_is_explained_before_signing(ledger: EmulatedChain) -> None:
     deploy(ledger, NODE_WALLET, NODE_KEY, 3 * TON)
     confirmation = plan(ledger, NODE_WALLET, NODE_KEY, "1.5")
     assert any("keeps" in w and "2.1" in w for w in confirmation.warnings)
@@ -90,7 +90,7 @@ def test_the_node_wallet_floor_is_explained_before_signing(ledger: Ledger) -> No
     assert "less than 2 TON" in explain_refusal(WalletVersion.NODE, result["vm_exit_code"])
 
 
-def test_bad_withdrawals_are_refused_with_reasons(ledger: Ledger) -> None:
+def test_bad_withdrawals_are_refused_with_reasons(ledger: EmulatedChain) -> None:
     deploy(ledger, OWNER_WALLET, OWNER_KEY, 2 * TON)
     with pytest.raises(AmountError, match="Not enough TON") as info:
         plan(ledger, OWNER_WALLET, OWNER_KEY, "2")
@@ -103,7 +103,7 @@ def test_bad_withdrawals_are_refused_with_reasons(ledger: Ledger) -> None:
         plan(ledger, OWNER_WALLET, OWNER_KEY, "-1")
 
 
-def test_owner_withdraw_all_command_empties_the_node_wallet(ledger: Ledger) -> None:
+def test_owner_withdraw_all_command_empties_the_node_wallet(ledger: EmulatedChain) -> None:
     deploy(ledger, OWNER_WALLET, OWNER_KEY, 5 * TON)
     deploy(ledger, NODE_WALLET, NODE_KEY, 7 * TON)
     node_before = ledger.balance(NODE_WALLET.address)
@@ -124,7 +124,7 @@ def test_owner_withdraw_all_command_empties_the_node_wallet(ledger: Ledger) -> N
     assert node_before - 4 * TON // 100 < gained < node_before
 
 
-def test_owner_can_empty_a_never_deployed_node_wallet_under_2_ton(ledger: Ledger) -> None:
+def test_owner_can_empty_a_never_deployed_node_wallet_under_2_ton(ledger: EmulatedChain) -> None:
     deploy(ledger, OWNER_WALLET, OWNER_KEY, 5 * TON)
     ledger.internal(NODE_WALLET.address, TON)  # funded, but its worker never ran
     command = plan_node_wallet_command(
@@ -137,7 +137,7 @@ def test_owner_can_empty_a_never_deployed_node_wallet_under_2_ton(ledger: Ledger
     assert ledger.balance(NODE_WALLET.address) == 10_000_000
 
 
-def test_owner_lock_stops_the_node_key_and_unlock_restores_it(ledger: Ledger) -> None:
+def test_owner_lock_stops_the_node_key_and_unlock_restores_it(ledger: EmulatedChain) -> None:
     deploy(ledger, OWNER_WALLET, OWNER_KEY, 5 * TON)
     deploy(ledger, NODE_WALLET, NODE_KEY, 5 * TON)
 
@@ -159,7 +159,7 @@ def test_owner_lock_stops_the_node_key_and_unlock_restores_it(ledger: Ledger) ->
     ]
 
 
-def test_only_the_owner_wallet_can_command(ledger: Ledger) -> None:
+def test_only_the_owner_wallet_can_command(ledger: EmulatedChain) -> None:
     stranger = wallet_contract(WalletVersion.V4R2, NODE_KEY.public_key, NET)
     with pytest.raises(TransferError, match="not the owner"):
         plan_node_wallet_command(

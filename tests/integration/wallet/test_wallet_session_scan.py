@@ -5,7 +5,6 @@ attempt, forget. Afterwards no secret is found in any file the app wrote."""
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wallet_support import Ledger, closed_loopback_port, liteserver_config
 
 from cocoon_desktop.logs import setup_logging
 from cocoon_desktop.paths import app_paths
@@ -26,6 +24,8 @@ from cocoon_desktop.wallet.registry import WalletRegistry
 from cocoon_desktop.wallet.secret_store import SecretStore
 from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 from cocoon_desktop.wallet.withdraw import plan_transfer
+from tests.helpers.emulated_chain import EmulatedChain
+from tests.helpers.ton_config import closed_loopback_port, write_liteserver_config
 
 pytestmark = pytest.mark.keyring
 TON = 1_000_000_000
@@ -85,7 +85,7 @@ async def test_no_secret_survives_a_session_on_disk(
     full_seed = keypair_from_mnemonic(imported).seed
 
     # 3. Build withdrawals from both wallets against emulated state; try to send one.
-    ledger = Ledger()
+    ledger = EmulatedChain()
     node = manager.node_wallet_contract()
     full = manager.full_wallet_contract(WalletVersion.V5R1)
     for contract, key in ((node, manager.node_wallet_key()), (full, manager.full_wallet_key())):
@@ -128,6 +128,4 @@ def find_leaks(files: list[Path], forms: list[bytes]) -> list[tuple[str, bytes]]
 
 
 def _closed_config(tmp_path: Path) -> Path:
-    path = tmp_path / "ton.config.json"
-    path.write_text(json.dumps(liteserver_config([closed_loopback_port()])))
-    return path
+    return write_liteserver_config(tmp_path, [closed_loopback_port()])

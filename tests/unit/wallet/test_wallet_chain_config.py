@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from nacl.signing import SigningKey
 
 from cocoon_desktop.wallet.chain_config import (
     CACHE_MAX_AGE_S,
@@ -22,29 +20,7 @@ from cocoon_desktop.wallet.chain_config import (
     validate_config,
 )
 from cocoon_desktop.wallet.networks import TonNetwork
-
-
-def make_config(port: int, servers: int = 1) -> dict[str, Any]:
-    zero = base64.b64encode(bytes(32)).decode()
-    return {
-        "liteservers": [
-            {"ip": 2130706433, "port": port, "id": {
-                "@type": "pub.ed25519",
-                "key": base64.b64encode(bytes(SigningKey.generate().verify_key)).decode(),
-            }}
-            for _ in range(servers)
-        ],
-        "validator": {"init_block": {
-            "root_hash": zero, "file_hash": zero, "seqno": 0, "workchain": -1,
-            "shard": -9223372036854775808,
-        }},
-    }
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers.ton_config import closed_loopback_port, liteserver_config
 
 
 @pytest.mark.parametrize(
@@ -59,14 +35,14 @@ def closed_port() -> int:
     ],
 )
 def test_validation_names_the_problem(mutate: Any, fragment: str) -> None:
-    config = make_config(1)
+    config = liteserver_config([1])
     mutate(config)
     with pytest.raises(ChainConfigError, match=fragment):
         validate_config(config, "test")
 
 
 def test_a_key_that_is_not_an_ed25519_point_is_refused() -> None:
-    config = make_config(1)
+    config = liteserver_config([1])
     # Most random 32-byte strings are not valid Ed25519 points; pytoniq would crash on them.
     for attempt in range(256):
         key = bytes([attempt]) * 32
@@ -80,7 +56,7 @@ def test_a_key_that_is_not_an_ed25519_point_is_refused() -> None:
 
 def test_user_files(tmp_path: Path) -> None:
     good = tmp_path / "global.config.json"
-    good.write_text(json.dumps(make_config(1, servers=3)))
+    good.write_text(json.dumps(liteserver_config([1, 1, 1])))
     assert load_config_file(good).liteserver_count == 3
     with pytest.raises(ChainConfigError, match="cannot be read"):
         load_config_file(tmp_path / "missing.json")
@@ -91,7 +67,7 @@ def test_user_files(tmp_path: Path) -> None:
 
 
 async def test_download_is_cached_and_reused(tmp_path: Path) -> None:
-    served = make_config(1)
+    served = liteserver_config([1])
     hits = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -119,12 +95,12 @@ async def test_download_is_cached_and_reused(tmp_path: Path) -> None:
 
 
 async def test_a_failed_download_falls_back_to_a_stale_cache(tmp_path: Path) -> None:
-    stale = make_config(1)
+    stale = liteserver_config([1])
     path = cache_file(tmp_path, TonNetwork.MAINNET)
     path.write_text(json.dumps(stale))
     old = path.stat().st_mtime - CACHE_MAX_AGE_S - 10
     os.utime(path, (old, old))
-    url = f"http://127.0.0.1:{closed_port()}/x.json"
+    url = f"http://127.0.0.1:{closed_loopback_port()}/x.json"
     config = await obtain_config(
         TonNetwork.MAINNET, user_file=None, cache_dir=tmp_path, url=url, timeout_s=3
     )
@@ -132,7 +108,7 @@ async def test_a_failed_download_falls_back_to_a_stale_cache(tmp_path: Path) -> 
 
 
 async def test_a_failed_download_without_cache_is_a_clear_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/x.json"
+    url = f"http://127.0.0.1:{closed_loopback_port()}/x.json"
     with pytest.raises(ChainConfigError, match="could not be downloaded"):
         await obtain_config(
             TonNetwork.MAINNET, user_file=None, cache_dir=tmp_path, url=url, timeout_s=3
