@@ -1,4 +1,5 @@
-"""The shared TON known-answer vectors (read from /work/shared, never copied): a fixture.
+"""The shared TON known-answer vectors (read from ../shared beside the checkout, never copied):
+a fixture.
 
 Usage, in a conftest: `from tests.helpers.ton_vectors import ton_vectors  # noqa: F401`.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-VECTORS_FILE = Path("/work/shared/ton/vectors.json")
+VECTORS_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "ton" / "vectors.json"
 
 
 @pytest.fixture(scope="session")

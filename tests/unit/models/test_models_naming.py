@@ -12,7 +12,8 @@ import pytest
 from cocoon_desktop.engine.gguf_meta import GgufMetadata, read_gguf_metadata
 from cocoon_desktop.engine.models import CocoonModelName, local_model_name
 
-UPSTREAM_EXAMPLE = Path("/work/shared/cocoon/worker.conf.example")
+UPSTREAM_EXAMPLE = (Path(__file__).resolve().parents[3].parent / "shared" / "cocoon"
+                    / "worker.conf.example")
 DIGEST = hashlib.sha256(b"model bytes").hexdigest()
 
 
