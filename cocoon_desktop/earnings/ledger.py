@@ -219,7 +219,7 @@ class Ledger:
             statement = verify_statement(boc, bytes.fromhex(info.proxy_key),
                                          info.worker_sc_address)
         except StatementRejected as exc:
-            self._record_rejection(proxy_key, exc, boc, when)
+            self.record_rejection(proxy_key, boc, exc.reason, exc.detail, when)
             raise
         with self._write() as conn:
             cursor = conn.execute(rows.INSERT_STATEMENT, rows.statement_params(statement, when))
@@ -256,13 +256,16 @@ class Ledger:
         return [(r[0], rows.statement_from_row(r)) for r in self.query(sql + " ORDER BY id",
                                                                        params)]
 
-    def _record_rejection(self, proxy_key: str, exc: StatementRejected, boc: bytes,
-                          when: datetime) -> None:
-        log.warning("payment statement rejected (%s): %s", exc.reason.value, exc.detail)
+    def record_rejection(self, proxy_key: str, boc: bytes, reason: RejectReason, detail: str,
+                         now: datetime | None = None) -> None:
+        """Log a refused statement (here, or by the worker on the wire); the same statement
+        refused again counts up `times_seen`. Nothing of it is trusted or stored otherwise."""
+        log.warning("payment statement rejected (%s): %s", reason.value, detail)
         digest = hashlib.sha256(boc).digest()
+        when = to_ms(now or _now())
         with self._write() as conn:
-            conn.execute(rows.UPSERT_REJECTION, (proxy_key[:64], exc.reason.value, exc.detail,
-                                                 digest, to_ms(when), to_ms(when)))
+            conn.execute(rows.UPSERT_REJECTION, (proxy_key[:64], reason.value, detail, digest,
+                                                 when, when))
 
     def rejected_statements(self) -> list[RejectedStatement]:
         return [rows.rejection_from_row(r) for r in self.query(rows.SELECT_REJECTIONS)]

@@ -149,7 +149,8 @@ def _rejection_gaps(ledger: Ledger) -> tuple[Gap, ...]:
     words = {RejectReason.UNKNOWN_PROXY.value: "statement from an unknown proxy key rejected",
              RejectReason.BAD_SIGNATURE.value: "tampered or wrongly signed statement rejected",
              RejectReason.WRONG_WORKER.value: "statement for another worker's contract rejected",
-             RejectReason.MALFORMED.value: "malformed statement rejected"}
+             RejectReason.MALFORMED.value: "malformed statement rejected",
+             RejectReason.ROLLBACK.value: "statement that went backwards rejected"}
     return tuple(Gap(GapKind.REJECTED, 0, 0,
                      f"{words.get(r.reason, r.reason)} ({r.times_seen}x, last "
                      f"{r.last_seen:%Y-%m-%d %H:%M} UTC, proxy key {r.proxy_key[:12]}…): "

@@ -1,5 +1,6 @@
 """Writes what the worker reports into the ledger: served requests (with their GPU energy and
-its cost), proxies met, and verified payment statements.
+its cost), proxies met, verified payment statements, and the statements it refused on the wire
+(into the ledger's rejection log, which `reconcile()` explains).
 
 Worker listeners run on the event loop and must not block, so every ledger write goes to one
 background thread, in arrival order (a proxy is registered before its statements). A write
@@ -23,6 +24,7 @@ from cocoon_desktop.earnings.statements import StatementRejected
 from cocoon_desktop.hardware.energy import EnergyMeter, Tariff
 from cocoon_desktop.network.worker.types import (
     PaymentReceived,
+    PaymentRejected,
     ProxyStateChanged,
     RequestFinished,
     RequestStarted,
@@ -68,6 +70,9 @@ class EarningsRecorder:
             self._enqueue(lambda ledger: ledger.record_statement(
                 event.proxy_key, event.statement.boc, db_tokens=event.db_tokens,
                 max_tokens=event.max_tokens))
+        elif isinstance(event, PaymentRejected):  # refused on the wire: into the same log
+            self._enqueue(lambda ledger: ledger.record_rejection(
+                event.proxy_key, event.boc, event.reason, event.detail))
         elif isinstance(event, ProxyStateChanged) and event.state == "ready" and (
                 event.proxy_key and event.proxy_sc_address and event.worker_sc_address):
             self._enqueue(self._register(event.proxy_key, event.proxy_sc_address,

@@ -35,6 +35,7 @@ class RejectReason(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     UNKNOWN_PROXY = "unknown_proxy"
     WRONG_WORKER = "wrong_worker"
+    ROLLBACK = "rollback"  # validly signed, but less than the proxy had already committed
 
 
 class StatementRejected(ValueError):

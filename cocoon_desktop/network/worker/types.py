@@ -13,7 +13,7 @@ from typing import Literal
 
 from cocoon_desktop.earnings.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest
-from cocoon_desktop.earnings.statements import VerifiedStatement
+from cocoon_desktop.earnings.statements import RejectReason, VerifiedStatement
 from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.root_config import RootConfig
@@ -111,6 +111,18 @@ class PaymentReceived:
 
 
 @dataclass(frozen=True)
+class PaymentRejected:
+    """A proxy's payment information the worker refused on the wire (nothing of it counts):
+    a statement that fails a check (`bad_signature`, `malformed`, `wrong_worker`), or one that
+    signs, or counters that report, less than the proxy already committed (`rollback`)."""
+
+    proxy_key: str
+    boc: bytes = field(repr=False)  # the statement as received; b"" when only counters came
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(frozen=True)
 class ProxyStateChanged:
     endpoint: str
     state: Literal["connecting", "handshake", "ready", "disconnected"]
@@ -120,7 +132,8 @@ class ProxyStateChanged:
     worker_sc_address: str | None = None
 
 
-WorkerEvent = RequestStarted | RequestFinished | PaymentReceived | ProxyStateChanged
+WorkerEvent = (RequestStarted | RequestFinished | PaymentReceived | PaymentRejected
+               | ProxyStateChanged)
 
 
 @dataclass(frozen=True)

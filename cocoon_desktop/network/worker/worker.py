@@ -4,7 +4,9 @@ Hooks for other areas (all plain Python):
 - `enable()` / `disable()` / `await drain(timeout_s)`: GPU protection and the UI pause work;
   proxies are told at once (`worker.enabledDisabled`) and new requests are refused explicitly.
 - `add_listener(callback)`: `RequestStarted`, `RequestFinished` (tokens and nanoTON),
-  `PaymentReceived` (a verified, proxy-signed statement), `ProxyStateChanged`.
+  `PaymentReceived` (a verified, proxy-signed statement), `PaymentRejected` (a statement or
+  counters refused on the wire: bad signature, wrong contract, malformed, rollback),
+  `ProxyStateChanged`.
 - `status()`: a frozen `WorkerStatus` snapshot; `stats` holds upstream's counters.
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from cocoon_desktop.earnings.statements import StatementRejected, verify_statement
+from cocoon_desktop.earnings.statements import RejectReason, StatementRejected, verify_statement
 from cocoon_desktop.network.errors import ERROR, NOTREADY, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
 from cocoon_desktop.network.tasks import TaskSet
@@ -39,6 +41,7 @@ from cocoon_desktop.network.worker.request import RunningRequest
 from cocoon_desktop.network.worker.stats import WorkerStats
 from cocoon_desktop.network.worker.types import (
     PaymentReceived,
+    PaymentRejected,
     WorkerConfig,
     WorkerEvent,
     WorkerStatus,
@@ -64,15 +67,21 @@ class ProxyAccount:
 
     def update_payment(self, payment: SignedPayment | SignedPaymentEmpty,
                        db_tokens: int | None = None, max_tokens: int | None = None) -> bool:
-        """Take a statement (and the proxy's counters); False when they went backwards."""
-        ok = True
+        """Take a statement (and the proxy's counters); False when it fails a check or they
+        went backwards, which is also reported as `PaymentRejected`."""
+        boc = payment.data if isinstance(payment, SignedPayment) else b""
+        backwards: list[str] = []
         if isinstance(payment, SignedPayment):
             try:
                 statement = verify_statement(payment.data, self.proxy_public_key,
                                              self.worker_sc_address)
             except StatementRejected as exc:
                 log.error("proxy %s sent a bad payment statement: %s", self.proxy_key[:16], exc)
+                self._worker.emit(PaymentRejected(self.proxy_key, boc, exc.reason, exc.detail))
                 return False
+            if statement.tokens_committed < self.tokens_committed:
+                backwards.append(f"it signed {statement.tokens_committed:,} tokens, fewer than "
+                                 f"the {self.tokens_committed:,} it signed before")
             if statement.tokens_committed > self.tokens_committed:
                 self.tokens_committed = statement.tokens_committed
                 self.statement_boc = payment.data
@@ -82,14 +91,21 @@ class ProxyAccount:
                     self.proxy_key, self.proxy_sc_address, self.worker_sc_address, statement,
                     db_tokens if db_tokens is not None else self.db_tokens,
                     max_tokens if max_tokens is not None else self.max_known))
-            ok = statement.tokens_committed == self.tokens_committed
-        if db_tokens is not None:
-            self.db_tokens = max(self.db_tokens, db_tokens)
-            ok = ok and db_tokens == self.db_tokens
-        if max_tokens is not None:
-            self.max_known = max(self.max_known, max_tokens)
-            ok = ok and max_tokens == self.max_known
-        return ok
+        if db_tokens is not None and db_tokens < self.db_tokens:
+            backwards.append(f"it reports {db_tokens:,} tokens in its database, fewer than the "
+                             f"{self.db_tokens:,} known")
+        if max_tokens is not None and max_tokens < self.max_known:
+            backwards.append(f"it reports {max_tokens:,} tokens counted, fewer than the "
+                             f"{self.max_known:,} known")
+        self.db_tokens = max(self.db_tokens, db_tokens or 0)
+        self.max_known = max(self.max_known, max_tokens or 0)
+        if backwards:
+            detail = ("the proxy's payment information went backwards: " + "; ".join(backwards)
+                      + " (it lost or rolled back its state)")
+            log.error("proxy %s: %s", self.proxy_key[:16], detail)
+            self._worker.emit(PaymentRejected(self.proxy_key, boc, RejectReason.ROLLBACK,
+                                              detail))
+        return not backwards
 
 
 class Worker:

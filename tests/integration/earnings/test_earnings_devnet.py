@@ -143,6 +143,14 @@ async def test_a_statement_signed_with_a_wrong_key_on_the_wire_is_not_trusted(
         last = ledger.requests()[-1].adjusted_tokens
         gaps = {g.kind: g.message for g in view.gaps}
         assert f"proxy has not yet committed {last:,} tokens" in gaps[GapKind.NOT_COMMITTED]
+        # The worker refused it on the wire, and the ledger's rejection log says so. Ed25519
+        # cannot tell which key signed, only that the proxy's own key did not.
+        await wait_until(lambda: recorder.flush() or ledger.rejected_statements() != [])
+        [rejection] = ledger.rejected_statements()
+        assert (rejection.proxy_key, rejection.reason) == (proxy_key, "bad_signature")
+        said = " | ".join(g.message for g in reconcile(ledger).rejections)
+        assert "tampered or wrongly signed statement rejected" in said
+        assert "does not match the proxy's key" in said
 
 
 async def test_a_recorded_payout_is_matched_to_the_requests_it_paid(served) -> None:

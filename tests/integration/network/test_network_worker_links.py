@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from cocoon_desktop.earnings.cells import raw_address
+from cocoon_desktop.earnings.statements import RejectReason
 from cocoon_desktop.engine.quote import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.root_config import parse_address
-from cocoon_desktop.network.worker.types import ProxyStateChanged
+from cocoon_desktop.network.worker.types import PaymentRejected, ProxyStateChanged
 from tests.helpers.devnet_harness import (
     MODEL_NAME,
     chat,
@@ -109,10 +110,14 @@ async def test_a_proxy_that_forgot_what_it_signed_is_refused(engine) -> None:
     devnet.proxy.sign(account)
     worker.restore_account(devnet.proxy.public_key, raw_address(devnet.proxy.sc_address),
                            raw_address(account.sc_address), statement)
+    rejected: list[PaymentRejected] = []
+    worker.add_listener(lambda e: rejected.append(e) if isinstance(e, PaymentRejected) else None)
     await worker.start()
     try:
         await wait_until(lambda: "cannot reconcile payment" in worker.status().proxies[0].detail)
         assert worker.status().connected_proxies == 0
+        assert rejected and rejected[0].reason is RejectReason.ROLLBACK  # for the ledger's log
+        assert "it signed 0 tokens, fewer than the 50 it signed before" in rejected[0].detail
     finally:
         await worker.stop()
         await devnet.stop()

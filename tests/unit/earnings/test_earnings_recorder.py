@@ -9,11 +9,13 @@ from decimal import Decimal
 
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.pricing import AdjustedTokens, TokenCounts
+from cocoon_desktop.earnings.reconcile import reconcile
 from cocoon_desktop.earnings.recorder import EarningsRecorder
-from cocoon_desktop.earnings.statements import sign_statement, verify_statement
+from cocoon_desktop.earnings.statements import RejectReason, sign_statement, verify_statement
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
 from cocoon_desktop.network.worker.types import (
     PaymentReceived,
+    PaymentRejected,
     ProxyStateChanged,
     RequestFinished,
     RequestStarted,
@@ -81,3 +83,23 @@ def test_a_failed_write_is_kept_and_retried(ledger: Ledger, proxy, monkeypatch) 
     recorder.close()
     assert [r.request_id[-1] for r in ledger.requests()] == ["1", "2"]
     assert recorder.backlog == 0
+
+
+def test_statements_refused_on_the_wire_reach_the_rejection_log(ledger: Ledger, proxy) -> None:
+    recorder = EarningsRecorder(ledger, lambda: 1000)
+    boc = sign_statement(b"\x66" * 32, 15, proxy.worker_sc, proxy.proxy_wallet)  # wrong key
+    wrong = PaymentRejected(proxy.key_hex, boc, RejectReason.BAD_SIGNATURE, "does not match")
+    recorder.on_worker_event(wrong)
+    recorder.on_worker_event(wrong)  # the same statement again: counted, not doubled
+    recorder.on_worker_event(PaymentRejected("ee" * 32, b"", RejectReason.UNKNOWN_PROXY, "who?"))
+    recorder.on_worker_event(PaymentRejected(proxy.key_hex, b"", RejectReason.ROLLBACK,
+                                             "it signed 5 tokens, fewer than the 15"))
+    recorder.close()
+    seen = {(r.proxy_key, r.reason): r.times_seen for r in ledger.rejected_statements()}
+    assert seen == {(proxy.key_hex, "bad_signature"): 2, ("ee" * 32, "unknown_proxy"): 1,
+                    (proxy.key_hex, "rollback"): 1}
+    assert ledger.statements() == []  # nothing of them was stored as a statement
+    said = " | ".join(g.message for g in reconcile(ledger).rejections)
+    assert "tampered or wrongly signed statement rejected (2x" in said
+    assert "statement from an unknown proxy key rejected (1x" in said and "who?" in said
+    assert "statement that went backwards rejected (1x" in said and "fewer than the 15" in said
