@@ -266,7 +266,7 @@ class EngineSupervisor:
                           self.load_timeout_s)
                 process.kill()
                 return
-            if stats is None:
+            if stats is None or not self._want_running:  # stopped (or cancelled) meanwhile
                 return
             ready_at.append(time.monotonic())
             self._publish(EngineState.READY, "The engine is ready.",

@@ -197,9 +197,11 @@ class Node(ServingHands):
         is told the load was cancelled. False when the engine was not loading."""
         if self.engine is None or self.engine.status.state is not EngineState.LOADING:
             return False
-        if self._wanted:
+        wanted, self._wanted = self._wanted, False  # the bring-up then takes it as the user's
+        cancelled = await self.engine.cancel_load()  # stop, not as a failure
+        if wanted:
             await self.stop_serving()
-        return await self.engine.cancel_load()
+        return cancelled
 
     async def ensure_engine(self) -> EngineEndpoint:
         """The engine for a chat: started if needed (EngineStartError says why not)."""
@@ -230,7 +232,7 @@ class Node(ServingHands):
             except WalletNotReady as exc:
                 return await self._fail(exc.problem)
             except EngineStartError as exc:
-                if self._gpu_fault is None:
+                if self._gpu_fault is None and self._wanted:
                     await self._fail(NodeProblem(f"The engine could not start: {exc}",
                                                  "Fix the model settings, then serve again."))
                 return

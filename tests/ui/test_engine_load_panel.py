@@ -40,16 +40,31 @@ def test_the_bar_moves_and_cancel_stops_the_load(qtbot: Any, tmp_path: Path,
     panel = EnginePanel(engine, node)
     qtbot.addWidget(panel)
     bars = BarLog(panel, engine)
+    try:
+        serve_cancel_then_load(qtbot, panel, engine, node, bars)
+    finally:
+        engine.status_changed.disconnect(bars.record)  # the panel goes before the node
+
+
+def serve_cancel_then_load(qtbot: Any, panel: EnginePanel, engine: EngineController,
+                           node: Any, bars: BarLog) -> None:
     assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
 
     # Serve: the engine loads; Cancel while it does stops the load and serving.
+    clicked: list[tuple[int | None, bool]] = []
+
+    def click_cancel_while_loading(status: EngineStatus) -> None:
+        if not clicked and status.state is EngineState.LOADING and status.pid is not None:
+            shown = not panel.cancel_load_button.isHidden()
+            panel.cancel_load_button.click()
+            clicked.append((status.pid, shown and not panel.cancel_load_button.isEnabled()))
+
+    engine.status_changed.connect(click_cancel_while_loading)
     panel.serve_button.click()
-    qtbot.waitUntil(lambda: engine.status.state is EngineState.LOADING
-                    and engine.status.pid is not None, timeout=SLOW_MS)
-    pid = engine.status.pid
-    assert not panel.load_bar.isHidden() and not panel.cancel_load_button.isHidden()
-    panel.cancel_load_button.click()
-    assert not panel.cancel_load_button.isEnabled()  # one click is enough
+    qtbot.waitUntil(lambda: bool(clicked), timeout=SLOW_MS)
+    engine.status_changed.disconnect(click_cancel_while_loading)
+    [(pid, shown_then_disabled)] = clicked
+    assert shown_then_disabled  # Cancel was there while loading; one click is enough
     qtbot.waitUntil(lambda: engine.status.state is EngineState.STOPPED, timeout=SLOW_MS)
     qtbot.waitUntil(lambda: not node.status.wanted, timeout=10_000)
     assert "was cancelled" in engine.status.detail

@@ -14,7 +14,7 @@ import pytest
 
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.node import Node
-from cocoon_desktop.node.status import NodeState
+from cocoon_desktop.node.status import NodeState, NodeStatus
 from tests.integration.engine_core.big_model import write_big_model
 from tests.integration.node.node_harness import StatusLog, devnet_config
 
@@ -34,13 +34,22 @@ async def test_cancel_while_the_model_loads_stops_serving_not_fails(tmp_path: Pa
     try:
         assert node.gateway is None  # the upstream gateway is off by default
         assert json.loads(node.home.run_file.read_text())["upstream_gateway_url"] is None
+        pids: list[int | None] = []
+        cancelling: list[asyncio.Future[bool]] = []
+
+        def cancel_once_the_process_loads(status: NodeStatus) -> None:
+            engine = node.engine.status if node.engine is not None else None
+            if not cancelling and engine is not None and engine.pid is not None and \
+                    status.engine_state is EngineState.LOADING:
+                pids.append(engine.pid)
+                cancelling.append(asyncio.ensure_future(node.cancel_engine_load()))
+
+        node.add_listener(cancel_once_the_process_loads)
         serving = asyncio.ensure_future(node.start_serving())
-        await log.wait_for(lambda s: s.engine_state is EngineState.LOADING and node.engine
-                           is not None and node.engine.status.pid is not None, 60)
-        assert node.engine is not None
-        pid = node.engine.status.pid
-        assert await node.cancel_engine_load() is True
+        await log.wait_for(lambda _s: bool(cancelling), 60)
+        assert await cancelling[0] is True
         await asyncio.wait_for(serving, 30)
+        [pid] = pids
         status = node.status
         assert status.state is NodeState.STOPPED and not status.wanted
         assert not status.needs_user and status.what_to_do == ""
