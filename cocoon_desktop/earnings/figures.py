@@ -129,7 +129,8 @@ def summarize(ledger: Ledger, now: datetime | None = None, zone: tzinfo | None =
     zone = zone or local_zone()
     currency = energy_currency(ledger)
     if price is not None and currency not in (None, price.currency):
-        raise ValueError(f"the TON price must be in the electricity tariff's currency ({currency})")
+        raise ValueError(f"the TON price must be in the electricity tariff's currency "
+                         f"({currency}); ask the price source for TON in {currency}")
     until = now + timedelta(microseconds=1000)  # include requests finished this millisecond
 
     def since(start: datetime) -> PeriodFigures:

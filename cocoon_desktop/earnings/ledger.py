@@ -61,7 +61,9 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise LedgerError(f"the ledger {path} could not switch to WAL (got {mode})")
+                raise LedgerError(f"the ledger {path} could not switch to WAL (got {mode}); "
+                                  "keep the app's data folder on a local disk (network shares "
+                                  "cannot hold it)")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
@@ -284,7 +286,8 @@ class Ledger:
         sql, params = rows.payout_update(payout_id, change, to_ms(now or _now()))
         with self._write() as conn:
             if conn.execute(sql, params).rowcount != 1:
-                raise LedgerError(f"there is no payout #{payout_id} in the ledger")
+                raise LedgerError(f"there is no payout #{payout_id} in the ledger; reload the "
+                                  "payouts and pick one listed")
 
     def payouts(self, proxy_key: str | None = None) -> list[PayoutRecord]:
         sql, params = rows.SELECT_PAYOUTS, ()

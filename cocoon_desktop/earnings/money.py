@@ -61,5 +61,6 @@ def parse_ton(text: str) -> int:
         raise InvalidAmount(f"{text!r}: type the amount without a sign, e.g. 1.5")
     nano = value * NANOTON_PER_TON
     if nano != nano.to_integral_value():
-        raise InvalidAmount(f"{text!r} has more than 9 decimals; TON amounts stop at nanoTON")
+        raise InvalidAmount(f"{text!r} has more than 9 decimals; TON amounts stop at nanoTON: "
+                            "round it to 9 decimals")
     return int(nano)

@@ -145,17 +145,31 @@ def _payout_gaps(info: ProxyInfo, payouts: list[PayoutRecord], not_paid: Gap | N
     return gaps
 
 
+_NOT_COUNTED = "nothing of it was counted; if it keeps coming, raise it with the proxy's operator"
+_REJECTIONS = {
+    RejectReason.UNKNOWN_PROXY.value: ("statement from an unknown proxy key rejected",
+                                       _NOT_COUNTED),
+    RejectReason.BAD_SIGNATURE.value: ("tampered or wrongly signed statement rejected",
+                                       _NOT_COUNTED),
+    RejectReason.WRONG_WORKER.value: ("statement for another worker's contract rejected",
+                                      _NOT_COUNTED),
+    RejectReason.MALFORMED.value: ("malformed statement rejected", _NOT_COUNTED),
+    RejectReason.ROLLBACK.value: ("statement that went backwards rejected",
+                                  "what the proxy signed before still stands and stays payable; "
+                                  "this worker does not serve it until its figures are back: "
+                                  "raise it with the proxy's operator"),
+}
+
+
 def _rejection_gaps(ledger: Ledger) -> tuple[Gap, ...]:
-    words = {RejectReason.UNKNOWN_PROXY.value: "statement from an unknown proxy key rejected",
-             RejectReason.BAD_SIGNATURE.value: "tampered or wrongly signed statement rejected",
-             RejectReason.WRONG_WORKER.value: "statement for another worker's contract rejected",
-             RejectReason.MALFORMED.value: "malformed statement rejected",
-             RejectReason.ROLLBACK.value: "statement that went backwards rejected"}
-    return tuple(Gap(GapKind.REJECTED, 0, 0,
-                     f"{words.get(r.reason, r.reason)} ({r.times_seen}x, last "
-                     f"{r.last_seen:%Y-%m-%d %H:%M} UTC, proxy key {r.proxy_key[:12]}…): "
-                     f"{r.detail}")
-                 for r in ledger.rejected_statements())
+    gaps = []
+    for r in ledger.rejected_statements():
+        words, advice = _REJECTIONS.get(r.reason, (f"statement rejected ({r.reason})",
+                                                   _NOT_COUNTED))
+        gaps.append(Gap(GapKind.REJECTED, 0, 0,
+                        f"{words} ({r.times_seen}x, last {r.last_seen:%Y-%m-%d %H:%M} UTC, proxy "
+                        f"key {r.proxy_key[:12]}…): {r.detail}; {advice}"))
+    return tuple(gaps)
 
 
 def reconcile(ledger: Ledger, policy: PayoutPolicy | None = None) -> Reconciliation:

@@ -31,6 +31,8 @@ from cocoon_desktop.wallet.manager import WalletManager
 from cocoon_desktop.wallet.transactions import TxKind
 from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 
+_UNREAD = "the chain could not be read just now; it is read again at the next sync"
+
 
 class WalletPayoutSender:
     """Sends payouts from the node wallet of `manager` through `chain`."""
@@ -71,7 +73,7 @@ class WalletPayoutSender:
                                       signed.external_message, now, deploy)
         if fee.refusal:
             raise PayoutSendError(f"the node wallet contract would refuse the payout: "
-                                  f"{fee.refusal}")
+                                  f"{fee.refusal}; nothing was sent")
         outcome = await self._chain.send(signed.boc)
         if not outcome.sent:
             raise PayoutSendError(outcome.message)
@@ -109,13 +111,13 @@ class WalletChainReader:
         self.known_worker_contracts |= {address}
         reading = await self._chain.read_account(address)
         if not reading.fresh:
-            raise ChainUnavailable(reading.state.message or "the chain could not be read")
+            raise ChainUnavailable(reading.state.message or _UNREAD)
         return worker_state_from_reading(reading)
 
     async def owner_payouts(self) -> list[IncomingPayout]:
         reading = await self._chain.read_transactions(self._owner, self._limit,
                                                       self.known_worker_contracts)
         if not reading.fresh:
-            raise ChainUnavailable(reading.state.message or "the chain could not be read")
+            raise ChainUnavailable(reading.state.message or _UNREAD)
         return [IncomingPayout(r.hash_hex, r.amount_nano, r.utime, r.counterparty_raw)
                 for r in reading.records if r.kind is TxKind.PAYOUT]

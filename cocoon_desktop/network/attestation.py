@@ -91,7 +91,8 @@ class AttestationPolicy:
         try:
             parsed = frozenset(bytes.fromhex(h) for h in hashes)
         except ValueError as exc:
-            raise ValueError(f"image hashes must be hex: {exc}") from exc
+            raise ValueError(f"image hashes must be hex (64 hex characters each): {exc}"
+                             ) from exc
         if any(len(h) != 32 for h in parsed):
             raise ValueError("each image hash must be 64 hex characters (32 bytes)")
         return cls(kind, parsed)
@@ -102,15 +103,19 @@ class AttestationPolicy:
             return PeerAttestation("none", public_key)
         if quote is None:
             raise AttestationError(f"the peer's certificate has no attestation quote, and the "
-                                   f"'{self.kind}' policy requires one")
+                                   f"'{self.kind}' policy requires one; connect to a peer that "
+                                   "attests, or relax the policy only for a network you trust")
         if len(quote) > MAX_QUOTE_BYTES:
-            raise AttestationError(f"quote of {len(quote)} bytes exceeds {MAX_QUOTE_BYTES}")
+            raise AttestationError(f"the peer's quote of {len(quote)} bytes exceeds "
+                                   f"{MAX_QUOTE_BYTES}: it is not a TDX quote; refused")
         measurements = _measurements(self.kind, quote)
         if measurements.report_data != user_claims_hash(public_key):
             raise AttestationError("report data mismatch: the quote was not made for this "
-                                   "certificate's key (a replayed or stolen quote)")
+                                   "certificate's key (a replayed or stolen quote); refused, "
+                                   "nothing to change on this side")
         image_hash = measurements.image_hash()
         if self.allowed_image_hashes and image_hash not in self.allowed_image_hashes:
-            raise AttestationError(f"image hash {image_hash.hex()} is not in the allow-list")
+            raise AttestationError(f"image hash {image_hash.hex()} is not in the allow-list; "
+                                   "add it to the allowed image hashes if you trust that image")
         kind = "fake TDX" if measurements.is_fake else "TDX"
         return PeerAttestation(kind, public_key, image_hash)

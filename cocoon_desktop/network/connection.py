@@ -89,7 +89,8 @@ class TlConnection:
             reply = await asyncio.wait_for(self._next_payload(), self.timeout_s)
             answer = tl.decode(reply, "tcp.Packet")
             if not isinstance(answer, TcpConnected):
-                raise ConnectionClosed(f"{self.name}: expected tcp.connected, got {answer.TL_NAME}")
+                raise ConnectionClosed(f"{self.name}: expected tcp.connected, got "
+                                       f"{answer.TL_NAME}; is this a Cocoon proxy port?")
         else:
             first = await asyncio.wait_for(self._next_payload(), self.timeout_s)
             hello = tl.decode(first, "tcp.Packet")

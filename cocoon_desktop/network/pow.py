@@ -45,7 +45,8 @@ class PowChallenge:
     def decode(cls, data: bytes) -> PowChallenge:
         magic, difficulty, salt = CHALLENGE.unpack(data)
         if magic != POW_CHALLENGE_MAGIC:
-            raise PowError(f"the peer did not send a proof-of-work challenge (magic {magic:#x})")
+            raise PowError(f"the peer did not send a proof-of-work challenge (magic {magic:#x}): "
+                           "it is not a Cocoon proxy port; check the host and port")
         return cls(difficulty, salt)
 
     def verify(self, nonce: int) -> bool:
@@ -87,7 +88,8 @@ async def solve_async(challenge: PowChallenge, max_difficulty: int = MAX_CLIENT_
     """Solve in batches in a worker thread, so the event loop stays responsive and cancellable."""
     if challenge.difficulty_bits > max_difficulty:
         raise PowError(f"the server asks for proof-of-work difficulty {challenge.difficulty_bits}, "
-                       f"above the maximum {max_difficulty} this app solves")
+                       f"above the maximum {max_difficulty} this app solves (it would take "
+                       "hours); use another proxy")
     if challenge.difficulty_bits == 0:
         return 0
     start = 0

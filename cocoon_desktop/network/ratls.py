@@ -78,7 +78,8 @@ def make_identity(provider: QuoteProvider | None, now: dt.datetime | None = None
         quote = provider.quote(user_claims_hash(raw_key))
         if len(quote) > MAX_QUOTE_BYTES:
             raise AttestationError(f"the attestation quote is {len(quote)} bytes, above the "
-                                   f"{MAX_QUOTE_BYTES} a certificate may carry")
+                                   f"{MAX_QUOTE_BYTES} a certificate may carry; check this "
+                                   "machine's attestation with `cocoon-desktop doctor`")
         extensions = [x509.UnrecognizedExtension(OID_TDX_QUOTE, quote),
                       x509.UnrecognizedExtension(OID_TDX_USER_CLAIMS, raw_key)]
         kind = provider.kind
@@ -123,10 +124,13 @@ def verify_certificate(cert: x509.Certificate, policy: AttestationPolicy) -> Pee
         if extension.oid == OID_TDX_QUOTE:
             quote = extension.value.value
         elif extension.critical and extension.oid not in KNOWN_CRITICAL | {OID_TDX_USER_CLAIMS}:
-            raise AttestationError(f"unknown critical extension {extension.oid.dotted_string}")
+            raise AttestationError(f"unknown critical extension "
+                                   f"{extension.oid.dotted_string}: not an RA-TLS certificate "
+                                   "this app understands; refused")
     public_key = cert.public_key()
     if not isinstance(public_key, ed25519.Ed25519PublicKey):
-        raise AttestationError("the peer's certificate key is not Ed25519")
+        raise AttestationError("the peer's certificate key is not Ed25519, as RA-TLS peers' "
+                               "are; refused")
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return policy.validate(quote, raw)
 

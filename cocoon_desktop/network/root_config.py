@@ -149,7 +149,8 @@ def parse_address(text: str, what: str) -> Address:
     try:
         return Address(text)
     except Exception as exc:  # pytoniq raises several types on bad text
-        raise RootConfigError(f"{what} '{text}' is not a TON address") from exc
+        raise RootConfigError(f"{what} '{text}' is not a TON address (one looks like EQ… or "
+                              "0:<64 hex digits>)") from exc
 
 
 def _code_cell(hex_boc: str, what: str) -> Cell:
@@ -168,9 +169,11 @@ def _hash_list(values: list[Any], what: str) -> frozenset[bytes]:
         try:
             raw = base64.b64decode(value, validate=True)
         except (ValueError, TypeError) as exc:
-            raise RootConfigError(f"{what}: '{value}' is not base64") from exc
+            raise RootConfigError(f"{what}: '{value}' is not base64; each hash is 32 bytes in "
+                                  "base64, as upstream's root-config JSON writes it") from exc
         if len(raw) != 32:
-            raise RootConfigError(f"{what}: '{value}' is not 32 bytes")
+            raise RootConfigError(f"{what}: '{value}' is not 32 bytes; each hash is 32 bytes "
+                                  "in base64, as upstream's root-config JSON writes it")
         out.add(raw)
     return frozenset(out)
 
@@ -180,7 +183,8 @@ def from_fake_ton_json(source: Path | dict[str, Any]) -> RootConfig:
     try:
         doc = json.loads(source.read_text()) if isinstance(source, Path) else source
     except (OSError, json.JSONDecodeError) as exc:
-        raise RootConfigError(f"cannot read the root config {source}: {exc}") from exc
+        raise RootConfigError(f"cannot read the root config {source}: {exc}; check the path "
+                              "and that the file is the network's root-config JSON") from exc
     try:
         models = set(_hash_list(doc.get("model_hashes", []), "model_hashes"))
         models |= {hashlib.sha256(n.split("@", 1)[0].encode()).digest()
@@ -200,11 +204,14 @@ def from_fake_ton_json(source: Path | dict[str, Any]) -> RootConfig:
             worker_sc_code=_code_cell(doc.get("worker_sc_code", ""), "worker_sc_code"),
             client_sc_code=_code_cell(doc.get("client_sc_code", ""), "client_sc_code"))
     except KeyError as exc:
-        raise RootConfigError(f"the root config lacks the field {exc}") from exc
+        raise RootConfigError(f"the root config lacks the field {exc}; it is not a complete "
+                              "root-config JSON (upstream's fake-TON format): get the "
+                              "network's file again") from exc
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RootConfigError):
             raise
-        raise RootConfigError(f"the root config has a bad value: {exc}") from exc
+        raise RootConfigError(f"the root config has a bad value: {exc}; compare the file with "
+                              "the network's published root config") from exc
 
 
 def from_tl(conf: RootConfigV5) -> RootConfig:
@@ -233,7 +240,8 @@ def from_tl(conf: RootConfigV5) -> RootConfig:
 def _load_params(ps: Slice) -> dict[str, Any]:
     version = ps.load_uint(8)
     if version > 3:
-        raise RootConfigError(f"unexpected params struct version {version}")
+        raise RootConfigError(f"unexpected params struct version {version}: the root "
+                              "contract is newer than this app; update Cocoon Desktop")
     out: dict[str, Any] = {"struct_version": version, "params_version": ps.load_uint(32),
                            "unique_id": ps.load_uint(32), "is_test": bool(ps.load_bit()),
                            "price_per_token": ps.load_coins(),
@@ -252,7 +260,8 @@ def _load_params(ps: Slice) -> dict[str, Any]:
         if code is not None:
             out[name] = code
     if ps.remaining_bits or ps.remaining_refs:
-        raise RootConfigError("extra data in the root contract's params")
+        raise RootConfigError("extra data in the root contract's params: the root contract "
+                              "is newer than this app; update Cocoon Desktop")
     return out
 
 
@@ -280,7 +289,7 @@ def from_contract_data(data: Cell) -> RootConfig:
         raise
     except Exception as exc:  # pytoniq raises several types on short or malformed cells
         raise RootConfigError(f"the root contract data does not have upstream's layout: "
-                              f"{exc}") from exc
+                              f"{exc} (is the address a Cocoon root contract?)") from exc
 
     def as_hashes(d: dict[Any, Any]) -> frozenset[bytes]:
         return frozenset(int(k).to_bytes(32, "big") for k in d)

@@ -64,7 +64,8 @@ class TlsStream:
         await self._writer.drain()
         attestation, error = handshake_result(self._conn)
         if attestation is None:
-            raise AttestationError(error or "the peer presented no certificate")
+            raise AttestationError(error or "the peer presented no certificate: it is not an "
+                                            "RA-TLS peer; check the host and port")
         self.peer = attestation
         return attestation
 

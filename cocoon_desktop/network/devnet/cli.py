@@ -138,7 +138,13 @@ async def _main(args: argparse.Namespace) -> int:
                   "and --http-port.", exc)
         return 1
     if args.root_config_out:
-        devnet.write_root_config(args.root_config_out)
+        try:
+            devnet.write_root_config(args.root_config_out)
+        except OSError as exc:
+            log.error("cannot write the root config to %s: %s. Choose a writable path with "
+                      "--root-config-out.", args.root_config_out, exc.strerror or exc)
+            await devnet.stop()
+            return 1
     print(BANNER)
     supervisor, worker = None, None
     try:

@@ -89,7 +89,8 @@ class DevnetClient:
             answer = tl.decode_as(await self.conn.query(
                 ct.ClientConnectToProxy(params, 0).encode(), 30), ct.ClientConnectedToProxy)
             if not answer.params.flags & 3:
-                raise ConnectionClosed("the proxy is too old")
+                raise ConnectionClosed("the proxy is too old for this client; update the "
+                                       "devnet")
             auth = tl.decode(await self.conn.query(ct.ClientAuthorizeLong().encode(), 30))
             if isinstance(auth, ct.ClientAuthorizationFailed):
                 raise ConnectionClosed(f"the proxy refused us: {auth.error}")
@@ -199,7 +200,8 @@ def parse_body(raw: bytes) -> tuple[dict[str, object], dict[str, object]]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise RemoteError(400, "the request body is not JSON") from exc
+        raise RemoteError(400, "the request body is not JSON; send an OpenAI-style JSON "
+                               "object") from exc
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise RemoteError(400, "the request body must be a JSON object with a 'model' string")
     options: dict[str, object] = {"max_tokens": 1000}
@@ -214,7 +216,9 @@ def parse_body(raw: bytes) -> tuple[dict[str, object], dict[str, object]]:
         if key in body:
             value = body.pop(key)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise RemoteError(400, f"'{key}' has the wrong type")
+                wanted = {"max_coefficient": "an integer", "timeout": "a number of seconds",
+                          "enable_debug": "true or false"}[key]
+                raise RemoteError(400, f"'{key}' has the wrong type: send {wanted}")
             options[key] = value
     body.pop("request_guid", None)
     return body, options

@@ -50,7 +50,8 @@ async def _models(request: web.Request) -> web.Response:
     try:
         types = await client.models()
     except (ConnectionError, OSError, TimeoutError, RemoteError) as exc:
-        return error_response(502, f"the devnet proxy is unreachable: {exc}")
+        return error_response(502, f"the devnet proxy is unreachable: {exc}; is the devnet "
+                                   "still running?")
     data = [{"id": t.name, "object": "model", "owned_by": "cocoon-devnet",
              "workers": len(t.workers)} for t in types]
     return web.json_response({"object": "list", "data": data})
@@ -69,7 +70,8 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     except RemoteError as exc:
         return error_response(exc.code if exc.code < 600 else 502, exc.message)
     except (ConnectionError, OSError, TimeoutError) as exc:
-        return error_response(502, f"the devnet proxy is unreachable: {exc}")
+        return error_response(502, f"the devnet proxy is unreachable: {exc}; is the devnet "
+                                   "still running?")
     try:
         return await _stream(request, queue)
     finally:

@@ -145,16 +145,19 @@ class DevnetProxy:
     def choose(self, model: str, max_coefficient: int) -> WorkerLine:
         candidates = [line for line in self.lines if line.model_base == model]
         if not candidates:
-            raise RemoteError(PROTOVIOLATION, f"unknown model {model}")
+            raise RemoteError(PROTOVIOLATION, f"unknown model {model}: no worker on this "
+                                              "devnet serves it (GET /v1/models lists those "
+                                              "served)")
         ready = [line for line in candidates
                  if not line.is_disabled and line.running < line.max_active_requests]
         cheap = [line for line in ready if line.coefficient <= max_coefficient]
         if not cheap:
             if ready:
                 lowest = min(line.coefficient for line in ready)
-                raise RemoteError(NOTREADY, f"can run this query with coefficient={lowest}")
+                raise RemoteError(NOTREADY, f"can run this query with coefficient={lowest}: "
+                                            f"send max_coefficient of at least {lowest}")
             raise RemoteError(NOTREADY, f"no ready workers for model {model} (all busy or "
-                                        "disabled)")
+                                        "disabled); retry in a moment")
         return min(cheap, key=lambda line: (line.running * line.average_query_time(),
                                             line.running / line.max_active_requests))
 

@@ -97,9 +97,12 @@ class WorkerSession:
         if self.proxy.check_worker_hashes:
             if not root.has_worker_hash(self.peer.image_hash):
                 raise RemoteError(PROTOVIOLATION,
-                                  f"invalid worker image hash {self.peer.image_hash_hex}")
+                                  f"invalid worker image hash {self.peer.image_hash_hex}: this "
+                                  "devnet's root config does not list it; run an image it lists")
             if not root.has_model_hash(params.model):
-                raise RemoteError(PROTOVIOLATION, f"invalid worker model '{params.model}'")
+                raise RemoteError(PROTOVIOLATION, f"invalid worker model '{params.model}': this "
+                                                  "devnet's root config does not list it; serve "
+                                                  "a model it lists")
         proto = _proto(params.flags, params.min_proto_version, params.max_proto_version)
         owner = parse_address(params.worker_owner_address, "worker owner address")
         account = self.proxy.account(owner)

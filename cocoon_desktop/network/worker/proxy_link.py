@@ -148,16 +148,23 @@ class ProxyLink:
         worker, config = self.worker, self.worker.config
         root = config.root_config
         if config.checks_proxy_hashes and not root.has_proxy_hash(peer.image_hash):
-            raise HandshakeRefused(f"invalid proxy hash {peer.image_hash_hex}")
+            raise HandshakeRefused(f"invalid proxy hash {peer.image_hash_hex}: the root config "
+                                   "does not list the image this proxy runs; use a proxy of "
+                                   "the network, or update the root config")
         params = WorkerParams(0, config.owner_address, config.model_name, worker.coefficient,
                               config.is_test, len(worker.links) or 1, config.max_active_requests,
                               MIN_PROTO_VERSION, MAX_PROTO_VERSION)
         answer = await self._query(WorkerConnectToProxy(params), WorkerConnectedToProxy)
         proxy = answer.params
         if not proxy.flags & 3:
-            raise HandshakeRefused("proxy is too old")
+            raise HandshakeRefused("proxy is too old: it speaks no protocol version this "
+                                   "worker knows; use another proxy, or ask its operator to "
+                                   "update it")
         if bool(proxy.is_test) != config.is_test:
-            raise HandshakeRefused("test mode mismatch")
+            raise HandshakeRefused(f"test mode mismatch: the proxy serves a "
+                                   f"{'test' if proxy.is_test else 'real'} network, this worker "
+                                   f"a {'test' if config.is_test else 'real'} one; connect to a "
+                                   "proxy of the worker's network")
         proxy_owner = parse_address(proxy.proxy_owner_address, "proxy owner address")
         proxy_sc = parse_address(proxy.proxy_sc_address, "proxy contract address")
         worker_sc = parse_address(answer.worker_sc_address, "worker contract address")
@@ -165,12 +172,16 @@ class ProxyLink:
         expected = root.proxy_sc_address(proxy_owner, proxy.proxy_public_key, root_address)
         if raw_address(expected) != raw_address(proxy_sc):
             raise HandshakeRefused(f"PROXY SC ADDRESS IS UNEXPECTED: expected "
-                                   f"{friendly(expected)} got {friendly(proxy_sc)}")
+                                   f"{friendly(expected)} got {friendly(proxy_sc)}; the proxy "
+                                   f"and this worker use different root configs: use the "
+                                   "network's current root config (or root contract address)")
         expected = root.worker_sc_address(parse_address(config.owner_address, "owner address"),
                                           proxy_sc, proxy.proxy_public_key)
         if raw_address(expected) != raw_address(worker_sc):
             raise HandshakeRefused(f"WORKER SC ADDRESS IS UNEXPECTED: expected "
-                                   f"{friendly(expected)} got {friendly(worker_sc)}")
+                                   f"{friendly(expected)} got {friendly(worker_sc)}; the proxy "
+                                   "would pay another contract than this owner's: check the "
+                                   "owner address and the root config")
         self.proto_version = proxy.proto_version or 0
         self.account = worker.account_for(proxy.proxy_public_key, raw_address(proxy_sc),
                                           raw_address(worker_sc))
@@ -187,13 +198,17 @@ class ProxyLink:
         if not acc.update_payment(result.signed_payment, result.tokens_committed_to_db,
                                   result.max_tokens):
             raise HandshakeRefused("cannot reconcile payment information: the proxy reports "
-                                   "fewer tokens than it already signed for us")
+                                   "fewer tokens than it already signed for us (it lost or "
+                                   "rolled back its state); it is not served until that is "
+                                   "fixed, and what it signed stays payable: raise it with the "
+                                   "proxy's operator")
         if result.error_code:
             ext = await self._query(WorkerExtendedCompareBalance(acc.db_tokens, b""),
                                     WorkerExtendedCompareBalanceResult)
             if ext.error_code:
                 raise HandshakeRefused(f"cannot reconcile payment information: received "
-                                       f"error {ext.error_code}")
+                                       f"error {ext.error_code}; it is not served until the "
+                                       "proxy agrees: raise it with the proxy's operator")
 
     async def _poll_payments(self) -> None:
         while self.conn is not None and not self.conn.closed.is_set():

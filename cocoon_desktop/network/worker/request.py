@@ -114,7 +114,7 @@ class RunningRequest:
         if valid.model != self._config.model_base_name:
             raise RemoteError(PROTOVIOLATION, "worker: invalid http request: model name "
                               f"mismatch ('{valid.model}', this worker serves "
-                              f"'{self._config.model_base_name}')")
+                              f"'{self._config.model_base_name}'; ask for that model)")
         headers = {h.name: h.value for h in http_request.headers
                    if h.name.lower() not in DROPPED_HEADERS}
         headers.setdefault("Content-Type", "application/json")

@@ -240,7 +240,9 @@ class Worker:
     def account_for(self, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> ProxyAccount:
         account = self.accounts.get(proxy_sc)
         if account is not None and account.proxy_public_key != proxy_key:
-            raise RemoteError(ERROR, f"PROXY PUBLIC KEY CHANGED for {proxy_sc}")
+            raise RemoteError(ERROR, f"PROXY PUBLIC KEY CHANGED for {proxy_sc}: another key "
+                                     "now speaks for this proxy contract; it is refused (check "
+                                     "the proxy address in the configuration)")
         if account is None:
             account = self.accounts[proxy_sc] = ProxyAccount(self, proxy_key, proxy_sc, worker_sc)
         return account

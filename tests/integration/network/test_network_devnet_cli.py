@@ -54,3 +54,14 @@ def test_a_bad_policy_is_refused_with_a_clear_message() -> None:
     out = subprocess.run([sys.executable, "-m", "cocoon_desktop", "devnet", "--worker-policy",
                           "sgx"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "unknown attestation policy 'sgx'" in out.stderr
+
+
+def test_an_unwritable_root_config_path_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "root.json"
+    out = subprocess.run([sys.executable, "-m", "cocoon_desktop", "devnet", "--workers-port", "0",
+                          "--clients-port", "0", "--http-port", "0", "--root-config-out",
+                          str(missing)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert f"cannot write the root config to {missing}" in out.stderr
+    assert "Choose a writable path with --root-config-out" in out.stderr
+    assert "Traceback" not in out.stderr

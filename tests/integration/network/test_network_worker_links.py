@@ -115,6 +115,7 @@ async def test_a_proxy_that_forgot_what_it_signed_is_refused(engine) -> None:
     await worker.start()
     try:
         await wait_until(lambda: "cannot reconcile payment" in worker.status().proxies[0].detail)
+        assert "raise it with the proxy's operator" in worker.status().proxies[0].detail
         assert worker.status().connected_proxies == 0
         assert rejected and rejected[0].reason is RejectReason.ROLLBACK  # for the ledger's log
         assert "it signed 0 tokens, fewer than the 50 it signed before" in rejected[0].detail

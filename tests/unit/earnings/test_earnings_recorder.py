@@ -103,3 +103,6 @@ def test_statements_refused_on_the_wire_reach_the_rejection_log(ledger: Ledger, 
     assert "tampered or wrongly signed statement rejected (2x" in said
     assert "statement from an unknown proxy key rejected (1x" in said and "who?" in said
     assert "statement that went backwards rejected (1x" in said and "fewer than the 15" in said
+    # and each says what to do next
+    assert said.count("raise it with the proxy's operator") == 3
+    assert "nothing of it was counted" in said and "stays payable" in said
