@@ -43,8 +43,10 @@ from cocoon_desktop.earnings.cells import store_std_address
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain import snapshot_from_account
 from cocoon_desktop.wallet.chain_types import AccountSnapshot
-from cocoon_desktop.wallet.contracts import WalletVersion
+from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion
+from cocoon_desktop.wallet.mnemonic import KeyPair
 from cocoon_desktop.wallet.networks import TonNetwork
+from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 
 FUNDER = TonAddress(0, b"\x99" * 32)
 AnyAddress = TonAddress | Address
@@ -103,6 +105,17 @@ class EmulatedChain:
         """Run the internal messages a transaction sent, at their destinations."""
         return [self.run(out.info.dest, out.serialize())
                 for out in result["transaction"].out_msgs if out.is_internal]
+
+    def fund_and_deploy(self, wallet: WalletContract, key: KeyPair, balance_nano: int,
+                        first_to: TonAddress) -> dict[str, Any]:
+        """Fund `wallet`, then deploy it with a first transfer of 1 nanoTON to `first_to`, as
+        a real first use would; that transaction must succeed."""
+        self.internal(wallet.address, balance_nano)
+        first = sign_transfer(wallet, key, 0, [OutgoingMessage(first_to, 1, False)],
+                              deploy=True, now=self.now)
+        result = self.send_external(first.external_message)
+        assert result["success"], result.get("error")
+        return result
 
     def put_worker_contract(self, address: AnyAddress, owner: AnyAddress, proxy_sc: AnyAddress,
                             proxy_key: bytes, tokens_processed: int) -> None:

@@ -134,28 +134,37 @@ class WorkerSession:
             log.error("worker %s: unexpected %s dropped", self.where, message.TL_NAME)
 
 
-async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttestation,
-                        where: str) -> None:
-    session = WorkerSession(proxy, peer, where)
-    conn = TlConnection(stream, is_client=False, name=f"worker {where}",
-                        on_query=session.on_query, on_packet=session.on_packet)
-    session.conn = conn
+async def _hold(proxy: DevnetProxy, conn: TlConnection, kind: str, where: str) -> bool:
+    """Run the tcp.connect handshake, then keep the session until it ends or the proxy stops
+    (the connection is closed either way); False when the handshake failed."""
     try:
         await conn.start()
     except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
-        log.warning("worker %s: handshake failed: %s", where, exc)
-        return
+        log.warning("%s %s: handshake failed: %s", kind, where, exc)
+        return False
     proxy.connections.add(conn)
     try:
         await conn.closed.wait()
-    finally:  # also when the proxy stops: the clients of its running requests are told
+    finally:
         await conn.close("the devnet proxy stopped")
         proxy.connections.discard(conn)
-        if session.line is not None and session.line in proxy.lines:
-            proxy.lines.remove(session.line)
-        for relay in list(session.line.relays.values() if session.line else ()):
-            await relay.fail(ERROR, f"the worker disconnected: {conn.close_reason}")
-        log.info("worker %s gone: %s", where, conn.close_reason)
+    return True
+
+
+async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttestation,
+                        where: str) -> None:
+    session = WorkerSession(proxy, peer, where)
+    conn = session.conn = TlConnection(stream, is_client=False, name=f"worker {where}",
+                                       on_query=session.on_query, on_packet=session.on_packet)
+    try:
+        await _hold(proxy, conn, "worker", where)
+    finally:  # also when the proxy stops: the clients of its running requests are told
+        if session.line is not None:
+            if session.line in proxy.lines:
+                proxy.lines.remove(session.line)
+            for relay in list(session.line.relays.values()):
+                await relay.fail(ERROR, f"the worker disconnected: {conn.close_reason}")
+            log.info("worker %s gone: %s", where, conn.close_reason)
 
 
 class ClientSession:
@@ -216,17 +225,6 @@ class ClientSession:
 async def accept_client(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttestation,
                         where: str) -> None:
     session = ClientSession(proxy, where)
-    conn = TlConnection(stream, is_client=False, name=f"client {where}",
-                        on_query=session.on_query, on_packet=session.on_packet)
-    session.conn = conn
-    try:
-        await conn.start()
-    except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
-        log.warning("client %s: handshake failed: %s", where, exc)
-        return
-    proxy.connections.add(conn)
-    try:
-        await conn.closed.wait()
-    finally:
-        await conn.close("the devnet proxy stopped")
-        proxy.connections.discard(conn)
+    session.conn = TlConnection(stream, is_client=False, name=f"client {where}",
+                                on_query=session.on_query, on_packet=session.on_packet)
+    await _hold(proxy, session.conn, "client", where)

@@ -16,7 +16,6 @@ from cocoon_desktop.wallet.manager import versions_holding_funds
 from cocoon_desktop.wallet.mnemonic import keypair_from_seed
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.transactions import TxKind
-from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 from cocoon_desktop.wallet.withdraw import plan_transfer
 from tests.helpers.emulated_chain import EmulatedChain
 from tests.helpers.ton_config import write_liteserver_config
@@ -50,10 +49,7 @@ def make_service(tmp_path: Path, balancer: EmulatedChain, clock: Clock) -> Chain
 
 
 def deploy(ledger: EmulatedChain, balance: int) -> None:
-    ledger.internal(WALLET.address, balance)
-    first = sign_transfer(WALLET, KEY, 0, [OutgoingMessage(DEST, 1, False)], deploy=True,
-                          now=ledger.now)
-    assert ledger.send_external(first.external_message)["success"]
+    ledger.fund_and_deploy(WALLET, KEY, balance, DEST)
 
 
 async def test_fresh_readings_and_last_known_values_after_a_restart(

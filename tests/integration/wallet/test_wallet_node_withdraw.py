@@ -32,10 +32,7 @@ DEST_TEXT = DEST.wallet_form(NET)
 
 def deploy(ledger: EmulatedChain, wallet: WalletContract, key: KeyPair, balance: int) -> None:
     """Fund and deploy `wallet` with a tiny first transfer, as a real first use would."""
-    ledger.internal(wallet.address, balance)
-    signed = sign_transfer(wallet, key, 0, [OutgoingMessage(DEST, 1, False)], deploy=True,
-                           now=ledger.now)
-    assert ledger.send_external(signed.external_message)["success"]
+    ledger.fund_and_deploy(wallet, key, balance, DEST)
 
 
 def plan(

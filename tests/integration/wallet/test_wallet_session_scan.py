@@ -22,7 +22,6 @@ from cocoon_desktop.wallet.mnemonic import keypair_from_mnemonic
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.registry import WalletRegistry
 from cocoon_desktop.wallet.secret_store import SecretStore
-from cocoon_desktop.wallet.transfer import OutgoingMessage, sign_transfer
 from cocoon_desktop.wallet.withdraw import plan_transfer
 from tests.helpers.emulated_chain import EmulatedChain
 from tests.helpers.ton_config import closed_loopback_port, write_liteserver_config
@@ -89,10 +88,7 @@ async def test_no_secret_survives_a_session_on_disk(
     node = manager.node_wallet_contract()
     full = manager.full_wallet_contract(WalletVersion.V5R1)
     for contract, key in ((node, manager.node_wallet_key()), (full, manager.full_wallet_key())):
-        ledger.internal(contract.address, 5 * TON)
-        first = sign_transfer(contract, key, 0, [OutgoingMessage(full.address, 1, False)],
-                              deploy=True, now=ledger.now)
-        assert ledger.send_external(first.external_message)["success"]
+        ledger.fund_and_deploy(contract, key, 5 * TON, full.address)
     confirmation = plan_transfer(
         node, manager.node_wallet_key(), ledger.snapshot(node.address, WalletVersion.NODE, NET),
         full.display_address, "1.25", "to my wallet",

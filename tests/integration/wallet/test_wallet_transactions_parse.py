@@ -35,10 +35,7 @@ def incoming(ledger: EmulatedChain, source: TonAddress, body_op: int | None, amo
 
 
 def deploy(ledger: EmulatedChain) -> None:
-    ledger.internal(WALLET.address, TON)
-    signed = sign_transfer(WALLET, KEY, 0, [OutgoingMessage(STRANGER, 1, False)], deploy=True,
-                           now=ledger.now)
-    assert ledger.send_external(signed.external_message)["success"]
+    ledger.fund_and_deploy(WALLET, KEY, TON, STRANGER)
 
 
 def test_a_payout_to_a_never_deployed_owner_wallet_is_credited_and_recognised(
