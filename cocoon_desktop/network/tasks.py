@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,6 @@ class TaskSet:
         self.owner = owner
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
-        return iter(list(self._tasks))
 
     def __contains__(self, task: object) -> bool:
         return task in self._tasks
