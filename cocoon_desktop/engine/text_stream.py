@@ -55,8 +55,15 @@ class TextStream:
         return text
 
     def _earliest_stop(self, text: str) -> int | None:
-        found = [i for i in (text.find(s) for s in self._stops) if i >= 0]
-        return min(found) if found else None
+        """Where the stop string that completes first begins (the longest, when several end
+        on the same character): generation stops as soon as one completes, so the cut is the
+        same whatever the token boundaries (like llama-server's check after each token)."""
+        best: tuple[int, int] | None = None
+        for stop in self._stops:
+            start = text.find(stop)
+            if start >= 0 and (best is None or (start + len(stop), start) < best):
+                best = (start + len(stop), start)
+        return best[1] if best is not None else None
 
     def _longest_open_tail(self, text: str) -> int:
         """Length of the longest suffix of `text` that is a proper prefix of a stop string."""

@@ -59,6 +59,15 @@ def test_earliest_of_several_stop_strings_wins() -> None:
     assert stopped
 
 
+def test_the_stop_that_completes_first_wins_whatever_the_boundaries() -> None:
+    stops = ("<", "><<")  # "<" completes at the second character, before "><<" could
+    for chunks in ([b"><<"], [b"><", b"<"], [b">", b"<", b"<"]):
+        released, stopped = run(chunks, stops)
+        assert "".join(released) == ">" and stopped
+    released, _ = run([b"x><<"], ("><<", "x><"))  # both end early; "x><" ends first
+    assert "".join(released) == ""
+
+
 def test_dangling_partial_utf8_at_the_end_becomes_a_replacement_character() -> None:
     released, _ = run([b"ok ", "€".encode()[:2]])
     assert "".join(released) == "ok \ufffd"
@@ -79,7 +88,10 @@ def test_nothing_is_released_after_a_stop() -> None:
 def test_released_text_is_the_text_before_the_first_stop(text: str, cuts: list[int],
                                                           stops: list[str]) -> None:
     released, stopped = run(split_bytes(text.encode(), cuts), tuple(stops))
-    first = min((i for i in (text.find(s) for s in stops) if i >= 0), default=None)
+    # Generation stops where a stop string first completes; the cut is where it begins (the
+    # longest one when several complete on the same character), whatever the token boundaries.
+    ends = [(text.find(s) + len(s), text.find(s)) for s in stops if s in text]
+    first = min(ends)[1] if ends else None
     if first is None:
         assert not stopped
         assert "".join(released) == text
