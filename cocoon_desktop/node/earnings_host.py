@@ -1,9 +1,12 @@
 """The node's money side: the ledger, the recorder fed by the worker, the earnings summary,
 payouts and the periodic chain sync.
 
-A ledger that cannot be opened is a problem the node reports, not a reason to stop serving
-(the proxy keeps its own count; the statements come again). Payouts and chain sync run only on
-networks with a chain (not the devnet), once the node wallet key could be read.
+One ledger per network (`node.ledger_files`): the host records into the ledger of the network
+the node serves and switches ledgers when the user picks another network, so the summary is
+always one network's figures (`network` says which). A ledger that cannot be opened is a
+problem the node reports, not a reason to stop serving (the proxy keeps its own count; the
+statements come again). Payouts and chain sync run only on networks with a chain (not the
+devnet), once the node wallet key could be read.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from cocoon_desktop.hardware.energy import EnergyMeter
 from cocoon_desktop.network.worker.http_stats import PayoutHook
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig
+from cocoon_desktop.node.ledger_files import choose_ledger
+from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import WalletManager
 
@@ -34,25 +39,34 @@ SUMMARY_DEBOUNCE_S = 1.0
 
 
 class EarningsHost:
-    def __init__(self, ledger_file: Path, config: NodeConfig, energy: EnergyMeter,
+    def __init__(self, data_dir: Path, config: NodeConfig, energy: EnergyMeter,
                  on_change: Callable[[], None]) -> None:
-        self._ledger_file = ledger_file
+        self._data_dir = data_dir
         self.config = config
         self._energy = energy
         self._on_change = on_change
+        self.network: NetworkKind = config.network  # whose ledger is open (and summarized)
+        self.ledger_file: Path | None = None
         self.ledger: Ledger | None = None
         self.recorder: EarningsRecorder | None = None
         self.payouts: PayoutService | None = None
-        self.summary: EarningsSummary | None = None
+        self.summary: EarningsSummary | None = None  # figures of `network`'s ledger
         self.problems: dict[str, str] = {}
         self.fee_per_token = 0
+        self._retired: list[Ledger] = []  # earlier networks' ledgers: pages may still read them
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._money_tasks: list[asyncio.Task[None]] = []
 
-    def open(self) -> None:
-        """Open the ledger and the recorder (blocking: SQLite migrations, fsync)."""
+    def open(self, *, adopt_legacy: bool = True) -> None:
+        """Open the ledger of `network` and the recorder (blocking: SQLite migrations, fsync;
+        the first time, an old single ledger may be adopted)."""
         try:
-            self.ledger = Ledger.open(self._ledger_file)
+            choice = choose_ledger(self._data_dir, self.network, adopt_legacy=adopt_legacy)
+            if choice.note:
+                log.warning("%s", choice.note)
+            self.ledger_file = choice.path
+            self.ledger = Ledger.open(choice.path)
         except (LedgerError, OSError) as exc:
             self.problems["ledger"] = f"Earnings cannot be recorded: {exc}"
             log.error("%s", self.problems["ledger"])
@@ -63,8 +77,29 @@ class EarningsHost:
 
     def start(self) -> None:
         """Keep the summary fresh (on the event loop)."""
+        if self.ledger is not None and not self._tasks:
+            self._spawn(self._summary_loop(), "earnings.summary", self._tasks)
+
+    async def switch_network(self, network: NetworkKind) -> None:
+        """Record into `network`'s ledger from now on (the worker is detached: serving stopped
+        first). The earlier ledger stays open, read-only in practice, until `close()`, so a
+        page that still reads it never meets a closed database."""
+        if network is self.network and self.ledger is not None:
+            return
+        await self._stop_money_tasks()
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
         if self.ledger is not None:
-            self._spawn(self._summary_loop(), "earnings.summary")
+            self._retired.append(self.ledger)
+        self.ledger = self.recorder = self.summary = None
+        for key in ("ledger", "payout", "chain"):
+            self.problems.pop(key, None)
+        self.network = network
+        await asyncio.to_thread(self.open, adopt_legacy=False)
+        log.info("earnings now go to the %s ledger (%s)", network.value, self.ledger_file)
+        self._on_change()
+        self.start()
+        self._dirty.set()
 
     def attach(self, worker: Worker, fee_per_token: int) -> None:
         self.fee_per_token = fee_per_token
@@ -84,25 +119,28 @@ class EarningsHost:
         self.payouts = PayoutService(self.ledger, WalletPayoutSender(manager, chain))
         reader = WalletChainReader(chain, owner_address)
         self._spawn(self._every(self.config.payout_check_interval_s, self._pay),
-                    "earnings.payouts")
+                    "earnings.payouts", self._money_tasks)
         self._spawn(self._every(self.config.chain_sync_interval_s,
-                                lambda: self._sync(reader)), "earnings.chain-sync")
+                                lambda: self._sync(reader)), "earnings.chain-sync",
+                    self._money_tasks)
 
     @property
     def payout_hook(self) -> PayoutHook | None:
         return self.payouts.request_payout if self.payouts is not None else None
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._stop_money_tasks()
+        await _cancel_all(self._tasks)
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
-        if self.ledger is not None:
-            await asyncio.to_thread(self.ledger.close)
+        for ledger in [*self._retired, *([self.ledger] if self.ledger else [])]:
+            await asyncio.to_thread(ledger.close)
+        self._retired = []
+
+    async def _stop_money_tasks(self) -> None:
+        """Payouts and chain sync belong to one network's ledger and wallet."""
+        await _cancel_all(self._money_tasks)
+        self.payouts = None
 
     # -- loops -------------------------------------------------------------------------------
     def _on_request(self) -> None:
@@ -111,13 +149,15 @@ class EarningsHost:
         self._dirty.set()
 
     async def refresh_summary(self) -> None:
-        if self.ledger is None:
+        ledger, recorder = self.ledger, self.recorder
+        if ledger is None:
             return
-        if self.recorder is not None:
-            await asyncio.to_thread(self.recorder.flush)
-        self.summary = await asyncio.to_thread(summarize, self.ledger, None, None,
-                                               self.config.ton_price)
-        self._on_change()
+        if recorder is not None:
+            await asyncio.to_thread(recorder.flush)
+        summary = await asyncio.to_thread(summarize, ledger, None, None, self.config.ton_price)
+        if ledger is self.ledger:  # not switched to another network meanwhile
+            self.summary = summary
+            self._on_change()
 
     async def _summary_loop(self) -> None:
         while True:
@@ -166,5 +206,16 @@ class EarningsHost:
                               interval_s)
             await asyncio.sleep(interval_s)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+    @staticmethod
+    def _spawn(coro: Coroutine[Any, Any, None], name: str,
+               tasks: list[asyncio.Task[None]]) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()

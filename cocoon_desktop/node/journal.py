@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cocoon_desktop.earnings.money import format_ton
 from cocoon_desktop.logs import RedactingFilter, setup_logging
 from cocoon_desktop.node.status import NodeStatus
+from cocoon_desktop.ui_logic.earnings_text import money_note
+from cocoon_desktop.ui_logic.format import format_ton
 
 HEARTBEAT_S = 600.0
 LOAD_PROGRESS_EVERY_S = 5.0  # at most one "loading the model: N %" line this often
@@ -125,6 +126,7 @@ def heartbeat(status: NodeStatus) -> str:
         parts.append(f"GPU {gpu.index} {temperature} {power}")
     if status.earnings is not None:
         e = status.earnings
-        parts.append(f"today {format_ton(e.today.earned_nanoton)} TON from "
-                     f"{e.today.requests} requests; pending {format_ton(e.pending_nanoton)} TON")
+        note = money_note(status.earnings_network or status.network)
+        parts.append(f"{note}: today {format_ton(e.today.earned_nanoton)} from "
+                     f"{e.today.requests} requests; pending {format_ton(e.pending_nanoton)}")
     return " | ".join(parts)

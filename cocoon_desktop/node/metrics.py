@@ -13,6 +13,7 @@ from typing import Any
 
 from cocoon_desktop import __version__
 from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.ui_logic.earnings_text import known_energy_j
 
 
 def _escape(value: str) -> str:
@@ -82,22 +83,26 @@ def _gpu_metrics(t: _Text, status: NodeStatus) -> None:
 
 
 def _earnings_metrics(t: _Text, status: NodeStatus) -> None:
+    """The figures of one network's ledger, labelled with that network (devnet and testnet
+    amounts are test tokens: a dashboard must never add them to mainnet's)."""
     summary = status.earnings
     if summary is None:
         return
-    t.metric("cocoon_node_earned_nanoton", "gauge", "Earned per the ledger, by period.",
-             [({"period": "today"}, summary.today.earned_nanoton),
-              ({"period": "7d"}, summary.last_7_days.earned_nanoton),
-              ({"period": "30d"}, summary.last_30_days.earned_nanoton),
-              ({"period": "all"}, summary.all_time.earned_nanoton)])
+    net = {"network": (status.earnings_network or status.network).value}
+    t.metric("cocoon_node_earned_nanoton", "gauge", "Earned per the network's ledger, by period.",
+             [({"period": "today", **net}, summary.today.earned_nanoton),
+              ({"period": "7d", **net}, summary.last_7_days.earned_nanoton),
+              ({"period": "30d", **net}, summary.last_30_days.earned_nanoton),
+              ({"period": "all", **net}, summary.all_time.earned_nanoton)])
     t.metric("cocoon_node_payout_nanoton", "gauge", "Money by payout state.",
-             [({"state": "paid"}, summary.paid_nanoton),
-              ({"state": "in_flight"}, summary.in_flight_nanoton),
-              ({"state": "pending"}, summary.pending_nanoton)])
+             [({"state": "paid", **net}, summary.paid_nanoton),
+              ({"state": "in_flight", **net}, summary.in_flight_nanoton),
+              ({"state": "pending", **net}, summary.pending_nanoton)])
     t.metric("cocoon_node_requests_last_hour", "gauge", "Requests served in the last hour.",
-             [({}, summary.requests_last_hour)])
+             [(net, summary.requests_last_hour)])
     t.metric("cocoon_node_served_energy_joules", "gauge",
-             "GPU energy of served requests, all time.", [({}, summary.all_time.energy_j)])
+             "GPU energy of served requests, all time (absent while not measured).",
+             [(net, known_energy_j(summary.all_time))])
 
 
 def status_json(status: NodeStatus) -> dict[str, Any]:

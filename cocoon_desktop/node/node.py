@@ -341,6 +341,7 @@ class Node(ServingHands):
             gpu_fault=self._gpu_fault, retrying=self._retrying, retry_in_s=retry_in)
         state, headline, what_to_do = describe(facts)
         policy = self.policy.status if self.policy is not None else None
+        summary = self.earnings.summary if self.earnings is not None else None
         self.status = NodeStatus(
             state, headline, what_to_do, self.config.instance, self.config.network,
             facts.where, self._wanted,
@@ -350,9 +351,10 @@ class Node(ServingHands):
             ProtectionView(tuple(policy.paused_reasons.values()) if policy else (),
                            policy.game_mode if policy else False, self._unloaded,
                            self._gpu_fault),
-            self._gpus, self.earnings.summary if self.earnings else None, self.problems(),
-            self.stats.url if self.stats else "", retry_in,
-            engine_load_fraction=engine.load_fraction if engine else None)
+            self._gpus, summary, self.problems(), self.stats.url if self.stats else "", retry_in,
+            engine_load_fraction=engine.load_fraction if engine else None,
+            earnings_network=self.earnings.network if summary is not None and self.earnings
+            else None)
         self.emit(self.status)
         return self.status
 

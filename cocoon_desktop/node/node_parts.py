@@ -33,6 +33,7 @@ from cocoon_desktop.node.earnings_host import EarningsHost
 from cocoon_desktop.node.engine_host import EngineHost, SupervisorFactory, engine_settings_for
 from cocoon_desktop.node.gpu_select import GpuSelectError, SelectedGpuMonitor, choose_gpu
 from cocoon_desktop.node.metrics import node_metrics, status_json
+from cocoon_desktop.node.request_energy import RequestEnergyMeter
 from cocoon_desktop.node.runtime import HomeInUse, HomeLock, write_run_file
 from cocoon_desktop.node.stats_surface import StatsSurface, StatsTokenError, load_stats_token
 from cocoon_desktop.node.status import NodeProblem, NodeStatus
@@ -127,7 +128,7 @@ class NodeParts(ABC):
         await self._open_gateway()
         self._library = await asyncio.to_thread(ModelLibrary, self.home.paths)
         assert self.energy is not None
-        self.earnings = EarningsHost(self.home.paths.ledger_file, self.config, self.energy,
+        self.earnings = EarningsHost(self.home.paths.data_dir, self.config, self.energy,
                                      self.publish)
         await asyncio.to_thread(self.earnings.open)
         self.earnings.start()
@@ -158,7 +159,7 @@ class NodeParts(ABC):
         self.policy = ProtectionPolicy(c.protection)
         self.protection = ProtectionController(self.policy, cast(ServingControl, self),
                                                self.on_notification)
-        self.energy = EnergyMeter(MonitorEnergySource(monitor))
+        self.energy = RequestEnergyMeter(MonitorEnergySource(monitor), self._gpu_runs_model)
         self.health = HealthService(
             monitor, SystemSampler(self.home.paths.data_dir),
             games=ProcessNameWatch(c.game_mode_processes), protection=self.protection,
@@ -177,7 +178,10 @@ class NodeParts(ABC):
                                       config_file=self.config.ton_config_file)
 
     async def reopen_for_config(self) -> None:
-        """After a settings change: the wallet's network, the chain and the stats token anew."""
+        """After a settings change (serving stopped): the network's ledger, the wallet's
+        network, the chain and the stats token anew."""
+        if self.earnings is not None:
+            await self.earnings.switch_network(self.config.network)
         if self.chain is not None:
             await self.chain.close()
             self.chain = None
@@ -226,6 +230,11 @@ class NodeParts(ABC):
         self._lock.release()
 
     # -- engine ------------------------------------------------------------------------------
+    def _gpu_runs_model(self) -> bool:
+        """Whether the engine's model has layers on the GPU (its energy is then the work's)."""
+        stats = self.engine.status.stats if self.engine is not None else None
+        return stats is not None and stats.gpu_layers_offloaded > 0
+
     async def _engine_settings(self) -> EngineSettings:
         assert self._library is not None
         tick = self.health.latest if self.health is not None else None

@@ -78,6 +78,9 @@ class NodeStatus:
     # While the engine loads its model: the share of the weights in memory (0.0 to 1.0);
     # None when not loading or before the weights start (see EngineStatus.load_fraction).
     engine_load_fraction: float | None = None
+    # The network whose ledger `earnings` sums (one ledger per network); None with no figures.
+    # It can differ from `network` for a moment after the user picks another network.
+    earnings_network: NetworkKind | None = None
 
     @property
     def needs_user(self) -> bool:
@@ -131,6 +134,8 @@ def describe(f: NodeFacts) -> tuple[NodeState, str, str]:
 def _starting_or_serving(f: NodeFacts) -> tuple[NodeState, str, str]:
     if not f.engine_ready:
         detail = f.engine_detail or f"The engine is {f.engine_state.value}."
+        if "engine" in detail.lower():  # "Starting the engine.": say it once
+            return NodeState.STARTING, detail, ""
         return NodeState.STARTING, f"Waiting for the engine: {detail}", ""
     if f.worker is None:
         return NodeState.STARTING, "Connecting to the network…", ""

@@ -38,13 +38,12 @@ class GlanceFeed(QObject):
         reason = "; ".join(status.paused_reasons) if status.paused_reasons else (
             "" if status.wanted else "paused by you")
         active = status.worker.active_requests if status.worker is not None else None
-        changes: dict[str, object] = {}
-        if status.earnings is not None:
-            e = status.earnings
-            changes = {"earned_today_nanoton": e.today.earned_nanoton,
-                       "earned_total_nanoton": e.all_time.earned_nanoton,
-                       "pending_payout_nanoton": e.pending_nanoton}
-        self._set(serving=status.accepting, pause_reason=reason, active_jobs=active, **changes)
+        e = status.earnings  # one network's ledger; None (unknown) right after a switch
+        self._set(serving=status.accepting, pause_reason=reason, active_jobs=active,
+                  earnings_network=status.earnings_network,
+                  earned_today_nanoton=e.today.earned_nanoton if e else None,
+                  earned_total_nanoton=e.all_time.earned_nanoton if e else None,
+                  pending_payout_nanoton=e.pending_nanoton if e else None)
 
     def on_engine_status_changed(self, status: EngineStatus) -> None:
         gave_up = status.state is EngineState.CRASHED and status.gave_up
@@ -53,7 +52,10 @@ class GlanceFeed(QObject):
 
     def on_wallet_changed(self, view: WalletView) -> None:
         node = view.node_wallet
-        self._node_address = node.address or "" if node is not None else ""
+        address = node.address or "" if node is not None else ""
+        if address != self._node_address:  # another wallet (or network): its balance is unknown
+            self._node_address = address
+            self._set(node_balance_nanoton=None)
 
     def on_balance_updated(self, address: str, reading: AccountReading) -> None:
         if address == self._node_address and reading.snapshot is not None:

@@ -69,7 +69,8 @@ class AppShell(QObject):
         self.models = ModelController(ModelLibrary(paths), self)
         self.engine = EngineController(self.node, self)
         self.gpu = GpuController(self)
-        self.earnings = EarningsController(price=from_app_settings(s).ton_price, parent=self)
+        self.earnings = EarningsController(price=from_app_settings(s).ton_price,
+                                           network=s.network, parent=self)
         self.wallet = WalletController(self.node.node, s.network, self)
         self.doctor = DoctorController(self)
         self.chat = ChatController(self.engine.chat_backend, s.chat_system_prompt,
@@ -81,6 +82,7 @@ class AppShell(QObject):
         self._quitting = False
         self._quit_done = asyncio.Event()
         self._wallet_seen: object = None
+        self._ledger_followed = False  # from start(), once the node has opened its ledger
         self._connect()
 
     def _connect(self) -> None:
@@ -112,12 +114,8 @@ class AppShell(QObject):
         node = self.node.node
         if node.health is not None:
             await self.gpu.attach(node.health)
-        if node.earnings is not None and node.earnings.ledger is not None:
-            self.earnings.ledger = node.earnings.ledger
-            await self.earnings.refresh()
-            self.earnings.start()
-        else:
-            self.windows.show_earnings_problem(node.problems())
+        self._follow_ledger(first=True)
+        await self.earnings.refresh()
         aio.spawn(self.logs.load_history(), name="logs.history")
         s = self.settings.settings
         if not s.wizard_completed:
@@ -164,7 +162,23 @@ class AppShell(QObject):
         if self.settings.settings.notifications:
             self.tray.notify(title, message, critical)
 
+    def _follow_ledger(self, first: bool = False) -> None:
+        """Read the ledger the node records into: one per network, switched with it."""
+        self._ledger_followed = True
+        host = self.node.node.earnings
+        ledger = host.ledger if host is not None else None
+        network = host.network if host is not None else self.settings.settings.network
+        if not first and ledger is self.earnings.ledger and network is self.earnings.network:
+            return
+        self.earnings.attach(ledger, network)
+        if ledger is None:
+            self.windows.show_earnings_problem(self.node.node.problems())
+        else:
+            self.earnings.start()
+
     def _on_node_status_changed(self, status: NodeStatus) -> None:
+        if self._ledger_followed:
+            self._follow_ledger()
         self.earnings.on_summary_changed(status.earnings)
         wallet = self.node.node.wallet
         if wallet is not None and wallet is not self._wallet_seen:

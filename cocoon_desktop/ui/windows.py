@@ -12,6 +12,7 @@ from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.chat.chat_window import ChatWindow
 from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
+from cocoon_desktop.ui.dashboard.engine_panel import STATE_LEVEL
 from cocoon_desktop.ui.dashboard.model_dialog import ModelDialog
 from cocoon_desktop.ui.dashboard.overview import DashboardPage
 from cocoon_desktop.ui.earnings.earnings_page import EarningsPage
@@ -21,6 +22,7 @@ from cocoon_desktop.ui.settings_page import SettingsPage
 from cocoon_desktop.ui.wallet.wallet_page import WalletPage
 from cocoon_desktop.ui.wizard.base import WizardServices
 from cocoon_desktop.ui.wizard.wizard_window import WizardWindow
+from cocoon_desktop.ui_logic.status_text import engine_line
 from cocoon_desktop.ui_logic.wizard import WizardMachine, WizardResult
 from cocoon_desktop.wallet.address import canonical_owner_address
 from cocoon_desktop.wallet.manager import WalletManager
@@ -58,7 +60,8 @@ class Windows:
         self.chat = ChatWindow(shell.chat)
         self.chat.setWindowIcon(shell.app.windowIcon())
         shell.engine.status_changed.connect(
-            lambda st: self.chat.set_engine_status(f"Engine {st.state.value}: {st.detail}"))
+            lambda st: self.chat.set_engine_status(engine_line(st.state, st.detail),
+                                                   STATE_LEVEL[st.state]))
         self.wizard: WizardWindow | None = None
         self._wizard_wallet: WalletController | None = None
         self._told_about_tray = False

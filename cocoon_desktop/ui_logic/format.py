@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 NANOTON_PER_TON = 1_000_000_000
+MIN_TON_DECIMALS = 2
 
 
-def format_ton(nanoton: int | None, *, digits: int = 4, unit: bool = True) -> str:
-    """`1234567890` -> "1.2346 TON"; None -> "—" (unknown, never shown as zero).
+def format_ton(nanoton: int | None, *, unit: bool = True) -> str:
+    """The one way a TON amount reads, on every screen and in the tray.
 
-    Amounts too small for `digits` decimals are shown exactly (up to 9 decimals, trailing
-    zeros dropped), so a small non-zero amount never reads as zero.
+    Exact to the nanoTON (integer arithmetic: never rounded, so a small amount never reads as
+    zero and a large one never loses its last digits), thousands grouped, trailing zeros
+    dropped down to two decimals: 0 -> "0.00 TON", 1_500_000_000 -> "1.50 TON",
+    3_080 -> "0.00000308 TON", 1_234_567_891_000 -> "1,234.567891 TON"; None -> "—" (unknown,
+    never shown as zero).
     """
     if nanoton is None:
         return "—"
-    value = nanoton / NANOTON_PER_TON
-    if nanoton and abs(nanoton) < 10 ** (9 - digits):
-        text = f"{value:.9f}".rstrip("0")
-    else:
-        text = f"{value:,.{digits}f}"
+    sign = "-" if nanoton < 0 else ""
+    whole, fraction = divmod(abs(nanoton), NANOTON_PER_TON)
+    decimals = f"{fraction:09d}".rstrip("0").ljust(MIN_TON_DECIMALS, "0")
+    text = f"{sign}{whole:,}.{decimals}"
     return f"{text} TON" if unit else text
 
 
 def parse_ton(text: str) -> int:
     """"1.5" -> 1_500_000_000 nanoTON; ValueError with a clear reason otherwise."""
-    cleaned = text.strip().replace(",", ".").replace(" ", "")
+    cleaned = text.strip().replace(" ", "")
+    # "1,234.50" (as amounts are shown) groups thousands; "0,25" is a decimal comma.
+    cleaned = cleaned.replace(",", "") if "." in cleaned else cleaned.replace(",", ".")
     if cleaned.upper().endswith("TON"):
         cleaned = cleaned[:-3]
     whole, _, fraction = cleaned.partition(".")

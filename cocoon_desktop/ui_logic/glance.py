@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui_logic.earnings_text import money_note
 from cocoon_desktop.ui_logic.format import format_ton
 
 
@@ -24,6 +26,7 @@ class GlanceFacts:
     serving: bool = False
     pause_reason: str = ""  # e.g. "GPU at 85 °C" or "paused by you"
     attention: str = ""  # non-empty puts the icon in the attention state
+    earnings_network: NetworkKind | None = None  # whose ledger the figures below come from
     earned_today_nanoton: int | None = None
     earned_total_nanoton: int | None = None
     pending_payout_nanoton: int | None = None
@@ -53,8 +56,10 @@ def glance_lines(facts: GlanceFacts) -> list[str]:
         "—" if facts.gpu_temperature_c is None else f"{facts.gpu_temperature_c:.0f} °C"
     )
     jobs = "—" if facts.active_jobs is None else str(facts.active_jobs)
+    network = facts.earnings_network
     return [
         status_line(facts),
+        money_note(network) if network is not None else "Earnings: not read yet",
         f"Earned today: {format_ton(facts.earned_today_nanoton)}",
         f"Earned all time: {format_ton(facts.earned_total_nanoton)}",
         f"Pending payout: {format_ton(facts.pending_payout_nanoton)}",

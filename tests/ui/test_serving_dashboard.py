@@ -63,7 +63,10 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     recent = shell.earnings.view.recent
     assert all(r.earned_nanoton > 0 and r.adjusted_tokens > 0 for r in recent)
     assert earnings.figures["Today"].value.text().endswith(" TON")
-    assert earnings.figures["Today"].value.text() != "0.0000 TON"
+    assert earnings.figures["Today"].value.text() not in ("0.00 TON", "—")
+    assert earnings.network_note.text() == "Devnet: test tokens, not real TON"
+    assert shell.windows.dashboard.glance.network_note.text() == earnings.network_note.text()
+    assert "Devnet: test tokens, not real TON" in shell.tray.icon.toolTip()
     assert shell.glance.facts.earned_today_nanoton == sum(r.earned_nanoton for r in recent)
     assert "Earned today:" in shell.tray.icon.toolTip()
 

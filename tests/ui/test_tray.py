@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.tray import Tray, tray_icon
 from cocoon_desktop.ui_logic.glance import GlanceFacts, TrayState
 
@@ -34,8 +35,14 @@ def test_icon_menu_and_actions_follow_the_facts(qtbot: Any) -> None:
     assert tray.icon.icon().cacheKey() != tray_icon(TrayState.PAUSED).cacheKey()
     assert tray.serve_action.text() == "Pause serving"
     texts = [a.text() for a in tray.info_actions]
-    assert texts[0] == "Serving" and "Earned today: 2.0000 TON" in texts
-    assert "Node wallet: 2.1000 TON" in texts
+    assert texts[0] == "Serving" and "Earned today: 2.00 TON" in texts
+    assert "Node wallet: 2.10 TON" in texts and "Earnings: not read yet" in texts
+    tray.update_facts(GlanceFacts(serving=True, earnings_network=NetworkKind.DEVNET,
+                                  earned_today_nanoton=3_080))
+    texts = [a.text() for a in tray.info_actions]
+    assert texts[1] == "Devnet: test tokens, not real TON"
+    assert "Earned today: 0.00000308 TON" in texts
+    assert "Devnet: test tokens, not real TON" in tray.icon.toolTip()
     tray.serve_action.trigger()
     assert pauses == [True]
     tray.update_facts(GlanceFacts(serving=True, attention="The engine crashed 5 times"))
@@ -63,5 +70,5 @@ def test_real_tray_on_an_x_display() -> None:
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["available"] and seen["visible"]
     assert seen["geometry"][2] > 0 and seen["geometry"][3] > 0  # the tray host placed it
-    assert seen["state"] == "serving" and "Earned today: 1.2500 TON" in seen["tooltip"]
+    assert seen["state"] == "serving" and "Earned today: 1.25 TON" in seen["tooltip"]
     assert seen["fired"] == ["pause", "quit"]

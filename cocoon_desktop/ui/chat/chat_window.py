@@ -29,7 +29,7 @@ class ChatWindow(QWidget):
         self.resize(1100, 700)
         self.controller = controller
         self.messages: list[MessageWidget] = []
-        self.engine_status = StateLabel("Engine: not started (it starts with your first message)")
+        self.engine_status = StateLabel("The engine starts with your first message.")
         self.params = ParamsPanel(controller.conversation.system_prompt, controller.params)
         self.copy_all_button = QPushButton("Copy conversation")
         self.params.layout().addWidget(self.copy_all_button)

@@ -1,8 +1,10 @@
 """EarningsController: the ledger's figures, chart series and recent requests, as signals.
 
-The node records every served request in the ledger; this adapter reads it for the pages:
-figures are SQL aggregates (fast), refreshed after each served request and on a slow timer.
-Every ledger call runs on the blocking pool.
+The node records every served request in the ledger of the network it serves (one ledger per
+network); this adapter reads that ledger for the pages: figures are SQL aggregates (fast),
+refreshed after each served request and on a slow timer. Every view names its network, and a
+switch to another network's ledger clears the pages at once (`cleared`), so devnet figures
+never stand under a testnet or mainnet label. Every ledger call runs on the blocking pool.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.periods import local_zone
 from cocoon_desktop.earnings.records import ServedRequest
 from cocoon_desktop.earnings.series import SeriesPoint, daily_series, hourly_series
+from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.aio import cancel_and_wait, run_blocking, spawn
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ PERIODS = {"day": (hourly_series, 24), "week": (daily_series, 7), "month": (dail
 
 @dataclass(frozen=True)
 class EarningsView:
+    network: NetworkKind  # whose ledger these figures come from
     summary: EarningsSummary
     series: dict[str, list[SeriesPoint]]
     recent: list[ServedRequest]  # newest first
@@ -38,12 +42,15 @@ class EarningsView:
 
 class EarningsController(QObject):
     earnings_updated = Signal(object)  # EarningsView
+    cleared = Signal(object)  # NetworkKind: another network's ledger, not read yet (or none)
     export_finished = Signal(str)
 
     def __init__(self, ledger: Ledger | None = None, price: TonPrice | None = None,
+                 network: NetworkKind = NetworkKind.DEVNET,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ledger = ledger
+        self.network = network
         self.price = price
         self.view: EarningsView | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -53,10 +60,26 @@ class EarningsController(QObject):
     def set_price(self, price: TonPrice | None) -> None:
         self.price = price
 
-    async def refresh(self) -> EarningsView:
-        self.view = await run_blocking(self._read)
-        self.earnings_updated.emit(self.view)
-        return self.view
+    def attach(self, ledger: Ledger | None, network: NetworkKind) -> None:
+        """Read `network`'s ledger from now on (None: it could not be opened)."""
+        if ledger is self.ledger and network is self.network:
+            return
+        self.ledger, self.network, self.view = ledger, network, None
+        self.cleared.emit(network)
+        self.refresh_soon()
+
+    async def refresh(self) -> EarningsView | None:
+        """Read the figures again; None (and nothing emitted) when there is no ledger. A view
+        read from a ledger that was switched meanwhile is dropped for the new one's."""
+        ledger, network = self.ledger, self.network
+        if ledger is None:
+            return None
+        view = await run_blocking(self._read, ledger, network)
+        if ledger is not self.ledger or network is not self.network:
+            return await self.refresh()
+        self.view = view
+        self.earnings_updated.emit(view)
+        return view
 
     def on_summary_changed(self, summary: object) -> None:
         """The node refreshed its summary (after committing new rows): read the pages' view."""
@@ -75,19 +98,18 @@ class EarningsController(QObject):
         self._refreshing = False
         await self.refresh()
 
-    def _read(self) -> EarningsView:
-        assert self.ledger is not None, "attach the ledger first"
+    def _read(self, ledger: Ledger, network: NetworkKind) -> EarningsView:
         now = datetime.now(UTC)
         zone = local_zone()
         try:
-            summary = summarize(self.ledger, now, zone, self.price)
+            summary = summarize(ledger, now, zone, self.price)
         except ValueError as exc:  # the TON price is in another currency than the tariff
             log.warning("net earnings not shown: %s", exc)
-            summary = summarize(self.ledger, now, zone, None)
-        series = {name: build(self.ledger, now, count, zone)
+            summary = summarize(ledger, now, zone, None)
+        series = {name: build(ledger, now, count, zone)
                   for name, (build, count) in PERIODS.items()}
-        recent = self.ledger.requests(since=now - timedelta(days=30))[-RECENT_REQUESTS:]
-        return EarningsView(summary, series, list(reversed(recent)))
+        recent = ledger.requests(since=now - timedelta(days=30))[-RECENT_REQUESTS:]
+        return EarningsView(network, summary, series, list(reversed(recent)))
 
     def start(self, interval_s: float = REFRESH_INTERVAL_S) -> None:
         if self._timer is None or self._timer.done():
@@ -102,6 +124,8 @@ class EarningsController(QObject):
             await asyncio.sleep(interval_s)
 
     async def export(self, path: Path) -> int:
+        if self.ledger is None:
+            raise OSError("no earnings ledger is open (see the problem shown on this page)")
         count = await run_blocking(export_csv, self.ledger, path, local_zone())
         self.export_finished.emit(f"Exported {count} rows to {path}")
         return count

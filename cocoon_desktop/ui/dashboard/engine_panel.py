@@ -12,6 +12,7 @@ from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
+from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline
 
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
                EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
@@ -91,7 +92,7 @@ class EnginePanel(Card):
         self.serve_button.setText("Stop serving" if status.wanted else "Serve")
         self.serve_button.setEnabled(status.state is not NodeState.STOPPING)
         level = "bad" if status.state in NEEDS_USER else NODE_LEVEL.get(status.state, "")
-        self.serving_state.set_state(status.headline, level)
+        self.serving_state.set_state(panel_headline(status), level)
         self.what_to_do.set_state(status.what_to_do, "warn" if status.what_to_do else "")
         self.what_to_do.setVisible(bool(status.what_to_do))
         if status.worker is not None:
@@ -101,7 +102,7 @@ class EnginePanel(Card):
                 f"{w.connected_proxies} proxy connected")
 
     def show_engine(self, status: EngineStatus) -> None:
-        self.engine_state.set_state(f"Engine {status.state.value}: {status.detail}",
+        self.engine_state.set_state(engine_line(status.state, status.detail),
                                     STATE_LEVEL[status.state])
         running = status.state in (EngineState.LOADING, EngineState.READY)
         self._show_load(status.load_fraction, loading=status.state is EngineState.LOADING)

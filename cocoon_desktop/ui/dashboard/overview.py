@@ -7,6 +7,7 @@ import time
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
 from cocoon_desktop.hardware.snapshots import GpuAvailability, GpuEvent, HealthTick
+from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.gpu import GpuController
@@ -15,14 +16,20 @@ from cocoon_desktop.ui.dashboard.engine_panel import EnginePanel
 from cocoon_desktop.ui.dashboard.gpu_card import GpuCard
 from cocoon_desktop.ui.dashboard.host_card import HostCard, NoGpuCard
 from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
+from cocoon_desktop.ui_logic.earnings_text import is_test_money, money_note
 from cocoon_desktop.ui_logic.format import format_ton
 
 CHART_WINDOW_S = 300.0
 
 
 class EarningsGlance(Card):
+    """Today, 7 days, all time and pending, of the network being served (its own ledger),
+    with a note saying which network and whether the amounts are real TON."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Earnings", parent)
+        self.network_note = StateLabel()
+        self.header.addWidget(self.network_note)
         grid = QGridLayout()
         self.figures = {name: Figure(name) for name in ("today", "last 7 days", "all time",
                                                         "pending payout")}
@@ -30,7 +37,14 @@ class EarningsGlance(Card):
             grid.addWidget(figure, i // 2, i % 2)
         self.body.addLayout(grid)
 
+    def show_cleared(self, network: NetworkKind) -> None:
+        self.network_note.set_state(money_note(network),
+                                    "warn" if is_test_money(network) else "good")
+        for figure in self.figures.values():
+            figure.set_value("—")
+
     def show_view(self, view: EarningsView) -> None:
+        self.show_cleared(view.network)
         s = view.summary
         self.figures["today"].set_value(format_ton(s.today.earned_nanoton))
         self.figures["last 7 days"].set_value(format_ton(s.last_7_days.earned_nanoton))
@@ -76,6 +90,8 @@ class DashboardPage(QWidget):
         gpu.gpu_event_received.connect(self.show_event)
         if earnings is not None:
             earnings.earnings_updated.connect(self.glance.show_view)
+            earnings.cleared.connect(self.glance.show_cleared)
+            self.glance.show_cleared(earnings.network)
             if earnings.view is not None:
                 self.glance.show_view(earnings.view)
         if gpu.availability is not None:

@@ -1,10 +1,16 @@
 """The Earnings screen: figures, a chart over day/week/month, pending vs paid, gross vs net,
-per model and per proxy, the per-request table, and CSV export."""
+per model and per proxy, the per-request table, and CSV export.
+
+The figures are one network's (its own ledger): the card's note names it and says plainly when
+the amounts are test tokens; the CSV's suggested name carries the network too. Unmeasured
+energy shows "—" and leaves the net unknown."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -18,24 +24,24 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop.earnings.export import ExportError
-from cocoon_desktop.earnings.figures import PeriodFigures
 from cocoon_desktop.earnings.series import SeriesPoint
+from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.charts import BarChart
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
 from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
+from cocoon_desktop.ui_logic.earnings_text import (
+    energy_text,
+    export_file_name,
+    is_test_money,
+    money_note,
+    net_figure,
+)
 from cocoon_desktop.ui_logic.format import NANOTON_PER_TON, format_ton
 
 COLUMNS = ("Finished", "Model", "Proxy", "Prompt", "Cached", "Completion", "Adjusted",
            "Earned", "Energy")
-
-
-def net_text(figures: PeriodFigures, currency: str | None) -> str:
-    if figures.net_nanoton is not None:
-        return format_ton(figures.net_nanoton)
-    if figures.energy_cost_nano and currency:
-        return f"electricity {figures.energy_cost_nano / 1e9:.2f} {currency}"
-    return "—"
+NUMBER_COLUMNS = frozenset(range(3, len(COLUMNS)))  # right-aligned, so digits line up
 
 
 def bar_labels(period: str, points: list[SeriesPoint]) -> list[str]:
@@ -50,6 +56,8 @@ class EarningsPage(QWidget):
         self.period = "week"
         self.figures: dict[str, Figure] = {}
         figures_card = Card("Earned")
+        self.network_note = StateLabel()
+        figures_card.header.addWidget(self.network_note)
         grid = QGridLayout()
         names = ("Today", "Last 7 days", "Last 30 days", "All time", "Pending payout",
                  "Paid out", "Net today", "Tokens/s (last hour)")
@@ -91,10 +99,27 @@ class EarningsPage(QWidget):
         layout.addWidget(self.status)
         self.export_button.clicked.connect(self._on_export_clicked)
         controller.earnings_updated.connect(self.show_view)
+        controller.cleared.connect(self.show_cleared)
+        self.show_cleared(controller.network)
         if controller.view is not None:
             self.show_view(controller.view)
 
+    def show_network(self, network: NetworkKind) -> None:
+        self.network_note.set_state(money_note(network),
+                                    "warn" if is_test_money(network) else "good")
+
+    def show_cleared(self, network: NetworkKind) -> None:
+        """Another network's ledger: nothing of the previous one stays on screen."""
+        self.show_network(network)
+        for figure in self.figures.values():
+            figure.set_value("—")
+        self.breakdown.set_state("")
+        self.table.setRowCount(0)
+        self.chart.set_bars([], [])
+        self.status.set_state("")
+
     def show_view(self, view: EarningsView) -> None:
+        self.show_network(view.network)
         s = view.summary
         f = self.figures
         f["Today"].set_value(format_ton(s.today.earned_nanoton),
@@ -107,8 +132,7 @@ class EarningsPage(QWidget):
             format_ton(s.pending_nanoton),
             f"{format_ton(s.in_flight_nanoton)} on its way" if s.in_flight_nanoton else "")
         f["Paid out"].set_value(format_ton(s.paid_nanoton))
-        f["Net today"].set_value(net_text(s.today, s.energy_currency),
-                                 "earned minus electricity")
+        f["Net today"].set_value(*net_figure(s.today, s.energy_currency))
         f["Tokens/s (last hour)"].set_value(f"{s.generation_tokens_per_s:.1f}",
                                             f"{s.requests_last_hour} requests in the last hour")
         models = ", ".join(f"{g.label}: {format_ton(g.figures.earned_nanoton)}"
@@ -130,22 +154,26 @@ class EarningsPage(QWidget):
     def _fill_table(self, view: EarningsView) -> None:
         self.table.setRowCount(len(view.recent))
         for row, r in enumerate(view.recent):
-            energy = "n/a" if r.energy_j is None else f"{r.energy_j:.0f} J"
             cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                      r.model.split("@", 1)[0],
                      r.proxy_key[:12] + "…", r.tokens.prompt_tokens, r.tokens.cached_tokens,
                      r.tokens.completion_tokens, r.adjusted_tokens, format_ton(r.earned_nanoton),
-                     energy)
+                     energy_text(r.energy_j))
             for column, value in enumerate(cells):
                 item = QTableWidgetItem(str(value))
                 if column == 1:
                     item.setToolTip(r.model)
+                if column in NUMBER_COLUMNS:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self.table.resizeColumnsToContents()
 
     def _on_export_clicked(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export earnings", "cocoon-earnings.csv",
-                                              "CSV files (*.csv)")
+        network = self.controller.network
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export {money_note(network)}", export_file_name(network, date.today()),
+            "CSV files (*.csv)")
         if name:
             spawn(self.export_to(Path(name)), name="earnings.export")
 

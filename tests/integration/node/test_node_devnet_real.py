@@ -54,7 +54,7 @@ async def test_a_job_is_served_recorded_and_shown(tmp_path: Path) -> None:
     assert log.states()[-3:] == [NodeState.SERVING, NodeState.STOPPING, NodeState.STOPPED]
     assert engine_pid is not None and not psutil.pid_exists(engine_pid)
     assert not run_file.exists()
-    with Ledger.open(tmp_path / "home" / "data" / "ledger.sqlite3") as ledger:
+    with Ledger.open(tmp_path / "home" / "data" / "ledger-devnet.sqlite3") as ledger:
         [served] = ledger.requests()
     assert served.succeeded and served.adjusted_tokens > 0
     assert served.earned_nanoton == summary.all_time.earned_nanoton
@@ -74,7 +74,8 @@ async def _stats_surface_shows_it(node: Node, run: dict[str, str]) -> None:
             assert response.status == 401  # no token, no figures
     assert 'cocoon_worker_requests_total{result="success"} 1' in metrics
     assert 'cocoon_node_state{node_instance="0",state="serving"} 1' in metrics
-    assert 'cocoon_node_earned_nanoton{node_instance="0",period="all"}' in metrics
+    assert ('cocoon_node_earned_nanoton{node_instance="0",period="all",network="devnet"}'
+            in metrics)
     assert status["state"] == "serving" and status["accepting"] is True
     assert jsonstats["status"]["enabled"] is True and jsonstats["stats"]
     assert run["stats_url"].startswith("http://127.0.0.1:")

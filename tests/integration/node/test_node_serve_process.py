@@ -125,7 +125,7 @@ async def test_sigterm_drains_the_running_job_and_exits_0(tmp_path: Path,
     assert "some running jobs were cut off" not in served.log
     assert not served.run_file.exists()
     assert not [p for p in engine_tree if p.is_running() and p.status() != "zombie"]
-    with Ledger.open(home / "data" / "ledger.sqlite3") as ledger:
+    with Ledger.open(home / "data" / "ledger-devnet.sqlite3") as ledger:
         [request] = ledger.requests()
     assert request.succeeded and request.tokens.completion_tokens == 120  # the whole answer
 
@@ -163,7 +163,7 @@ async def test_two_instances_keep_their_ports_folders_and_tokens_apart(
                         f"'cocoon-desktop@{tmp_path / 'rig-8'}'"}
     assert [seven.stop(), eight.stop()] == [0, 0], seven.log + eight.log
     for n in (7, 8):
-        assert (tmp_path / f"rig-{n}" / "data" / "ledger.sqlite3").exists()
+        assert (tmp_path / f"rig-{n}" / "data" / "ledger-devnet.sqlite3").exists()
         assert (tmp_path / f"rig-{n}" / "logs" / "serve.log").exists()
 
 

@@ -59,3 +59,22 @@ def test_a_heartbeat_after_a_quiet_while(caplog: pytest.LogCaptureFixture) -> No
         logger(serving)
         logger(serving)
     assert [r.getMessage() for r in caplog.records] == ["serving: Serving.", heartbeat(serving)]
+
+
+def test_the_heartbeat_names_the_network_of_its_figures() -> None:
+    from datetime import UTC, datetime
+
+    from cocoon_desktop.earnings.figures import EarningsSummary, PeriodFigures
+    from cocoon_desktop.settings import NetworkKind
+
+    day = PeriodFigures(2, 30, 10, 3_080, 0.0, 0, 800, None)
+    summary = EarningsSummary(datetime.now(UTC), day, day, day, day, 0, 0, 3_080, 2, 0.1, 12.0,
+                              None, (), ())
+    status = NodeStatus(NodeState.SERVING, "Serving.", network=NetworkKind.TESTNET,
+                        earnings=summary, earnings_network=NetworkKind.DEVNET)
+    line = heartbeat(status)
+    assert ("Devnet: test tokens, not real TON: today 0.00000308 TON from 2 requests; "
+            "pending 0.00000308 TON") in line  # the figures' network, not the one just picked
+    real = heartbeat(NodeStatus(NodeState.SERVING, "Serving.", network=NetworkKind.MAINNET,
+                                earnings=summary, earnings_network=NetworkKind.MAINNET))
+    assert "Mainnet: real TON: today" in real

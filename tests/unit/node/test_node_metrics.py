@@ -58,8 +58,12 @@ def test_every_line_is_valid_exposition_text() -> None:
     assert not any("gpu=\"1\"" in k and "temperature" in k for k in samples)  # unknown: absent
     assert samples['cocoon_node_gpu_utilization_ratio{node_instance="2",gpu="0",uuid="GPU-0"}'
                    ] == 0.5
-    assert samples['cocoon_node_earned_nanoton{node_instance="2",period="all"}'] == 1000
-    assert samples['cocoon_node_payout_nanoton{node_instance="2",state="pending"}'] == 850
+    earned = 'cocoon_node_earned_nanoton{node_instance="2",period="all",network="testnet"}'
+    assert samples[earned] == 1000
+    assert samples['cocoon_node_payout_nanoton{node_instance="2",state="pending",'
+                   'network="testnet"}'] == 850
+    assert samples['cocoon_node_served_energy_joules{node_instance="2",network="testnet"}'
+                   ] == 12.5
     assert samples['cocoon_node_info{node_instance="2",version="' + _version() +
                    '",network="testnet"}'] == 1
 

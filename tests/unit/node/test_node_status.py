@@ -45,6 +45,11 @@ def test_each_rule_in_order_of_importance() -> None:
         (replace(SERVING, engine_ready=False, engine_state=EngineState.LOADING,
                  engine_detail="Loading smollm."), NodeState.STARTING,
          "Waiting for the engine: Loading smollm.", ""),
+        (replace(SERVING, engine_ready=False, engine_state=EngineState.LOADING,
+                 engine_detail="Starting the engine."), NodeState.STARTING,
+         "Starting the engine.", ""),  # said once, not "Waiting for the engine: … engine."
+        (replace(SERVING, engine_ready=False, engine_state=EngineState.STOPPED,
+                 engine_detail=""), NodeState.STARTING, "The engine is stopped.", ""),
         (replace(SERVING, worker=None), NodeState.STARTING, "Connecting to the network…", ""),
         (replace(SERVING, worker=worker(connected=False)), NodeState.STARTING,
          "Connecting to a proxy on the local devnet (connection refused)…", ""),

@@ -24,5 +24,6 @@ def test_tooltip_with_figures() -> None:
                         active_jobs=2)
     text = tooltip(facts)
     assert text.startswith("Cocoon Desktop\nServing")
-    assert "Earned today: 1.5000 TON" in text and "Pending payout: 0.0000 TON" in text
+    assert "Earned today: 1.50 TON" in text and "Pending payout: 0.00 TON" in text
+    assert "Earnings: not read yet" in text  # which network's figures: not known yet
     assert "GPU: 64 °C · active jobs: 2" in text
