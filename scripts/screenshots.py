@@ -25,8 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SIZES = {"main": (1280, 820), "chat": (1100, 700), "wizard": (760, 600)}
-SHOTS = ("dashboard", "dashboard-dark", "earnings", "wallet", "logs", "settings", "chat",
-         "wizard-eligibility", "wizard-model", "tray-menu")
+SHOTS = ("dashboard", "dashboard-loading", "dashboard-dark", "earnings", "wallet", "logs",
+         "settings", "chat", "wizard-eligibility", "wizard-model", "tray-menu")
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,9 +78,43 @@ async def save(widget: Any, out: Path, name: str, size: tuple[int, int]) -> Path
     return path
 
 
-async def serve_and_chat(shell: Any) -> None:
+class LoadShot:
+    """The dashboard while the engine loads the model: grabbed from the engine's own status
+    signal (the load of the bundled model takes about a second, too short to wait for), the
+    frame nearest to half loaded, else the busy bar before the weights start."""
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self.best: tuple[float, Any] | None = None
+
+    def on_engine_status(self, status: Any) -> None:
+        from cocoon_desktop.engine.types import EngineState
+
+        if status.state is not EngineState.LOADING:
+            return
+        fraction = status.load_fraction
+        score = -1.0 if fraction is None else 1.0 - abs(fraction - 0.5)
+        if self.best is None or score > self.best[0]:
+            self.best = (score, self.window.grab())  # paints now, without a nested loop
+
+    def save(self, out: Path) -> Path:
+        if self.best is None:
+            raise RuntimeError("the engine published no loading status to capture")
+        path = out / "dashboard-loading.png"
+        if not self.best[1].save(str(path)):
+            raise OSError(f"could not write {path}")
+        return path
+
+
+async def serve_and_chat(shell: Any, out: Path) -> Path:
     from cocoon_desktop.engine.types import EngineState
 
+    w = shell.windows
+    w.main.show_page("Dashboard")
+    w.main.resize(*SIZES["main"])
+    await asyncio.sleep(0.3)  # laid out before the load starts
+    loading = LoadShot(w.main)
+    shell.engine.status_changed.connect(loading.on_engine_status)
     step("serving on the devnet")
     await shell.node.start_serving()
     await wait_for(lambda: shell.node.status.state.value == "serving", 120)
@@ -93,6 +127,8 @@ async def serve_and_chat(shell: Any) -> None:
     shell.chat.send("Explain in two sentences what a GPU does.")
     await shell.chat.wait_idle()
     assert shell.engine.status.state is EngineState.READY
+    shell.engine.status_changed.disconnect(loading.on_engine_status)
+    return loading.save(out)
 
 
 async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
@@ -110,13 +146,10 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
         await shell.wallet.ensure_node_wallet()
     except WalletError as exc:  # no keyring here: the wallet page shows why
         print(f"note: {exc}", file=sys.stderr)
-    if engine:
-        await serve_and_chat(shell)
+    shots = [await serve_and_chat(shell, out)] if engine else []
     await asyncio.sleep(3)  # a few monitoring ticks for the charts
-    if shell.earnings is not None:
-        await shell.earnings.refresh()
+    await shell.earnings.refresh()
     step("main window pages")
-    shots = []
     for page in ("Dashboard", "Earnings", "Wallet", "Logs", "Settings"):
         w.main.show_page(page)
         shots.append(await save(w.main, out, page.lower(), SIZES["main"]))

@@ -14,7 +14,8 @@ from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
-    "dashboard": (1280, 820), "dashboard-dark": (1280, 820), "earnings": (1280, 820),
+    "dashboard": (1280, 820), "dashboard-loading": (1280, 820), "dashboard-dark": (1280, 820),
+    "earnings": (1280, 820),
     "wallet": (1280, 820), "logs": (1280, 820), "settings": (1280, 820), "chat": (1100, 700),
     "wizard-eligibility": (760, 600), "wizard-model": (760, 600),
 }
