@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cocoon_desktop.engine.model_library import ModelLibrary
 from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.node.config import NodeConfig, paths_under
-from cocoon_desktop.node.engine_host import engine_settings_for
+from cocoon_desktop.node.engine_host import plan_engine
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 
@@ -36,7 +36,7 @@ CONFIG = {"stats_port": 0, "max_active_requests": 2, "context_tokens": 1024, "th
 
 async def bare_engine(folder: Path) -> tuple[float, float]:
     paths = paths_under(folder).ensure()
-    settings = engine_settings_for(NodeConfig(**CONFIG), ModelLibrary(paths), None, False)
+    settings = plan_engine(NodeConfig(**CONFIG), ModelLibrary(paths), None, False).settings
     supervisor = EngineSupervisor(settings)
     start = time.perf_counter()
     await supervisor.start()

@@ -43,11 +43,13 @@ class CapacitySuggestion:
 
 def suggest_capacity(*, kv_bytes_per_token: int, kv_budget_bytes: int,
                      context_tokens_per_sequence: int,
-                     max_parallel: int = DEFAULT_MAX_PARALLEL) -> CapacitySuggestion:
+                     max_parallel: int = DEFAULT_MAX_PARALLEL, memory_name: str = "memory",
+                     cap_reason: str | None = None) -> CapacitySuggestion:
     """The most parallel sequences of the wanted context that fit in `kv_budget_bytes`.
 
     When not even one fits, the context per sequence shrinks to what fits (never below
-    `MIN_CONTEXT_PER_SEQUENCE`) and the explanation says so.
+    `MIN_CONTEXT_PER_SEQUENCE`) and the explanation says so. `memory_name` names where the
+    budget lives ("GPU memory", "RAM"); `cap_reason` says why `max_parallel` is the cap.
     """
     if kv_bytes_per_token <= 0 or context_tokens_per_sequence <= 0 or max_parallel < 1:
         raise ValueError("kv_bytes_per_token, context_tokens_per_sequence and max_parallel "
@@ -55,18 +57,23 @@ def suggest_capacity(*, kv_bytes_per_token: int, kv_budget_bytes: int,
     per_sequence_bytes = kv_bytes_per_token * context_tokens_per_sequence
     fitting = kv_budget_bytes // per_sequence_bytes
     context = context_tokens_per_sequence
-    if fitting >= 1:
-        parallel = min(max_parallel, fitting)
-        reason = (f"{parallel} requests of {context} tokens each use "
-                  f"{_mib(parallel * per_sequence_bytes)} of KV cache out of "
-                  f"{_mib(kv_budget_bytes)} available")
-        if parallel == max_parallel and fitting > max_parallel:
-            reason += f"; capped at {max_parallel}, where more stop adding throughput"
+    budget = f"{_mib(kv_budget_bytes)} of {memory_name}"
+    if fitting >= max_parallel:
+        parallel = max_parallel
+        reason = (f"{parallel} at once of {context} tokens each, "
+                  f"{cap_reason or f'capped at {max_parallel}, where more stop adding throughput'}"
+                  f"; their KV cache takes {_mib(parallel * per_sequence_bytes)} of the "
+                  f"{budget} it may use")
+    elif fitting >= 1:
+        parallel = fitting
+        reason = (f"{parallel} at once of {context} tokens each, not {max_parallel}: that is "
+                  f"all the KV cache that fits in the {budget} it may use. Free memory or "
+                  f"lower the context to serve more at once")
     else:
         parallel = 1
         context = max(MIN_CONTEXT_PER_SEQUENCE, kv_budget_bytes // kv_bytes_per_token)
-        reason = (f"only {_mib(kv_budget_bytes)} is available for the KV cache, so one request "
-                  f"at a time with {context} tokens of context")
+        reason = (f"only {budget} is left for the KV cache, so one request at a time with "
+                  f"{context} tokens of context")
     return CapacitySuggestion(
         parallel_sequences=parallel,
         context_tokens_per_sequence=context,

@@ -2,8 +2,8 @@
 
 `EngineHost` is the Qt-free owner of the `EngineSupervisor`: started when the node serves (or
 a chat needs it), stopped to free VRAM (game mode), never restarted by itself after a GPU
-fault. `engine_settings_for` turns the node config into `EngineSettings` (hashing the model
-file the first time: blocking, run it in a thread).
+fault. `plan_engine` turns the node config into `EngineSettings` (hashing the model file the
+first time: blocking, run it in a thread) and says how many requests it serves at once and why.
 """
 
 from __future__ import annotations
@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from cocoon_desktop.engine.capacity import (
+    MIN_CONTEXT_PER_SEQUENCE,
+    kv_budget_bytes,
+    suggest_capacity,
+)
 from cocoon_desktop.engine.file_hash import FileChangedWhileHashing
-from cocoon_desktop.engine.gguf_meta import ModelFileError
+from cocoon_desktop.engine.gguf_meta import GgufMetadata, ModelFileError
 from cocoon_desktop.engine.model_library import ModelLibrary
 from cocoon_desktop.engine.offload import RESERVE_BYTES, plan_offload
 from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus, EngineSupervisor
@@ -34,12 +40,36 @@ def default_supervisor(settings: EngineSettings, env: Mapping[str, str] | None
     return EngineSupervisor(settings, env_source=env)
 
 
-def engine_settings_for(config: NodeConfig, library: ModelLibrary,
-                        free_vram_bytes: int | None, offload_supported: bool) -> EngineSettings:
+@dataclass(frozen=True)
+class EnginePlan:
+    """The engine's settings and how many requests it serves at once, with the reason."""
+
+    settings: EngineSettings
+    capacity_note: str  # for the engine panel: why this many at once
+
+    @property
+    def network_jobs(self) -> int:
+        return network_jobs_for(self.settings.parallel_sequences)
+
+
+def available_ram() -> int:
+    """RAM the engine could use now (what the OS could give without swapping)."""
+    return int(psutil.virtual_memory().available)
+
+
+def network_jobs_for(parallel_sequences: int) -> int:
+    """Jobs the worker may announce to proxies: the engine's sequences but the chat lane (one
+    sequence serves both when only one fits)."""
+    return max(1, parallel_sequences - 1)
+
+
+def plan_engine(config: NodeConfig, library: ModelLibrary, free_vram_bytes: int | None,
+                offload_supported: bool, available_ram_bytes: int | None = None) -> EnginePlan:
     """The engine's settings for this node (blocking: may hash the model file).
 
     The engine decodes one sequence per network job the worker may run, plus one for the chat
-    lane, so a chat never waits behind network jobs nor takes their places."""
+    lane, so a chat never waits behind network jobs nor takes their places; fewer when the KV
+    cache of that many does not fit in the memory the model will run in (`suggest_capacity`)."""
     path = config.model_path or _bundled(library)
     try:
         metadata = library.add(path).metadata or library.metadata(path)
@@ -49,16 +79,54 @@ def engine_settings_for(config: NodeConfig, library: ModelLibrary,
     except OSError as exc:
         raise EngineStartError(f"Cannot read the model {path}: {exc.strerror}. Check the file "
                                "and its permissions.") from None
-    sequences = max(1, config.max_active_requests) + 1
     reserve = max(RESERVE_BYTES, config.protection.vram_headroom_bytes)
-    plan = plan_offload(metadata, config.context_tokens * sequences, free_vram_bytes,
-                        offload_supported, reserve)
+    sequences, context, note = _capacity(config, metadata, free_vram_bytes, offload_supported,
+                                         reserve, available_ram_bytes)
+    plan = plan_offload(metadata, context * sequences, free_vram_bytes, offload_supported,
+                        reserve)
     threads = config.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 2
-    return EngineSettings(
+    settings = EngineSettings(
         model_path=path.resolve(), model_name=name,
-        context_tokens=config.context_tokens * sequences, parallel_sequences=sequences,
+        context_tokens=context * sequences, parallel_sequences=sequences,
         threads=max(1, threads),
         gpu_layers=config.gpu_layers if config.gpu_layers != -1 else plan.gpu_layers)
+    return EnginePlan(settings, note)
+
+
+def _capacity(config: NodeConfig, metadata: GgufMetadata, free_vram_bytes: int | None,
+              offload_supported: bool, reserve_bytes: int, available_ram_bytes: int | None
+              ) -> tuple[int, int, str]:
+    """Parallel sequences, context per sequence and the reason in words.
+
+    The KV cache lives where the model runs: in GPU memory when the GPU takes the model and at
+    least one sequence's cache, in RAM otherwise (CPU-only, or a model split across both)."""
+    jobs = max(1, config.max_active_requests)
+    wanted = jobs + 1
+    per_layer = metadata.kv_bytes_per_token_per_layer
+    if per_layer is None:
+        return wanted, config.context_tokens, (
+            f"{wanted} requests at once ({jobs} network jobs and the chat), as set: this model "
+            "file does not say its KV cache size, so memory was not checked.")
+    per_token = per_layer * metadata.block_count
+    cap = f"as set ({jobs} network jobs and the chat)"
+    gpu = offload_supported and free_vram_bytes is not None and config.gpu_layers != 0
+    if gpu:
+        assert free_vram_bytes is not None
+        budget = kv_budget_bytes(free_memory_bytes=free_vram_bytes - reserve_bytes,
+                                 model_file_bytes=metadata.file_size_bytes)
+        if budget >= per_token * min(config.context_tokens, MIN_CONTEXT_PER_SEQUENCE):
+            s = suggest_capacity(kv_bytes_per_token=per_token, kv_budget_bytes=budget,
+                                 context_tokens_per_sequence=config.context_tokens,
+                                 max_parallel=wanted, memory_name="GPU memory", cap_reason=cap)
+            return s.parallel_sequences, s.context_tokens_per_sequence, s.explanation
+    ram = available_ram() if available_ram_bytes is None else available_ram_bytes
+    s = suggest_capacity(
+        kv_bytes_per_token=per_token,
+        kv_budget_bytes=kv_budget_bytes(free_memory_bytes=ram,
+                                        model_file_bytes=metadata.file_size_bytes),
+        context_tokens_per_sequence=config.context_tokens, max_parallel=wanted,
+        memory_name="RAM", cap_reason=cap)
+    return s.parallel_sequences, s.context_tokens_per_sequence, s.explanation
 
 
 def _bundled(library: ModelLibrary) -> Path:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
@@ -31,7 +32,11 @@ from cocoon_desktop.hardware.protection import Notification
 from cocoon_desktop.hardware.snapshots import GpuSample, HealthTick
 from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished, WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome, node_home
-from cocoon_desktop.node.engine_host import SupervisorFactory, default_supervisor
+from cocoon_desktop.node.engine_host import (
+    SupervisorFactory,
+    default_supervisor,
+    network_jobs_for,
+)
 from cocoon_desktop.node.node_parts import call_listener
 from cocoon_desktop.node.serving_hands import ServingHands
 from cocoon_desktop.node.status import (
@@ -251,7 +256,10 @@ class Node(ServingHands):
             return
         settings = self.engine.settings
         assert settings is not None
-        opened = await self._opener(c, settings.model_name, ready.owner_address,
+        # announce what the engine can really take, not just what was asked for
+        worker_config = replace(c, max_active_requests=network_jobs_for(
+            settings.parallel_sequences))
+        opened = await self._opener(worker_config, settings.model_name, ready.owner_address,
                                     lambda: self.engine.endpoint if self.engine else None,
                                     self.chain)
         self.opened = opened
@@ -353,6 +361,7 @@ class Node(ServingHands):
                            self._gpu_fault),
             self._gpus, summary, self.problems(), self.stats.url if self.stats else "", retry_in,
             engine_load_fraction=engine.load_fraction if engine else None,
+            engine_capacity_note=self.engine_capacity_note,
             earnings_network=self.earnings.network if summary is not None and self.earnings
             else None)
         self.emit(self.status)

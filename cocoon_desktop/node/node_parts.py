@@ -30,7 +30,7 @@ from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig, NodeHome
 from cocoon_desktop.node.earnings_host import EarningsHost
-from cocoon_desktop.node.engine_host import EngineHost, SupervisorFactory, engine_settings_for
+from cocoon_desktop.node.engine_host import EngineHost, SupervisorFactory, plan_engine
 from cocoon_desktop.node.gpu_select import GpuSelectError, SelectedGpuMonitor, choose_gpu
 from cocoon_desktop.node.metrics import node_metrics, status_json
 from cocoon_desktop.node.request_energy import RequestEnergyMeter
@@ -77,6 +77,7 @@ class NodeParts(ABC):
         self._lock = HomeLock(home.lock_file)
         self._library: ModelLibrary | None = None
         self._offload_supported: bool | None = None
+        self.engine_capacity_note = ""  # why the engine serves this many at once
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listeners: list[StatusListener] = []
         self._notification_listeners: list[Callable[[Notification], None]] = []
@@ -241,9 +242,12 @@ class NodeParts(ABC):
         free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
         if free and self._offload_supported is None:
             self._offload_supported = (await asyncio.to_thread(gpu_offload_support)).supported
-        return await asyncio.to_thread(engine_settings_for, self.config, self._library,
+        plan = await asyncio.to_thread(plan_engine, self.config, self._library,
                                        max(free) if free else None,
                                        bool(self._offload_supported))
+        self.engine_capacity_note = plan.capacity_note
+        log.info("engine capacity: %s", plan.capacity_note)
+        return plan.settings
 
     # -- earnings and stats ------------------------------------------------------------------
     def earnings_attach(self, opened: OpenedWorker, ready: WalletReady) -> None:

@@ -81,6 +81,8 @@ class NodeStatus:
     # The network whose ledger `earnings` sums (one ledger per network); None with no figures.
     # It can differ from `network` for a moment after the user picks another network.
     earnings_network: NetworkKind | None = None
+    # Why the engine serves this many requests at once (memory, context, settings).
+    engine_capacity_note: str = ""
 
     @property
     def needs_user(self) -> bool:

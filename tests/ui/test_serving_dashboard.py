@@ -48,6 +48,7 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     assert shell.node.status.accepting
     assert shell.engine.status.state is EngineState.READY
     assert "Serving on the local devnet" in panel.serving_state.text()
+    assert "as set (2 network jobs and the chat)" in panel.values["Capacity"].text()
     qtbot.waitUntil(lambda: shell.tray.state is TrayState.SERVING, timeout=10_000)
 
     # Two served requests: ledger rows with energy, figures, table, tray.

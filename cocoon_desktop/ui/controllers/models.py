@@ -6,20 +6,16 @@ progress as a signal and can be cancelled from the UI.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.engine.file_hash import FileChangedWhileHashing, HashCancelled
 from cocoon_desktop.engine.gguf_meta import GgufMetadata, ModelFileError
 from cocoon_desktop.engine.model_library import ModelEntry, ModelLibrary
 from cocoon_desktop.engine.offload import OffloadPlan, plan_offload
-from cocoon_desktop.engine.types import EngineSettings
-from cocoon_desktop.settings import AppSettings
 from cocoon_desktop.ui.aio import run_blocking
 
 
@@ -94,28 +90,3 @@ class ModelController(QObject):
     def _add_and_read(self, path: Path) -> GgufMetadata:
         self.library.add(path)
         return self.library.metadata(path)
-
-
-def engine_settings(check: ModelCheck, settings: AppSettings) -> EngineSettings:
-    """What the engine runs with, from the checked model and the user's settings.
-
-    `context_tokens` in the settings is per request; the engine's KV cache holds that much for
-    every parallel sequence.
-    """
-    threads = psutil.cpu_count(logical=False) or os.cpu_count() or 2
-    gpu_layers = settings.gpu_layers if settings.gpu_layers != -1 else check.plan.gpu_layers
-    sequences = parallel_sequences(settings)
-    return EngineSettings(
-        model_path=check.path,
-        model_name=check.cocoon_name,
-        context_tokens=settings.context_tokens * sequences,
-        parallel_sequences=sequences,
-        threads=max(1, threads),
-        gpu_layers=gpu_layers,
-    )
-
-
-def parallel_sequences(settings: AppSettings) -> int:
-    """Network jobs the worker may run at once, plus one for the chat lane: so a chat never
-    waits behind network jobs and never takes one of their places."""
-    return max(1, settings.max_active_requests) + 1

@@ -47,7 +47,7 @@ class EnginePanel(Card):
         engine_row.addWidget(self.engine_button)
         self.body.addLayout(engine_row)
         self.body.addLayout(self._load_row())
-        for name in ("Model", "GPU offload", "Throughput", "Jobs", "Isolation"):
+        for name in ("Model", "GPU offload", "Throughput", "Jobs", "Capacity", "Isolation"):
             label = QLabel("—")
             label.setWordWrap(True)
             self.values[name] = label
@@ -95,6 +95,8 @@ class EnginePanel(Card):
         self.serving_state.set_state(panel_headline(status), level)
         self.what_to_do.set_state(status.what_to_do, "warn" if status.what_to_do else "")
         self.what_to_do.setVisible(bool(status.what_to_do))
+        if status.engine_capacity_note:
+            self.values["Capacity"].setText(status.engine_capacity_note)
         if status.worker is not None:
             w = status.worker
             self.values["Jobs"].setText(

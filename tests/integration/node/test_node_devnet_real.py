@@ -14,10 +14,14 @@ import psutil
 import pytest
 
 from cocoon_desktop.earnings.ledger import Ledger
+from cocoon_desktop.engine.capacity import COMPUTE_RESERVE_BYTES, KV_SHARE_OF_FREE_MEMORY
+from cocoon_desktop.engine.gguf_meta import read_gguf_metadata
 from cocoon_desktop.hardware.energy import Tariff
 from cocoon_desktop.hardware.protection import ProtectionSettings
+from cocoon_desktop.node import engine_host
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
+from tests.helpers.bundled_model import bundled_model_or_skip
 from tests.integration.node.node_harness import (
     StatusLog,
     client_of,
@@ -39,6 +43,10 @@ async def test_a_job_is_served_recorded_and_shown(tmp_path: Path) -> None:
         await log.wait_for(lambda s: s.state is NodeState.SERVING)
         assert node.engine is not None and node.engine.settings is not None
         model = node.engine.settings.model_name
+        serving = node.status
+        assert node.engine.settings.parallel_sequences == 3  # 2 jobs and the chat's lane
+        assert serving.worker is not None and serving.worker.max_active_requests == 2
+        assert "as set (2 network jobs and the chat)" in serving.engine_capacity_note
         run_file = node.home.run_file
         assert run_file.stat().st_mode & 0o777 == 0o600
         url, token = client_of(run_file)
@@ -155,3 +163,27 @@ async def test_a_new_model_setting_restarts_engine_and_worker(tmp_path: Path) ->
         assert served_ok(await complete(url, token, node.engine.settings.model_name))
     finally:
         await node.close()
+
+
+async def test_the_worker_announces_what_the_engine_can_take(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Little free RAM: the engine gets the sequences whose KV cache fits, the worker
+    announces that many jobs (one lane stays the chat's), and the panel's note says why."""
+    meta = read_gguf_metadata(bundled_model_or_skip())
+    assert meta.kv_bytes_per_token_per_layer is not None
+    per_sequence = meta.kv_bytes_per_token_per_layer * meta.block_count * 1024
+    available = (meta.file_size_bytes + COMPUTE_RESERVE_BYTES
+                 + int(3.5 * per_sequence / KV_SHARE_OF_FREE_MEMORY))
+    monkeypatch.setattr(engine_host, "available_ram", lambda: available)
+    node = Node(devnet_config(tmp_path / "home", max_active_requests=4))
+    log = StatusLog(node)
+    await node.open()
+    assert node.engine is not None
+    try:
+        await node.start_serving()
+        status = await log.wait_for(lambda s: s.state is NodeState.SERVING)
+        assert node.engine.status.stats is not None and node.engine.status.stats.capacity == 3
+        assert status.worker is not None and status.worker.max_active_requests == 2
+        assert "3 at once of 1024 tokens each, not 5" in status.engine_capacity_note
+    finally:
+        assert await node.close() is True
