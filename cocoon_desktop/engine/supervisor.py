@@ -147,7 +147,7 @@ class EngineSupervisor:
         if status.state is not EngineState.LOADING:
             return False
         at = f" at {status.load_fraction:.0%}" if status.load_fraction is not None else ""
-        name = self.settings.model_name
+        name = self.settings.display_name
         log.info("cancelling the load of %s%s", name, at)
         await self._stop(0.0, f"Loading {name} was cancelled; stopping the engine.",
                          f"Loading {name} was cancelled{at}. Start the engine again (serve or "
@@ -233,7 +233,7 @@ class EngineSupervisor:
             self._give_up(f"The engine process could not be started: {exc}. Reinstall the app.")
             return None
         self._process = process
-        self._publish(EngineState.LOADING, f"Loading {self.settings.model_name}.",
+        self._publish(EngineState.LOADING, f"Loading {self.settings.display_name}.",
                       sandbox=plan.status)
         if not self._want_running:  # stop() came while we were launching
             await process.stop(0)
@@ -279,7 +279,7 @@ class EngineSupervisor:
         """Follow the engine's events until it says ready, then confirm over HTTP."""
         while (event := await process.next_event()) is not None:
             if event.get("event") == "loading":
-                self._publish(EngineState.LOADING, f"Loading {self.settings.model_name}.",
+                self._publish(EngineState.LOADING, f"Loading {self.settings.display_name}.",
                               pid=process.engine_pid)
             elif event.get("event") == "progress":
                 self._on_progress(event.get("fraction"))

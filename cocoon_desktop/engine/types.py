@@ -34,6 +34,11 @@ class EngineSettings:
     max_completion_tokens: int = 4096  # larger max_tokens is rejected as absurd
     seed: int = -1
 
+    @property
+    def display_name(self) -> str:
+        """The model's name for people: the Cocoon name without `@commit:hash`."""
+        return self.model_name.split("@", 1)[0]
+
 
 @dataclass(frozen=True)
 class EngineEndpoint:

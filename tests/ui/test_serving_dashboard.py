@@ -49,6 +49,8 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     assert shell.engine.status.state is EngineState.READY
     assert "Serving on the local devnet" in panel.serving_state.text()
     assert "as set (2 network jobs and the chat)" in panel.values["Capacity"].text()
+    assert panel.values["Network jobs"].text() == "0 of 2 running · 1 proxy connected"
+    assert "(of 3 at once)" in panel.values["Engine load"].text()
     qtbot.waitUntil(lambda: shell.tray.state is TrayState.SERVING, timeout=10_000)
 
     # Two served requests: ledger rows with energy, figures, table, tray.

@@ -47,7 +47,8 @@ class EnginePanel(Card):
         engine_row.addWidget(self.engine_button)
         self.body.addLayout(engine_row)
         self.body.addLayout(self._load_row())
-        for name in ("Model", "GPU offload", "Throughput", "Jobs", "Capacity", "Isolation"):
+        for name in ("Model", "GPU offload", "Throughput", "Engine load", "Network jobs",
+                     "Capacity", "Isolation"):
             label = QLabel("—")
             label.setWordWrap(True)
             self.values[name] = label
@@ -99,9 +100,10 @@ class EnginePanel(Card):
             self.values["Capacity"].setText(status.engine_capacity_note)
         if status.worker is not None:
             w = status.worker
-            self.values["Jobs"].setText(
-                f"{w.active_requests} of {w.max_active_requests} network jobs running · "
-                f"{w.connected_proxies} proxy connected")
+            self.values["Network jobs"].setText(
+                f"{w.active_requests} of {w.max_active_requests} running · "
+                f"{w.connected_proxies} {'proxy' if w.connected_proxies == 1 else 'proxies'} "
+                "connected")
 
     def show_engine(self, status: EngineStatus) -> None:
         self.engine_state.set_state(engine_line(status.state, status.detail),
@@ -121,7 +123,7 @@ class EnginePanel(Card):
             self.values["GPU offload"].setText(offload)
             self.values["Throughput"].setText(f"{stats.tokens_per_second_recent:.1f} tokens/s "
                                               "(last 10 s)")
-            self.values["Jobs"].setText(
+            self.values["Engine load"].setText(
                 f"{stats.active_requests} running · {stats.queued_requests} queued "
                 f"(of {stats.capacity} at once)")
         if status.sandbox is not None:

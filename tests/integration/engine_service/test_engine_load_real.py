@@ -64,7 +64,7 @@ async def test_cancel_during_the_load_stops_the_engine_and_its_process(
 
     status = supervisor.status
     assert status.state is EngineState.STOPPED and status.load_fraction is None
-    assert status.detail.startswith("Loading big-tiny@0:test was cancelled")
+    assert status.detail.startswith("Loading big-tiny was cancelled")
     assert "Start the engine again" in status.detail
     assert not status.gave_up and status.pid is None
     assert loading.pid is not None and not psutil.pid_exists(loading.pid)
