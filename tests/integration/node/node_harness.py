@@ -4,8 +4,9 @@ devnet's client endpoint, waiting for a node state."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,23 @@ class StatusLog:
         except TimeoutError:
             last = self.seen[-1] if self.seen else None
             raise AssertionError(f"the node never got there; last status: {last}") from None
+
+
+@contextlib.asynccontextmanager
+async def serving_node(config: NodeConfig) -> AsyncIterator[tuple[Node, StatusLog]]:
+    """A node open and serving on `config` (SERVING reached), with the log of its statuses;
+    closed on the way out, and that close must succeed when the body did."""
+    node = Node(config)
+    log = StatusLog(node)
+    await node.open()
+    try:
+        await node.start_serving()
+        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+        assert node.engine is not None and node.engine.settings is not None
+        yield node, log
+    finally:
+        closed = await node.close()
+    assert closed is True, "the node did not stop cleanly"
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float = 60) -> None:

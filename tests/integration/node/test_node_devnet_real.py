@@ -23,11 +23,11 @@ from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from tests.helpers.bundled_model import bundled_model_or_skip
 from tests.integration.node.node_harness import (
-    StatusLog,
     client_of,
     complete,
     devnet_config,
     served_ok,
+    serving_node,
     wait_until,
 )
 
@@ -35,12 +35,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 async def test_a_job_is_served_recorded_and_shown(tmp_path: Path) -> None:
-    node = Node(devnet_config(tmp_path / "home"))
-    log = StatusLog(node)
-    await node.open()
-    try:
-        await node.start_serving()
-        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+    async with serving_node(devnet_config(tmp_path / "home")) as (node, log):
         assert node.engine is not None and node.engine.settings is not None
         model = node.engine.settings.model_name
         serving = node.status
@@ -57,8 +52,6 @@ async def test_a_job_is_served_recorded_and_shown(tmp_path: Path) -> None:
         assert summary is not None and summary.all_time.earned_nanoton > 0
         await _stats_surface_shows_it(node, json.loads(run_file.read_text()))
         engine_pid = node.engine.status.pid
-    finally:
-        assert await node.close() is True
     assert log.states()[-3:] == [NodeState.SERVING, NodeState.STOPPING, NodeState.STOPPED]
     assert engine_pid is not None and not psutil.pid_exists(engine_pid)
     assert not run_file.exists()
@@ -104,12 +97,7 @@ async def test_a_second_node_on_the_same_folder_is_refused(tmp_path: Path) -> No
 
 
 async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
-    node = Node(devnet_config(tmp_path / "home"))
-    log = StatusLog(node)
-    await node.open()
-    try:
-        await node.start_serving()
-        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+    async with serving_node(devnet_config(tmp_path / "home")) as (node, _):
         assert node.engine is not None and node.engine.settings is not None
         url, token = client_of(node.home.run_file)
         started = asyncio.Event()
@@ -120,8 +108,6 @@ async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
         assert served_ok(await job)
         assert node.status.state is NodeState.STOPPED and node.opened is None
         assert node.engine.ready  # stopping serving leaves the engine to the chat
-    finally:
-        await node.close()
 
 
 async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Path) -> None:
@@ -143,12 +129,7 @@ async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Pat
 
 
 async def test_a_new_model_setting_restarts_engine_and_worker(tmp_path: Path) -> None:
-    node = Node(devnet_config(tmp_path / "home"))
-    log = StatusLog(node)
-    await node.open()
-    try:
-        await node.start_serving()
-        await log.wait_for(lambda s: s.state is NodeState.SERVING)
+    async with serving_node(devnet_config(tmp_path / "home")) as (node, log):
         assert node.engine is not None and node.engine.settings is not None
         first_pid, first_devnet = node.engine.status.pid, node.opened and node.opened.devnet
         assert node.engine.settings.context_tokens == 1024 * 3  # 2 jobs + the chat lane
@@ -161,8 +142,6 @@ async def test_a_new_model_setting_restarts_engine_and_worker(tmp_path: Path) ->
         assert node.opened.devnet is not first_devnet
         url, token = client_of(node.home.run_file)
         assert served_ok(await complete(url, token, node.engine.settings.model_name))
-    finally:
-        await node.close()
 
 
 async def test_the_worker_announces_what_the_engine_can_take(
@@ -175,15 +154,10 @@ async def test_the_worker_announces_what_the_engine_can_take(
     available = (meta.file_size_bytes + COMPUTE_RESERVE_BYTES
                  + int(3.5 * per_sequence / KV_SHARE_OF_FREE_MEMORY))
     monkeypatch.setattr(engine_host, "available_ram", lambda: available)
-    node = Node(devnet_config(tmp_path / "home", max_active_requests=4))
-    log = StatusLog(node)
-    await node.open()
-    assert node.engine is not None
-    try:
-        await node.start_serving()
-        status = await log.wait_for(lambda s: s.state is NodeState.SERVING)
-        assert node.engine.status.stats is not None and node.engine.status.stats.capacity == 3
+    async with serving_node(devnet_config(tmp_path / "home", max_active_requests=4)) as (
+            node, _):
+        status = node.status
+        assert node.engine is not None and node.engine.status.stats is not None
+        assert node.engine.status.stats.capacity == 3
         assert status.worker is not None and status.worker.max_active_requests == 2
         assert "3 at once of 1024 tokens each, not 5" in status.engine_capacity_note
-    finally:
-        assert await node.close() is True
