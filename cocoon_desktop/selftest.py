@@ -294,7 +294,7 @@ async def _engine_round_trip(model_path: Path, model_name: str, prompt: str, tim
     from cocoon_desktop.engine.client import EngineClient, EngineError
     from cocoon_desktop.engine.queue import Lane
     from cocoon_desktop.engine.supervisor import EngineStartError, EngineSupervisor, RestartPolicy
-    from cocoon_desktop.engine.types import EngineSettings
+    from cocoon_desktop.engine.types import EngineSettings, base_model_name
 
     settings = EngineSettings(model_path=model_path, model_name=model_name, context_tokens=1024,
                               parallel_sequences=1, threads=max(1, min(4, os.cpu_count() or 1)),
@@ -308,7 +308,7 @@ async def _engine_round_trip(model_path: Path, model_name: str, prompt: str, tim
         loaded_s = time.monotonic() - started
         async with EngineClient(endpoint, lane=Lane.CHAT) as client:
             answer = await asyncio.wait_for(client.chat({
-                "model": model_name.split("@")[0], "max_tokens": 32, "temperature": 0,
+                "model": base_model_name(model_name), "max_tokens": 32, "temperature": 0,
                 "messages": [{"role": "user", "content": prompt}]}), timeout_s)
         sandbox_status = supervisor.status.sandbox
     except (EngineStartError, EngineError) as exc:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cocoon_desktop.engine.types import base_model_name
+
 MAX_STOP_STRINGS = 16
 MAX_STOP_STRING_CHARS = 512
 CHAT_ROLES = {"system", "user", "assistant", "tool", "developer"}
@@ -79,7 +81,7 @@ class ServedModel:
 
     @property
     def base_name(self) -> str:
-        return self.cocoon_name.split("@", 1)[0]
+        return base_model_name(self.cocoon_name)
 
     def accepts(self, name: str) -> bool:
         return name in (self.cocoon_name, self.base_name)

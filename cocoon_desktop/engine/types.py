@@ -10,6 +10,12 @@ from enum import StrEnum
 from pathlib import Path
 
 
+def base_model_name(cocoon_name: str) -> str:
+    """The part of a Cocoon model name (`name@commit:hash`) before `@`: what proxies match
+    requests on, what clients send, and what people read."""
+    return cocoon_name.split("@", 1)[0]
+
+
 class EngineState(StrEnum):
     """Life cycle of the engine process, as the supervisor sees it."""
 
@@ -37,7 +43,7 @@ class EngineSettings:
     @property
     def display_name(self) -> str:
         """The model's name for people: the Cocoon name without `@commit:hash`."""
-        return self.model_name.split("@", 1)[0]
+        return base_model_name(self.model_name)
 
 
 @dataclass(frozen=True)

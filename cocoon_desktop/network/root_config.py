@@ -21,6 +21,7 @@ from pytoniq_core import Address, Cell, Slice, StateInit, begin_cell
 
 from cocoon_desktop.earnings.cells import load_std_address, store_std_address
 from cocoon_desktop.earnings.pricing import PriceMultipliers
+from cocoon_desktop.engine.types import base_model_name
 from cocoon_desktop.network.tl.base import RegisteredProxy, RootConfigV5
 from cocoon_desktop.network.transport import Endpoint
 
@@ -187,7 +188,7 @@ def from_fake_ton_json(source: Path | dict[str, Any]) -> RootConfig:
                               "and that the file is the network's root-config JSON") from exc
     try:
         models = set(_hash_list(doc.get("model_hashes", []), "model_hashes"))
-        models |= {hashlib.sha256(n.split("@", 1)[0].encode()).digest()
+        models |= {hashlib.sha256(base_model_name(n).encode()).digest()
                    for n in doc.get("model_types", [])}
         proxies = tuple(parse_proxy_address(int(p["seqno"]), p["address"])
                         for p in doc.get("registered_proxies", []))

@@ -108,24 +108,18 @@ def _capacity(config: NodeConfig, metadata: GgufMetadata, free_vram_bytes: int |
             f"{wanted} requests at once ({jobs} network jobs and the chat), as set: this model "
             "file does not say its KV cache size, so memory was not checked.")
     per_token = per_layer * metadata.block_count
-    cap = f"as set ({jobs} network jobs and the chat)"
-    gpu = offload_supported and free_vram_bytes is not None and config.gpu_layers != 0
-    if gpu:
-        assert free_vram_bytes is not None
-        budget = kv_budget_bytes(free_memory_bytes=free_vram_bytes - reserve_bytes,
-                                 model_file_bytes=metadata.file_size_bytes)
-        if budget >= per_token * min(config.context_tokens, MIN_CONTEXT_PER_SEQUENCE):
-            s = suggest_capacity(kv_bytes_per_token=per_token, kv_budget_bytes=budget,
-                                 context_tokens_per_sequence=config.context_tokens,
-                                 max_parallel=wanted, memory_name="GPU memory", cap_reason=cap)
-            return s.parallel_sequences, s.context_tokens_per_sequence, s.explanation
-    ram = available_ram() if available_ram_bytes is None else available_ram_bytes
-    s = suggest_capacity(
-        kv_bytes_per_token=per_token,
-        kv_budget_bytes=kv_budget_bytes(free_memory_bytes=ram,
-                                        model_file_bytes=metadata.file_size_bytes),
-        context_tokens_per_sequence=config.context_tokens, max_parallel=wanted,
-        memory_name="RAM", cap_reason=cap)
+    memory_name, budget = "RAM", kv_budget_bytes(
+        free_memory_bytes=available_ram() if available_ram_bytes is None else available_ram_bytes,
+        model_file_bytes=metadata.file_size_bytes)
+    if offload_supported and free_vram_bytes is not None and config.gpu_layers != 0:
+        vram_budget = kv_budget_bytes(free_memory_bytes=free_vram_bytes - reserve_bytes,
+                                      model_file_bytes=metadata.file_size_bytes)
+        if vram_budget >= per_token * min(config.context_tokens, MIN_CONTEXT_PER_SEQUENCE):
+            memory_name, budget = "GPU memory", vram_budget
+    s = suggest_capacity(kv_bytes_per_token=per_token, kv_budget_bytes=budget,
+                         context_tokens_per_sequence=config.context_tokens, max_parallel=wanted,
+                         memory_name=memory_name,
+                         cap_reason=f"as set ({jobs} network jobs and the chat)")
     return s.parallel_sequences, s.context_tokens_per_sequence, s.explanation
 
 

@@ -21,6 +21,7 @@ from pytoniq_core import Address
 
 from cocoon_desktop.earnings.cells import raw_address
 from cocoon_desktop.earnings.statements import sign_statement
+from cocoon_desktop.engine.types import base_model_name
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.errors import NOTREADY, PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
@@ -65,7 +66,7 @@ class WorkerLine:
 
     @property
     def model_base(self) -> str:
-        return self.model.split("@", 1)[0]
+        return base_model_name(self.model)
 
     def average_query_time(self) -> float:
         count = self._count.rate()

@@ -14,7 +14,7 @@ from typing import Literal
 from cocoon_desktop.earnings.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest
 from cocoon_desktop.earnings.statements import RejectReason, VerifiedStatement
-from cocoon_desktop.engine.types import EngineEndpoint
+from cocoon_desktop.engine.types import EngineEndpoint, base_model_name
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.root_config import RootConfig
 from cocoon_desktop.network.transport import Endpoint
@@ -52,7 +52,7 @@ class WorkerConfig:
 
     @property
     def model_base_name(self) -> str:
-        return self.model_name.split("@", 1)[0]
+        return base_model_name(self.model_name)
 
     @property
     def multipliers(self) -> PriceMultipliers:

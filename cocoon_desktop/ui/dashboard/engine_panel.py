@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from cocoon_desktop.engine.supervisor import EngineStatus
-from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.engine.types import EngineState, base_model_name
 from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
@@ -114,7 +114,7 @@ class EnginePanel(Card):
         self.engine_button.setEnabled(status.state is not EngineState.STOPPING)
         stats = status.stats
         if stats is not None:
-            self.values["Model"].setText(stats.model_name.split("@", 1)[0])
+            self.values["Model"].setText(base_model_name(stats.model_name))
             self.values["Model"].setToolTip(stats.model_name)
             if stats.supports_gpu_offload:
                 offload = f"{stats.gpu_layers_offloaded} layers on the GPU"

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from cocoon_desktop.earnings.export import ExportError
 from cocoon_desktop.earnings.series import SeriesPoint
+from cocoon_desktop.engine.types import base_model_name
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.charts import BarChart
@@ -155,7 +156,7 @@ class EarningsPage(QWidget):
         self.table.setRowCount(len(view.recent))
         for row, r in enumerate(view.recent):
             cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                     r.model.split("@", 1)[0],
+                     base_model_name(r.model),
                      r.proxy_key[:12] + "…", r.tokens.prompt_tokens, r.tokens.cached_tokens,
                      r.tokens.completion_tokens, r.adjusted_tokens, format_ton(r.earned_nanoton),
                      energy_text(r.energy_j))
