@@ -54,7 +54,7 @@ def environment(home: Path) -> dict[str, str]:
 
 
 def prepare_home() -> Path:
-    from cocoon_desktop.paths import app_paths
+    from cocoon_desktop.core.paths import app_paths
     from cocoon_desktop.settings import AppSettings, save_settings
 
     home = Path(tempfile.mkdtemp(prefix="cocoon-bench-"))
@@ -168,7 +168,7 @@ def lag_child(which: str) -> int:
 
 
 async def stream_in_app(app: Any, timer: Any) -> dict[str, float]:
-    from cocoon_desktop.paths import app_paths
+    from cocoon_desktop.core.paths import app_paths
     from cocoon_desktop.ui.shell import AppShell
     from cocoon_desktop.ui_logic.chat import GenerationParams
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine_target import MODEL_NAME, EngineTarget, open_engine
 from llama_server import LlamaServer, ensure_llama_server
 
-from cocoon_desktop.engine.sandbox import ENGINE_ENV_DEFAULTS
+from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
 
 # llama-server (and --in-process runs) get the engine's OpenMP settings, so both sides wait for
 # work between barriers the same way.

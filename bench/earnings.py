@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cocoon_desktop.earnings.figures import summarize
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.pricing import TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest, to_ms
 from cocoon_desktop.earnings.schema import migrate
+from cocoon_desktop.protocol.pricing import TokenCounts
 
 PROXY = "ab" * 32
 START = datetime(2025, 1, 1, tzinfo=UTC)

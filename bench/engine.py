@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cocoon_desktop.engine.client import EngineClient
-from cocoon_desktop.engine.sandbox import ENGINE_ENV_DEFAULTS
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.client import EngineClient
+from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings
 
 # The in-process runs get the engine's OpenMP settings (read when llama.cpp loads, below), so both
@@ -70,12 +70,12 @@ class CoreInProcess:
     """The engine's own `InferenceCore` in this process: shows what the HTTP layer costs."""
 
     def __init__(self, settings: EngineSettings) -> None:
-        from cocoon_desktop.engine.inference import InferenceCore
+        from cocoon_desktop.engine.process.inference import InferenceCore
 
         self.core = InferenceCore(settings)
 
     def run(self, prompt: str, tokens: int) -> Sample:
-        from cocoon_desktop.engine.inference import (
+        from cocoon_desktop.engine.process.inference import (
             GenerationFinished,
             GenerationRequest,
             SamplingParams,

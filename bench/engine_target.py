@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cocoon_desktop.engine.inference import (
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
+from cocoon_desktop.engine.process.inference import (
     GenerationEvent,
     GenerationFinished,
     GenerationRequest,
@@ -20,7 +21,6 @@ from cocoon_desktop.engine.inference import (
     SamplingParams,
     TokenDelta,
 )
-from cocoon_desktop.engine.supervisor import EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings
 
 MODEL_NAME = "smollm2-135m"

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/model_hash.py [--file PATH] [--rounds 3]
 
-Hashes the bundled SmolLM2 GGUF (or `--file`) with `cocoon_desktop.engine.file_hash.sha256_file`
-(chunked, with progress and cancel checks) and with `hashlib.file_digest` (the baseline: C loop,
-no progress) in alternating rounds, keeps each one's best round, and prints MB/s and the ratio
+Hashes the bundled SmolLM2 GGUF (or `--file`) with
+`cocoon_desktop.engine.models.file_hash.sha256_file` (chunked, with progress and cancel checks)
+and with `hashlib.file_digest` (the baseline: C loop, no progress) in alternating rounds, keeps
+each one's best round, and prints MB/s and the ratio
 (target: at least 0.95 of the baseline). It also times a cache hit and one GGUF metadata read.
 """
 
@@ -21,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cocoon_desktop.engine.file_hash import FileHashCache, sha256_file
-from cocoon_desktop.engine.gguf_meta import read_gguf_metadata
-from cocoon_desktop.engine.models import bundled_model_path
+from cocoon_desktop.engine.models.bundled import bundled_model_path
+from cocoon_desktop.engine.models.file_hash import FileHashCache, sha256_file
+from cocoon_desktop.engine.models.gguf_meta import read_gguf_metadata
 
 
 def timed(fn: Callable[[], object]) -> float:

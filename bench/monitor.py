@@ -34,10 +34,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cocoon_desktop.hardware.energy import EnergyMeter, MonitorEnergySource
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
-from cocoon_desktop.hardware.protection import ProtectionPolicy
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.protection.control import ProtectionController
+from cocoon_desktop.hardware.protection.policy import ProtectionPolicy
 from cocoon_desktop.hardware.service import HealthService
-from cocoon_desktop.hardware.serving import ProtectionController
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml, GiB
 from tests.helpers.serving_control import RecordingControl

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
+from cocoon_desktop.engine.models.model_library import ModelLibrary
 from cocoon_desktop.node.config import NodeConfig, paths_under
 from cocoon_desktop.node.engine_host import plan_engine
 from cocoon_desktop.node.node import Node

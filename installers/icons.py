@@ -1,4 +1,4 @@
-"""Render the app icon (cocoon_desktop/resources/app.svg) for every installer, with Qt only.
+"""Render the app icon (resources/app.svg) for every installer, with Qt only.
 
     python installers/icons.py OUT_DIR
 
@@ -26,7 +26,7 @@ ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # ICNS element types holding PNG data, by pixel size (Apple's icns format).
 ICNS_TYPES = ((b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128), (b"ic08", 256),
               (b"ic09", 512), (b"ic10", 1024))
-SOURCE = Path(__file__).resolve().parent.parent / "cocoon_desktop" / "resources" / "app.svg"
+SOURCE = Path(__file__).resolve().parent.parent / "resources" / "app.svg"
 
 
 _qt_app: object = None

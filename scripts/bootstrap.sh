@@ -88,7 +88,7 @@ fi
 extras=""
 [ "$mode" = test ] && extras="[test]"
 stamp="$venv/.cocoon-installed$extras"
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
   say "installing the app and its dependencies"
   "${pip[@]}" -e "$root$extras"
   touch "$stamp"

@@ -55,7 +55,7 @@ trap 'rm -f "$readings"' EXIT
 "$venv/bin/python" - "$readings" <<'PY' &
 """Sample the GPUs through the app's hardware monitor until SIGTERM, then summarise."""
 import signal, sys, threading
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
 
 monitor = open_gpu_monitor()
 out = open(sys.argv[1], "w")

@@ -205,9 +205,9 @@ def main() -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from cocoon_desktop.hardware.monitor import open_gpu_monitor
-    from cocoon_desktop.hardware.nvml import Nvml
-    from cocoon_desktop.paths import app_paths
+    from cocoon_desktop.core.paths import app_paths
+    from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
+    from cocoon_desktop.hardware.gpu.nvml import Nvml
     from cocoon_desktop.resources import resource_path
     from cocoon_desktop.settings import AppSettings, save_settings
     from cocoon_desktop.ui.shell import AppShell

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from cocoon_desktop.earnings.cells import WorkerContractState
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.payouts import GAS_NANOTON
 from cocoon_desktop.earnings.records import PayoutReason, PayoutRecord, PayoutStatus, to_ms
+from cocoon_desktop.protocol.cells import WorkerContractState
 
 log = logging.getLogger(__name__)
 PAYOUT_EXPIRY = timedelta(minutes=15)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from cocoon_desktop.earnings import ledger_rows as rows
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.money import format_ton
 from cocoon_desktop.earnings.records import PayoutRecord, ServedRequest, to_ms
+from cocoon_desktop.protocol.money import format_ton
 
 COLUMNS = (
     "kind", "time", "id", "proxy", "model", "prompt_tokens", "cached_tokens",
@@ -38,8 +38,13 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _amount(nano: int) -> str:
+    """All nine decimals, no grouping, no unit: what spreadsheets read back exactly."""
+    return format_ton(nano, exact=True, unit=False)
+
+
 def _cost(nano: int | None) -> str:
-    return "" if nano is None else format_ton(nano)  # same 9-decimal layout, any currency
+    return "" if nano is None else _amount(nano)  # same 9-decimal layout, any currency
 
 
 def request_row(r: ServedRequest, zone: tzinfo, proxy_label: str) -> list[str]:
@@ -48,7 +53,7 @@ def request_row(r: ServedRequest, zone: tzinfo, proxy_label: str) -> list[str]:
         "request", r.finished_at.astimezone(zone).isoformat(timespec="milliseconds"),
         r.request_id, proxy_label, _text(r.model), str(t.prompt_tokens), str(t.cached_tokens),
         str(t.completion_tokens), str(t.reasoning_tokens), str(r.coefficient),
-        str(r.adjusted_tokens), format_ton(r.earned_nanoton), str(r.earned_nanoton), "",
+        str(r.adjusted_tokens), _amount(r.earned_nanoton), str(r.earned_nanoton), "",
         "" if r.energy_j is None else f"{r.energy_j:.3f}", _cost(r.energy_cost_nano),
         r.energy_currency or "", "served" if r.succeeded else "failed", "", "", "",
     ]
@@ -63,7 +68,7 @@ def payout_row(p: PayoutRecord, zone: tzinfo, proxy_label: str) -> list[str]:
     return [
         "payout", payout_time(p).astimezone(zone).isoformat(timespec="milliseconds"), str(p.id),
         proxy_label, "", "", "", "", "", "", str(p.tokens_to - p.tokens_from),
-        format_ton(p.amount_nanoton), str(p.amount_nanoton), format_ton(p.gas_nanoton), "", "",
+        _amount(p.amount_nanoton), str(p.amount_nanoton), _amount(p.gas_nanoton), "", "",
         "", p.status.value, p.tx_hash or "", p.owner_tx_hash or "", p.external_msg_hash or "",
     ]
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from cocoon_desktop.earnings import totals
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.money import NANOTON_PER_TON
 from cocoon_desktop.earnings.periods import day_start, local_zone
 from cocoon_desktop.earnings.records import to_ms
+from cocoon_desktop.protocol.money import NANOTON_PER_TON
 
 PAID_STATUSES = ("confirmed", "received")
 IN_FLIGHT_STATUSES = ("prepared", "submitted")

@@ -33,7 +33,7 @@ from cocoon_desktop.earnings.records import (
     to_ms,
 )
 from cocoon_desktop.earnings.schema import migrate
-from cocoon_desktop.earnings.statements import (
+from cocoon_desktop.protocol.statements import (
     RejectReason,
     StatementRejected,
     VerifiedStatement,

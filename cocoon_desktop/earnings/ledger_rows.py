@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cocoon_desktop.earnings.pricing import TokenCounts
 from cocoon_desktop.earnings.records import (
     PayoutReason,
     PayoutRecord,
@@ -17,7 +16,8 @@ from cocoon_desktop.earnings.records import (
     from_ms,
     to_ms,
 )
-from cocoon_desktop.earnings.statements import VerifiedStatement
+from cocoon_desktop.protocol.pricing import TokenCounts
+from cocoon_desktop.protocol.statements import VerifiedStatement
 
 REQUEST_COLUMNS = (
     "id, request_id, proxy_key, model, prompt_tokens, cached_tokens, completion_tokens, "

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from pytoniq_core import Address, Cell
 
-from cocoon_desktop.earnings.cells import parse_signed_pay_message, wrap_signed_payload
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.money import NANOTON_PER_TON, format_ton
 from cocoon_desktop.earnings.records import PayoutReason, PayoutRecord, PayoutStatus
-from cocoon_desktop.earnings.statements import VerifiedStatement
+from cocoon_desktop.protocol.cells import parse_signed_pay_message, wrap_signed_payload
+from cocoon_desktop.protocol.money import NANOTON_PER_TON, format_ton
+from cocoon_desktop.protocol.statements import VerifiedStatement
 from cocoon_desktop.wallet.fees import STATIC_TRANSFER_FEE_NANO
 from cocoon_desktop.wallet.withdraw import NODE_WALLET_SEND_FLOOR_NANO
 
@@ -105,16 +105,16 @@ def decide(candidate: PayoutCandidate, policy: PayoutPolicy, *, idle_s: float | 
     if due <= 0:
         return PayoutDecision(None, "nothing to pay out: every signed token is already paid")
     if user_asked:
-        return PayoutDecision(PayoutReason.USER, f"paying out {format_ton(due)} TON as asked")
+        return PayoutDecision(PayoutReason.USER, f"paying out {format_ton(due)} as asked")
     if due >= policy.threshold_nanoton:
-        return PayoutDecision(PayoutReason.THRESHOLD, f"{format_ton(due)} TON is due, at or "
+        return PayoutDecision(PayoutReason.THRESHOLD, f"{format_ton(due)} is due, at or "
                                                       "above the payout threshold")
     idle = idle_s is None or idle_s >= policy.idle_after_s
     if idle and due >= policy.idle_threshold_nanoton:
-        return PayoutDecision(PayoutReason.IDLE, f"idle, and {format_ton(due)} TON is due")
-    return PayoutDecision(None, f"{format_ton(due)} TON is due; payouts start at "
-                                f"{format_ton(policy.threshold_nanoton)} TON (or "
-                                f"{format_ton(policy.idle_threshold_nanoton)} TON when idle)")
+        return PayoutDecision(PayoutReason.IDLE, f"idle, and {format_ton(due)} is due")
+    return PayoutDecision(None, f"{format_ton(due)} is due; payouts start at "
+                                f"{format_ton(policy.threshold_nanoton)} (or "
+                                f"{format_ton(policy.idle_threshold_nanoton)} when idle)")
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,11 @@ class GasCheck:
         if self.balance_nanoton is None:
             return ("The node wallet's balance could not be read, so no payout was sent. It "
                     "is retried when the TON connection is back.")
-        return (f"The node wallet holds {format_ton(self.balance_nanoton)} TON. A payout needs "
-                f"more than {format_ton(NODE_WALLET_FLOOR_NANOTON)} TON in it (its contract "
-                f"signs nothing below that) plus about {format_ton(SEND_FEE_NANOTON)} TON in "
+        return (f"The node wallet holds {format_ton(self.balance_nanoton)}. A payout needs "
+                f"more than {format_ton(NODE_WALLET_FLOOR_NANOTON)} in it (its contract "
+                f"signs nothing below that) plus about {format_ton(SEND_FEE_NANOTON)} in "
                 "fees; the 0.5 TON of gas it sends mostly comes back. Send at least "
-                f"{format_ton(self.shortfall_nanoton)} TON to {self.node_wallet_address}, then "
+                f"{format_ton(self.shortfall_nanoton)} to {self.node_wallet_address}, then "
                 "ask for the payout again.")
 
 

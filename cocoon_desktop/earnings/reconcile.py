@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.money import format_ton
 from cocoon_desktop.earnings.payouts import PayoutPolicy, decide, payout_candidates
 from cocoon_desktop.earnings.records import PayoutReason, PayoutRecord, PayoutStatus, ProxyInfo
-from cocoon_desktop.earnings.statements import RejectReason
+from cocoon_desktop.protocol.money import format_ton
+from cocoon_desktop.protocol.statements import RejectReason
 
 _PAID = (PayoutStatus.CONFIRMED, PayoutStatus.RECEIVED)
 
@@ -106,7 +106,7 @@ def _counting_gaps(earned: int, counted: int, committed: int, fee: int) -> list[
     if earned > committed:
         missing = earned - committed
         message = (f"proxy has not yet committed {_tokens(missing)} "
-                   f"({format_ton(missing * fee)} TON); proxies sign what they owe as they "
+                   f"({format_ton(missing * fee)}); proxies sign what they owe as they "
                    "go, usually within minutes")
         if counted and counted < earned:
             message += (f"; its last report counted {_tokens(counted)} in all, fewer than the "
@@ -128,12 +128,12 @@ def _payout_gaps(info: ProxyInfo, payouts: list[PayoutRecord], not_paid: Gap | N
     for p in payouts:
         if p.status in (PayoutStatus.PREPARED, PayoutStatus.SUBMITTED):
             gaps.append(Gap(GapKind.IN_FLIGHT, p.tokens_to - p.tokens_from, p.amount_nanoton,
-                            f"payout #{p.id} ({format_ton(p.amount_nanoton)} TON) was sent and "
+                            f"payout #{p.id} ({format_ton(p.amount_nanoton)}) was sent and "
                             "waits for the chain"))
         elif p.status is PayoutStatus.CONFIRMED:
             gaps.append(Gap(GapKind.NOT_RECEIVED, p.tokens_to - p.tokens_from, p.amount_nanoton,
                             f"payout tx seen but not yet in the owner's wallet "
-                            f"(payout #{p.id}, {format_ton(p.amount_nanoton)} TON)"))
+                            f"(payout #{p.id}, {format_ton(p.amount_nanoton)})"))
     ours = [p for p in payouts if p.reason is not PayoutReason.CHAIN]
     last = ours[-1] if ours else None
     if last is not None and last.status is PayoutStatus.FAILED:

@@ -16,11 +16,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from decimal import Decimal
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.records import ProxySession
-from cocoon_desktop.earnings.statements import StatementRejected
+from cocoon_desktop.earnings.records import ProxySession, ServedRequest
 from cocoon_desktop.hardware.energy import EnergyMeter, Tariff
 from cocoon_desktop.network.worker.types import (
     PaymentReceived,
@@ -29,9 +27,10 @@ from cocoon_desktop.network.worker.types import (
     RequestFinished,
     RequestStarted,
 )
+from cocoon_desktop.protocol.money import NANOTON_PER_TON
+from cocoon_desktop.protocol.statements import StatementRejected
 
 log = logging.getLogger(__name__)
-NANO = Decimal(1_000_000_000)
 Write = Callable[[Ledger], object]
 
 
@@ -79,7 +78,7 @@ class EarningsRecorder:
                                          event.worker_sc_address))
 
     def _finished(self, event: RequestFinished) -> None:
-        request = event.to_served_request()
+        request = served_request_from(event)
         joules = None
         if self._meter is not None:
             try:
@@ -88,7 +87,7 @@ class EarningsRecorder:
                 joules = None
         tariff = self._tariff()
         if joules is not None:
-            cost = int(tariff.cost(joules) * NANO) if tariff is not None else None
+            cost = int(tariff.cost(joules) * NANOTON_PER_TON) if tariff is not None else None
             request = dataclasses.replace(
                 request, energy_j=joules, energy_cost_nano=cost,
                 energy_currency=tariff.currency if tariff is not None else None)
@@ -134,3 +133,13 @@ class EarningsRecorder:
         self._enqueue(lambda ledger: None)
         self.flush()
         self._executor.shutdown(wait=True)
+
+
+def served_request_from(event: RequestFinished) -> ServedRequest:
+    """The ledger's record of one request the worker finished."""
+    return ServedRequest(request_id=event.request_id, proxy_key=event.proxy_key,
+                         model=event.model, tokens=event.tokens, coefficient=event.coefficient,
+                         adjusted_tokens=event.adjusted.total,
+                         worker_fee_per_token=event.worker_fee_per_token,
+                         started_at=event.started_at, finished_at=event.finished_at,
+                         succeeded=event.succeeded)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from cocoon_desktop.earnings.pricing import (
+from cocoon_desktop.protocol.pricing import (
     PriceMultipliers,
     TokenCounts,
     adjusted_tokens,

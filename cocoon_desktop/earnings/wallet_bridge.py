@@ -13,14 +13,14 @@ import time
 
 from pytoniq_core import Address, Cell, ShardAccount
 
-from cocoon_desktop.earnings.cells import (
+from cocoon_desktop.earnings.chain_sync import ChainUnavailable, IncomingPayout
+from cocoon_desktop.earnings.payout_service import NodeWalletState, PayoutSendError
+from cocoon_desktop.earnings.payouts import PayoutMessage
+from cocoon_desktop.protocol.cells import (
     CellLayoutError,
     WorkerContractState,
     parse_worker_contract_data,
 )
-from cocoon_desktop.earnings.chain_sync import ChainUnavailable, IncomingPayout
-from cocoon_desktop.earnings.payout_service import NodeWalletState, PayoutSendError
-from cocoon_desktop.earnings.payouts import PayoutMessage
 from cocoon_desktop.wallet.address import TonAddress, parse_address
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.chain_types import AccountReading, AccountStatus

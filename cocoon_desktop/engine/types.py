@@ -9,11 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-
-def base_model_name(cocoon_name: str) -> str:
-    """The part of a Cocoon model name (`name@commit:hash`) before `@`: what proxies match
-    requests on, what clients send, and what people read."""
-    return cocoon_name.split("@", 1)[0]
+from cocoon_desktop.protocol.model_names import base_model_name
 
 
 class EngineState(StrEnum):

@@ -10,5 +10,5 @@
     xid.py           GPU error events on a background thread, Xid classification
     energy.py        EnergyMeter (joules per request) and Tariff (cost per kWh)
     doctor.py        `cocoon-desktop-cli doctor` and run_doctor(); probes, checks, verdict, bundle
-    report.py        `python -m cocoon_desktop.hardware.report`: the monitor's view of the GPU
+    report.py        `python -m cocoon_desktop.hardware.gpu.report`: the monitor's view of the GPU
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from cocoon_desktop.hardware.monitor import GpuMonitor
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 
 JOULES_PER_KWH = Decimal(3_600_000)
 

@@ -26,9 +26,9 @@ from typing import Any
 import psutil
 
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.hardware.history import MetricHistory, metrics_of
-from cocoon_desktop.hardware.monitor import GpuMonitor
-from cocoon_desktop.hardware.serving import ProtectionController
+from cocoon_desktop.hardware.protection.control import ProtectionController
 from cocoon_desktop.hardware.snapshots import GpuEvent, GpuSample, HealthTick
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 

@@ -10,7 +10,7 @@ Mirrors upstream tee/cocoon/tdx.cpp:
   key id) is NOT verified, so a `tdx` peer is only structurally checked; see docs/areas/network.md.
 
 Quote parsing and the image hash (SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG,
-RTMR0-3 and 64 zero bytes) come from `cocoon_desktop.engine.quote`, shared with the providers.
+RTMR0-3 and 64 zero bytes) come from `cocoon_desktop.protocol.tdx_quote`, shared with the providers.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cocoon_desktop.engine import quote as quote_mod
+from cocoon_desktop.protocol import tdx_quote as quote_mod
 
 POLICY_KINDS = ("any", "fake_tdx", "tdx")
 MAX_QUOTE_BYTES = 32 * 1024  # upstream's cap on the quote extension
@@ -30,7 +30,7 @@ class AttestationError(ValueError):
 
 
 class QuoteProvider(Protocol):
-    """What RA-TLS needs from the engine's attestation (cocoon_desktop.engine.quote)."""
+    """What RA-TLS needs from the engine's attestation (engine.attestation.providers)."""
 
     kind: str  # "tdx", "fake_tdx" or "none"
 

@@ -16,10 +16,10 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.errors import FAILURE, ConnectionClosed, RemoteError
 from cocoon_desktop.network.framing import FrameDecoder, FramingError, encode_frame
-from cocoon_desktop.network.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network.tl.base import (
     TcpConnect,
     TcpConnected,

@@ -19,13 +19,12 @@ from typing import Any
 
 from pytoniq_core import Address, Cell, Slice, StateInit, begin_cell
 
-from cocoon_desktop.earnings.cells import load_std_address, store_std_address
-from cocoon_desktop.earnings.pricing import PriceMultipliers
-from cocoon_desktop.engine.types import base_model_name
 from cocoon_desktop.network.tl.base import RegisteredProxy, RootConfigV5
 from cocoon_desktop.network.transport import Endpoint
-
-NANO = 1_000_000_000
+from cocoon_desktop.protocol.cells import load_std_address, store_std_address
+from cocoon_desktop.protocol.model_names import base_model_name
+from cocoon_desktop.protocol.money import NANOTON_PER_TON
+from cocoon_desktop.protocol.pricing import PriceMultipliers
 
 
 class RootConfigError(ValueError):
@@ -68,8 +67,8 @@ class RootConfig:
     multipliers: PriceMultipliers = field(default_factory=PriceMultipliers)
     proxy_delay_before_close: int = 600
     client_delay_before_close: int = 300
-    min_proxy_stake: int = NANO
-    min_client_stake: int = NANO
+    min_proxy_stake: int = NANOTON_PER_TON
+    min_client_stake: int = NANOTON_PER_TON
     proxy_sc_code: Cell = field(default_factory=lambda: begin_cell().end_cell())
     worker_sc_code: Cell = field(default_factory=lambda: begin_cell().end_cell())
     client_sc_code: Cell = field(default_factory=lambda: begin_cell().end_cell())

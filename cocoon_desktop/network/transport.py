@@ -15,11 +15,11 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network import pow as pow_
 from cocoon_desktop.network.attestation import AttestationPolicy, PeerAttestation
 from cocoon_desktop.network.connection import PacketHandler, QueryHandler, TlConnection
 from cocoon_desktop.network.ratls import RaTlsIdentity, make_connection
-from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)

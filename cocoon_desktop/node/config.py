@@ -18,11 +18,12 @@ from pathlib import Path
 
 import platformdirs
 
+from cocoon_desktop.core.paths import APP_NAME, AppPaths, app_paths
 from cocoon_desktop.earnings.figures import TonPrice
 from cocoon_desktop.hardware.energy import Tariff
-from cocoon_desktop.hardware.protection import ProtectionSettings
+from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.units import MiB
-from cocoon_desktop.paths import APP_NAME, AppPaths, app_paths
+from cocoon_desktop.protocol.money import ton_to_nanoton
 from cocoon_desktop.settings import AppSettings, NetworkKind
 from cocoon_desktop.wallet.secret_store import SERVICE_NAME, profile_service_name
 
@@ -30,7 +31,6 @@ STATS_PORT_BASE = 12000  # upstream's worker runner: http_port 12000, +10 per in
 PORTS_PER_INSTANCE = 10
 MAX_INSTANCE = 999
 ATTESTATION_KINDS = ("auto", "tdx", "fake_tdx", "none")
-NANO = Decimal(10**9)
 
 
 def stats_port_for(instance: int) -> int:
@@ -140,7 +140,7 @@ def from_app_settings(s: AppSettings, instance: int = 0) -> NodeConfig:
     file_text, _, proxy_text = where.partition(" ")
     tariff = (Tariff(Decimal(str(s.tariff_per_kwh)), s.tariff_currency)
               if s.tariff_per_kwh > 0 else None)
-    price = (TonPrice(s.tariff_currency, int(Decimal(str(s.ton_price)) * NANO))
+    price = (TonPrice(s.tariff_currency, ton_to_nanoton(s.ton_price))
              if s.ton_price > 0 else None)
     return NodeConfig(
         instance=instance, network=s.network,

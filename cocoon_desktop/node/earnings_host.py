@@ -21,6 +21,7 @@ from typing import Any
 from cocoon_desktop.earnings.chain_sync import sync_with_chain
 from cocoon_desktop.earnings.figures import EarningsSummary, summarize
 from cocoon_desktop.earnings.ledger import Ledger, LedgerError
+from cocoon_desktop.earnings.ledger_files import choose_ledger
 from cocoon_desktop.earnings.payout_service import PayoutService
 from cocoon_desktop.earnings.recorder import EarningsRecorder
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
@@ -28,7 +29,6 @@ from cocoon_desktop.hardware.energy import EnergyMeter
 from cocoon_desktop.network.worker.http_stats import PayoutHook
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig
-from cocoon_desktop.node.ledger_files import choose_ledger
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import WalletManager

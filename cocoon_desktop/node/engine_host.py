@@ -16,16 +16,16 @@ from pathlib import Path
 
 import psutil
 
-from cocoon_desktop.engine.capacity import (
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus, EngineSupervisor
+from cocoon_desktop.engine.models.capacity import (
     MIN_CONTEXT_PER_SEQUENCE,
     kv_budget_bytes,
     suggest_capacity,
 )
-from cocoon_desktop.engine.file_hash import FileChangedWhileHashing
-from cocoon_desktop.engine.gguf_meta import GgufMetadata, ModelFileError
-from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.engine.offload import RESERVE_BYTES, plan_offload
-from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus, EngineSupervisor
+from cocoon_desktop.engine.models.file_hash import FileChangedWhileHashing
+from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, ModelFileError
+from cocoon_desktop.engine.models.model_library import ModelLibrary
+from cocoon_desktop.engine.models.offload import RESERVE_BYTES, plan_offload
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
 from cocoon_desktop.node.config import NodeConfig
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cocoon_desktop.hardware.monitor import EventCallback, GpuMonitor
+from cocoon_desktop.hardware.gpu.monitor import EventCallback, GpuMonitor
 from cocoon_desktop.hardware.snapshots import GpuAvailability, GpuEvent, GpuSample, GpuStatic
 
 _PCI = re.compile(r"^(?:([0-9a-f]{1,8}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-9a-f]{1,2})$")

@@ -12,8 +12,8 @@ from enum import Enum
 from typing import Any
 
 from cocoon_desktop import __version__
+from cocoon_desktop.earnings.labels import known_energy_j
 from cocoon_desktop.node.status import NodeState, NodeStatus
-from cocoon_desktop.ui_logic.earnings_text import known_energy_j
 
 
 def _escape(value: str) -> str:

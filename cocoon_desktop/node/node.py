@@ -25,10 +25,10 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
-from cocoon_desktop.hardware.monitor import GpuMonitor
-from cocoon_desktop.hardware.protection import Notification
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
+from cocoon_desktop.hardware.protection.policy import Notification
 from cocoon_desktop.hardware.snapshots import GpuSample, HealthTick
 from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished, WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome, node_home

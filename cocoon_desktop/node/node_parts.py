@@ -15,16 +15,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-from cocoon_desktop.engine.gateway import GatewayError, UpstreamGateway
-from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.engine.offload import gpu_offload_support
-from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.host.gateway import GatewayError, UpstreamGateway
+from cocoon_desktop.engine.host.supervisor import EngineStatus
+from cocoon_desktop.engine.models.model_library import ModelLibrary
+from cocoon_desktop.engine.models.offload import gpu_offload_support
 from cocoon_desktop.engine.types import EngineSettings
 from cocoon_desktop.hardware.energy import EnergyMeter, MonitorEnergySource
-from cocoon_desktop.hardware.monitor import GpuMonitor, open_gpu_monitor
-from cocoon_desktop.hardware.protection import Notification, ProtectionPolicy
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor, open_gpu_monitor
+from cocoon_desktop.hardware.protection.control import ProtectionController, ServingControl
+from cocoon_desktop.hardware.protection.policy import Notification, ProtectionPolicy
 from cocoon_desktop.hardware.service import HealthService
-from cocoon_desktop.hardware.serving import ProtectionController, ServingControl
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.network.worker.worker import Worker

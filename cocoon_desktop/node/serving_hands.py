@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from cocoon_desktop.hardware.monitor import GpuMonitor
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.node.config import NodeConfig, NodeHome
 from cocoon_desktop.node.engine_host import SupervisorFactory
 from cocoon_desktop.node.node_parts import NodeParts

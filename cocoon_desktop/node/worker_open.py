@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from pytoniq_core import Cell, ShardAccount
 
-from cocoon_desktop.engine.quote import (
-    QuoteError,
+from cocoon_desktop.engine.attestation.providers import (
     QuoteProvider,
     detect_quote_providers,
     select_quote_provider,
@@ -38,6 +37,7 @@ from cocoon_desktop.network.worker.types import WorkerConfig
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.status import NodeProblem
+from cocoon_desktop.protocol.tdx_quote import QuoteError
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.address import parse_address
 from cocoon_desktop.wallet.chain import ChainService

@@ -13,8 +13,8 @@ import signal
 import sys
 import time
 
-from cocoon_desktop.logs import setup_logging
-from cocoon_desktop.paths import app_paths
+from cocoon_desktop.core.logs import setup_logging
+from cocoon_desktop.core.paths import app_paths
 
 log = logging.getLogger(__name__)
 APP_ID = "org.cocoon.desktop"

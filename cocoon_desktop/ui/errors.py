@@ -2,7 +2,7 @@
 
 Every path an error can take out of the app's code ends here: `sys.excepthook` (Qt slots),
 `threading.excepthook`, the asyncio loop's exception handler and failed `spawn()` tasks. The
-report goes through `cocoon_desktop.logs.redact` before anything shows or copies it.
+report goes through `cocoon_desktop.core.logs.redact` before anything shows or copies it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop import __version__
-from cocoon_desktop.logs import redact
+from cocoon_desktop.core.logs import redact
 from cocoon_desktop.ui import aio
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.snapshots import HealthTick
 from cocoon_desktop.node.status import NEEDS_USER, NodeStatus

@@ -14,13 +14,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-from cocoon_desktop.engine.model_library import ModelLibrary
-from cocoon_desktop.hardware.monitor import GpuMonitor
+from cocoon_desktop.core.paths import AppPaths, app_paths
+from cocoon_desktop.engine.models.model_library import ModelLibrary
+from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.node.config import from_app_settings, node_home
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeStatus
-from cocoon_desktop.paths import AppPaths, app_paths
 from cocoon_desktop.platform.autostart import Autostart, system_autostart
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import AppSettings
 from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.controllers.chat import ChatController
@@ -38,7 +39,6 @@ from cocoon_desktop.ui.theme import ThemeManager
 from cocoon_desktop.ui.tray import Tray
 from cocoon_desktop.ui.windows import Windows
 from cocoon_desktop.ui_logic.chat import GenerationParams
-from cocoon_desktop.ui_logic.format import format_ton
 from cocoon_desktop.wallet.secret_store import SecretStore
 from cocoon_desktop.wallet.transactions import TransactionRecord
 

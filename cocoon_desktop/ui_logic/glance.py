@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cocoon_desktop.earnings.labels import money_note
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui_logic.earnings_text import money_note
-from cocoon_desktop.ui_logic.format import format_ton
 
 
 class TrayState(StrEnum):

@@ -1,6 +1,6 @@
 """Log entries as the logs view shows, filters and exports them.
 
-Lines come from the app's own log file (format set in `cocoon_desktop.logs`) and from live
+Lines come from the app's own log file (format set in `cocoon_desktop.core.logs`) and from live
 records; both are redacted before they get here. Continuation lines (tracebacks) belong to the
 entry above them.
 """

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from nacl.bindings import crypto_sign_seed_keypair
 from pytoniq_core.crypto import keys as ton_keys
 
-from cocoon_desktop.logs import register_secret
+from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.wallet.errors import MnemonicError
 
 WORD_COUNT = 24

@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from cocoon_desktop.logs import register_secret
+from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.wallet.errors import NodeKeyError
 from cocoon_desktop.wallet.mnemonic import KeyPair, keypair_from_seed
 

@@ -27,7 +27,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
-from cocoon_desktop.logs import register_secret
+from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.wallet.errors import WalletError
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from nacl.signing import SigningKey
 from pytoniq_core import (
@@ -31,6 +30,7 @@ from pytoniq_core import (
     StateInit,
 )
 
+from cocoon_desktop.protocol.money import InvalidAmount, parse_ton
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.contracts import (
     V4_DEFAULT_WALLET_ID,
@@ -41,7 +41,6 @@ from cocoon_desktop.wallet.contracts import (
 from cocoon_desktop.wallet.errors import AmountError, TransferError
 from cocoon_desktop.wallet.mnemonic import KeyPair
 
-NANO_PER_TON = 1_000_000_000
 MAX_COMMENT_BYTES = 500
 DEFAULT_VALIDITY_S = 600
 SEND_MODE_PAY_FEES_SEPARATELY = 1
@@ -86,31 +85,15 @@ class SignedTransfer:
 
 
 def parse_ton_amount(text: str) -> int:
-    """A user's amount in TON ("1.5", "1,5", "0.000000001") as nanotons; AmountError if not."""
-    cleaned = text.strip().replace(" ", "").replace("_", "").replace(",", ".")
-    cleaned = cleaned.removesuffix("TON").removesuffix("ton").strip()
+    """A user's amount to send, in nanoTON (`protocol.money.parse_ton`), more than zero;
+    AmountError says what to type otherwise."""
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise AmountError(
-            "This amount is not a number.", "Type an amount in TON, e.g. 1.5."
-        ) from None
-    if not value.is_finite() or value <= 0:
+        nano = parse_ton(text)
+    except InvalidAmount as exc:
+        raise AmountError(str(exc)) from None
+    if nano <= 0:
         raise AmountError("The amount must be more than zero.", "Type an amount in TON, e.g. 1.5.")
-    nano = value * NANO_PER_TON
-    if nano != nano.to_integral_value():
-        raise AmountError(
-            "TON amounts have at most 9 decimal places.", "Round the amount to 9 decimals."
-        )
-    return int(nano)
-
-
-def format_ton(nano: int) -> str:
-    """Nanotons as TON without trailing zeros: 1500000000 -> "1.5"."""
-    sign = "-" if nano < 0 else ""
-    whole, frac = divmod(abs(nano), NANO_PER_TON)
-    text = f"{whole}.{frac:09d}".rstrip("0").rstrip(".")
-    return f"{sign}{text}"
+    return nano
 
 
 def comment_body(comment: str) -> Cell:

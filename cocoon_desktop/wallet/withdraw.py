@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pytoniq_core import Cell, StateInit
 
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.wallet.address import check_network, parse_address
 from cocoon_desktop.wallet.chain_types import AccountSnapshot, AccountStatus
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion
@@ -32,7 +33,6 @@ from cocoon_desktop.wallet.transfer import (
     SEND_MODE_PAY_FEES_SEPARATELY,
     OutgoingMessage,
     SignedTransfer,
-    format_ton,
     parse_ton_amount,
     sign_transfer,
 )
@@ -75,14 +75,14 @@ class TransferConfirmation:
 
     def summary_lines(self) -> list[tuple[str, str]]:
         """Label/value rows for the confirmation dialog."""
-        amount = format_ton(self.amount_nano) + " TON"
+        amount = format_ton(self.amount_nano)
         if self.sends_all:
             amount = f"everything: about {amount}"
-        fee = ("" if self.fee_emulated else "at most ") + format_ton(self.fee_nano) + " TON"
+        fee = ("" if self.fee_emulated else "at most ") + format_ton(self.fee_nano)
         rows = [
             ("Network", self.network.value), ("From", self.from_address),
             ("To", self.to_address), ("Amount", amount), ("Network fee", fee),
-            ("Total", format_ton(self.total_nano) + " TON"),
+            ("Total", format_ton(self.total_nano)),
         ]
         return rows + ([("Comment", self.comment)] if self.comment else [])
 
@@ -189,7 +189,7 @@ def _usable_seqno(wallet: WalletContract, snapshot: AccountSnapshot) -> int:
 def _check_node_floor(wallet: WalletContract, balance_nano: int) -> None:
     if wallet.version is WalletVersion.NODE and balance_nano < NODE_WALLET_SEND_FLOOR_NANO:
         raise TransferError(
-            f"The node wallet holds {format_ton(balance_nano)} TON; its contract signs "
+            f"The node wallet holds {format_ton(balance_nano)}; its contract signs "
             "transfers only while it holds at least 2 TON.",
             "To take everything out, send the comment 'w' to it from the owner wallet "
             "(the app does it when your full wallet is the owner).",
@@ -204,7 +204,7 @@ def _amounts(
         received = balance_nano - fee.fee_nano
         if received <= 0:
             raise AmountError(
-                f"The balance ({format_ton(balance_nano)} TON) does not cover the network fee.",
+                f"The balance ({format_ton(balance_nano)}) does not cover the network fee.",
                 "Top the wallet up first.",
             )
         return received, balance_nano
@@ -212,9 +212,9 @@ def _amounts(
     if total > balance_nano:
         most = max(0, balance_nano - fee.fee_nano)
         raise AmountError(
-            f"Not enough TON: the wallet holds {format_ton(balance_nano)} TON and the fee is "
-            f"{'about' if fee.emulated else 'up to'} {format_ton(fee.fee_nano)} TON.",
-            f"Send at most {format_ton(most)} TON, or choose to send everything.",
+            f"Not enough TON: the wallet holds {format_ton(balance_nano)} and the fee is "
+            f"{'about' if fee.emulated else 'up to'} {format_ton(fee.fee_nano)}.",
+            f"Send at most {format_ton(most)}, or choose to send everything.",
         )
     return amount_nano, total
 
@@ -222,8 +222,8 @@ def _amounts(
 def _balance_warnings(wallet: WalletContract, left_nano: int) -> list[str]:
     if wallet.version is WalletVersion.NODE and left_nano < NODE_WALLET_WORKING_NANO:
         return [
-            f"The node wallet keeps {format_ton(max(0, left_nano))} TON after this; the worker "
-            f"needs about {format_ton(NODE_WALLET_WORKING_NANO)} TON to keep serving and "
+            f"The node wallet keeps {format_ton(max(0, left_nano))} after this; the worker "
+            f"needs about {format_ton(NODE_WALLET_WORKING_NANO)} to keep serving and "
             "claiming payouts."
         ]
     return []

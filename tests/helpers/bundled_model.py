@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.models import BundledModelMissing, bundled_model_path
+from cocoon_desktop.engine.models.bundled import BundledModelMissing, bundled_model_path
 
 
 def bundled_model_or_skip() -> Path:

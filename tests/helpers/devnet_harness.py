@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 import aiohttp
 from aiohttp import web
 
-from cocoon_desktop.engine.quote import FakeTdxProvider
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings
 from cocoon_desktop.network.attestation import AttestationPolicy, QuoteProvider
 from cocoon_desktop.network.devnet.network import (

@@ -39,7 +39,7 @@ from pytoniq_core.tlb.account import (
 from pytvm.transaction_emulator import TransactionEmulator
 from pytvm.transaction_emulator.trace import EMPTY_STATE
 
-from cocoon_desktop.earnings.cells import store_std_address
+from cocoon_desktop.protocol.cells import store_std_address
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain import snapshot_from_account
 from cocoon_desktop.wallet.chain_types import AccountSnapshot

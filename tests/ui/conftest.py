@@ -22,7 +22,7 @@ import qasync
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication
 
-from cocoon_desktop.paths import AppPaths, app_paths
+from cocoon_desktop.core.paths import AppPaths, app_paths
 from cocoon_desktop.ui import aio
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ def paths(tmp_path: Path) -> AppPaths:
 
 @pytest.fixture
 def model_controller(paths: AppPaths) -> Any:
-    from cocoon_desktop.engine.model_library import ModelLibrary
+    from cocoon_desktop.engine.models.model_library import ModelLibrary
     from cocoon_desktop.ui.controllers.models import ModelController
 
     return ModelController(ModelLibrary(paths))

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from cocoon_desktop.paths import app_paths
+from cocoon_desktop.core.paths import app_paths
 from cocoon_desktop.settings import AppSettings, save_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
-from cocoon_desktop.hardware.nvml import Nvml
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.gpu.nvml import Nvml
 from cocoon_desktop.settings import AppSettings, save_settings
 from cocoon_desktop.ui.dashboard.gpu_card import GpuCard
 from cocoon_desktop.ui.dashboard.host_card import NoGpuCard

@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.pricing import TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest
+from cocoon_desktop.protocol.pricing import TokenCounts
 from cocoon_desktop.settings import AppSettings, NetworkKind, save_settings
 
 DEVNET_NOTE = "Devnet: test tokens, not real TON"

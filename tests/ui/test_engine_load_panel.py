@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 import pytest
 
-from cocoon_desktop.engine.supervisor import EngineStatus
+from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.ui.controllers.engine import EngineController

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtGui import QGuiApplication
 
-from cocoon_desktop.logs import register_secret
+from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.ui.errors import ErrorReporter, build_report
 
 

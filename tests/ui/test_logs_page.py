@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from cocoon_desktop.logs import register_secret, setup_logging
+from cocoon_desktop.core.logs import register_secret, setup_logging
 from cocoon_desktop.ui.controllers.logs import LogController
 from cocoon_desktop.ui.logs_view import LogsPage
 from cocoon_desktop.ui_logic.logview import parse_lines

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
-from cocoon_desktop.hardware.nvml import Nvml
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.gpu.nvml import Nvml
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import AppSettings, save_settings
 from cocoon_desktop.ui_logic.glance import TrayState

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import NOTREADY, TIMEOUT, ConnectionClosed, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
-from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse, TokensUsed

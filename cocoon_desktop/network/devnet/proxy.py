@@ -19,17 +19,17 @@ from typing import Any
 from nacl.signing import SigningKey
 from pytoniq_core import Address
 
-from cocoon_desktop.earnings.cells import raw_address
-from cocoon_desktop.earnings.statements import sign_statement
-from cocoon_desktop.engine.types import base_model_name
+from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.errors import NOTREADY, PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
 from cocoon_desktop.network.root_config import RootConfig
-from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl.worker import SignedPayment
 from cocoon_desktop.network.transport import RaTlsServer, serve_ratls
 from cocoon_desktop.network.worker.stats import AmortCounter
+from cocoon_desktop.protocol.cells import raw_address
+from cocoon_desktop.protocol.model_names import base_model_name
+from cocoon_desktop.protocol.statements import sign_statement
 
 log = logging.getLogger(__name__)
 MIN_PROTO_VERSION = 0

@@ -16,13 +16,12 @@ import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cocoon_desktop.earnings.cells import raw_address
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.attestation import AttestationError, PeerAttestation
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import FAILURE, RemoteError
 from cocoon_desktop.network.root_config import RootConfigError, friendly, parse_address
-from cocoon_desktop.network.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network.tl.worker import (
     ProxyRunQuery,
     ProxyRunQueryEx,
@@ -50,6 +49,7 @@ from cocoon_desktop.network.worker.types import (
     ProxyStateChanged,
     ProxyStatus,
 )
+from cocoon_desktop.protocol.cells import raw_address
 
 if TYPE_CHECKING:
     from cocoon_desktop.network.worker.worker import ProxyAccount, Worker

@@ -16,13 +16,13 @@ import json
 import re
 from typing import Any
 
-from cocoon_desktop.earnings.pricing import (
+from cocoon_desktop.network.tl.base import TokensUsed
+from cocoon_desktop.protocol.pricing import (
     AdjustedTokens,
     PriceMultipliers,
     TokenCounts,
     adjusted_tokens,
 )
-from cocoon_desktop.network.tl.base import TokensUsed
 
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 

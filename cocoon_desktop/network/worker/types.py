@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from cocoon_desktop.earnings.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
-from cocoon_desktop.earnings.records import ServedRequest
-from cocoon_desktop.earnings.statements import RejectReason, VerifiedStatement
-from cocoon_desktop.engine.types import EngineEndpoint, base_model_name
+from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.root_config import RootConfig
 from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.protocol.model_names import base_model_name
+from cocoon_desktop.protocol.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
+from cocoon_desktop.protocol.statements import RejectReason, VerifiedStatement
 
 MIN_PROTO_VERSION = 1
 MAX_PROTO_VERSION = 2
@@ -87,15 +87,6 @@ class RequestFinished:
     @property
     def earned_nanoton(self) -> int:
         return self.adjusted.total * self.worker_fee_per_token
-
-    def to_served_request(self) -> ServedRequest:
-        """The earnings ledger's record of this request."""
-        return ServedRequest(request_id=self.request_id, proxy_key=self.proxy_key,
-                             model=self.model, tokens=self.tokens, coefficient=self.coefficient,
-                             adjusted_tokens=self.adjusted.total,
-                             worker_fee_per_token=self.worker_fee_per_token,
-                             started_at=self.started_at, finished_at=self.finished_at,
-                             succeeded=self.succeeded)
 
 
 @dataclass(frozen=True)

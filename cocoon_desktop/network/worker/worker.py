@@ -22,10 +22,9 @@ from typing import Any
 
 import aiohttp
 
-from cocoon_desktop.earnings.statements import RejectReason, StatementRejected, verify_statement
+from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.errors import ERROR, NOTREADY, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
-from cocoon_desktop.network.tasks import TaskSet
 from cocoon_desktop.network.tl.base import TokensUsed
 from cocoon_desktop.network.tl.worker import (
     ProxyQueryAnswerError,
@@ -46,6 +45,7 @@ from cocoon_desktop.network.worker.types import (
     WorkerEvent,
     WorkerStatus,
 )
+from cocoon_desktop.protocol.statements import RejectReason, StatementRejected, verify_statement
 
 log = logging.getLogger(__name__)
 Listener = Callable[[WorkerEvent], None]

@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from cocoon_desktop.engine.client import EngineClient, EngineError
-from cocoon_desktop.engine.queue import Lane
-from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus
+from cocoon_desktop.engine.api import Lane
+from cocoon_desktop.engine.host.client import EngineClient, EngineError
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
 from cocoon_desktop.node.engine_host import EngineHost
 from cocoon_desktop.node.status import NodeStatus

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from cocoon_desktop.engine.file_hash import FileChangedWhileHashing, HashCancelled
-from cocoon_desktop.engine.gguf_meta import GgufMetadata, ModelFileError
-from cocoon_desktop.engine.model_library import ModelEntry, ModelLibrary
-from cocoon_desktop.engine.offload import OffloadPlan, plan_offload
+from cocoon_desktop.engine.models.file_hash import FileChangedWhileHashing, HashCancelled
+from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, ModelFileError
+from cocoon_desktop.engine.models.model_library import ModelEntry, ModelLibrary
+from cocoon_desktop.engine.models.offload import OffloadPlan, plan_offload
 from cocoon_desktop.ui.aio import run_blocking
 
 

@@ -13,7 +13,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.hardware.protection import Notification
+from cocoon_desktop.hardware.protection.policy import Notification
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.node.config import from_app_settings
 from cocoon_desktop.node.node import Node

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from cocoon_desktop.engine.supervisor import EngineStatus
-from cocoon_desktop.engine.types import EngineState, base_model_name
+from cocoon_desktop.engine.host.supervisor import EngineStatus
+from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
+from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController

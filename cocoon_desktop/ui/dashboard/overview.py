@@ -6,7 +6,9 @@ import time
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
+from cocoon_desktop.earnings.labels import is_test_money, money_note
 from cocoon_desktop.hardware.snapshots import GpuAvailability, GpuEvent, HealthTick
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
 from cocoon_desktop.ui.controllers.engine import EngineController
@@ -16,8 +18,6 @@ from cocoon_desktop.ui.dashboard.engine_panel import EnginePanel
 from cocoon_desktop.ui.dashboard.gpu_card import GpuCard
 from cocoon_desktop.ui.dashboard.host_card import HostCard, NoGpuCard
 from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
-from cocoon_desktop.ui_logic.earnings_text import is_test_money, money_note
-from cocoon_desktop.ui_logic.format import format_ton
 
 CHART_WINDOW_S = 300.0
 

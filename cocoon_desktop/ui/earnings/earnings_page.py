@@ -24,21 +24,21 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop.earnings.export import ExportError
-from cocoon_desktop.earnings.series import SeriesPoint
-from cocoon_desktop.engine.types import base_model_name
-from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import spawn
-from cocoon_desktop.ui.charts import BarChart
-from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
-from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
-from cocoon_desktop.ui_logic.earnings_text import (
+from cocoon_desktop.earnings.labels import (
     energy_text,
     export_file_name,
     is_test_money,
     money_note,
     net_figure,
 )
-from cocoon_desktop.ui_logic.format import NANOTON_PER_TON, format_ton
+from cocoon_desktop.earnings.series import SeriesPoint
+from cocoon_desktop.protocol.model_names import base_model_name
+from cocoon_desktop.protocol.money import NANOTON_PER_TON, format_ton
+from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.ui.charts import BarChart
+from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
+from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
 
 COLUMNS = ("Finished", "Model", "Proxy", "Prompt", "Cached", "Completion", "Adjusted",
            "Earned", "Energy")

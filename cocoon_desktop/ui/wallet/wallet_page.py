@@ -17,12 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.wallet import WalletController, WalletView
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
 from cocoon_desktop.ui.wallet.withdraw_dialog import WithdrawDialog
 from cocoon_desktop.ui.widgets import Card, StateLabel, muted
-from cocoon_desktop.ui_logic.format import format_age, format_ton
+from cocoon_desktop.ui_logic.format import format_age
 from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, ChainStatus
 from cocoon_desktop.wallet.errors import WalletError
 from cocoon_desktop.wallet.withdraw import NODE_WALLET_WORKING_NANO

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
+from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
 from cocoon_desktop.ui.widgets import StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage
-from cocoon_desktop.ui_logic.format import format_ton
 from cocoon_desktop.ui_logic.wizard import WizardError
 from cocoon_desktop.wallet.contracts import WalletVersion
 from cocoon_desktop.wallet.errors import WalletError

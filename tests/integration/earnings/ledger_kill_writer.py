@@ -19,14 +19,14 @@ from pytoniq_core import Address
 
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
-from cocoon_desktop.earnings.pricing import PriceMultipliers, TokenCounts
 from cocoon_desktop.earnings.records import (
     PayoutReason,
     PayoutStatus,
     ProxySession,
     ServedRequest,
 )
-from cocoon_desktop.earnings.statements import sign_statement
+from cocoon_desktop.protocol.pricing import PriceMultipliers, TokenCounts
+from cocoon_desktop.protocol.statements import sign_statement
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
 FEE = 1000

@@ -22,9 +22,9 @@ from cocoon_desktop.earnings.figures import summarize
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.reconcile import GapKind, reconcile
 from cocoon_desktop.earnings.recorder import EarningsRecorder
-from cocoon_desktop.earnings.statements import RejectReason, StatementRejected
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
+from cocoon_desktop.protocol.statements import RejectReason, StatementRejected
 from tests.helpers.devnet_harness import (
     attested_devnet,
     attested_settings,

@@ -12,15 +12,15 @@ import pytest
 from nacl.signing import SigningKey
 from pytoniq_core import Address, begin_cell
 
-from cocoon_desktop.earnings.cells import OP_PAYOUT
 from cocoon_desktop.earnings.chain_sync import sync_with_chain
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.payout_service import PayoutService
 from cocoon_desktop.earnings.payouts import GAS_NANOTON, build_payout_message
 from cocoon_desktop.earnings.reconcile import GapKind, reconcile
 from cocoon_desktop.earnings.records import PayoutStatus, ProxySession
-from cocoon_desktop.earnings.statements import sign_statement
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
+from cocoon_desktop.protocol.cells import OP_PAYOUT
+from cocoon_desktop.protocol.statements import sign_statement
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
 from cocoon_desktop.wallet.networks import TonNetwork

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.inference import InferenceCore
+from cocoon_desktop.engine.process.inference import InferenceCore
 from cocoon_desktop.engine.types import EngineSettings
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from cocoon_desktop.engine.inference import (
+from cocoon_desktop.engine.process.inference import (
     GenerationEvent,
     GenerationFinished,
     GenerationRequest,

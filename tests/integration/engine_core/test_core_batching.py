@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from cocoon_desktop.engine.inference import GenerationRequest, InferenceCore, SamplingParams
+from cocoon_desktop.engine.process.inference import GenerationRequest, InferenceCore, SamplingParams
 from tests.integration.engine_core.core_harness import (
     Collector,
     chat_tokens,

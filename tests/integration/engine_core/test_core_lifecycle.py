@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from cocoon_desktop.engine.inference import (
+from cocoon_desktop.engine.process.inference import (
     EngineClosed,
     GenerationFinished,
     GenerationRequest,
@@ -18,7 +18,7 @@ from cocoon_desktop.engine.inference import (
     SamplingParams,
     TokenDelta,
 )
-from cocoon_desktop.engine.llama_native import NativeContext
+from cocoon_desktop.engine.process.llama_native import NativeContext
 from tests.integration.engine_core.core_harness import Collector, chat_tokens, generate
 
 pytestmark = pytest.mark.engine

@@ -7,8 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from cocoon_desktop.engine.inference import InferenceCore, LoadCancelled, SamplingParams
-from cocoon_desktop.engine.load_progress import LoadWatch
+from cocoon_desktop.engine.process.inference import InferenceCore, LoadCancelled, SamplingParams
+from cocoon_desktop.engine.process.load_progress import LoadWatch
 from cocoon_desktop.engine.types import EngineSettings
 from tests.integration.engine_core.big_model import write_big_model
 from tests.integration.engine_core.core_harness import generate

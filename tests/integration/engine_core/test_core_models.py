@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.inference import (
+from cocoon_desktop.engine.process.inference import (
     InferenceCore,
     InvalidRequest,
     ModelLoadError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.inference import InferenceCore, SamplingParams
+from cocoon_desktop.engine.process.inference import InferenceCore, SamplingParams
 from tests.integration.engine_core.core_harness import chat_tokens, generate, generate_together
 
 pytestmark = pytest.mark.engine

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from cocoon_desktop.engine.client import EngineClient
+from cocoon_desktop.engine.host.client import EngineClient
+from cocoon_desktop.engine.host.supervisor import EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.stats import EngineStats
-from cocoon_desktop.engine.supervisor import EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

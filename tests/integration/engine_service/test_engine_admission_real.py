@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from cocoon_desktop.engine.client import EngineClient
+from cocoon_desktop.engine.host.client import EngineClient
 from cocoon_desktop.engine.stats import EngineStats
 from tests.integration.engine_service.conftest import COUNTING, wait_for_stats
 

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from cocoon_desktop.engine.client import EngineClient
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.client import EngineClient
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from tests.integration.engine_service.conftest import SERVED, wait_for_stats
 
 pytestmark = [pytest.mark.engine, pytest.mark.asyncio(loop_scope="module")]

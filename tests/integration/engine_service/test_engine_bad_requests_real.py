@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cocoon_desktop.engine.client import EngineClient, EngineRequestError
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.client import EngineClient, EngineRequestError
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from tests.integration.engine_service.conftest import SERVED
 
 pytestmark = [pytest.mark.engine, pytest.mark.asyncio(loop_scope="module")]

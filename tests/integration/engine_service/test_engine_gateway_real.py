@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from cocoon_desktop.engine.client import EngineClient
-from cocoon_desktop.engine.gateway import UpstreamGateway
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.client import EngineClient
+from cocoon_desktop.engine.host.gateway import UpstreamGateway
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from tests.integration.engine_service.conftest import (
     COUNTING,
     SERVED,

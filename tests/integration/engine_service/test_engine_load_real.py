@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cocoon_desktop.engine.supervisor import EngineStartError, EngineStatus, EngineSupervisor
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineState
 from tests.integration.engine_core.big_model import write_big_model
 from tests.integration.engine_service.conftest import StatusLog, engine_settings, started

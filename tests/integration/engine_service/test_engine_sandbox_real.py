@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.client import EngineClient
-from cocoon_desktop.engine.sandbox import (
+from cocoon_desktop.engine.host.client import EngineClient
+from cocoon_desktop.engine.host.sandbox import (
     ENV_ALLOWED,
     SandboxMode,
     plan_sandbox,
     runtime_read_only_paths,
     scrubbed_environment,
 )
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from tests.integration.engine_service.conftest import (
     SERVED,
     bundled_model_path,

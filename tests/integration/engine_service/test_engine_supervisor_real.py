@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.client import EngineClient, EngineUnavailable
-from cocoon_desktop.engine.supervisor import EngineStartError, EngineSupervisor, RestartPolicy
+from cocoon_desktop.engine.host.client import EngineClient, EngineUnavailable
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineSupervisor, RestartPolicy
 from cocoon_desktop.engine.types import EngineState
 from tests.integration.engine_service.conftest import (
     COUNTING,
@@ -167,7 +167,7 @@ async def test_restart_switches_settings() -> None:
 
 APP = """
 import asyncio, sys
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from tests.integration.engine_service.conftest import engine_settings
 
 async def main() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.hardware.probes import (
+from cocoon_desktop.doctor.probes import (
     Endpoint,
     probe_endpoints,
     probe_keyring,
@@ -99,7 +99,7 @@ def test_doctor_command_rejects_bad_input(tmp_path: Path) -> None:
 
 
 def test_gpu_report_command(tmp_path: Path) -> None:
-    result = run_cli(["-m", "cocoon_desktop.hardware.report", "--samples", "2",
+    result = run_cli(["-m", "cocoon_desktop.hardware.gpu.report", "--samples", "2",
                       "--interval", "0.1", "--require-gpu"], tmp_path)
     if result.returncode == 0:  # a machine with an NVIDIA GPU and driver
         assert "GPU 0:" in result.stdout and "uuid GPU-" in result.stdout

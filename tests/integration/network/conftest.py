@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.quote import FakeTdxProvider, NoneProvider
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider, NoneProvider
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from cocoon_desktop.earnings.pricing import adjusted_tokens
-from cocoon_desktop.engine.quote import FakeTdxProvider
-from cocoon_desktop.engine.supervisor import EngineSupervisor
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
+from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
 from cocoon_desktop.network.worker.types import PaymentReceived, RequestFinished
+from cocoon_desktop.protocol.pricing import adjusted_tokens
 from tests.helpers.devnet_harness import (
     ServedDevnet,
     attested_devnet,

@@ -9,7 +9,7 @@ import signal
 import aiohttp
 import pytest
 
-from cocoon_desktop.engine.supervisor import RestartPolicy
+from cocoon_desktop.engine.host.supervisor import RestartPolicy
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.network.worker.types import RequestFinished
 from tests.helpers.devnet_harness import (

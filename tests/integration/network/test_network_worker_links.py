@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.earnings.cells import raw_address
-from cocoon_desktop.earnings.statements import RejectReason
-from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy, fake_tdx_image_hash
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.root_config import parse_address
 from cocoon_desktop.network.worker.types import PaymentRejected, ProxyStateChanged
+from cocoon_desktop.protocol.cells import raw_address
+from cocoon_desktop.protocol.statements import RejectReason
 from tests.helpers.devnet_harness import (
     MODEL_NAME,
     chat,

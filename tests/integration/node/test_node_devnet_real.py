@@ -14,10 +14,10 @@ import psutil
 import pytest
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.engine.capacity import COMPUTE_RESERVE_BYTES, KV_SHARE_OF_FREE_MEMORY
-from cocoon_desktop.engine.gguf_meta import read_gguf_metadata
+from cocoon_desktop.engine.models.capacity import COMPUTE_RESERVE_BYTES, KV_SHARE_OF_FREE_MEMORY
+from cocoon_desktop.engine.models.gguf_meta import read_gguf_metadata
 from cocoon_desktop.hardware.energy import Tariff
-from cocoon_desktop.hardware.protection import ProtectionSettings
+from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.node import engine_host
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
+from cocoon_desktop.headless.journal import heartbeat
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.devnet.network import (
     DEVNET_WORKER_OWNER,
@@ -20,7 +21,6 @@ from cocoon_desktop.network.devnet.network import (
 )
 from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.node.config import node_home
-from cocoon_desktop.node.journal import heartbeat
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import NetworkKind

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.hardware.protection import ProtectionSettings
+from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml, GiB

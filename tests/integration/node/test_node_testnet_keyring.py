@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.devnet.network import (
     DEVNET_WORKER_OWNER,

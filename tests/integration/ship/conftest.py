@@ -2,7 +2,7 @@
 
 The release files (tarball and .deb, built by installers/build-linux.sh) are cached in
 build/ship/cache/<key>/, the key a hash of everything that goes into them (the app's code and
-resources, installers/, pyproject.toml and the exact packages of the virtual environment), so a
+resources/, installers/, pyproject.toml, setup.py and the exact packages of the virtual environment), so a
 rerun with nothing changed reuses them. Building them takes minutes: tests marked `bundle` run
 only when COCOON_TEST_BUNDLE=1 (.ci/run sets it).
 """
@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 CACHE = ROOT / "build" / "ship" / "cache"
-SOURCE_PARTS = ("cocoon_desktop", "installers", "pyproject.toml")
+SOURCE_PARTS = ("cocoon_desktop", "resources", "installers", "pyproject.toml", "setup.py")
 BUILD_TIMEOUT_S = 1800
 
 

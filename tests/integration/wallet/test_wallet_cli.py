@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.cli import wallet as cli
 from cocoon_desktop.settings import AppSettings, NetworkKind, save_settings
-from cocoon_desktop.wallet import cli
 from cocoon_desktop.wallet.node_key import NodeWalletKey
 from cocoon_desktop.wallet.secret_store import SecretStore, profile_service_name
 from tests.helpers.ton_config import closed_loopback_port, write_liteserver_config

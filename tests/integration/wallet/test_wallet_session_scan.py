@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cocoon_desktop.logs import setup_logging
-from cocoon_desktop.paths import app_paths
+from cocoon_desktop.core.logs import setup_logging
+from cocoon_desktop.core.paths import app_paths
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.contracts import WalletVersion
 from cocoon_desktop.wallet.manager import MNEMONIC_REF, NODE_KEY_REF, WalletManager

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from pytoniq_core import Address
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.pricing import TokenCounts
 from cocoon_desktop.earnings.records import ServedRequest
+from cocoon_desktop.protocol.pricing import TokenCounts
 
 _counter = iter(range(1, 10**6))
 

@@ -28,8 +28,8 @@ def ledger_file(tmp_path: Path, proxy) -> Path:
 def test_summary_prints_the_periods(ledger_file: Path, capsys) -> None:
     assert main(["earnings", "--ledger", str(ledger_file), "summary"]) == 0
     out = capsys.readouterr().out
-    assert "today" in out and "0.250000000 TON" in out
-    assert "all time" in out and "1.750000000 TON" in out
+    assert "today" in out and "0.25 TON" in out
+    assert "all time" in out and "1.75 TON" in out
 
 
 def test_summary_as_json(ledger_file: Path, capsys) -> None:
@@ -41,7 +41,7 @@ def test_summary_as_json(ledger_file: Path, capsys) -> None:
 def test_reconcile_explains_the_gaps(ledger_file: Path, capsys) -> None:
     assert main(["earnings", "--ledger", str(ledger_file), "reconcile"]) == 0
     out = capsys.readouterr().out
-    assert "proxy has not yet committed 1,750,000 tokens (1.750000000 TON)" in out
+    assert "proxy has not yet committed 1,750,000 tokens (1.75 TON)" in out
 
 
 def test_export_a_period(ledger_file: Path, tmp_path: Path, capsys) -> None:

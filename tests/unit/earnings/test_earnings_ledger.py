@@ -12,10 +12,10 @@ import pytest
 from cocoon_desktop.earnings.errors import LedgerTooNew
 from cocoon_desktop.earnings.ledger import Ledger, LedgerError
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
-from cocoon_desktop.earnings.pricing import PriceMultipliers, TokenCounts
 from cocoon_desktop.earnings.records import PayoutReason, PayoutStatus, ServedRequest
 from cocoon_desktop.earnings.schema import LATEST_VERSION
-from cocoon_desktop.earnings.statements import RejectReason, StatementRejected, sign_statement
+from cocoon_desktop.protocol.pricing import PriceMultipliers, TokenCounts
+from cocoon_desktop.protocol.statements import RejectReason, StatementRejected, sign_statement
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from pytoniq_core import Address, Cell
 
-from cocoon_desktop.earnings.cells import OP_EXT_WORKER_PAYOUT_REQUEST_SIGNED
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.payouts import (
@@ -17,7 +16,8 @@ from cocoon_desktop.earnings.payouts import (
     payout_candidates,
 )
 from cocoon_desktop.earnings.records import PayoutReason, PayoutStatus
-from cocoon_desktop.earnings.statements import sign_statement, verify_statement
+from cocoon_desktop.protocol.cells import OP_EXT_WORKER_PAYOUT_REQUEST_SIGNED
+from cocoon_desktop.protocol.statements import sign_statement, verify_statement
 from tests.unit.earnings.earnings_helpers import address_bits, bits
 
 NODE_WALLET = Address("0:" + "5e" * 32)
@@ -57,7 +57,7 @@ def test_decisions_follow_upstream_thresholds(ledger: Ledger, proxy, due_ton: fl
     decision = decide(candidate(ledger), PayoutPolicy(), idle_s=idle_s, user_asked=asked)
     assert decision.reason is reason
     if reason is None:
-        assert "TON is due; payouts start at 10.000000000 TON" in decision.explanation
+        assert "TON is due; payouts start at 10.00 TON" in decision.explanation
 
 
 def test_no_second_payout_while_one_is_in_flight(ledger: Ledger, proxy) -> None:
@@ -75,8 +75,8 @@ def test_gas_check_says_how_much_to_send_and_where() -> None:
     policy = PayoutPolicy()
     short = check_gas(1_200_000_000, "EQnode", policy)
     assert not short.ok and short.shortfall_nanoton == 815_000_000
-    assert "Send at least 0.815000000 TON to EQnode" in short.message
-    assert "holds 1.200000000 TON" in short.message
+    assert "Send at least 0.815 TON to EQnode" in short.message
+    assert "holds 1.20 TON" in short.message
     assert check_gas(2_015_000_000, "EQnode", policy).ok
     unknown = check_gas(None, "EQnode", policy)
     assert not unknown.ok and "could not be read" in unknown.message

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from cocoon_desktop.earnings.pricing import (
+from cocoon_desktop.protocol.pricing import (
     AdjustedTokens,
     PriceMultipliers,
     TokenCounts,

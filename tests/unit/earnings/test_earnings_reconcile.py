@@ -15,7 +15,7 @@ from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.reconcile import GapKind, match_payouts, reconcile
 from cocoon_desktop.earnings.records import PayoutReason, PayoutRecord, PayoutStatus
-from cocoon_desktop.earnings.statements import StatementRejected, sign_statement
+from cocoon_desktop.protocol.statements import StatementRejected, sign_statement
 from tests.unit.earnings.earnings_helpers import record
 
 T0 = datetime(2025, 8, 1, 12, tzinfo=UTC)
@@ -55,7 +55,7 @@ def test_the_whole_path_from_earned_to_received(ledger: Ledger, proxy) -> None:
     ids = serve(ledger, proxy, 400, 600, 1_000, 234)
     sign(ledger, proxy, 2_000, top=2_234)
     gaps = kinds(ledger)
-    assert "proxy has not yet committed 234 tokens (0.000234000 TON)" in gaps[GapKind.NOT_COMMITTED]
+    assert "proxy has not yet committed 234 tokens (0.000234 TON)" in gaps[GapKind.NOT_COMMITTED]
     assert "2,000 tokens signed but not paid out yet" in gaps[GapKind.NOT_PAID]
     assert GapKind.NOT_SYNCED in gaps
     payout_id = submit(ledger, proxy, 0, 2_000, T0 + timedelta(minutes=5))
@@ -100,7 +100,7 @@ def test_a_proxy_that_counts_less_or_signs_more_is_explained(ledger: Ledger, pro
     serve(ledger, proxy, 1_000)
     sign(ledger, proxy, 900, top=950)
     message = kinds(ledger)[GapKind.NOT_COMMITTED]
-    assert message.startswith("proxy has not yet committed 100 tokens (0.000100000 TON)")
+    assert message.startswith("proxy has not yet committed 100 tokens (0.0001 TON)")
     assert "its last report counted 950 tokens in all, fewer than the 1,000" in message
     sign(ledger, proxy, 1_500, top=1_500)
     gaps = kinds(ledger)

@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.pricing import AdjustedTokens, TokenCounts
 from cocoon_desktop.earnings.reconcile import reconcile
 from cocoon_desktop.earnings.recorder import EarningsRecorder
-from cocoon_desktop.earnings.statements import RejectReason, sign_statement, verify_statement
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
 from cocoon_desktop.network.worker.types import (
     PaymentReceived,
@@ -20,6 +18,8 @@ from cocoon_desktop.network.worker.types import (
     RequestFinished,
     RequestStarted,
 )
+from cocoon_desktop.protocol.pricing import AdjustedTokens, TokenCounts
+from cocoon_desktop.protocol.statements import RejectReason, sign_statement, verify_statement
 
 T0 = datetime(2025, 9, 1, 12, tzinfo=UTC)
 

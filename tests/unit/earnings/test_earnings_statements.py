@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytoniq_core import Cell, begin_cell
 
-from cocoon_desktop.earnings.cells import (
+from cocoon_desktop.protocol.cells import (
     OP_EXT_WORKER_PAYOUT_REQUEST_SIGNED,
     CellLayoutError,
     build_pay_payload,
@@ -16,7 +16,7 @@ from cocoon_desktop.earnings.cells import (
     store_std_address,
     wrap_signed_payload,
 )
-from cocoon_desktop.earnings.statements import (
+from cocoon_desktop.protocol.statements import (
     RejectReason,
     StatementRejected,
     sign_statement,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.capacity import (
+from cocoon_desktop.engine.models.capacity import (
     COMPUTE_RESERVE_BYTES,
     kv_budget_bytes,
     kv_bytes_per_token,

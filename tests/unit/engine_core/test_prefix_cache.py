@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cocoon_desktop.engine.prefix_cache import PrefixCache, common_prefix_length
+from cocoon_desktop.engine.process.prefix_cache import PrefixCache, common_prefix_length
 
 
 def test_common_prefix_length() -> None:

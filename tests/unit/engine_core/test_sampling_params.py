@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.inference_types import InvalidRequest, SamplingParams
-from cocoon_desktop.engine.sampling import resolve_seed
+from cocoon_desktop.engine.process.inference_types import InvalidRequest, SamplingParams
+from cocoon_desktop.engine.process.sampling import resolve_seed
 
 
 @pytest.mark.parametrize(

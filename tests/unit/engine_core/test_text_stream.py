@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cocoon_desktop.engine.text_stream import TextStream
+from cocoon_desktop.engine.process.text_stream import TextStream
 
 
 def run(chunks: list[bytes], stop: tuple[str, ...] = ()) -> tuple[list[str], bool]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.batch import BatchFull, TokenBatch
+from cocoon_desktop.engine.process.batch import BatchFull, TokenBatch
 
 
 def test_tokens_runs_and_output_rows() -> None:

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from cocoon_desktop.engine.control import LaunchConfig, event_line, parse_line, stop_command
-from cocoon_desktop.engine.launcher import engine_argv
+from cocoon_desktop.engine.host.launcher import engine_argv
+from cocoon_desktop.engine.host.supervisor import RestartPolicy
+from cocoon_desktop.engine.host.supervisor_text import crash_text, status_warnings
 from cocoon_desktop.engine.stats import EngineStats
-from cocoon_desktop.engine.supervisor import RestartPolicy
-from cocoon_desktop.engine.supervisor_text import crash_text, status_warnings
 from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 
 SETTINGS = EngineSettings(model_path=Path("/m/x.gguf"), model_name="x@c:h", gpu_layers=-1)

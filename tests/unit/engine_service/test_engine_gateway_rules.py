@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from cocoon_desktop.engine.gateway import (
+from cocoon_desktop.engine.host.gateway import (
     DEFAULT_PORT,
     ROUTES,
     GatewayError,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cocoon_desktop.engine.control import event_line, parse_line
-from cocoon_desktop.engine.load_progress import LoadWatch
+from cocoon_desktop.engine.process.load_progress import LoadWatch
 
 
 def test_first_then_steps_of_one_per_cent_then_the_end() -> None:

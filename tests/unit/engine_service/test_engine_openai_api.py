@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cocoon_desktop.engine.openai_api import (
-    ApiError,
+from cocoon_desktop.engine.api import ApiError
+from cocoon_desktop.engine.process.openai_api import (
     ApiRequest,
     Endpoint,
     ServedModel,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-from cocoon_desktop.engine.openai_api import ApiRequest, Endpoint
-from cocoon_desktop.engine.openai_format import SSE_DONE, ResponseFormatter, Usage, sse_event
+from cocoon_desktop.engine.process.openai_api import ApiRequest, Endpoint
+from cocoon_desktop.engine.process.openai_format import (
+    SSE_DONE,
+    ResponseFormatter,
+    Usage,
+    sse_event,
+)
 
 USAGE = Usage(prompt_tokens=12, completion_tokens=5, cached_tokens=8)
 

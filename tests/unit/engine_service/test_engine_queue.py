@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cocoon_desktop.engine.queue import AdmissionQueue, Lane, QueueFull, Ticket
+from cocoon_desktop.engine.api import Lane
+from cocoon_desktop.engine.process.queue import AdmissionQueue, QueueFull, Ticket
 
 
 def tickets(*lanes: Lane) -> list[Ticket]:

@@ -6,15 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-from cocoon_desktop.engine.sandbox import (
+from cocoon_desktop.engine.host.sandbox import (
     SandboxPlan,
     bwrap_arguments,
-    observed_sandbox,
     plan_sandbox,
     prepare_gpu_devices,
     runtime_read_only_paths,
     scrubbed_environment,
 )
+from cocoon_desktop.engine.process.isolation import observed_sandbox
 from cocoon_desktop.engine.types import SandboxStatus
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from cocoon_desktop.hardware.bundle import redact_for_support, write_support_bundle
-from cocoon_desktop.hardware.doctor import DoctorInputs, run_doctor
-from cocoon_desktop.hardware.probes import KeyringFacts
-from cocoon_desktop.logs import REDACTED, forget_secret, register_secret
+from cocoon_desktop.core.logs import REDACTED, forget_secret, register_secret
+from cocoon_desktop.doctor.bundle import redact_for_support, write_support_bundle
+from cocoon_desktop.doctor.probes import KeyringFacts
+from cocoon_desktop.doctor.report import DoctorInputs, run_doctor
 from tests.helpers.fake_nvml import FakeNvml
 
 ADDRESS = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"  # upstream's example, 48 chars

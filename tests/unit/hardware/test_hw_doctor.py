@@ -9,12 +9,12 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from cocoon_desktop.hardware.checks import CheckStatus, build_checks
-from cocoon_desktop.hardware.doctor import DoctorInputs, DoctorReport, render_text, run_doctor
-from cocoon_desktop.hardware.nvml import Nvml
-from cocoon_desktop.hardware.probes import KeyringFacts
+from cocoon_desktop.doctor.checks import CheckStatus, build_checks
+from cocoon_desktop.doctor.probes import KeyringFacts
+from cocoon_desktop.doctor.report import DoctorInputs, DoctorReport, render_text, run_doctor
+from cocoon_desktop.doctor.verdict import HardwareCase, ServeTier
+from cocoon_desktop.hardware.gpu.nvml import Nvml
 from cocoon_desktop.hardware.units import GiB
-from cocoon_desktop.hardware.verdict import HardwareCase, ServeTier
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml
 
 GOOD_KEYRING = KeyringFacts(True, "keyring.backends.SecretService.Keyring", "Secrets are kept.")

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.hardware.doctor import (
-    configured_endpoints,
-    liteservers_from_config,
-    parse_endpoint,
-)
-from cocoon_desktop.hardware.probes import Endpoint
+from cocoon_desktop.cli.doctor import configured_endpoints, liteservers_from_config, parse_endpoint
+from cocoon_desktop.doctor.probes import Endpoint
 
 
 def test_addresses() -> None:

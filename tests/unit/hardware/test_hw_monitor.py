@@ -8,7 +8,7 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from cocoon_desktop.hardware.monitor import NullGpuMonitor, NvmlGpuMonitor, open_gpu_monitor
+from cocoon_desktop.hardware.gpu.monitor import NullGpuMonitor, NvmlGpuMonitor, open_gpu_monitor
 from cocoon_desktop.hardware.snapshots import (
     ClocksEventReason,
     GpuEvent,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from cocoon_desktop.hardware.nvml import Nvml, NvmlState, nvidia_pci_devices
+from cocoon_desktop.hardware.gpu.nvml import Nvml, NvmlState, nvidia_pci_devices
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml
 
 
@@ -58,7 +58,7 @@ def test_unsupported_metric_is_none_asked_once_and_logged_once(
     nvml = Nvml()
     nvml.status()
     handle = FakeNvml.handle_of(0)
-    caplog.set_level(logging.INFO, logger="cocoon_desktop.hardware.nvml")
+    caplog.set_level(logging.INFO, logger="cocoon_desktop.hardware.gpu.nvml")
     results = [nvml.call("gpu0.fan", lambda: pynvml.nvmlDeviceGetFanSpeed(handle))
                for _ in range(3)]
     assert results == [None, None, None]
@@ -96,7 +96,7 @@ def test_a_passing_error_is_retried_but_logged_once(
             raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
         return 42
 
-    caplog.set_level(logging.INFO, logger="cocoon_desktop.hardware.nvml")
+    caplog.set_level(logging.INFO, logger="cocoon_desktop.hardware.gpu.nvml")
     assert [nvml.call("gpu0.power", flaky) for _ in range(3)] == [None, None, 42]
     assert len(caplog.records) == 1 and caplog.records[0].levelno == logging.WARNING
 

@@ -9,7 +9,7 @@ import keyring
 import pytest
 from keyring.backends import SecretService, chainer, fail
 
-from cocoon_desktop.hardware.probes import probe_disk, probe_keyring, probe_tdx
+from cocoon_desktop.doctor.probes import probe_disk, probe_keyring, probe_tdx
 
 
 @pytest.fixture

@@ -6,17 +6,17 @@ import dataclasses
 
 import pytest
 
-from cocoon_desktop.hardware.protection import (
+from cocoon_desktop.hardware.protection.policy import (
     Notify,
     PauseJobs,
     PauseReason,
     ProtectionPolicy,
-    ProtectionSettings,
     ReloadModel,
     ResumeJobs,
     StopEngine,
     UnloadModel,
 )
+from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.snapshots import (
     ClocksEventReason,
     GpuEvent,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pynvml
 
+from cocoon_desktop.hardware.gpu.xid import classify_xid, make_event
 from cocoon_desktop.hardware.snapshots import (
     ClocksEventReason,
     GpuEventSeverity,
     describe_clocks_event_reasons,
 )
-from cocoon_desktop.hardware.xid import classify_xid, make_event
 
 
 def test_our_reason_bits_are_nvmls() -> None:

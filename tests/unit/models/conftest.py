@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.paths import AppPaths, app_paths
+from cocoon_desktop.core.paths import AppPaths, app_paths
 from tests.helpers.tiny_gguf import write_tiny_llama
 
 

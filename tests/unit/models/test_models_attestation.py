@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.attestation import (
+from cocoon_desktop.engine.attestation.measurement import (
     MeasurementError,
     RuntimeMeasurement,
     attestation_status,
@@ -17,7 +17,7 @@ from cocoon_desktop.engine.attestation import (
     llama_library_files,
     measure_runtime,
 )
-from cocoon_desktop.engine.quote import (
+from cocoon_desktop.engine.attestation.providers import (
     FakeTdxProvider,
     NoneProvider,
     TdxConfigfsProvider,
@@ -32,19 +32,22 @@ SETTINGS = EngineSettings(model_path=Path("/models/a.gguf"), model_name=f"m@loca
 FAKE_SOURCES = {
     "__init__.py": '__version__ = "1"\n',
     "__main__.py": "from cocoon_desktop.cli import main\n",
-    "cli.py": "import importlib\n",
-    "logs.py": "LEVEL = 1\n",
+    "cli/__init__.py": "import importlib\n",
+    "core/__init__.py": "",
+    "core/logs.py": "LEVEL = 1\n",
     "ui/__init__.py": "",
     "ui/window.py": "WINDOW = 1\n",
     "engine/__init__.py": "",
-    "engine/server.py": (
-        "from cocoon_desktop import logs\nfrom . import helper\n"
+    "engine/deep.py": "x = 1\n",
+    "engine/process/__init__.py": "",
+    "engine/process/server.py": (
+        "from cocoon_desktop.core import logs\nfrom . import helper\n"
         "from .inference import run\n"
     ),
-    "engine/inference.py": "def run():\n    from cocoon_desktop.engine.deep import x\n",
-    "engine/deep.py": "x = 1\n",
-    "engine/helper.py": "import os\n",
-    "engine/supervisor.py": "from cocoon_desktop.engine import server\n",
+    "engine/process/inference.py": "def run():\n    from cocoon_desktop.engine.deep import x\n",
+    "engine/process/helper.py": "import os\n",
+    "engine/host/__init__.py": "",
+    "engine/host/supervisor.py": "from cocoon_desktop.engine.process import server\n",
 }
 
 
@@ -80,10 +83,12 @@ def test_engine_code_is_what_the_engine_imports(package: Path) -> None:
     names = [f.relative_to(package.parent).as_posix() for f in engine_code_files(package)]
     assert names == sorted(names)
     assert names == [
-        "cocoon_desktop/__init__.py", "cocoon_desktop/__main__.py", "cocoon_desktop/cli.py",
-        "cocoon_desktop/engine/__init__.py", "cocoon_desktop/engine/deep.py",
-        "cocoon_desktop/engine/helper.py", "cocoon_desktop/engine/inference.py",
-        "cocoon_desktop/engine/server.py", "cocoon_desktop/logs.py",
+        "cocoon_desktop/__init__.py", "cocoon_desktop/__main__.py",
+        "cocoon_desktop/cli/__init__.py", "cocoon_desktop/core/__init__.py",
+        "cocoon_desktop/core/logs.py", "cocoon_desktop/engine/__init__.py",
+        "cocoon_desktop/engine/deep.py", "cocoon_desktop/engine/process/__init__.py",
+        "cocoon_desktop/engine/process/helper.py", "cocoon_desktop/engine/process/inference.py",
+        "cocoon_desktop/engine/process/server.py",
     ]
 
 
@@ -126,7 +131,7 @@ def test_changed_settings_change_it_but_a_moved_model_does_not(
     assert moved.sha256_hex == base.sha256_hex
 
 
-@pytest.mark.parametrize("module", ["engine/helper.py", "engine/deep.py", "logs.py"])
+@pytest.mark.parametrize("module", ["engine/process/helper.py", "engine/deep.py", "core/logs.py"])
 def test_changed_engine_code_changes_it(package: Path, lib_dir: Path, module: str) -> None:
     base = measure(package, lib_dir)
     (package / module).write_text((package / module).read_text() + "# patched\n")
@@ -134,7 +139,7 @@ def test_changed_engine_code_changes_it(package: Path, lib_dir: Path, module: st
     assert changed.changed_components(base) == ("engine_code",)
 
 
-@pytest.mark.parametrize("module", ["engine/supervisor.py", "ui/window.py"])
+@pytest.mark.parametrize("module", ["engine/host/supervisor.py", "ui/window.py"])
 def test_app_side_code_does_not_change_it(package: Path, lib_dir: Path, module: str) -> None:
     base = measure(package, lib_dir)
     (package / module).write_text("# edited\n")
@@ -143,9 +148,9 @@ def test_app_side_code_does_not_change_it(package: Path, lib_dir: Path, module: 
 
 def test_a_new_engine_module_changes_it(package: Path, lib_dir: Path) -> None:
     base = measure(package, lib_dir)
-    (package / "engine/extra.py").write_text("Y = 2\n")
-    server = package / "engine/server.py"
-    server.write_text(server.read_text() + "from cocoon_desktop.engine import extra\n")
+    (package / "engine/process/extra.py").write_text("Y = 2\n")
+    server = package / "engine/process/server.py"
+    server.write_text(server.read_text() + "from cocoon_desktop.engine.process import extra\n")
     assert measure(package, lib_dir).changed_components(base) == ("engine_code",)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine import file_hash
-from cocoon_desktop.engine.file_hash import (
+from cocoon_desktop.engine.models import file_hash
+from cocoon_desktop.engine.models.file_hash import (
     FileChangedWhileHashing,
     FileHashCache,
     HashCancelled,

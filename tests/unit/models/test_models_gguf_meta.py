@@ -9,8 +9,8 @@ import gguf
 import numpy as np
 import pytest
 
-from cocoon_desktop.engine import gguf_meta
-from cocoon_desktop.engine.gguf_meta import (
+from cocoon_desktop.engine.models import gguf_meta
+from cocoon_desktop.engine.models.gguf_meta import (
     GgufMetadata,
     ModelFileMissing,
     NotGgufError,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.gguf_meta import ModelFileError, NotGgufError
-from cocoon_desktop.engine.model_library import ModelLibrary, ModelNotInLibrary, ModelState
-from cocoon_desktop.engine.models import BundledModelMissing
-from cocoon_desktop.paths import AppPaths
+from cocoon_desktop.core.paths import AppPaths
+from cocoon_desktop.engine.models.bundled import BundledModelMissing
+from cocoon_desktop.engine.models.gguf_meta import ModelFileError, NotGgufError
+from cocoon_desktop.engine.models.model_library import ModelLibrary, ModelNotInLibrary, ModelState
 from tests.helpers.tiny_gguf import TinyLlamaSpec, write_tiny_llama
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.gguf_meta import GgufMetadata, read_gguf_metadata
-from cocoon_desktop.engine.models import CocoonModelName, local_model_name
+from cocoon_desktop.engine.models.bundled import local_model_name
+from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, read_gguf_metadata
+from cocoon_desktop.protocol.model_names import CocoonModelName
 
 UPSTREAM_EXAMPLE = (Path(__file__).resolve().parents[3].parent / "shared" / "cocoon"
                     / "worker.conf.example")

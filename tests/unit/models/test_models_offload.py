@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from cocoon_desktop.engine.gguf_meta import GgufMetadata
-from cocoon_desktop.engine.offload import (
+from cocoon_desktop.engine.models.gguf_meta import GgufMetadata
+from cocoon_desktop.engine.models.offload import (
     MIB,
     RESERVE_BYTES,
     OffloadReport,

@@ -10,18 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.quote import (
+from cocoon_desktop.engine.attestation.providers import (
     FakeTdxProvider,
     NoneProvider,
     ProviderAvailability,
-    QuoteError,
     TdxConfigfsProvider,
     detect_quote_providers,
+    select_quote_provider,
+)
+from cocoon_desktop.protocol.tdx_quote import (
+    QuoteError,
     fake_tdx_measurements,
     image_hash_of_quote,
     parse_tdx_quote,
     report_data_for_claims,
-    select_quote_provider,
 )
 from tests.helpers.fake_tdx import (
     REGISTERS,

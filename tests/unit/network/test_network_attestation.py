@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from cocoon_desktop.engine.quote import FakeTdxProvider
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
 from cocoon_desktop.network import ratls
 from cocoon_desktop.network.attestation import (
     AttestationError,

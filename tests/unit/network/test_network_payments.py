@@ -8,8 +8,6 @@ import pytest
 from nacl.signing import SigningKey
 from pytoniq_core import Address
 
-from cocoon_desktop.earnings.cells import raw_address
-from cocoon_desktop.earnings.statements import RejectReason, sign_statement
 from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.network.devnet.network import (
     DEVNET_WORKER_OWNER,
@@ -21,6 +19,8 @@ from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.network.tl.worker import SignedPayment, SignedPaymentEmpty
 from cocoon_desktop.network.worker.types import PaymentReceived, PaymentRejected, WorkerConfig
 from cocoon_desktop.network.worker.worker import ProxyAccount, Worker
+from cocoon_desktop.protocol.cells import raw_address
+from cocoon_desktop.protocol.statements import RejectReason, sign_statement
 
 PROXY_SEED = b"\x31" * 32
 PROXY_KEY = bytes(SigningKey(PROXY_SEED).verify_key)

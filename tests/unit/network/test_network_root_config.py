@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pytoniq_core import Address, HashMap, begin_cell
 
-from cocoon_desktop.earnings.cells import store_std_address
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.root_config import (
     RootConfigError,
@@ -18,6 +17,7 @@ from cocoon_desktop.network.root_config import (
     from_fake_ton_json,
     from_tl,
 )
+from cocoon_desktop.protocol.cells import store_std_address
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "cocoon"
 OWNER = Address("0:" + "ab" * 32)

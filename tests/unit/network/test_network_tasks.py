@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from cocoon_desktop.network.tasks import TaskSet, cancel_and_wait
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 
 
 async def test_close_cancels_and_waits_for_every_task() -> None:

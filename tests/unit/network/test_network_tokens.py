@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from cocoon_desktop.earnings.pricing import PriceMultipliers
 from cocoon_desktop.network.worker.stats import AmortCounterList, WorkerStats
 from cocoon_desktop.network.worker.tokens import TokenCounter
+from cocoon_desktop.protocol.pricing import PriceMultipliers
 
 USAGE = {"prompt_tokens": 100, "completion_tokens": 40,
          "prompt_tokens_details": {"cached_tokens": 30},

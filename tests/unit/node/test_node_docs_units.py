@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.node.rig_file import load_rig_file
-from cocoon_desktop.node.rig_schema import KEYS, example_rig_text
+from cocoon_desktop.headless.rig_file import load_rig_file
+from cocoon_desktop.headless.rig_schema import KEYS, example_rig_text
 
 ROOT = Path(__file__).resolve().parents[3]
 SYSTEMD = ROOT / "installers" / "systemd"

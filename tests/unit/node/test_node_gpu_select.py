@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cocoon_desktop.hardware.monitor import open_gpu_monitor
+from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
 from cocoon_desktop.hardware.snapshots import GpuEvent
 from cocoon_desktop.node.gpu_select import (
     GpuSelectError,

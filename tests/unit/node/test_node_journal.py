@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.node.journal import JournalFormatter, StatusLogger, heartbeat, sd_notify
+from cocoon_desktop.headless.journal import JournalFormatter, StatusLogger, heartbeat, sd_notify
 from cocoon_desktop.node.status import NodeProblem, NodeState, NodeStatus
 
 

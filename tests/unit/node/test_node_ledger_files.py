@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.earnings import ledger_files
 from cocoon_desktop.earnings.ledger import Ledger
-from cocoon_desktop.earnings.pricing import TokenCounts
+from cocoon_desktop.earnings.ledger_files import LEGACY_LEDGER_NAME, choose_ledger, ledger_file_for
 from cocoon_desktop.earnings.records import ServedRequest
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading
-from cocoon_desktop.node import ledger_files
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.earnings_host import EarningsHost
-from cocoon_desktop.node.ledger_files import LEGACY_LEDGER_NAME, choose_ledger, ledger_file_for
+from cocoon_desktop.protocol.pricing import TokenCounts
 from cocoon_desktop.settings import NetworkKind
 
 PROXY = "ab" * 32

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.headless.journal import StatusLogger
+from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
+from cocoon_desktop.headless.rig_schema import BY_DOTTED, example_rig_text
 from cocoon_desktop.node.config import NodeConfig
-from cocoon_desktop.node.journal import StatusLogger
 from cocoon_desktop.node.metrics import node_metrics, status_json
-from cocoon_desktop.node.rig_file import RigFileError, load_rig_file
-from cocoon_desktop.node.rig_schema import BY_DOTTED, example_rig_text
 from cocoon_desktop.node.status import NodeState, NodeStatus
 from tests.unit.node.test_node_headless_cli import serve
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cocoon_desktop.hardware.units import MiB
+from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
 from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER
 from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.node.config import NodeConfig
-from cocoon_desktop.node.rig_file import RigFileError, load_rig_file
 from cocoon_desktop.settings import NetworkKind
 
 OWNER = friendly(DEVNET_WORKER_OWNER)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.node.rig_file import RigFileError, load_rig_file
-from cocoon_desktop.node.worker_conf import (
+from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
+from cocoon_desktop.headless.worker_conf import (
     WorkerConfError,
     read_worker_conf,
     rig_text,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.sandbox import (
+from cocoon_desktop.engine.host.sandbox import (
     bwrap_arguments,
     runtime_read_only_paths,
     scrubbed_environment,

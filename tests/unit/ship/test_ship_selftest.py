@@ -12,9 +12,10 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from cocoon_desktop import cli, selftest
-from cocoon_desktop.engine.models import BUNDLED_RELATIVE_PATH
-from cocoon_desktop.selftest import CheckFailed, CheckResult
+from cocoon_desktop import cli
+from cocoon_desktop.cli import selftest
+from cocoon_desktop.cli.selftest import CheckFailed, CheckResult
+from cocoon_desktop.engine.models.bundled import BUNDLED_RELATIVE_PATH
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml
 from tests.helpers.tiny_gguf import write_tiny_llama
 

@@ -7,8 +7,7 @@ from datetime import date
 import pytest
 
 from cocoon_desktop.earnings.figures import PeriodFigures
-from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui_logic.earnings_text import (
+from cocoon_desktop.earnings.labels import (
     energy_text,
     export_file_name,
     is_test_money,
@@ -17,6 +16,7 @@ from cocoon_desktop.ui_logic.earnings_text import (
     money_note,
     net_figure,
 )
+from cocoon_desktop.settings import NetworkKind
 
 
 def figures(requests: int = 3, energy_j: float = 0.0, cost_nano: int = 0,

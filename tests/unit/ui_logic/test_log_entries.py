@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.logs import setup_logging
+from cocoon_desktop.core.logs import setup_logging
 from cocoon_desktop.ui_logic.logview import LogFilter, export_entries, parse_lines, read_log_tail
 
 

@@ -16,7 +16,6 @@ from cocoon_desktop.wallet.transfer import (
     MAX_COMMENT_BYTES,
     OutgoingMessage,
     comment_body,
-    format_ton,
     parse_ton_amount,
     sign_transfer,
 )
@@ -38,18 +37,12 @@ def test_amounts_in_ton_become_nanotons(text: str, nano: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [("abc", "not a number"), ("0", "more than zero"), ("-1", "more than zero"),
-     ("0.0000000001", "9 decimal places"), ("nan", "more than zero"), ("", "not a number")],
+    [("abc", "type a number"), ("0", "more than zero"), ("-1", "without a sign"),
+     ("0.0000000001", "more than 9 decimals"), ("nan", "type a number"), ("", "type a number")],
 )
 def test_bad_amounts_are_refused(text: str, fragment: str) -> None:
     with pytest.raises(AmountError, match=fragment):
         parse_ton_amount(text)
-
-
-def test_format_ton() -> None:
-    assert [format_ton(n) for n in (1_500_000_000, 10**9, 1, 0, -2_500_000_000)] == [
-        "1.5", "1", "0.000000001", "0", "-2.5",
-    ]
 
 
 def test_comments_round_trip_and_have_a_limit() -> None:

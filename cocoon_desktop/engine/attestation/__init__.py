@@ -1,0 +1,1 @@
+"""What attests the engine: quote providers (tdx, fake_tdx, none) and the runtime measurement."""

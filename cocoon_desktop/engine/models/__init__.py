@@ -1,0 +1,1 @@
+"""Model files: GGUF metadata, hashing, the library, GPU offload and capacity plans."""

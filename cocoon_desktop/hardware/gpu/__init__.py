@@ -1,0 +1,2 @@
+"""NVIDIA GPUs through NVML: the query helper, readers, the monitor (and its Null form), Xid
+events."""

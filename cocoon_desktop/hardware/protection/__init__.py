@@ -1,0 +1,1 @@
+"""GPU protection: the policy, other programs' GPU use (game mode), how it acts on serving."""

@@ -1,0 +1,113 @@
+"""The TDX quote format as Cocoon uses it: registers, report data and the image hash.
+
+Upstream Cocoon (tee/cocoon/tdx.cpp, docs/ra-tls.md) puts a quote in every RA-TLS certificate:
+report_data = SHA-512(user claims) (64 bytes), and the quote binds those bytes to the machine.
+A `fake_tdx` quote (upstream's test format) is the 64 report_data bytes themselves, and every
+measurement register reads as zero.
+
+The image hash (what the root contract lists as allowed worker hashes) is upstream's
+`AttestationData::image_hash`: SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0..3
+(48 bytes each, in that order) followed by 64 zero bytes where REPORTDATA was. A fake quote has
+all-zero registers, so every fake_tdx worker has the same image hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+REPORT_DATA_BYTES = 64
+REGISTER_BYTES = 48
+TEE_TYPE_TDX = 0x81
+_QUOTE_HEADER_BYTES = 48
+_TD_REPORT_MRTD_OFFSET = 136  # tee_tcb_svn, mr_seam, mr_signer_seam, attributes, xfam
+_TD_REPORT10_BYTES = 584
+
+
+class QuoteError(Exception):
+    """A quote could not be made or read. The text says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TdxMeasurements:
+    """The measurement registers of a TDX quote (48 bytes each) and its report data."""
+
+    mr_td: bytes
+    mr_config_id: bytes
+    mr_owner: bytes
+    mr_owner_config: bytes
+    rtmr: tuple[bytes, bytes, bytes, bytes]
+    report_data: bytes
+
+    def image_hash(self) -> bytes:
+        """Upstream's image hash: SHA-256 of the registers with report data zeroed."""
+        registers = (self.mr_td, self.mr_config_id, self.mr_owner, self.mr_owner_config,
+                     *self.rtmr)
+        return hashlib.sha256(b"".join(registers) + bytes(REPORT_DATA_BYTES)).digest()
+
+    @property
+    def is_fake(self) -> bool:
+        """Upstream tells a fake quote by an all-zero RTMR0."""
+        return not any(self.rtmr[0])
+
+
+def _registers(body: bytes, report_data: bytes) -> TdxMeasurements:
+    regs = [body[i * REGISTER_BYTES:(i + 1) * REGISTER_BYTES] for i in range(8)]
+    return TdxMeasurements(regs[0], regs[1], regs[2], regs[3],
+                           (regs[4], regs[5], regs[6], regs[7]), report_data)
+
+
+def parse_tdx_quote(quote: bytes) -> TdxMeasurements:
+    """Read the registers out of a TDX quote (version 4, or 5 with a TD report 1.0/1.5 body).
+
+    This parses; it does not verify Intel's signature (peers do that with DCAP).
+    """
+    if len(quote) < _QUOTE_HEADER_BYTES:
+        raise QuoteError(f"The TDX quote is too short ({len(quote)} bytes) to hold a header.")
+    version, _key_type, tee_type = struct.unpack_from("<HHI", quote, 0)
+    body_offset = _QUOTE_HEADER_BYTES
+    if version == 5:
+        body_type, _body_size = struct.unpack_from("<HI", quote, body_offset)
+        if body_type not in (2, 3):
+            raise QuoteError(f"The quote's body type {body_type} is not a TDX report.")
+        body_offset += 6
+    elif version != 4 or tee_type != TEE_TYPE_TDX:
+        raise QuoteError(f"Not a TDX quote (version {version}, TEE type {tee_type:#x}).")
+    start = body_offset + _TD_REPORT_MRTD_OFFSET
+    end = body_offset + _TD_REPORT10_BYTES
+    if len(quote) < end:
+        raise QuoteError(f"The TDX quote is cut short ({len(quote)} bytes, need {end}).")
+    return _registers(quote[start:end - REPORT_DATA_BYTES], quote[end - REPORT_DATA_BYTES:end])
+
+
+def fake_tdx_measurements(quote: bytes) -> TdxMeasurements:
+    """What upstream's FakeTdxInterface reads from a fake quote: zeros and the report data."""
+    if len(quote) != REPORT_DATA_BYTES:
+        raise QuoteError(
+            f"Invalid fake quote size: expected {REPORT_DATA_BYTES} bytes, got {len(quote)}."
+        )
+    zero = bytes(REGISTER_BYTES)
+    return TdxMeasurements(zero, zero, zero, zero, (zero, zero, zero, zero), quote)
+
+
+def check_report_data(report_data: bytes) -> bytes:
+    if not isinstance(report_data, bytes | bytearray) or len(report_data) != REPORT_DATA_BYTES:
+        raise ValueError(
+            f"report_data must be exactly {REPORT_DATA_BYTES} bytes (SHA-512 of the user claims)"
+        )
+    return bytes(report_data)
+
+
+def report_data_for_claims(claims: bytes) -> bytes:
+    """Upstream's report data for serialized user claims: SHA-512 (64 bytes)."""
+    return hashlib.sha512(claims).digest()
+
+
+def image_hash_of_quote(kind: str, quote: bytes) -> bytes | None:
+    """The image hash a peer derives from a quote of the given provider kind."""
+    if kind == "tdx":
+        return parse_tdx_quote(quote).image_hash()
+    if kind == "fake_tdx":
+        return fake_tdx_measurements(quote).image_hash()
+    return None
