@@ -3,8 +3,8 @@
 The release files (tarball and .deb, built by installers/build-linux.sh) are cached in
 build/ship/cache/<key>/, the key a hash of everything that goes into them (the app's code,
 resources/, installers/, pyproject.toml, setup.py and the exact packages of the virtual
-environment), so a rerun with nothing changed reuses them. Building them takes minutes: tests marked `bundle` run
-only when COCOON_TEST_BUNDLE=1 (.ci/run sets it).
+environment), so a rerun with nothing changed reuses them. Building them takes minutes: tests
+marked `bundle` run only when COCOON_TEST_BUNDLE=1 (.ci/run sets it).
 """
 
 from __future__ import annotations
