@@ -194,35 +194,14 @@ def _qt_fix(qt_platform: str, stderr: str) -> str:
 
 
 def gui_in_process(qt_platform: str) -> str:
-    """Start Qt, draw the app icon, open the real main window, close it."""
+    """Start Qt, draw the app icon, open the real main window, close it (ui/window_check.py)."""
     os.environ["QT_QPA_PLATFORM"] = qt_platform  # must be set before the QApplication exists
-    from PySide6 import __version__ as pyside_version
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
+    from cocoon_desktop.ui.window_check import WindowCheckFailed, open_and_close_main_window
 
-    from cocoon_desktop.resources import resource_path
-    from cocoon_desktop.ui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication(["cocoon-desktop"])
-    icon = QIcon(str(resource_path("app.svg")))
-    if icon.pixmap(64, 64).isNull():
-        raise CheckFailed("Qt cannot draw the app's SVG icons: its SVG plugin is missing.",
-                          "Reinstall the app (the build left out Qt's imageformats/iconengines "
-                          "plugins).")
-    window = MainWindow()
-    window.setWindowIcon(icon)
-    window.show()
-    app.processEvents()
-    shown = window.isVisible()
-    window.allow_close = True
-    window.close()
-    app.processEvents()
-    if not shown or window.isVisible():
-        raise CheckFailed("The main window did not open and close as asked.",
-                          "Report this output.")
-    platform = QApplication.platformName()  # type: ignore[attr-defined]
-    return (f"Qt {pyside_version} on the '{platform}' platform: app icon drawn, main window "
-            "opened and closed.")
+    try:
+        return open_and_close_main_window()
+    except WindowCheckFailed as exc:
+        raise CheckFailed(exc.summary, exc.fix) from None
 
 
 # -- model -----------------------------------------------------------------------------------

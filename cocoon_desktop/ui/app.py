@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from cocoon_desktop.core import tasks
     from cocoon_desktop.resources import resource_path
-    from cocoon_desktop.ui import aio
     from cocoon_desktop.ui.errors import ErrorReporter
     from cocoon_desktop.ui.shell import AppShell
     from cocoon_desktop.ui.single_instance import (
@@ -73,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with loop:
             loop.run_until_complete(shell.run_until_quit(minimized=args.minimized))
-            loop.run_until_complete(aio.cancel_all())
+            loop.run_until_complete(tasks.APP_TASKS.cancel_all(timeout_s=5.0))
     finally:
         instance.close()
-        aio.shutdown_pool()
+        tasks.shutdown_pool()
     return 0
 
 

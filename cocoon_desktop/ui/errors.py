@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop import __version__
+from cocoon_desktop.core import tasks
 from cocoon_desktop.core.logs import redact
-from cocoon_desktop.ui import aio
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class ErrorReporter(QObject):
     def install(self) -> None:
         sys.excepthook = self._on_sys_excepthook
         threading.excepthook = self._on_thread_excepthook
-        aio.set_error_reporter(self.report_from_any_thread)
+        tasks.set_error_reporter(self.report_from_any_thread)
 
     def install_on_loop(self, loop: Any) -> None:
         loop.set_exception_handler(self._on_loop_exception)

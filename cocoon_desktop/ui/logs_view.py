@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.ui.controllers.logs import LogController
 from cocoon_desktop.ui.widgets import StateLabel
 from cocoon_desktop.ui_logic.logview import LogEntry, LogFilter

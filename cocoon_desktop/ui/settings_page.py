@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.settings import AppSettings, NetworkKind, SettingsError, Theme
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.settings import SettingsController
 from cocoon_desktop.ui.widgets import Card, StateLabel, muted
 

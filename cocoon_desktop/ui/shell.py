@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from cocoon_desktop.core import tasks
 from cocoon_desktop.core.paths import AppPaths, app_paths
 from cocoon_desktop.engine.models.model_library import ModelLibrary
 from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
@@ -23,7 +24,6 @@ from cocoon_desktop.node.status import NodeStatus
 from cocoon_desktop.platform.autostart import Autostart, system_autostart
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import AppSettings
-from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.controllers.chat import ChatController
 from cocoon_desktop.ui.controllers.doctor import DoctorController
 from cocoon_desktop.ui.controllers.earnings import EarningsController
@@ -98,9 +98,9 @@ class AppShell(QObject):
         g.facts_changed.connect(self.tray.update_facts)
         self.settings.settings_changed.connect(self._on_settings_changed)
         self.tray.pause_requested.connect(
-            lambda: aio.spawn(self.node.stop_serving(), name="tray.pause"))
+            lambda: tasks.spawn(self.node.stop_serving(), name="tray.pause"))
         self.tray.resume_requested.connect(
-            lambda: aio.spawn(self.node.start_serving(), name="tray.resume"))
+            lambda: tasks.spawn(self.node.start_serving(), name="tray.resume"))
         self.tray.chat_requested.connect(self.windows.show_chat)
         self.tray.dashboard_requested.connect(self.windows.show_main)
         self.tray.quit_requested.connect(self.request_quit)
@@ -116,12 +116,12 @@ class AppShell(QObject):
             await self.gpu.attach(node.health)
         self._follow_ledger(first=True)
         await self.earnings.refresh()
-        aio.spawn(self.logs.load_history(), name="logs.history")
+        tasks.spawn(self.logs.load_history(), name="logs.history")
         s = self.settings.settings
         if not s.wizard_completed:
             self.windows.show_wizard()
         elif s.serve_on_start:
-            aio.spawn(self.node.start_serving(), name="serving.autostart")
+            tasks.spawn(self.node.start_serving(), name="serving.autostart")
 
     async def run_until_quit(self, minimized: bool = False) -> None:
         await self.start(minimized)
@@ -130,7 +130,7 @@ class AppShell(QObject):
     def request_quit(self) -> None:
         if not self._quitting:
             self._quitting = True
-            aio.spawn(self.shutdown(), name="app.quit")
+            tasks.spawn(self.shutdown(), name="app.quit")
 
     async def shutdown(self, drain_timeout_s: float = QUIT_DRAIN_S) -> None:
         """Drain jobs, stop the engine, close the node; then the loop may end."""
@@ -184,7 +184,7 @@ class AppShell(QObject):
         if wallet is not None and wallet is not self._wallet_seen:
             # The node opened (or reopened, for another network) its wallet and chain.
             self._wallet_seen = wallet
-            aio.spawn(self._follow_wallet(), name="wallet.follow")
+            tasks.spawn(self._follow_wallet(), name="wallet.follow")
 
     async def _follow_wallet(self) -> None:
         await self.wallet.refresh()

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
+from cocoon_desktop.core import tasks
 from cocoon_desktop.node.status import NodeStatus
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui import aio
 from cocoon_desktop.ui.chat.chat_window import ChatWindow
 from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
 from cocoon_desktop.ui.dashboard.engine_panel import STATE_LEVEL
@@ -123,7 +123,7 @@ class Windows:
         wallet.set_network(network)
 
     def _on_wizard_finished(self, result: WizardResult) -> None:
-        aio.spawn(self.shell.settings.update(**result.settings_changes()), name="wizard.save")
+        tasks.spawn(self.shell.settings.update(**result.settings_changes()), name="wizard.save")
         self.show_chat()
 
     def _on_main_close_requested(self) -> None:

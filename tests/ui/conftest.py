@@ -22,8 +22,8 @@ import qasync
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication
 
+from cocoon_desktop.core import tasks
 from cocoon_desktop.core.paths import AppPaths, app_paths
-from cocoon_desktop.ui import aio
 
 T = TypeVar("T")
 
@@ -33,14 +33,14 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     event_loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(event_loop)
     failures: list[tuple[BaseException, str]] = []
-    aio.set_error_reporter(lambda exc, where: failures.append((exc, where)))
+    tasks.set_error_reporter(lambda exc, where: failures.append((exc, where)))
     yield event_loop
-    for task in aio.running_tasks():
+    for task in tasks.APP_TASKS.running():
         task.cancel()
     deadline = event_loop.time() + 5
-    while aio.running_tasks() and event_loop.time() < deadline:
+    while tasks.APP_TASKS.running() and event_loop.time() < deadline:
         qapp.processEvents()
-    aio.set_error_reporter(None)
+    tasks.set_error_reporter(None)
     asyncio.events._set_running_loop(None)
     event_loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
     event_loop.close()

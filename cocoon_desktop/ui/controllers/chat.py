@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
-from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.ui_logic.chat import (
     ChatInputError,
     ChatMessage,

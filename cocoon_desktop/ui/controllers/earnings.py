@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from cocoon_desktop.core.tasks import cancel_and_wait, run_blocking, spawn
 from cocoon_desktop.earnings.export import export_csv
 from cocoon_desktop.earnings.figures import EarningsSummary, TonPrice, summarize
 from cocoon_desktop.earnings.ledger import Ledger
@@ -24,7 +25,6 @@ from cocoon_desktop.earnings.periods import local_zone
 from cocoon_desktop.earnings.records import ServedRequest
 from cocoon_desktop.earnings.series import SeriesPoint, daily_series, hourly_series
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import cancel_and_wait, run_blocking, spawn
 
 log = logging.getLogger(__name__)
 REFRESH_INTERVAL_S = 60.0
@@ -116,7 +116,7 @@ class EarningsController(QObject):
             self._timer = spawn(self._every(interval_s), name="earnings.timer")
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._timer)
+        await cancel_and_wait(self._timer, "earnings refresh", timeout_s=3.0)
 
     async def _every(self, interval_s: float) -> None:
         while True:

@@ -11,10 +11,10 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.hardware.history import Series
 from cocoon_desktop.hardware.service import HealthService
 from cocoon_desktop.hardware.snapshots import GpuAvailability, GpuEvent, GpuStatic, HealthTick
-from cocoon_desktop.ui.aio import run_blocking
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.core.logs import RedactingFilter
-from cocoon_desktop.ui.aio import run_blocking
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.ui_logic.logview import LogEntry, export_entries, read_log_tail
 
 MAX_ENTRIES = 20_000

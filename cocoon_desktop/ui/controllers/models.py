@@ -12,11 +12,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.engine.models.file_hash import FileChangedWhileHashing, HashCancelled
 from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, ModelFileError
 from cocoon_desktop.engine.models.model_library import ModelEntry, ModelLibrary
 from cocoon_desktop.engine.models.offload import OffloadPlan, plan_offload
-from cocoon_desktop.ui.aio import run_blocking
 
 
 class ModelCheckError(Exception):

@@ -8,9 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.platform.autostart import Autostart, launch_command
 from cocoon_desktop.settings import AppSettings, SettingsError, load_settings, save_settings
-from cocoon_desktop.ui.aio import run_blocking
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
+from cocoon_desktop.core.tasks import cancel_and_wait, run_blocking, spawn
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import cancel_and_wait, run_blocking, spawn
 from cocoon_desktop.wallet.address import parse_address
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, SendOutcome
@@ -187,7 +187,7 @@ class WalletController(QObject):
 
     async def stop(self) -> None:
         """Stop polling (the chain belongs to its source, which closes it)."""
-        await cancel_and_wait(self._poll)
+        await cancel_and_wait(self._poll, "wallet polling", timeout_s=3.0)
 
     async def _poll_loop(self, interval_s: float) -> None:
         while True:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
 from cocoon_desktop.protocol.model_names import base_model_name
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row

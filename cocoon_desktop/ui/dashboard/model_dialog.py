@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.engine.models.model_library import ModelEntry
 from cocoon_desktop.settings import SettingsError
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.models import (
     ModelCheckCancelled,
     ModelCheckError,

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.earnings.export import ExportError
 from cocoon_desktop.earnings.labels import (
     energy_text,
@@ -35,7 +36,6 @@ from cocoon_desktop.earnings.series import SeriesPoint
 from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.protocol.money import NANOTON_PER_TON, format_ton
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.charts import BarChart
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
 from cocoon_desktop.ui.widgets import Card, Figure, StateLabel

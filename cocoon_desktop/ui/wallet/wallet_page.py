@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.wallet import WalletController, WalletView
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
 from cocoon_desktop.ui.wallet.withdraw_dialog import WithdrawDialog

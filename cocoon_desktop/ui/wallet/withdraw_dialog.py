@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.widgets import StateLabel
 from cocoon_desktop.wallet.errors import WalletError

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QRadioButton,
 )
 
-from cocoon_desktop.ui.aio import spawn
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.ui.controllers.models import ModelCheck, ModelCheckCancelled, ModelCheckError
 from cocoon_desktop.ui.widgets import StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage

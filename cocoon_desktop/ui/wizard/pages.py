@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QRadioButton
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.widgets import StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage
 from cocoon_desktop.ui_logic.eligibility import DoctorReportError

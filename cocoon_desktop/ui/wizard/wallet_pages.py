@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
+from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
-from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
 from cocoon_desktop.ui.widgets import StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage

@@ -1,4 +1,4 @@
-"""TaskSet: what the network code's background tasks rely on to end cleanly."""
+"""TaskSet, spawn and run_blocking: what every background task relies on to end cleanly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import warnings
 
 import pytest
 
-from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
+from cocoon_desktop.core.tasks import (
+    APP_TASKS,
+    TaskSet,
+    cancel_and_wait,
+    run_blocking,
+    set_error_reporter,
+    spawn,
+)
 
 
 async def test_close_cancels_and_waits_for_every_task() -> None:
@@ -91,3 +98,34 @@ async def test_the_calling_task_is_never_cancelled_by_its_own_set() -> None:
 
     await tasks.spawn(closes_its_own_set())
     assert result == ["still running"]
+
+
+async def test_run_blocking_runs_off_the_event_loop_thread() -> None:
+    import threading
+
+    loop_thread = threading.get_ident()
+    ran_on = await run_blocking(threading.get_ident)
+    assert ran_on != loop_thread
+    assert await run_blocking(lambda a, *, b: a + b, 2, b=3) == 5
+
+
+async def test_spawned_app_task_failures_reach_the_reporter_once() -> None:
+    seen: list[tuple[BaseException, str]] = []
+    set_error_reporter(lambda exc, where: seen.append((exc, where)))
+    try:
+        async def boom() -> None:
+            raise ValueError("broken")
+
+        task = spawn(boom(), name="boom")
+        await asyncio.wait({task})
+        assert [(type(e), w) for e, w in seen] == [(ValueError, "background task boom")]
+        assert task not in APP_TASKS  # no reference is kept after it ends
+    finally:
+        set_error_reporter(None)
+
+
+async def test_cancel_and_wait_takes_one_task_or_none() -> None:
+    assert await cancel_and_wait(None)
+    task = asyncio.get_running_loop().create_task(asyncio.sleep(60))
+    assert await cancel_and_wait(task, "owner", timeout_s=5)
+    assert task.cancelled()
