@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING
 
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.attestation import PeerAttestation
 from cocoon_desktop.network.connection import TlConnection
-from cocoon_desktop.network.devnet.proxy import MAX_PROTO_VERSION, MIN_PROTO_VERSION, WorkerLine
+from cocoon_desktop.network.devnet.book import (
+    MAX_PROTO_VERSION,
+    MIN_PROTO_VERSION,
+    ProxyBook,
+    WorkerLine,
+)
 from cocoon_desktop.network.devnet.relay import Relay
 from cocoon_desktop.network.errors import ERROR, PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.root_config import friendly, parse_address
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tls_stream import TlsStream
-
-if TYPE_CHECKING:
-    from cocoon_desktop.network.devnet.proxy import DevnetProxy
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def _proto(flags: int, low: int | None, high: int | None) -> int:
 
 
 class WorkerSession:
-    def __init__(self, proxy: DevnetProxy, peer: PeerAttestation, where: str) -> None:
+    def __init__(self, proxy: ProxyBook, peer: PeerAttestation, where: str) -> None:
         self.proxy = proxy
         self.peer = peer
         self.where = where
@@ -134,7 +135,7 @@ class WorkerSession:
             log.error("worker %s: unexpected %s dropped", self.where, message.TL_NAME)
 
 
-async def _hold(proxy: DevnetProxy, conn: TlConnection, kind: str, where: str) -> bool:
+async def _hold(proxy: ProxyBook, conn: TlConnection, kind: str, where: str) -> bool:
     """Run the tcp.connect handshake, then keep the session until it ends or the proxy stops
     (the connection is closed either way); False when the handshake failed."""
     try:
@@ -151,7 +152,7 @@ async def _hold(proxy: DevnetProxy, conn: TlConnection, kind: str, where: str) -
     return True
 
 
-async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttestation,
+async def accept_worker(proxy: ProxyBook, stream: TlsStream, peer: PeerAttestation,
                         where: str) -> None:
     session = WorkerSession(proxy, peer, where)
     conn = session.conn = TlConnection(stream, is_client=False, name=f"worker {where}",
@@ -168,7 +169,7 @@ async def accept_worker(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttesta
 
 
 class ClientSession:
-    def __init__(self, proxy: DevnetProxy, where: str) -> None:
+    def __init__(self, proxy: ProxyBook, where: str) -> None:
         self.proxy = proxy
         self.where = where
         self.state = "none"
@@ -222,7 +223,7 @@ class ClientSession:
         await relay.start()
 
 
-async def accept_client(proxy: DevnetProxy, stream: TlsStream, peer: PeerAttestation,
+async def accept_client(proxy: ProxyBook, stream: TlsStream, peer: PeerAttestation,
                         where: str) -> None:
     session = ClientSession(proxy, where)
     session.conn = TlConnection(stream, is_client=False, name=f"client {where}",

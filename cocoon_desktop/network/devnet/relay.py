@@ -14,23 +14,21 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cocoon_desktop.network import tl
+from cocoon_desktop.network.devnet.book import ProxyBook, WorkerLine
 from cocoon_desktop.network.errors import PROTOVIOLATION, TIMEOUT, RemoteError
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tl.base import HttpHeader, HttpResponse, TokensUsed
-
-if TYPE_CHECKING:
-    from cocoon_desktop.network.devnet.proxy import DevnetProxy, WorkerLine
 
 log = logging.getLogger(__name__)
 Send = Callable[[bytes], Awaitable[None]]
 
 
 class Relay:
-    def __init__(self, proxy: DevnetProxy, req: ct.ClientRunQueryEx, send_client: Send,
+    def __init__(self, proxy: ProxyBook, req: ct.ClientRunQueryEx, send_client: Send,
                  client_proto: int, client_owner: str) -> None:
         self.proxy = proxy
         self.req = req

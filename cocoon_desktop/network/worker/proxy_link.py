@@ -14,13 +14,14 @@ import contextlib
 import logging
 import random
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.attestation import AttestationError, PeerAttestation
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import FAILURE, RemoteError
+from cocoon_desktop.network.ratls import RaTlsIdentity
 from cocoon_desktop.network.root_config import RootConfigError, friendly, parse_address
 from cocoon_desktop.network.tl.worker import (
     ProxyRunQuery,
@@ -43,19 +44,36 @@ from cocoon_desktop.network.tl.worker import (
     WorkerUpdatePaymentStatus,
 )
 from cocoon_desktop.network.transport import Endpoint, connect
+from cocoon_desktop.network.worker.accounts import ProxyAccount
 from cocoon_desktop.network.worker.types import (
     MAX_PROTO_VERSION,
     MIN_PROTO_VERSION,
     ProxyStateChanged,
     ProxyStatus,
+    WorkerConfig,
 )
 from cocoon_desktop.protocol.cells import raw_address
 
-if TYPE_CHECKING:
-    from cocoon_desktop.network.worker.worker import ProxyAccount, Worker
-
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT_S = 30.0
+
+
+class LinkHost(Protocol):
+    """What a proxy link needs from the worker that owns it (`worker.Worker`)."""
+
+    config: WorkerConfig
+    identity: RaTlsIdentity
+    coefficient: int
+    links: list[ProxyLink]
+
+    @property
+    def accepting(self) -> bool: ...
+
+    def emit(self, event: object) -> None: ...
+
+    def account_for(self, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> ProxyAccount: ...
+
+    def receive_request(self, link: ProxyLink, req: ProxyRunQueryEx) -> None: ...
 
 
 class HandshakeRefused(Exception):
@@ -63,7 +81,7 @@ class HandshakeRefused(Exception):
 
 
 class ProxyLink:
-    def __init__(self, worker: Worker, endpoint: Endpoint) -> None:
+    def __init__(self, worker: LinkHost, endpoint: Endpoint) -> None:
         self.worker = worker
         self.endpoint = endpoint
         self.state = "connecting"

@@ -17,8 +17,9 @@ from cocoon_desktop.network.devnet.network import (
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.network.tl.worker import SignedPayment, SignedPaymentEmpty
+from cocoon_desktop.network.worker.accounts import ProxyAccount
 from cocoon_desktop.network.worker.types import PaymentReceived, PaymentRejected, WorkerConfig
-from cocoon_desktop.network.worker.worker import ProxyAccount, Worker
+from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.protocol.cells import raw_address
 from cocoon_desktop.protocol.statements import RejectReason, sign_statement
 
