@@ -106,11 +106,11 @@ def test_gpu_offload_support_is_what_llama_cpp_reports(bundled_meta: GgufMetadat
 def test_the_real_engine_code_excludes_the_app_side() -> None:
     root = Path(cocoon_desktop.__file__).parent
     names = {f.relative_to(root).as_posix() for f in engine_code_files()}
-    # `python -m cocoon_desktop engine` runs __main__, cli, then engine.server.
-    assert {"__main__.py", "cli.py", "engine/server.py", "engine/inference.py"} <= names
-    # The engine process holds no wallet secrets and no GUI: neither package is reachable.
-    assert not {n for n in names if n.startswith(("ui/", "wallet/"))}
-    assert "engine/supervisor.py" not in names and "engine/client.py" not in names
+    # `python -m cocoon_desktop engine` runs __main__, cli, then engine.process.server.
+    assert {"__main__.py", "cli/__init__.py", "engine/process/server.py",
+            "engine/process/inference.py"} <= names
+    # The engine process holds no wallet secrets, no GUI and none of the app-side engine code.
+    assert not {n for n in names if n.startswith(("ui/", "wallet/", "engine/host/"))}
 
 
 def test_measurement_changes_when_the_model_file_changes(paths: AppPaths, tmp_path: Path) -> None:

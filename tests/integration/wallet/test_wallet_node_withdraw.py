@@ -52,7 +52,7 @@ def test_a_planned_node_wallet_withdrawal_is_accepted_and_confirmed(ledger: Emul
     assert confirmation.from_address == NODE_WALLET.display_address
     assert confirmation.to_address == DEST_TEXT and confirmation.warnings == ()
     rows = dict(confirmation.summary_lines())
-    assert rows["Amount"] == "3.5 TON" and rows["Comment"] == "thanks"
+    assert rows["Amount"] == "3.50 TON" and rows["Comment"] == "thanks"
     before = ledger.balance(NODE_WALLET.address)
     result = ledger.send_external(confirmation.transfer.external_message)
     assert result["success"]
