@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.engine.models.model_library import ModelLibrary
 from cocoon_desktop.node.config import NodeConfig, paths_under
-from cocoon_desktop.node.engine_host import plan_engine
+from cocoon_desktop.node.engine_plan import plan_engine
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 
@@ -55,8 +55,8 @@ async def whole_node(folder: Path, calls: int) -> tuple[float, float, float, flo
     while node.status.state is not NodeState.SERVING:
         await asyncio.sleep(0.01)
     ready = time.perf_counter() - start
-    assert node.opened is not None
-    worker = node.opened.worker
+    assert node.worker.opened is not None
+    worker = node.worker.opened.worker
     start = time.perf_counter()
     for _ in range(calls):
         node.publish()

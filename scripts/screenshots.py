@@ -41,14 +41,15 @@ async def devnet_requests(shell: Any, count: int) -> None:
     """Send chat requests through the devnet client, as a Cocoon user would."""
     import aiohttp
 
-    devnet = shell.node.node.opened.devnet
+    run = json.loads((shell.paths.data_dir / "node-run.json").read_text())  # the node's run file
+    url, token = run["devnet_client_url"], run["devnet_client_token"]
     model = shell.engine.status.stats.model_name.split("@", 1)[0]
-    headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as session:
         for i in range(count):
             body = {"model": model, "max_tokens": 24, "stream": True,
                     "messages": [{"role": "user", "content": f"Name a colour ({i})."}]}
-            async with session.post(f"{devnet.http_url}/v1/chat/completions", json=body,
+            async with session.post(f"{url}/v1/chat/completions", json=body,
                                     headers=headers) as response:
                 text = await response.text()
                 if response.status != 200:

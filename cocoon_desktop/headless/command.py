@@ -153,8 +153,8 @@ async def serve(config: NodeConfig) -> int:
     node = Node(config)
     stop = asyncio.Event()
     needs_user = asyncio.Event()
-    node.add_listener(StatusLogger(log))
-    node.add_listener(lambda status: needs_user.set() if status.needs_user else None)
+    node.status_changed.add(StatusLogger(log))
+    node.status_changed.add(lambda status: needs_user.set() if status.needs_user else None)
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:

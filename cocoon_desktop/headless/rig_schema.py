@@ -1,7 +1,7 @@
 """Every key a rig file (TOML) may hold: its section, type, default and meaning.
 
 One table: the loader checks files against it, the docs list it (a test keeps
-docs/areas/node.md and installers/systemd/rig.example.toml in step with it).
+docs/areas/headless.md and installers/systemd/rig.example.toml in step with it).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from cocoon_desktop.core.tasks import TaskSet, run_blocking
 from cocoon_desktop.earnings.chain_sync import sync_with_chain
 from cocoon_desktop.earnings.figures import EarningsSummary, summarize
 from cocoon_desktop.earnings.ledger import Ledger, LedgerError
@@ -55,8 +56,8 @@ class EarningsHost:
         self.fee_per_token = 0
         self._retired: list[Ledger] = []  # earlier networks' ledgers: pages may still read them
         self._dirty = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._money_tasks: list[asyncio.Task[None]] = []
+        self._tasks = TaskSet("the earnings summary")
+        self._money_tasks = TaskSet("payouts and chain sync")  # one network's ledger and wallet
 
     def open(self, *, adopt_legacy: bool = True) -> None:
         """Open the ledger of `network` and the recorder (blocking: SQLite migrations, fsync;
@@ -77,29 +78,31 @@ class EarningsHost:
 
     def start(self) -> None:
         """Keep the summary fresh (on the event loop)."""
-        if self.ledger is not None and not self._tasks:
-            self._spawn(self._summary_loop(), "earnings.summary", self._tasks)
+        if self.ledger is not None and not self._tasks.running():
+            self._tasks.spawn(self._summary_loop(), "earnings.summary")
 
-    async def switch_network(self, network: NetworkKind) -> None:
+    async def switch_network(self, network: NetworkKind) -> bool:
         """Record into `network`'s ledger from now on (the worker is detached: serving stopped
-        first). The earlier ledger stays open, read-only in practice, until `close()`, so a
-        page that still reads it never meets a closed database."""
+        first); False when that ledger is the one in use already. The earlier ledger stays
+        open, read-only in practice, until `close()`, so a page that still reads it never meets
+        a closed database."""
         if network is self.network and self.ledger is not None:
-            return
+            return False
         await self._stop_money_tasks()
         if self.recorder is not None:
-            await asyncio.to_thread(self.recorder.close)
+            await run_blocking(self.recorder.close)
         if self.ledger is not None:
             self._retired.append(self.ledger)
         self.ledger = self.recorder = self.summary = None
         for key in ("ledger", "payout", "chain"):
             self.problems.pop(key, None)
         self.network = network
-        await asyncio.to_thread(self.open, adopt_legacy=False)
+        await run_blocking(self.open, adopt_legacy=False)
         log.info("earnings now go to the %s ledger (%s)", network.value, self.ledger_file)
         self._on_change()
         self.start()
         self._dirty.set()
+        return True
 
     def attach(self, worker: Worker, fee_per_token: int) -> None:
         self.fee_per_token = fee_per_token
@@ -118,28 +121,28 @@ class EarningsHost:
             return
         self.payouts = PayoutService(self.ledger, WalletPayoutSender(manager, chain))
         reader = WalletChainReader(chain, owner_address)
-        self._spawn(self._every(self.config.payout_check_interval_s, self._pay),
-                    "earnings.payouts", self._money_tasks)
-        self._spawn(self._every(self.config.chain_sync_interval_s,
-                                lambda: self._sync(reader)), "earnings.chain-sync",
-                    self._money_tasks)
+        self._money_tasks.spawn(self._every(self.config.payout_check_interval_s, self._pay),
+                                "earnings.payouts")
+        self._money_tasks.spawn(self._every(self.config.chain_sync_interval_s,
+                                            lambda: self._sync(reader)), "earnings.chain-sync")
 
     @property
     def payout_hook(self) -> PayoutHook | None:
         return self.payouts.request_payout if self.payouts is not None else None
 
     async def close(self) -> None:
-        await self._stop_money_tasks()
-        await _cancel_all(self._tasks)
+        await self._money_tasks.close()
+        self.payouts = None
+        await self._tasks.close()
         if self.recorder is not None:
-            await asyncio.to_thread(self.recorder.close)
+            await run_blocking(self.recorder.close)
         for ledger in [*self._retired, *([self.ledger] if self.ledger else [])]:
-            await asyncio.to_thread(ledger.close)
+            await run_blocking(ledger.close)
         self._retired = []
 
     async def _stop_money_tasks(self) -> None:
         """Payouts and chain sync belong to one network's ledger and wallet."""
-        await _cancel_all(self._money_tasks)
+        await self._money_tasks.cancel_all()
         self.payouts = None
 
     # -- loops -------------------------------------------------------------------------------
@@ -153,8 +156,8 @@ class EarningsHost:
         if ledger is None:
             return
         if recorder is not None:
-            await asyncio.to_thread(recorder.flush)
-        summary = await asyncio.to_thread(summarize, ledger, None, None, self.config.ton_price)
+            await run_blocking(recorder.flush)
+        summary = await run_blocking(summarize, ledger, None, None, self.config.ton_price)
         if ledger is self.ledger:  # not switched to another network meanwhile
             self.summary = summary
             self._on_change()
@@ -205,17 +208,3 @@ class EarningsHost:
                 log.exception("a periodic earnings step failed; it runs again in %.0f s",
                               interval_s)
             await asyncio.sleep(interval_s)
-
-    @staticmethod
-    def _spawn(coro: Coroutine[Any, Any, None], name: str,
-               tasks: list[asyncio.Task[None]]) -> None:
-        tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
-
-
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    tasks.clear()

@@ -1,33 +1,20 @@
-"""The node's engine: what it runs (model, name, GPU layers) and its supervisor's life.
+"""The node's engine: its supervisor's life, and the door upstream's worker runner may use.
 
 `EngineHost` is the Qt-free owner of the `EngineSupervisor`: started when the node serves (or
-a chat needs it), stopped to free VRAM (game mode), never restarted by itself after a GPU
-fault. `plan_engine` turns the node config into `EngineSettings` (hashing the model file the
-first time: blocking, run it in a thread) and says how many requests it serves at once and why.
+a chat or the user needs it), stopped to free VRAM (game mode), never restarted by itself after
+a GPU fault (the node refuses to start it then). What it runs comes from the node's
+`EnginePlanner`, asked at each start. The upstream gateway (opt-in, loopback, no token) forwards
+upstream's runner to whichever engine runs now.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
-import psutil
-
+from cocoon_desktop.engine.host.gateway import GatewayError, UpstreamGateway
 from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus, EngineSupervisor
-from cocoon_desktop.engine.models.capacity import (
-    MIN_CONTEXT_PER_SEQUENCE,
-    kv_budget_bytes,
-    suggest_capacity,
-)
-from cocoon_desktop.engine.models.file_hash import FileChangedWhileHashing
-from cocoon_desktop.engine.models.gguf_meta import GgufMetadata, ModelFileError
-from cocoon_desktop.engine.models.model_library import ModelLibrary
-from cocoon_desktop.engine.models.offload import RESERVE_BYTES, plan_offload
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
-from cocoon_desktop.node.config import NodeConfig
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 600.0
@@ -40,107 +27,21 @@ def default_supervisor(settings: EngineSettings, env: Mapping[str, str] | None
     return EngineSupervisor(settings, env_source=env)
 
 
-@dataclass(frozen=True)
-class EnginePlan:
-    """The engine's settings and how many requests it serves at once, with the reason."""
-
-    settings: EngineSettings
-    capacity_note: str  # for the engine panel: why this many at once
-
-    @property
-    def network_jobs(self) -> int:
-        return network_jobs_for(self.settings.parallel_sequences)
-
-
-def available_ram() -> int:
-    """RAM the engine could use now (what the OS could give without swapping)."""
-    return int(psutil.virtual_memory().available)
-
-
-def network_jobs_for(parallel_sequences: int) -> int:
-    """Jobs the worker may announce to proxies: the engine's sequences but the chat lane (one
-    sequence serves both when only one fits)."""
-    return max(1, parallel_sequences - 1)
-
-
-def plan_engine(config: NodeConfig, library: ModelLibrary, free_vram_bytes: int | None,
-                offload_supported: bool, available_ram_bytes: int | None = None) -> EnginePlan:
-    """The engine's settings for this node (blocking: may hash the model file).
-
-    The engine decodes one sequence per network job the worker may run, plus one for the chat
-    lane, so a chat never waits behind network jobs nor takes their places; fewer when the KV
-    cache of that many does not fit in the memory the model will run in (`suggest_capacity`)."""
-    path = config.model_path or _bundled(library)
-    try:
-        metadata = library.add(path).metadata or library.metadata(path)
-        name = config.model_name or str(library.cocoon_name(path.resolve()))
-    except (ModelFileError, FileChangedWhileHashing) as exc:
-        raise EngineStartError(str(exc)) from None
-    except OSError as exc:
-        raise EngineStartError(f"Cannot read the model {path}: {exc.strerror}. Check the file "
-                               "and its permissions.") from None
-    reserve = max(RESERVE_BYTES, config.protection.vram_headroom_bytes)
-    sequences, context, note = _capacity(config, metadata, free_vram_bytes, offload_supported,
-                                         reserve, available_ram_bytes)
-    plan = plan_offload(metadata, context * sequences, free_vram_bytes, offload_supported,
-                        reserve)
-    threads = config.threads or psutil.cpu_count(logical=False) or os.cpu_count() or 2
-    settings = EngineSettings(
-        model_path=path.resolve(), model_name=name,
-        context_tokens=context * sequences, parallel_sequences=sequences,
-        threads=max(1, threads),
-        gpu_layers=config.gpu_layers if config.gpu_layers != -1 else plan.gpu_layers)
-    return EnginePlan(settings, note)
-
-
-def _capacity(config: NodeConfig, metadata: GgufMetadata, free_vram_bytes: int | None,
-              offload_supported: bool, reserve_bytes: int, available_ram_bytes: int | None
-              ) -> tuple[int, int, str]:
-    """Parallel sequences, context per sequence and the reason in words.
-
-    The KV cache lives where the model runs: in GPU memory when the GPU takes the model and at
-    least one sequence's cache, in RAM otherwise (CPU-only, or a model split across both)."""
-    jobs = max(1, config.max_active_requests)
-    wanted = jobs + 1
-    per_layer = metadata.kv_bytes_per_token_per_layer
-    if per_layer is None:
-        return wanted, config.context_tokens, (
-            f"{wanted} requests at once ({jobs} network jobs and the chat), as set: this model "
-            "file does not say its KV cache size, so memory was not checked.")
-    per_token = per_layer * metadata.block_count
-    memory_name, budget = "RAM", kv_budget_bytes(
-        free_memory_bytes=available_ram() if available_ram_bytes is None else available_ram_bytes,
-        model_file_bytes=metadata.file_size_bytes)
-    if offload_supported and free_vram_bytes is not None and config.gpu_layers != 0:
-        vram_budget = kv_budget_bytes(free_memory_bytes=free_vram_bytes - reserve_bytes,
-                                      model_file_bytes=metadata.file_size_bytes)
-        if vram_budget >= per_token * min(config.context_tokens, MIN_CONTEXT_PER_SEQUENCE):
-            memory_name, budget = "GPU memory", vram_budget
-    s = suggest_capacity(kv_bytes_per_token=per_token, kv_budget_bytes=budget,
-                         context_tokens_per_sequence=config.context_tokens, max_parallel=wanted,
-                         memory_name=memory_name,
-                         cap_reason=f"as set ({jobs} network jobs and the chat)")
-    return s.parallel_sequences, s.context_tokens_per_sequence, s.explanation
-
-
-def _bundled(library: ModelLibrary) -> Path:
-    entry = library.entries()[0]
-    if entry.problem:
-        raise EngineStartError(entry.problem)
-    return entry.path
-
-
 class EngineHost:
     """Starts, follows and stops the engine process for the node."""
 
     def __init__(self, settings_provider: Callable[[], Awaitable[EngineSettings]],
-                 on_status: StatusListener, *, env: Mapping[str, str] | None = None,
+                 on_status: StatusListener, *,
                  factory: SupervisorFactory = default_supervisor) -> None:
         self._settings_provider = settings_provider
         self._on_status = on_status
-        self._env = env
         self._factory = factory
+        # The engine's environment: set once the node has chosen its GPU (only that one is
+        # visible to the engine); None: the app's own.
+        self.env: Mapping[str, str] | None = None
         self.supervisor: EngineSupervisor | None = None
+        self.gateway: UpstreamGateway | None = None  # upstream's runner's door (opt-in)
+        self.problems: dict[str, str] = {}  # things that work badly but do not stop serving
         self.status = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
 
     @property
@@ -155,6 +56,10 @@ class EngineHost:
     def settings(self) -> EngineSettings | None:
         return self.supervisor.settings if self.supervisor is not None else None
 
+    @property
+    def gateway_url(self) -> str | None:
+        return self.gateway.url if self.gateway is not None else None
+
     async def start(self) -> None:
         """Start the engine (returns once it is launching; EngineStartError if it cannot)."""
         if self.supervisor is None:
@@ -164,7 +69,7 @@ class EngineHost:
                 self._publish(EngineStatus(EngineState.CRASHED, f"The engine cannot start: "
                                            f"{exc}", gave_up=True))
                 raise
-            self.supervisor = self._factory(settings, self._env)
+            self.supervisor = self._factory(settings, self.env)
             self.supervisor.on_status(self._publish)
         await self.supervisor.start()
 
@@ -193,6 +98,29 @@ class EngineHost:
         self.supervisor = None
         if was_running:
             await self.start()
+
+    async def open_gateway(self, port: int) -> None:
+        """The loopback gateway for upstream's worker runner, when the config asks for it
+        (port 0: off); a port in use is a problem shown beside the status (serving goes on
+        without it)."""
+        if not port:
+            return
+        gateway = UpstreamGateway(lambda: self.endpoint, port=port,
+                                  why_not_ready=lambda: self.status.detail)
+        try:
+            await gateway.start()
+        except GatewayError as exc:
+            self.problems["gateway"] = str(exc)
+            log.error("%s", exc)
+            return
+        self.gateway = gateway
+
+    async def close(self, drain_timeout_s: float) -> None:
+        """Close the gateway, then stop the engine."""
+        if self.gateway is not None:
+            await self.gateway.stop()
+            self.gateway = None
+        await self.stop(drain_timeout_s)
 
     def _publish(self, status: EngineStatus) -> None:
         self.status = status

@@ -106,8 +106,22 @@ def _earnings_metrics(t: _Text, status: NodeStatus) -> None:
 
 
 def status_json(status: NodeStatus) -> dict[str, Any]:
-    """The status as JSON values (no secrets: none are in it)."""
-    return _plain(dataclasses.asdict(status))
+    """The status as JSON values. The engine is summed up in four plain fields: its status
+    also holds its endpoint, whose token must never leave the app."""
+    fields = {f.name: getattr(status, f.name) for f in dataclasses.fields(status)
+              if f.name != "engine"}
+    engine = {"engine_state": status.engine_state, "engine_detail": status.engine_detail,
+              "engine_warnings": status.engine_warnings,
+              "engine_load_fraction": status.engine_load_fraction}
+    return _plain({name: _plain_dataclass(value) for name, value in {**fields, **engine}.items()})
+
+
+def _plain_dataclass(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple):
+        return [_plain_dataclass(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

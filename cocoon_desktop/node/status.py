@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cocoon_desktop.earnings.figures import EarningsSummary
+from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.snapshots import GpuSample
 from cocoon_desktop.network.worker.types import WorkerStatus
@@ -53,8 +54,13 @@ class ProtectionView:
     stopped_because: str | None = None
 
 
-@dataclass(frozen=True)
+ENGINE_STOPPED = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class NodeStatus:
+    """Everything a front end shows of one node at one moment (built with keywords only)."""
+
     state: NodeState
     headline: str  # one line for a dashboard, a tray tooltip or a log
     what_to_do: str = ""  # empty when nothing is needed
@@ -64,9 +70,9 @@ class NodeStatus:
     wanted: bool = False  # the Serve toggle
     accepting: bool = False  # taking network jobs right now
     paused_reasons: tuple[str, ...] = ()
-    engine_state: EngineState = EngineState.STOPPED
-    engine_detail: str = ""
-    engine_warnings: tuple[str, ...] = ()
+    # The engine's own status as the node saw it when it built this one: a front end shows the
+    # engine from here (state, model load, throughput, isolation), so node and engine agree.
+    engine: EngineStatus = ENGINE_STOPPED
     worker: WorkerStatus | None = None
     protection: ProtectionView = field(default_factory=ProtectionView)
     gpus: tuple[GpuSample, ...] = ()
@@ -75,9 +81,6 @@ class NodeStatus:
     stats_url: str = ""  # where /jsonstats and /metrics answer (token required)
     retry_in_s: float | None = None
     updated_at_unix: float = field(default_factory=time.time)
-    # While the engine loads its model: the share of the weights in memory (0.0 to 1.0);
-    # None when not loading or before the weights start (see EngineStatus.load_fraction).
-    engine_load_fraction: float | None = None
     # The network whose ledger `earnings` sums (one ledger per network); None with no figures.
     # It can differ from `network` for a moment after the user picks another network.
     earnings_network: NetworkKind | None = None
@@ -87,6 +90,24 @@ class NodeStatus:
     @property
     def needs_user(self) -> bool:
         return self.state in NEEDS_USER
+
+    @property
+    def engine_state(self) -> EngineState:
+        return self.engine.state
+
+    @property
+    def engine_detail(self) -> str:
+        return self.engine.detail
+
+    @property
+    def engine_warnings(self) -> tuple[str, ...]:
+        return self.engine.warnings
+
+    @property
+    def engine_load_fraction(self) -> float | None:
+        """While the engine loads its model: the share of the weights in memory (0.0 to 1.0);
+        None when not loading or before the weights start (see EngineStatus.load_fraction)."""
+        return self.engine.load_fraction
 
 
 @dataclass(frozen=True)

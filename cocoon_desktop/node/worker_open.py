@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pytoniq_core import Cell, ShardAccount
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.engine.attestation.providers import (
     QuoteProvider,
     detect_quote_providers,
@@ -76,8 +76,8 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
         return await _devnet_worker(config, model_name, owner_address, engine)
     root, root_address = await _root_config(config, chain)
     mainnet = config.network is NetworkKind.MAINNET
-    provider = await asyncio.to_thread(_quote_provider, config.attestation, mainnet)
-    image_hash = await asyncio.to_thread(provider.image_hash) or b""
+    provider = await run_blocking(_quote_provider, config.attestation, mainnet)
+    image_hash = await run_blocking(provider.image_hash) or b""
     try:
         proxies = tuple(Endpoint.parse(p) for p in config.proxies)
     except ValueError as exc:
@@ -134,7 +134,7 @@ async def _root_config(config: NodeConfig, chain: ChainService | None
                        ) -> tuple[RootConfig, str]:
     if config.root_config_file is not None:
         try:
-            root = await asyncio.to_thread(from_fake_ton_json, config.root_config_file)
+            root = await run_blocking(from_fake_ton_json, config.root_config_file)
         except (RootConfigError, ValueError, OSError) as exc:
             raise WorkerSetupError(NodeProblem(
                 f"The root config file {config.root_config_file} cannot be used: {exc}",

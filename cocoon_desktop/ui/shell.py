@@ -2,7 +2,8 @@
 
 Start: settings, theme, the node (monitoring, ledger, wallet), pages; the wizard on first run.
 Close the window: keep serving in the tray (or quit when the desktop has no tray). Quit: drain
-network jobs (bounded), stop the engine, close everything, end the event loop.
+network jobs (bounded), stop the engine, close everything, end the event loop. The shell builds
+the `Node` and hands it to its adapter; from then on everything reaches it through adapters.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from cocoon_desktop.core.paths import AppPaths, app_paths
 from cocoon_desktop.engine.models.model_library import ModelLibrary
 from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.node.config import from_app_settings, node_home
+from cocoon_desktop.node.events import LedgerSwitched
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeStatus
+from cocoon_desktop.node.wallet_host import NodeWallet
 from cocoon_desktop.platform.autostart import Autostart, system_autostart
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import AppSettings
+from cocoon_desktop.ui.adapters import Adapters
 from cocoon_desktop.ui.controllers.chat import ChatController
 from cocoon_desktop.ui.controllers.doctor import DoctorController
 from cocoon_desktop.ui.controllers.earnings import EarningsController
@@ -71,24 +75,29 @@ class AppShell(QObject):
         self.gpu = GpuController(self)
         self.earnings = EarningsController(price=from_app_settings(s).ton_price,
                                            network=s.network, parent=self)
-        self.wallet = WalletController(self.node.node, s.network, self)
+        self.wallet = WalletController(None, s.network, self)  # the node's, once it is open
         self.doctor = DoctorController(self)
         self.chat = ChatController(self.engine.chat_backend, s.chat_system_prompt,
                                    GenerationParams(s.chat_temperature, s.chat_top_p,
                                                     s.chat_max_tokens), self)
         self.tray = Tray(self)
         self.glance = GlanceFeed(self)
-        self.windows = Windows(self)
+        self.adapters = Adapters(
+            settings=self.settings, node=self.node, engine=self.engine, gpu=self.gpu,
+            earnings=self.earnings, wallet=self.wallet, models=self.models, doctor=self.doctor,
+            chat=self.chat, logs=self.logs)
+        self.windows = Windows(self.adapters, app.windowIcon())
         self._quitting = False
         self._quit_done = asyncio.Event()
-        self._wallet_seen: object = None
-        self._ledger_followed = False  # from start(), once the node has opened its ledger
+        self._told_about_tray = False
         self._connect()
 
     def _connect(self) -> None:
         g = self.glance
         self.node.status_changed.connect(g.on_node_status_changed)
         self.node.status_changed.connect(self._on_node_status_changed)
+        self.node.ledger_switched.connect(self._on_node_ledger_switched)
+        self.node.wallet_reopened.connect(self._on_node_wallet_reopened)
         self.node.notification_raised.connect(self.notify)
         self.engine.status_changed.connect(g.on_engine_status_changed)
         self.gpu.snapshot_updated.connect(g.on_snapshot_updated)
@@ -104,17 +113,16 @@ class AppShell(QObject):
         self.tray.chat_requested.connect(self.windows.show_chat)
         self.tray.dashboard_requested.connect(self.windows.show_main)
         self.tray.quit_requested.connect(self.request_quit)
+        self.windows.main.close_requested.connect(self._on_main_close_requested)
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self, minimized: bool = False) -> None:
         tray_shown = self.tray.show()
         if not minimized or not tray_shown:
             self.windows.show_main()
-        await self.node.open()
-        node = self.node.node
-        if node.health is not None:
-            await self.gpu.attach(node.health)
-        self._follow_ledger(first=True)
+        await self.node.open()  # the ledger and the wallet arrive as events meanwhile
+        if self.node.health is not None:
+            await self.gpu.attach(self.node.health)
         await self.earnings.refresh()
         tasks.spawn(self.logs.load_history(), name="logs.history")
         s = self.settings.settings
@@ -162,29 +170,30 @@ class AppShell(QObject):
         if self.settings.settings.notifications:
             self.tray.notify(title, message, critical)
 
-    def _follow_ledger(self, first: bool = False) -> None:
-        """Read the ledger the node records into: one per network, switched with it."""
-        self._ledger_followed = True
-        host = self.node.node.earnings
-        ledger = host.ledger if host is not None else None
-        network = host.network if host is not None else self.settings.settings.network
-        if not first and ledger is self.earnings.ledger and network is self.earnings.network:
+    def _on_main_close_requested(self) -> None:
+        if self.tray.available and self.tray.icon.isVisible():
+            self.windows.main.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.notify("Cocoon Desktop keeps running",
+                            "It stays in the tray and keeps serving. Quit from the tray menu.")
             return
-        self.earnings.attach(ledger, network)
-        if ledger is None:
-            self.windows.show_earnings_problem(self.node.node.problems())
+        self.request_quit()
+
+    def _on_node_ledger_switched(self, event: LedgerSwitched) -> None:
+        """Read the ledger the node records into: one per network, switched with it."""
+        self.earnings.attach(event.ledger, event.network)
+        if event.ledger is None:
+            self.windows.show_earnings_problem(event.problem)
         else:
             self.earnings.start()
 
+    def _on_node_wallet_reopened(self, wallet: NodeWallet) -> None:
+        self.wallet.use(wallet)
+        tasks.spawn(self._follow_wallet(), name="wallet.follow")
+
     def _on_node_status_changed(self, status: NodeStatus) -> None:
-        if self._ledger_followed:
-            self._follow_ledger()
         self.earnings.on_summary_changed(status.earnings)
-        wallet = self.node.node.wallet
-        if wallet is not None and wallet is not self._wallet_seen:
-            # The node opened (or reopened, for another network) its wallet and chain.
-            self._wallet_seen = wallet
-            tasks.spawn(self._follow_wallet(), name="wallet.follow")
 
     async def _follow_wallet(self) -> None:
         await self.wallet.refresh()

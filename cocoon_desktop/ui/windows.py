@@ -1,17 +1,21 @@
-"""The app's windows: the main window and its pages, the chat, the wizard, the quit notice."""
+"""The app's windows: the main window and its pages, the chat, the wizard, the quit notice.
+
+They are built on the adapters alone (`Adapters`); what closing the main window means (hide to
+the tray, or quit) is the shell's to decide.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QProgressDialog
 
 from cocoon_desktop.core import tasks
 from cocoon_desktop.node.status import NodeStatus
 from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.ui.adapters import Adapters
 from cocoon_desktop.ui.chat.chat_window import ChatWindow
-from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
+from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.dashboard.engine_panel import STATE_LEVEL
 from cocoon_desktop.ui.dashboard.model_dialog import ModelDialog
 from cocoon_desktop.ui.dashboard.overview import DashboardPage
@@ -25,56 +29,48 @@ from cocoon_desktop.ui.wizard.wizard_window import WizardWindow
 from cocoon_desktop.ui_logic.status_text import engine_line
 from cocoon_desktop.ui_logic.wizard import WizardMachine, WizardResult
 from cocoon_desktop.wallet.address import canonical_owner_address
-from cocoon_desktop.wallet.manager import WalletManager
 from cocoon_desktop.wallet.mnemonic import check_mnemonic, normalize_words
-from cocoon_desktop.wallet.networks import ton_network_for
-from cocoon_desktop.wallet.registry import WalletRegistry
-
-if TYPE_CHECKING:
-    from cocoon_desktop.ui.shell import AppShell
 
 
 class Windows:
-    def __init__(self, shell: AppShell) -> None:
-        self.shell = shell
-        s = shell.settings.settings
+    def __init__(self, adapters: Adapters, icon: QIcon) -> None:
+        self.adapters = a = adapters
+        s = a.settings.settings
         self.main = MainWindow()
-        self.main.setWindowIcon(shell.app.windowIcon())
-        self.dashboard = DashboardPage(shell.engine, shell.node, shell.gpu, shell.earnings,
+        self.main.setWindowIcon(icon)
+        self.dashboard = DashboardPage(a.engine, a.node, a.gpu, a.earnings,
                                        s.pause_temperature_c)
         self.main.add_page("Dashboard", self.dashboard)
         self.dashboard.engine_panel.model_button.clicked.connect(self.show_model_dialog)
-        self.earnings = EarningsPage(shell.earnings)
+        self.earnings = EarningsPage(a.earnings)
         self.main.add_page("Earnings", self.earnings)
-        self.wallet = WalletPage(shell.wallet)
+        self.wallet = WalletPage(a.wallet)
         self.main.add_page("Wallet", self.wallet)
-        self.logs = LogsPage(shell.logs)
+        self.logs = LogsPage(a.logs)
         self.main.add_page("Logs", self.logs)
-        self.settings = SettingsPage(shell.settings)
+        self.settings = SettingsPage(a.settings)
         self.main.add_page("Settings", self.settings)
         chat_action = self.main.menuBar().addAction("Open chat")
         chat_action.triggered.connect(self.show_chat)
         wizard_action = self.main.menuBar().addAction("Set-up wizard")
         wizard_action.triggered.connect(self.show_wizard)
-        self.main.close_requested.connect(self._on_main_close_requested)
-        self.chat = ChatWindow(shell.chat)
-        self.chat.setWindowIcon(shell.app.windowIcon())
-        shell.engine.status_changed.connect(
+        self.chat = ChatWindow(a.chat)
+        self.chat.setWindowIcon(icon)
+        a.engine.status_changed.connect(
             lambda st: self.chat.set_engine_status(engine_line(st.state, st.detail),
                                                    STATE_LEVEL[st.state]))
         self.wizard: WizardWindow | None = None
         self._wizard_wallet: WalletController | None = None
-        self._told_about_tray = False
         self._quitting: QProgressDialog | None = None
 
     def show_model_dialog(self) -> ModelDialog:
-        shell = self.shell
-        dialog = ModelDialog(shell.models, shell.settings, self.main)
+        a = self.adapters
+        dialog = ModelDialog(a.models, a.settings, self.main)
         dialog.open()
         return dialog
 
-    def show_earnings_problem(self, problems: tuple[str, ...]) -> None:
-        text = " ".join(problems) or "The earnings ledger could not be opened."
+    def show_earnings_problem(self, problem: str) -> None:
+        text = problem or "The earnings ledger could not be opened."
         self.earnings.status.set_state(text, "bad")
 
     def show_main(self) -> None:
@@ -89,15 +85,13 @@ class Windows:
         if self.wizard is not None and self.wizard.isVisible():
             self.wizard.raise_()
             return self.wizard
-        shell = self.shell
-        tick = shell.gpu.latest
+        a = self.adapters
+        tick = a.gpu.latest
         free = [g.memory_free_bytes for g in tick.gpus if g.memory_free_bytes] if tick else []
-        s = shell.settings.settings
+        s = a.settings.settings
         # The wizard's wallet follows the network chosen in it; the node's follows the settings.
-        node_wallet = shell.node.node.wallet
-        pair = WalletPair(node_wallet, shell.node.node.chain)
-        wallet = WalletController(pair, s.network, self.main)
-        services = WizardServices(shell.doctor, wallet, shell.models,
+        wallet = WalletController(a.node.wallet, s.network, self.main)
+        services = WizardServices(a.doctor, wallet, a.models,
                                   max(free) if free else None, bool(free), s.context_tokens)
         machine = WizardMachine(canonical_owner_address, check_mnemonic, split=normalize_words)
         self.wizard = WizardWindow(machine, services)
@@ -109,33 +103,15 @@ class Windows:
 
     def _on_wizard_network_chosen(self, network: NetworkKind) -> None:
         wallet = self._wizard_wallet
-        if wallet is None or network is wallet.network:
-            return
-        node = self.shell.node.node
-        store = node.wallet.store if node.wallet is not None else None
-        if store is None:
-            return
-        manager = WalletManager(WalletRegistry(node.home.paths.data_dir), store,
-                                ton_network_for(network))
-        chain = chain_for(network, node.home.paths.cache_dir,
-                          self.shell.settings.settings.ton_config_path)
-        wallet.source = WalletPair(manager, chain)
+        if wallet is None or network is wallet.network or wallet.source is None:
+            return  # no wallet before the node opened its own (nor its keyring)
+        wallet.use(self.adapters.node.wallet_for(network))
         wallet.set_network(network)
 
     def _on_wizard_finished(self, result: WizardResult) -> None:
-        tasks.spawn(self.shell.settings.update(**result.settings_changes()), name="wizard.save")
+        tasks.spawn(self.adapters.settings.update(**result.settings_changes()),
+                    name="wizard.save")
         self.show_chat()
-
-    def _on_main_close_requested(self) -> None:
-        if self.shell.tray.available and self.shell.tray.icon.isVisible():
-            self.main.hide()
-            if not self._told_about_tray:
-                self._told_about_tray = True
-                self.shell.notify("Cocoon Desktop keeps running",
-                                  "It stays in the tray and keeps serving. Quit from the tray "
-                                  "menu.")
-            return
-        self.shell.request_quit()
 
     def show_quitting(self, status: NodeStatus) -> None:
         running = status.worker.active_requests if status.worker is not None else 0

@@ -81,7 +81,7 @@ def test_each_network_shows_its_own_figures_and_says_what_they_are(
 
     run_async(shell.settings.update(network=NetworkKind.MAINNET), 10_000)
     qtbot.waitUntil(lambda: notes(shell)[0] == "Mainnet: real TON", timeout=30_000)
-    assert shell.node.node.earnings.ledger_file == paths.data_dir / "ledger-mainnet.sqlite3"
+    assert shell.earnings.ledger.path == paths.data_dir / "ledger-mainnet.sqlite3"
     with Ledger.open(paths.data_dir / "ledger-devnet.sqlite3") as devnet:
         assert len(devnet.requests()) == 1  # untouched by the switches
 

@@ -9,10 +9,10 @@ from typing import Any
 import psutil
 import pytest
 
-from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.node.status import NodeState
+from cocoon_desktop.node.status import NodeState, NodeStatus
 from cocoon_desktop.ui.controllers.engine import EngineController
+from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.dashboard.engine_panel import LOAD_STEPS, EnginePanel
 from tests.integration.engine_core.big_model import write_big_model
 
@@ -20,14 +20,14 @@ SLOW_MS = 120_000
 
 
 class BarLog:
-    """What the panel's bar showed at every engine status: (shown, minimum, maximum, value)."""
+    """What the panel's bar showed at every node status: (shown, minimum, maximum, value)."""
 
-    def __init__(self, panel: EnginePanel, engine: EngineController) -> None:
+    def __init__(self, panel: EnginePanel, node: NodeController) -> None:
         self.panel = panel
         self.seen: list[tuple[bool, int, int, int]] = []
-        engine.status_changed.connect(self.record)  # after the panel's own slot
+        node.status_changed.connect(self.record)  # after the panel's own slot
 
-    def record(self, _status: EngineStatus) -> None:
+    def record(self, _status: NodeStatus) -> None:
         bar = self.panel.load_bar
         self.seen.append((not bar.isHidden(), bar.minimum(), bar.maximum(), bar.value()))
 
@@ -39,30 +39,31 @@ def test_the_bar_moves_and_cancel_stops_the_load(qtbot: Any, tmp_path: Path,
     engine = EngineController(node)
     panel = EnginePanel(engine, node)
     qtbot.addWidget(panel)
-    bars = BarLog(panel, engine)
+    bars = BarLog(panel, node)
     try:
         serve_cancel_then_load(qtbot, panel, engine, node, bars)
     finally:
-        engine.status_changed.disconnect(bars.record)  # the panel goes before the node
+        node.status_changed.disconnect(bars.record)  # the panel goes before the node
 
 
 def serve_cancel_then_load(qtbot: Any, panel: EnginePanel, engine: EngineController,
-                           node: Any, bars: BarLog) -> None:
+                           node: NodeController, bars: BarLog) -> None:
     assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
 
     # Serve: the engine loads; Cancel while it does stops the load and serving.
     clicked: list[tuple[int | None, bool]] = []
 
-    def click_cancel_while_loading(status: EngineStatus) -> None:
-        if not clicked and status.state is EngineState.LOADING and status.pid is not None:
+    def click_cancel_while_loading(status: NodeStatus) -> None:
+        loading = status.engine
+        if not clicked and loading.state is EngineState.LOADING and loading.pid is not None:
             shown = not panel.cancel_load_button.isHidden()
             panel.cancel_load_button.click()
-            clicked.append((status.pid, shown and not panel.cancel_load_button.isEnabled()))
+            clicked.append((loading.pid, shown and not panel.cancel_load_button.isEnabled()))
 
-    engine.status_changed.connect(click_cancel_while_loading)
+    node.status_changed.connect(click_cancel_while_loading)  # after the panel's own slot
     panel.serve_button.click()
     qtbot.waitUntil(lambda: bool(clicked), timeout=SLOW_MS)
-    engine.status_changed.disconnect(click_cancel_while_loading)
+    node.status_changed.disconnect(click_cancel_while_loading)
     [(pid, shown_then_disabled)] = clicked
     assert shown_then_disabled  # Cancel was there while loading; one click is enough
     qtbot.waitUntil(lambda: engine.status.state is EngineState.STOPPED, timeout=SLOW_MS)

@@ -17,18 +17,20 @@ from cocoon_desktop.hardware.gpu.nvml import Nvml
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import AppSettings, save_settings
 from cocoon_desktop.ui_logic.glance import TrayState
+from tests.integration.node.node_harness import client_of
 
 SLOW_MS = 240_000
 
 
 async def devnet_chat(shell: Any, text: str, max_tokens: int) -> tuple[int, list[Any]]:
-    devnet = shell.node.node.opened.devnet
+    """A chat through the in-app devnet's client endpoint (named in the node's run file)."""
+    url, token = client_of(shell.paths.data_dir / "node-run.json")
     model = shell.engine.status.stats.model_name.split("@", 1)[0]
     body = {"model": model, "stream": True, "max_tokens": max_tokens, "temperature": 0,
             "messages": [{"role": "user", "content": text}]}
-    headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as session, session.post(
-            f"{devnet.http_url}/v1/chat/completions", json=body, headers=headers) as response:
+            f"{url}/v1/chat/completions", json=body, headers=headers) as response:
         lines = (await response.read()).decode().splitlines()
     data = [line[5:].strip() for line in lines if line.startswith("data:")]
     return response.status, data
@@ -87,8 +89,8 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
 def quit_while_a_job_runs(qtbot: Any, shell: Any, loop: Any) -> None:
     """Quit while a job runs: it finishes in full, then the engine stops."""
     long_job = loop.create_task(devnet_chat(shell, "Count from one to forty.", 120))
-    opened = shell.node.node.opened
-    qtbot.waitUntil(lambda: opened.worker.active_requests == 1, timeout=SLOW_MS)
+    qtbot.waitUntil(lambda: shell.node.status.worker is not None
+                    and shell.node.status.worker.active_requests == 1, timeout=SLOW_MS)
     with qtbot.waitSignal(shell.quit_finished, timeout=SLOW_MS):
         shell.request_quit()
     qtbot.waitUntil(long_job.done, timeout=SLOW_MS)

@@ -7,24 +7,23 @@ from typing import Any
 
 import pytest
 
+from cocoon_desktop.node.wallet_host import open_wallet
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.controllers.wallet import WalletController, WalletPair, chain_for
+from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.wallet.qr import qr_image, qr_matrix, ton_transfer_link
 from cocoon_desktop.ui.wallet.wallet_page import WalletPage
 from cocoon_desktop.wallet.address import parse_address
 from cocoon_desktop.wallet.errors import TransferError
-from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
-from cocoon_desktop.wallet.networks import TonNetwork, ton_network_for
-from cocoon_desktop.wallet.registry import WalletRegistry
+from cocoon_desktop.wallet.manager import NODE_KEY_REF
+from cocoon_desktop.wallet.networks import TonNetwork
 
 RAW = "0:" + "ab" * 32
 
 
 def make(qtbot: Any, paths: Any, store: Any, network: NetworkKind,
          config: str = "") -> tuple[WalletController, WalletPage]:
-    manager = WalletManager(WalletRegistry(paths.data_dir), store, ton_network_for(network))
-    chain = chain_for(network, paths.cache_dir, config)
-    controller = WalletController(WalletPair(manager, chain), network)
+    wallet = open_wallet(paths, store, network, Path(config) if config else None)
+    controller = WalletController(wallet, network)
     page = WalletPage(controller)
     qtbot.addWidget(page)
     return controller, page

@@ -1,9 +1,11 @@
 """NodeController: the Qt face of the node (`cocoon_desktop.node.Node`), the same orchestrator
 the headless service runs: engine, GPU protection, worker, ledger and payouts.
 
-Every `NodeStatus` becomes `status_changed`; protection's and the engine's notices become
-`notification_raised`; worker events (a request served, a proxy connected) become
-`worker_event_received`. The Serve toggle, quit and new settings go through here.
+The UI reaches the node only through here. Every `NodeStatus` becomes `status_changed`;
+protection's and the engine's notices become `notification_raised`; the node's switch to
+another ledger and its (re)opened wallet become `ledger_switched` and `wallet_reopened`, so the
+earnings and wallet adapters follow at once. The Serve toggle, the engine button, quit and new
+settings go through here.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.hardware.protection.policy import Notification
-from cocoon_desktop.network.worker.types import WorkerEvent
+from cocoon_desktop.hardware.service import HealthService
 from cocoon_desktop.node.config import from_app_settings
+from cocoon_desktop.node.events import LedgerSwitched
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeStatus
-from cocoon_desktop.settings import AppSettings
+from cocoon_desktop.node.wallet_host import NodeWallet
+from cocoon_desktop.settings import AppSettings, NetworkKind
 
 log = logging.getLogger(__name__)
 
@@ -26,40 +30,57 @@ log = logging.getLogger(__name__)
 class NodeController(QObject):
     status_changed = Signal(object)  # NodeStatus
     notification_raised = Signal(str, str, bool)  # title, message, critical
-    worker_event_received = Signal(object)  # WorkerEvent
-    node_opened = Signal()
+    ledger_switched = Signal(object)  # LedgerSwitched
+    wallet_reopened = Signal(object)  # NodeWallet
 
     def __init__(self, node: Node, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.node = node
+        self._node = node
         self.status: NodeStatus = node.status
-        node.add_listener(self._on_node_status)
-        node.add_notification_listener(self._on_node_notification)
-        node.add_worker_listener(self._on_node_worker_event)
+        self.ledger: LedgerSwitched | None = None  # the ledger the node records into
+        self.wallet: NodeWallet | None = None  # the wallet of the network the node serves
+        node.status_changed.add(self._on_node_status)
+        node.notification_raised.add(self._on_node_notification)
+        node.ledger_switched.add(self._on_node_ledger_switched)
+        node.wallet_reopened.add(self._on_node_wallet_reopened)
+
+    @property
+    def health(self) -> HealthService | None:
+        """The node's monitoring, for the GPU adapter (None until the node is open)."""
+        return self._node.health.service
 
     async def open(self) -> NodeStatus:
-        status = await self.node.open()
-        self.node_opened.emit()
-        return status
+        return await self._node.open()
 
     async def start_serving(self) -> NodeStatus:
-        return await self.node.start_serving()
+        return await self._node.start_serving()
 
     async def stop_serving(self, drain_timeout_s: float | None = None) -> bool:
-        return await self.node.stop_serving(drain_timeout_s)
+        return await self._node.stop_serving(drain_timeout_s)
 
     async def close(self, drain_timeout_s: float | None = None) -> bool:
-        return await self.node.close(drain_timeout_s)
+        return await self._node.close(drain_timeout_s)
+
+    async def start_engine(self) -> None:
+        """The engine alone (EngineStartError: not after a GPU fault, nor before opening)."""
+        await self._node.start_engine()
+
+    async def stop_engine(self, drain_timeout_s: float = 10.0) -> None:
+        await self._node.stop_engine(drain_timeout_s)
 
     async def cancel_engine_load(self) -> bool:
         """Cancel beside the engine's load progress (serving stops too)."""
-        return await self.node.cancel_engine_load()
+        return await self._node.cancel_engine_load()
 
     async def ensure_engine(self) -> EngineEndpoint:
-        return await self.node.ensure_engine()
+        return await self._node.ensure_engine()
+
+    def wallet_for(self, network: NetworkKind) -> NodeWallet:
+        """`network`'s wallet, from the node's registry and keyring (the wizard's choice)."""
+        return self._node.wallets.for_network(network, self._node.config.ton_config_file)
 
     def apply_settings(self, settings: AppSettings) -> None:
-        self.node.apply_live_settings(from_app_settings(settings, self.node.config.instance))
+        self._node.apply_live_settings(from_app_settings(settings, self._node.config.instance))
 
     def _on_node_status(self, status: NodeStatus) -> None:
         self.status = status
@@ -69,5 +90,10 @@ class NodeController(QObject):
         self.notification_raised.emit(notification.title, notification.message,
                                       notification.severity == "critical")
 
-    def _on_node_worker_event(self, event: WorkerEvent) -> None:
-        self.worker_event_received.emit(event)
+    def _on_node_ledger_switched(self, event: LedgerSwitched) -> None:
+        self.ledger = event
+        self.ledger_switched.emit(event)
+
+    def _on_node_wallet_reopened(self, wallet: NodeWallet) -> None:
+        self.wallet = wallet
+        self.wallet_reopened.emit(wallet)

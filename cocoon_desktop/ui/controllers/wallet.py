@@ -1,7 +1,8 @@
 """WalletController: owner address, full wallet, node wallet and balances, as signals.
 
-It works on a `WalletSource` (the node, whose wallet and chain follow the network served, or a
-pair of its own for the wizard).
+It works on one network's wallet and chain (`WalletSource`): the node's, which it replaces when
+the node reopens its wallet for another network (`use()`), or, for the wizard, the network
+chosen there (the node's `wallet_for`: the node is the one place wallets are opened).
 
 Every keyring access and key derivation runs on the blocking pool (D-Bus, PBKDF2); chain reads
 are asyncio calls on the app's loop. On the local devnet there is no chain: balances are not
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -27,7 +28,6 @@ from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, SendOu
 from cocoon_desktop.wallet.contracts import WalletVersion
 from cocoon_desktop.wallet.errors import TransferError, WalletError, WalletStateError
 from cocoon_desktop.wallet.manager import FullWalletInfo, NodeWalletInfo, OwnerLink, WalletManager
-from cocoon_desktop.wallet.networks import ton_network_for
 from cocoon_desktop.wallet.secret_store import SecretStoreStatus
 from cocoon_desktop.wallet.transactions import TransactionRecord, TxKind
 from cocoon_desktop.wallet.withdraw import TransferConfirmation, plan_transfer
@@ -37,24 +37,13 @@ POLL_INTERVAL_S = 30.0
 
 
 class WalletSource(Protocol):
-    wallet: WalletManager | None
-    chain: ChainService | None
+    """One network's wallet and chain (`node.wallet_host.NodeWallet`)."""
 
+    @property
+    def wallet(self) -> WalletManager: ...
 
-@dataclass
-class WalletPair:
-    """A wallet and chain of their own (the wizard's chosen network)."""
-
-    wallet: WalletManager | None
-    chain: ChainService | None
-
-
-def chain_for(network: NetworkKind, cache_dir: Path, config_path: str) -> ChainService | None:
-    ton = ton_network_for(network)
-    if ton is None:
-        return None
-    config_file = Path(config_path).expanduser() if config_path else None
-    return ChainService(ton, cache_dir=cache_dir, config_file=config_file)
+    @property
+    def chain(self) -> ChainService | None: ...
 
 
 @dataclass(frozen=True)
@@ -73,30 +62,38 @@ class WalletController(QObject):
     chain_state_changed = Signal(object)  # ChainState
     payout_received = Signal(object)  # TransactionRecord: a worker contract paid the owner
 
-    def __init__(self, source: WalletSource, network: NetworkKind,
+    def __init__(self, source: WalletSource | None, network: NetworkKind,
                  parent: QObject | None = None) -> None:
+        """`source`: None until the node has opened its wallet (then `use()`)."""
         super().__init__(parent)
-        self.source = source
+        self.source: WalletSource | None = None
         self.network = network
         self.view: WalletView | None = None
         self.balances: dict[str, AccountReading] = {}
         self._poll: asyncio.Task[None] | None = None
         self._last_payout_lt: int | None = None  # None until the first read sets the baseline
-        self._listened: ChainService | None = None
+        self._followed: weakref.WeakSet[ChainService] = weakref.WeakSet()
+        if source is not None:
+            self.use(source)
+
+    def use(self, source: WalletSource) -> None:
+        """Work on this wallet and chain from now on (the node reopened its wallet, or the
+        wizard's network changed); follow the chain's state."""
+        self.source = source
+        chain = source.chain
+        if chain is not None and chain not in self._followed:
+            self._followed.add(chain)
+            chain.add_listener(self.chain_state_changed.emit)
 
     @property
     def manager(self) -> WalletManager:
-        if self.source.wallet is None:
+        if self.source is None:
             raise WalletStateError("The wallet is not open yet.", "Wait a moment.")
         return self.source.wallet
 
     @property
     def chain(self) -> ChainService | None:
-        chain = self.source.chain
-        if chain is not None and chain is not self._listened:
-            self._listened = chain  # the node made a new one (another network)
-            chain.add_listener(self.chain_state_changed.emit)
-        return chain
+        return self.source.chain if self.source is not None else None
 
     @property
     def chain_state(self) -> ChainState | None:
@@ -115,7 +112,7 @@ class WalletController(QObject):
         return self.view
 
     def _read_view(self) -> WalletView:
-        if self.source.wallet is None:
+        if self.source is None:
             return WalletView(self.network, None, None, None,
                               SecretStoreStatus(False, "", "The wallet is not open yet."),
                               self.chain is not None)

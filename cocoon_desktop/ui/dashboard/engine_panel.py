@@ -1,12 +1,18 @@
 """The serving panel: the Serve toggle and the node's state, the engine, model, throughput,
-and while the model loads a progress bar with Cancel."""
+and while the model loads a progress bar with Cancel.
+
+It shows one `NodeStatus` at a time, the engine's status inside it included, so the node's
+headline and the engine's line always come from the same moment.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from cocoon_desktop.core.tasks import spawn
-from cocoon_desktop.engine.host.supervisor import EngineStatus
+from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
 from cocoon_desktop.protocol.model_names import base_model_name
@@ -15,6 +21,7 @@ from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
 from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline
 
+log = logging.getLogger(__name__)
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
                EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
 LOAD_STEPS = 1000  # the bar's range: tenths of a per cent
@@ -58,10 +65,8 @@ class EnginePanel(Card):
         self.body.addWidget(self.warnings)
         self.serve_button.clicked.connect(self._on_serve_clicked)
         self.engine_button.clicked.connect(self._on_engine_clicked)
-        engine.status_changed.connect(self.show_engine)
-        node.status_changed.connect(self.show_node)
-        self.show_engine(engine.status)
-        self.show_node(node.status)
+        node.status_changed.connect(self.show_status)
+        self.show_status(node.status)
 
     def _load_row(self) -> QHBoxLayout:
         self.load_bar = QProgressBar()
@@ -89,7 +94,12 @@ class EnginePanel(Card):
             self.load_bar.setRange(0, LOAD_STEPS)
             self.load_bar.setValue(round(fraction * LOAD_STEPS))
 
-    def show_node(self, status: NodeStatus) -> None:
+    def show_status(self, status: NodeStatus) -> None:
+        """The node's state and its engine's, as of this status."""
+        self._show_serving(status)
+        self._show_engine(status.engine, gpu_fault=status.protection.stopped_because is not None)
+
+    def _show_serving(self, status: NodeStatus) -> None:
         self.serve_button.setChecked(status.wanted)
         self.serve_button.setText("Stop serving" if status.wanted else "Serve")
         self.serve_button.setEnabled(status.state is not NodeState.STOPPING)
@@ -106,13 +116,15 @@ class EnginePanel(Card):
                 f"{w.connected_proxies} {'proxy' if w.connected_proxies == 1 else 'proxies'} "
                 "connected")
 
-    def show_engine(self, status: EngineStatus) -> None:
+    def _show_engine(self, status: EngineStatus, *, gpu_fault: bool) -> None:
         self.engine_state.set_state(engine_line(status.state, status.detail),
                                     STATE_LEVEL[status.state])
         running = status.state in (EngineState.LOADING, EngineState.READY)
         self._show_load(status.load_fraction, loading=status.state is EngineState.LOADING)
         self.engine_button.setText("Stop engine" if running else "Start engine")
-        self.engine_button.setEnabled(status.state is not EngineState.STOPPING)
+        # After a GPU fault only serving again (the user's word the card is fine) may start it.
+        self.engine_button.setEnabled(status.state is not EngineState.STOPPING
+                                      and (running or not gpu_fault))
         stats = status.stats
         if stats is not None:
             self.values["Model"].setText(base_model_name(stats.model_name))
@@ -145,4 +157,10 @@ class EnginePanel(Card):
         if self.engine.status.state in (EngineState.LOADING, EngineState.READY):
             spawn(self.engine.stop(), name="engine.stop")
         else:
-            spawn(self.engine.start(), name="engine.start")
+            spawn(self._start_engine(), name="engine.start")
+
+    async def _start_engine(self) -> None:
+        try:
+            await self.engine.start()
+        except EngineStartError as exc:  # the status shows why, with what to do
+            log.warning("the engine was not started: %s", exc)

@@ -31,7 +31,7 @@ class StatusLog:
 
     def __init__(self, node: Node) -> None:
         self.seen: list[NodeStatus] = []
-        node.add_listener(self.seen.append)
+        node.status_changed.add(self.seen.append)
 
     def states(self) -> list[NodeState]:
         out: list[NodeState] = []

@@ -18,7 +18,7 @@ from cocoon_desktop.engine.models.capacity import COMPUTE_RESERVE_BYTES, KV_SHAR
 from cocoon_desktop.engine.models.gguf_meta import read_gguf_metadata
 from cocoon_desktop.hardware.energy import Tariff
 from cocoon_desktop.hardware.protection.settings import ProtectionSettings
-from cocoon_desktop.node import engine_host
+from cocoon_desktop.node import engine_plan
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from tests.helpers.bundled_model import bundled_model_or_skip
@@ -106,7 +106,7 @@ async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
         await asyncio.wait_for(started.wait(), 60)
         assert await node.stop_serving() is True  # waited for the job
         assert served_ok(await job)
-        assert node.status.state is NodeState.STOPPED and node.opened is None
+        assert node.status.state is NodeState.STOPPED and node.worker.opened is None
         assert node.engine.ready  # stopping serving leaves the engine to the chat
 
 
@@ -120,9 +120,9 @@ async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Pat
             game_mode_processes=("steam",), monitoring_interval_s=5.0,
             tariff=Tariff(Decimal("0.4"), "EUR"))
         node.apply_live_settings(changed)
-        assert node.policy is not None and node.policy.settings.pause_temperature_c == 70
-        assert node.health is not None and node.health.interval_s == 5.0
-        assert node.health.games.names == ("steam",)
+        assert node.health.policy.settings.pause_temperature_c == 70
+        assert node.health.service is not None and node.health.service.interval_s == 5.0
+        assert node.health.service.games.names == ("steam",)
         assert node.earnings is not None and node.earnings.config.tariff == changed.tariff
     finally:
         await node.close()
@@ -131,15 +131,16 @@ async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Pat
 async def test_a_new_model_setting_restarts_engine_and_worker(tmp_path: Path) -> None:
     async with serving_node(devnet_config(tmp_path / "home")) as (node, log):
         assert node.engine is not None and node.engine.settings is not None
-        first_pid, first_devnet = node.engine.status.pid, node.opened and node.opened.devnet
+        opened = node.worker.opened
+        first_pid, first_devnet = node.engine.status.pid, opened and opened.devnet
         assert node.engine.settings.context_tokens == 1024 * 3  # 2 jobs + the chat lane
         log.seen.clear()
         node.apply_live_settings(dataclasses.replace(node.config, context_tokens=512))
         await log.wait_for(lambda s: s.state is NodeState.STOPPED, 60)
         await log.wait_for(lambda s: s.state is NodeState.SERVING, 120)
         assert node.engine.settings.context_tokens == 512 * 3
-        assert node.engine.status.pid != first_pid and node.opened is not None
-        assert node.opened.devnet is not first_devnet
+        assert node.engine.status.pid != first_pid and node.worker.opened is not None
+        assert node.worker.opened.devnet is not first_devnet
         url, token = client_of(node.home.run_file)
         assert served_ok(await complete(url, token, node.engine.settings.model_name))
 
@@ -153,7 +154,7 @@ async def test_the_worker_announces_what_the_engine_can_take(
     per_sequence = meta.kv_bytes_per_token_per_layer * meta.block_count * 1024
     available = (meta.file_size_bytes + COMPUTE_RESERVE_BYTES
                  + int(3.5 * per_sequence / KV_SHARE_OF_FREE_MEMORY))
-    monkeypatch.setattr(engine_host, "available_ram", lambda: available)
+    monkeypatch.setattr(engine_plan, "available_ram", lambda: available)
     async with serving_node(devnet_config(tmp_path / "home", max_active_requests=4)) as (
             node, _):
         status = node.status

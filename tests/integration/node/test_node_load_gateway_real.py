@@ -32,7 +32,7 @@ async def test_cancel_while_the_model_loads_stops_serving_not_fails(tmp_path: Pa
     log = StatusLog(node)
     await node.open()
     try:
-        assert node.gateway is None  # the upstream gateway is off by default
+        assert node.engine.gateway is None  # the upstream gateway is off by default
         assert json.loads(node.home.run_file.read_text())["upstream_gateway_url"] is None
         pids: list[int | None] = []
         cancelling: list[asyncio.Future[bool]] = []
@@ -44,7 +44,7 @@ async def test_cancel_while_the_model_loads_stops_serving_not_fails(tmp_path: Pa
                 pids.append(engine.pid)
                 cancelling.append(asyncio.ensure_future(node.cancel_engine_load()))
 
-        node.add_listener(cancel_once_the_process_loads)
+        node.status_changed.add(cancel_once_the_process_loads)
         serving = asyncio.ensure_future(node.start_serving())
         await log.wait_for(lambda _s: bool(cancelling), 60)
         assert await cancelling[0] is True
@@ -79,21 +79,22 @@ async def test_the_upstream_gateway_serves_the_nodes_engine_without_a_token(
     other = Node(devnet_config(tmp_path / "other", upstream_gateway_port=port))
     await node.open()
     try:
-        assert node.gateway is not None and node.gateway.url == f"http://127.0.0.1:{port}"
+        gateway = node.engine.gateway
+        assert gateway is not None and gateway.url == f"http://127.0.0.1:{port}"
         run = json.loads(node.home.run_file.read_text())
-        assert run["upstream_gateway_url"] == node.gateway.url
+        assert run["upstream_gateway_url"] == gateway.url
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{node.gateway.url}/v1/models") as response:
+            async with session.get(f"{gateway.url}/v1/models") as response:
                 away = await response.json()
             assert response.status == 503 and "The engine is stopped" in \
                 away["error"]["message"]
             await node.ensure_engine()
-            async with session.get(f"{node.gateway.url}/v1/models") as response:
+            async with session.get(f"{gateway.url}/v1/models") as response:
                 [model] = (await response.json())["data"]
             body = {"model": model["id"], "max_tokens": 6, "temperature": 0,
                     "stream": True, "stream_options": {"include_usage": True},
                     "messages": [{"role": "user", "content": "Say hello."}]}
-            async with session.post(f"{node.gateway.url}/v1/chat/completions",
+            async with session.post(f"{gateway.url}/v1/chat/completions",
                                     json=body) as response:
                 lines = (await response.read()).decode().splitlines()
         data = [line[6:] for line in lines if line.startswith("data: ")]
@@ -102,7 +103,7 @@ async def test_the_upstream_gateway_serves_the_nodes_engine_without_a_token(
 
         # A second node asking for the same port: a problem it shows, not a crash.
         await other.open()
-        assert other.gateway is None
+        assert other.engine.gateway is None
         assert any(f"cannot listen on 127.0.0.1:{port}" in p for p in other.status.problems)
     finally:
         await other.close()

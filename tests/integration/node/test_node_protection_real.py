@@ -69,7 +69,7 @@ async def test_a_hot_card_drains_then_serving_resumes(tmp_path: Path, card: Fake
         card.temperature_c = 86
         paused = await log.wait_for(lambda s: s.state is NodeState.PAUSED, 30)
         assert "GPU 0 reached 86 °C" in paused.headline and not paused.accepting
-        assert node.opened is not None and not node.opened.worker.accepting
+        assert node.worker.opened is not None and not node.worker.opened.worker.accepting
         assert served_ok(await running)  # the job in flight finished
         refused = await complete(url, token, model_of(node))
         assert not served_ok(refused)  # no new job while paused

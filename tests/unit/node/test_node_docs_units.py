@@ -17,11 +17,11 @@ SYSTEMD = ROOT / "installers" / "systemd"
 
 
 def test_every_key_is_documented_with_its_meaning() -> None:
-    doc = (ROOT / "docs" / "areas" / "node.md").read_text()
+    doc = (ROOT / "docs" / "areas" / "headless.md").read_text()
     rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines()
             if line.startswith("| `")}
     for key in KEYS:
-        assert key.dotted in rows, f"{key.dotted} is missing from docs/areas/node.md"
+        assert key.dotted in rows, f"{key.dotted} is missing from docs/areas/headless.md"
         assert key.doc in rows[key.dotted], f"{key.dotted}: the doc row differs from the schema"
 
 

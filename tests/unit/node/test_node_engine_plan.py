@@ -11,7 +11,7 @@ import pytest
 from cocoon_desktop.engine.models.capacity import COMPUTE_RESERVE_BYTES, KV_SHARE_OF_FREE_MEMORY
 from cocoon_desktop.engine.models.model_library import ModelLibrary
 from cocoon_desktop.node.config import NodeConfig, paths_under
-from cocoon_desktop.node.engine_host import EnginePlan, network_jobs_for, plan_engine
+from cocoon_desktop.node.engine_plan import EnginePlan, network_jobs_for, plan_engine
 from tests.helpers.tiny_gguf import write_tiny_llama
 
 GIB = 1024**3

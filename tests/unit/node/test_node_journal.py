@@ -38,13 +38,13 @@ def test_sd_notify_reaches_systemds_socket(tmp_path: Path, monkeypatch: pytest.M
 def test_the_logger_speaks_on_change_and_says_what_to_do(caplog: pytest.LogCaptureFixture
                                                          ) -> None:
     logger = StatusLogger(logging.getLogger("test.node"), heartbeat_s=3600)
-    serving = NodeStatus(NodeState.SERVING, "Serving on the devnet.")
+    serving = NodeStatus(state=NodeState.SERVING, headline="Serving on the devnet.")
     with caplog.at_level(logging.INFO, "test.node"):
         logger(serving)
         logger(serving)  # the same again: silent
         problem = NodeProblem("No keyring.", "Run it under dbus-run-session.")
-        logger(NodeStatus(NodeState.FAILED, problem.what, problem.what_to_do,
-                          problems=("chain unreachable",)))
+        logger(NodeStatus(state=NodeState.FAILED, headline=problem.what,
+                          what_to_do=problem.what_to_do, problems=("chain unreachable",)))
     messages = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert messages == [("INFO", "serving: Serving on the devnet."),
                         ("ERROR", "failed: No keyring."),
@@ -54,7 +54,7 @@ def test_the_logger_speaks_on_change_and_says_what_to_do(caplog: pytest.LogCaptu
 
 def test_a_heartbeat_after_a_quiet_while(caplog: pytest.LogCaptureFixture) -> None:
     logger = StatusLogger(logging.getLogger("test.beat"), heartbeat_s=0)
-    serving = NodeStatus(NodeState.SERVING, "Serving.")
+    serving = NodeStatus(state=NodeState.SERVING, headline="Serving.")
     with caplog.at_level(logging.INFO, "test.beat"):
         logger(serving)
         logger(serving)
@@ -70,11 +70,12 @@ def test_the_heartbeat_names_the_network_of_its_figures() -> None:
     day = PeriodFigures(2, 30, 10, 3_080, 0.0, 0, 800, None)
     summary = EarningsSummary(datetime.now(UTC), day, day, day, day, 0, 0, 3_080, 2, 0.1, 12.0,
                               None, (), ())
-    status = NodeStatus(NodeState.SERVING, "Serving.", network=NetworkKind.TESTNET,
+    status = NodeStatus(state=NodeState.SERVING, headline="Serving.", network=NetworkKind.TESTNET,
                         earnings=summary, earnings_network=NetworkKind.DEVNET)
     line = heartbeat(status)
     assert ("Devnet: test tokens, not real TON: today 0.00000308 TON from 2 requests; "
             "pending 0.00000308 TON") in line  # the figures' network, not the one just picked
-    real = heartbeat(NodeStatus(NodeState.SERVING, "Serving.", network=NetworkKind.MAINNET,
-                                earnings=summary, earnings_network=NetworkKind.MAINNET))
+    real = heartbeat(NodeStatus(state=NodeState.SERVING, headline="Serving.",
+                                network=NetworkKind.MAINNET, earnings=summary,
+                                earnings_network=NetworkKind.MAINNET))
     assert "Mainnet: real TON: today" in real

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.headless.journal import StatusLogger
 from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
@@ -27,8 +28,10 @@ class Clock:
 
 
 def loading(fraction: float | None) -> NodeStatus:
-    return NodeStatus(NodeState.STARTING, "Waiting for the engine: Loading a-model.",
-                      engine_state=EngineState.LOADING, engine_load_fraction=fraction)
+    return NodeStatus(state=NodeState.STARTING,
+                      headline="Waiting for the engine: Loading a-model.",
+                      engine=EngineStatus(EngineState.LOADING, "Loading a-model.",
+                                          load_fraction=fraction))
 
 
 def progress_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -58,7 +61,7 @@ def test_a_quick_load_logs_no_progress_lines(caplog: pytest.LogCaptureFixture) -
     for fraction in (0.0, 0.3, 0.7, 1.0):
         logger(loading(fraction))
         clock.now_s += 0.1
-    logger(NodeStatus(NodeState.SERVING, "Serving."))
+    logger(NodeStatus(state=NodeState.SERVING, headline="Serving."))
     clock.now_s += 60
     logger(loading(0.5))  # a later load starts its own count
     assert progress_lines(caplog) == []
@@ -70,7 +73,7 @@ def test_prometheus_and_json_show_the_load_only_while_loading() -> None:
     assert status_json(loading(0.25))["engine_load_fraction"] == 0.25
     assert "cocoon_node_engine_load_ratio" not in node_metrics(loading(None))
     assert "cocoon_node_engine_load_ratio" not in node_metrics(
-        NodeStatus(NodeState.SERVING, "Serving."))
+        NodeStatus(state=NodeState.SERVING, headline="Serving."))
 
 
 def test_the_gateway_is_off_by_default(tmp_path: Path) -> None:

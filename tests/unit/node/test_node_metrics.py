@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cocoon_desktop.earnings.figures import EarningsSummary, PeriodFigures
-from cocoon_desktop.engine.types import EngineState
+from cocoon_desktop.engine.host.supervisor import EngineStatus
+from cocoon_desktop.engine.types import EngineEndpoint, EngineState
 from cocoon_desktop.hardware.snapshots import GpuSample
 from cocoon_desktop.node.metrics import node_metrics, status_json
 from cocoon_desktop.node.status import NodeState, NodeStatus, ProtectionView
@@ -31,9 +33,10 @@ def status() -> NodeStatus:
     summary = EarningsSummary(datetime(2026, 1, 1, tzinfo=UTC), figures(400), figures(800),
                               figures(900), figures(1000), 100, 50, 850, 3, 1.5, 20.0, None,
                               (), ())
-    return NodeStatus(NodeState.PAUSED, 'Paused: "hot" card', instance=2,
+    return NodeStatus(state=NodeState.PAUSED, headline='Paused: "hot" card', instance=2,
                       network=NetworkKind.TESTNET, paused_reasons=("hot",),
-                      engine_state=EngineState.READY, protection=ProtectionView(("hot",)),
+                      engine=EngineStatus(EngineState.READY, "The engine is ready."),
+                      protection=ProtectionView(("hot",)),
                       gpus=(gpu(0, 84), gpu(1, None)), earnings=summary,
                       problems=("chain unreachable",))
 
@@ -80,3 +83,16 @@ def test_the_status_as_json() -> None:
     assert data["gpus"][0]["temperature_c"] == 84
     assert data["earnings"]["as_of"].startswith("2026-01-01")
     assert data["protection"]["paused_reasons"] == ["hot"]
+
+
+def test_nodestatus_json_never_holds_the_engine_token() -> None:
+    """The node's status carries the engine's, endpoint and bearer token included; /nodestatus
+    shows the engine as four plain fields, never the endpoint."""
+    endpoint = EngineEndpoint("http://127.0.0.1:41000", "engine-secret-token")
+    ready = replace(status(), engine=EngineStatus(EngineState.READY, "The engine is ready.",
+                                                  endpoint=endpoint, pid=99))
+    data = status_json(ready)
+    assert "engine-secret-token" not in json.dumps(data) and "41000" not in json.dumps(data)
+    assert "engine" not in data
+    assert (data["engine_state"], data["engine_detail"], data["engine_warnings"],
+            data["engine_load_fraction"]) == ("ready", "The engine is ready.", [], None)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.network.worker.types import ProxyStatus, WorkerStatus
-from cocoon_desktop.node.status import GPU_FAULT_TO_DO, NodeFacts, NodeProblem, NodeState, describe
+from cocoon_desktop.node.status import (
+    GPU_FAULT_TO_DO,
+    NodeFacts,
+    NodeProblem,
+    NodeState,
+    NodeStatus,
+    describe,
+)
 
 
 def worker(connected: bool = True, active: int = 1) -> WorkerStatus:
@@ -56,3 +65,11 @@ def test_each_rule_in_order_of_importance() -> None:
     ]
     for facts, state, headline, todo in cases:
         assert describe(facts) == (state, headline, todo)
+
+
+def test_a_status_is_built_with_keywords_only() -> None:
+    """Two dozen fields: a positional call would put a value under the wrong name silently."""
+    with pytest.raises(TypeError):
+        NodeStatus(NodeState.SERVING, "Serving.")  # type: ignore[misc]
+    status = NodeStatus(state=NodeState.SERVING, headline="Serving.")
+    assert status.engine_state is EngineState.STOPPED and status.engine_load_fraction is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
 from cocoon_desktop.ui_logic.status_text import WAITING_FOR_ENGINE, engine_line, panel_headline
@@ -17,15 +18,16 @@ def test_the_engine_line_is_its_own_sentence() -> None:
 
 
 def test_the_panel_headline_leaves_the_engine_sentence_to_the_engine_line() -> None:
-    waiting = NodeStatus(NodeState.STARTING, "Waiting for the engine: Loading smollm.",
-                         engine_state=EngineState.LOADING, engine_detail="Loading smollm.")
+    waiting = NodeStatus(state=NodeState.STARTING,
+                         headline="Waiting for the engine: Loading smollm.",
+                         engine=EngineStatus(EngineState.LOADING, "Loading smollm."))
     assert panel_headline(waiting) == WAITING_FOR_ENGINE
-    starting = NodeStatus(NodeState.STARTING, "Starting the engine.",
-                          engine_state=EngineState.LOADING, engine_detail="Starting the engine.")
+    starting = NodeStatus(state=NodeState.STARTING, headline="Starting the engine.",
+                          engine=EngineStatus(EngineState.LOADING, "Starting the engine."))
     assert panel_headline(starting) == WAITING_FOR_ENGINE
-    connecting = NodeStatus(NodeState.STARTING, "Connecting to the network…",
-                            engine_state=EngineState.READY, engine_detail="The engine is ready.")
+    connecting = NodeStatus(state=NodeState.STARTING, headline="Connecting to the network…",
+                            engine=EngineStatus(EngineState.READY, "The engine is ready."))
     assert panel_headline(connecting) == "Connecting to the network…"
-    serving = NodeStatus(NodeState.SERVING, "Serving on the local devnet: …",
-                         engine_state=EngineState.READY, engine_detail="The engine is ready.")
+    serving = NodeStatus(state=NodeState.SERVING, headline="Serving on the local devnet: …",
+                         engine=EngineStatus(EngineState.READY, "The engine is ready."))
     assert panel_headline(serving) == serving.headline
