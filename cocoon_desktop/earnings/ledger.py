@@ -4,7 +4,8 @@ WAL journal with `synchronous=FULL`, so a write reported as done is on disk befo
 returns; every write is one `BEGIN IMMEDIATE ... COMMIT` transaction; inserts are idempotent (a
 request id or a statement recorded twice counts once). One connection, used by one thread at a
 time under a lock (the app calls it through `run_blocking`); other processes wait up to the busy
-timeout. Statements are verified against the proxy's key before they are stored.
+timeout. Payment statements arrive verified (the worker checked their signatures); the ledger
+checks that they belong to a proxy it registered and to that proxy's worker contract.
 """
 
 from __future__ import annotations
@@ -33,12 +34,7 @@ from cocoon_desktop.earnings.records import (
     to_ms,
 )
 from cocoon_desktop.earnings.schema import migrate
-from cocoon_desktop.protocol.statements import (
-    RejectReason,
-    StatementRejected,
-    VerifiedStatement,
-    verify_statement,
-)
+from cocoon_desktop.protocol.statements import RejectReason, StatementRejected, VerifiedStatement
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
@@ -200,35 +196,40 @@ class Ledger:
                            (check_hex64(proxy_key, "proxy key"),))
         return rows.proxy_from_row(found[0]) if found else None
 
-    def record_statement(
-        self, proxy_key: str, boc: bytes, now: datetime | None = None,
-        db_tokens: int | None = None, max_tokens: int | None = None,
-    ) -> tuple[VerifiedStatement, bool]:
-        """Verify a signed statement from a registered proxy, then store it.
+    def record_statement(self, statement: VerifiedStatement, now: datetime | None = None,
+                         db_tokens: int | None = None, max_tokens: int | None = None) -> bool:
+        """Store a statement the worker verified; True when it was new.
 
-        Returns the statement and whether it was new. Raises StatementRejected (and logs the
-        rejection in the ledger) when the proxy is unknown or a check fails: nothing else is
-        stored then. `db_tokens`/`max_tokens` are the proxy's unsigned figures sent with it.
+        Its signature is not checked again (a `VerifiedStatement` comes only out of
+        `verify_statement`); the ledger checks what is its own: the proxy is registered under
+        the statement's key, and the statement pays the worker contract registered with it.
+        Otherwise StatementRejected, logged in the rejection log, and nothing else is stored.
+        `db_tokens`/`max_tokens` are the proxy's unsigned figures sent with it.
         """
         when = now or _now()
-        info = self.proxy(proxy_key)
+        info = self.proxy(statement.proxy_key_hex)
         try:
             if info is None:
                 raise StatementRejected(
                     RejectReason.UNKNOWN_PROXY,
                     "a payment statement came from a proxy key this worker never connected to",
                 )
-            statement = verify_statement(boc, bytes.fromhex(info.proxy_key),
-                                         info.worker_sc_address)
+            if info.worker_sc_address != statement.worker_sc_address:
+                raise StatementRejected(
+                    RejectReason.WRONG_WORKER,
+                    f"the statement pays contract {statement.worker_sc_address}, not the "
+                    f"{info.worker_sc_address} this proxy pays this worker through",
+                )
         except StatementRejected as exc:
-            self.record_rejection(proxy_key, boc, exc.reason, exc.detail, when)
+            self.record_rejection(statement.proxy_key_hex, statement.boc, exc.reason,
+                                  exc.detail, when)
             raise
         with self._write() as conn:
             cursor = conn.execute(rows.INSERT_STATEMENT, rows.statement_params(statement, when))
             if db_tokens is not None and max_tokens is not None:
                 conn.execute(rows.UPDATE_PROXY_REPORT,
                              (db_tokens, max_tokens, to_ms(when), statement.proxy_key_hex))
-        return statement, cursor.rowcount == 1
+        return cursor.rowcount == 1
 
     def update_proxy_report(self, proxy_key: str, db_tokens: int, max_tokens: int,
                             now: datetime | None = None) -> None:

@@ -6,6 +6,10 @@ Worker listeners run on the event loop and must not block, so every ledger write
 background thread, in arrival order (a proxy is registered before its statements). A write
 that fails (disk full, a locked file) is kept and retried before the next one: nothing the
 worker reported is dropped while the app runs; `backlog` says how many wait.
+
+The records are this side's own (`served_request_from`, `session_from`); every fact comes on
+the worker's events: the fee per token with the request and with the proxy, the statement
+already verified (the ledger stores it without checking its signature again).
 """
 
 from __future__ import annotations
@@ -37,12 +41,10 @@ Write = Callable[[Ledger], object]
 class EarningsRecorder:
     """Pass `on_worker_event` to `Worker.add_listener`; call `close()` at shutdown."""
 
-    def __init__(self, ledger: Ledger, worker_fee_per_token: Callable[[], int], *,
-                 energy_meter: EnergyMeter | None = None,
+    def __init__(self, ledger: Ledger, *, energy_meter: EnergyMeter | None = None,
                  tariff: Callable[[], Tariff | None] = lambda: None,
                  on_request: Callable[[], None] | None = None) -> None:
         self._ledger = ledger
-        self._fee = worker_fee_per_token
         self._meter = energy_meter
         self._tariff = tariff
         self._on_request = on_request
@@ -63,19 +65,19 @@ class EarningsRecorder:
                 self._meter.start(event.request_id)
         elif isinstance(event, RequestFinished):
             self._finished(event)
-        elif isinstance(event, PaymentReceived):
-            self._enqueue(self._register(event.proxy_key, event.proxy_sc_address,
-                                         event.worker_sc_address))
+        elif isinstance(event, PaymentReceived):  # may come in the handshake, before "ready"
+            self._enqueue(self._register(ProxySession(
+                event.proxy_key, event.proxy_sc_address, event.worker_sc_address,
+                event.worker_fee_per_token)))
             self._enqueue(lambda ledger: ledger.record_statement(
-                event.proxy_key, event.statement.boc, db_tokens=event.db_tokens,
-                max_tokens=event.max_tokens))
+                event.statement, db_tokens=event.db_tokens, max_tokens=event.max_tokens))
         elif isinstance(event, PaymentRejected):  # refused on the wire: into the same log
             self._enqueue(lambda ledger: ledger.record_rejection(
                 event.proxy_key, event.boc, event.reason, event.detail))
-        elif isinstance(event, ProxyStateChanged) and event.state == "ready" and (
-                event.proxy_key and event.proxy_sc_address and event.worker_sc_address):
-            self._enqueue(self._register(event.proxy_key, event.proxy_sc_address,
-                                         event.worker_sc_address))
+        elif isinstance(event, ProxyStateChanged) and event.state == "ready":
+            session = session_from(event)
+            if session is not None:
+                self._enqueue(self._register(session))
 
     def _finished(self, event: RequestFinished) -> None:
         request = served_request_from(event)
@@ -95,8 +97,8 @@ class EarningsRecorder:
         if self._on_request is not None:
             self._on_request()
 
-    def _register(self, proxy_key: str, proxy_sc: str, worker_sc: str) -> Write:
-        session = ProxySession(proxy_key, proxy_sc, worker_sc, self._fee())
+    @staticmethod
+    def _register(session: ProxySession) -> Write:
         return lambda ledger: ledger.register_proxy(session)
 
     def _enqueue(self, write: Write) -> None:
@@ -143,3 +145,13 @@ def served_request_from(event: RequestFinished) -> ServedRequest:
                          worker_fee_per_token=event.worker_fee_per_token,
                          started_at=event.started_at, finished_at=event.finished_at,
                          succeeded=event.succeeded)
+
+
+def session_from(event: ProxyStateChanged) -> ProxySession | None:
+    """The ledger's record of a proxy the worker is ready with (None before the handshake
+    named its keys, contracts and fee)."""
+    if (event.proxy_key and event.proxy_sc_address and event.worker_sc_address
+            and event.worker_fee_per_token is not None):
+        return ProxySession(event.proxy_key, event.proxy_sc_address, event.worker_sc_address,
+                            event.worker_fee_per_token)
+    return None

@@ -53,7 +53,6 @@ class EarningsHost:
         self.payouts: PayoutService | None = None
         self.summary: EarningsSummary | None = None  # figures of `network`'s ledger
         self.problems: dict[str, str] = {}
-        self.fee_per_token = 0
         self._retired: list[Ledger] = []  # earlier networks' ledgers: pages may still read them
         self._dirty = asyncio.Event()
         self._tasks = TaskSet("the earnings summary")
@@ -73,8 +72,8 @@ class EarningsHost:
             log.error("%s", self.problems["ledger"])
             return
         self.recorder = EarningsRecorder(
-            self.ledger, lambda: self.fee_per_token, energy_meter=self._energy,
-            tariff=lambda: self.config.tariff, on_request=self._on_request)
+            self.ledger, energy_meter=self._energy, tariff=lambda: self.config.tariff,
+            on_request=self._on_request)
 
     def start(self) -> None:
         """Keep the summary fresh (on the event loop)."""
@@ -104,8 +103,7 @@ class EarningsHost:
         self._dirty.set()
         return True
 
-    def attach(self, worker: Worker, fee_per_token: int) -> None:
-        self.fee_per_token = fee_per_token
+    def attach(self, worker: Worker) -> None:
         if self.recorder is not None:
             worker.add_listener(self.recorder.on_worker_event)
 

@@ -189,7 +189,7 @@ class Serving:
         earnings, wallet = self._earnings(), self._wallets.current
         if earnings is None:
             return
-        earnings.attach(opened.worker, opened.worker_fee_per_token)
+        earnings.attach(opened.worker)
         if wallet is not None and wallet.chain is not None and ready.node_wallet_address:
             earnings.enable_payouts(wallet.wallet, wallet.chain, ready.owner_address)
 

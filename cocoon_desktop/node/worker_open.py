@@ -59,7 +59,6 @@ class WorkerSetupError(Exception):
 @dataclass
 class OpenedWorker:
     worker: Worker
-    worker_fee_per_token: int
     label: str  # e.g. "the local devnet (proxy 127.0.0.1:40123)"
     close: Callable[[], Awaitable[None]]
     devnet: Devnet | None = None
@@ -96,8 +95,7 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
         coefficient=config.coefficient, max_active_requests=config.max_active_requests,
         image_hash=image_hash)
     worker = Worker(worker_config, make_identity(provider))
-    return OpenedWorker(worker, root.worker_fee_per_token, f"Cocoon {config.network.value}",
-                        worker.stop)
+    return OpenedWorker(worker, f"Cocoon {config.network.value}", worker.stop)
 
 
 async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str,
@@ -115,7 +113,7 @@ async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str
         await devnet.stop()
 
     label = f"the local devnet (proxy {devnet.workers_endpoint})"
-    return OpenedWorker(worker, devnet.root_config.worker_fee_per_token, label, close, devnet)
+    return OpenedWorker(worker, label, close, devnet)
 
 
 def _quote_provider(kind: str, mainnet: bool) -> QuoteProvider:

@@ -50,7 +50,8 @@ class StatementRejected(ValueError):
 @dataclass(frozen=True)
 class VerifiedStatement:
     """A statement whose signature checked against `proxy_public_key`. Build it only with
-    `verify_statement` (the ledger re-verifies anyway)."""
+    `verify_statement` (or read it back from the ledger, which stores nothing else): whoever
+    holds one may trust it without checking the signature again."""
 
     proxy_public_key: bytes = field(repr=False)
     worker_sc_address: str  # raw `wc:hex`

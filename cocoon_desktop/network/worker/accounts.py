@@ -16,12 +16,13 @@ class ProxyAccount:
     """What one proxy owes this worker (upstream WorkerProxyInfo), kept across reconnects."""
 
     def __init__(self, emit: Callable[[WorkerEvent], None], proxy_key: bytes, proxy_sc: str,
-                 worker_sc: str) -> None:
+                 worker_sc: str, worker_fee_per_token: int) -> None:
         self._emit = emit
         self.proxy_public_key = proxy_key
         self.proxy_key = proxy_key.hex()
         self.proxy_sc_address = proxy_sc
         self.worker_sc_address = worker_sc
+        self.worker_fee_per_token = worker_fee_per_token  # nanoTON, the root config's
         self.tokens_committed = 0  # newest verified signed statement
         self.db_tokens = 0
         self.max_known = 0
@@ -30,7 +31,8 @@ class ProxyAccount:
     def update_payment(self, payment: SignedPayment | SignedPaymentEmpty,
                        db_tokens: int | None = None, max_tokens: int | None = None) -> bool:
         """Take a statement (and the proxy's counters); False when it fails a check or they
-        went backwards, which is also reported as `PaymentRejected`."""
+        went backwards, which is also reported as `PaymentRejected`. This is the one place a
+        statement from the wire is verified: `PaymentReceived` carries the result onwards."""
         boc = payment.data if isinstance(payment, SignedPayment) else b""
         backwards: list[str] = []
         if isinstance(payment, SignedPayment):
@@ -50,7 +52,8 @@ class ProxyAccount:
                 self.db_tokens = max(self.db_tokens, statement.tokens_committed)
                 self.max_known = max(self.max_known, statement.tokens_committed)
                 self._emit(PaymentReceived(
-                    self.proxy_key, self.proxy_sc_address, self.worker_sc_address, statement,
+                    self.proxy_key, self.proxy_sc_address, self.worker_sc_address,
+                    self.worker_fee_per_token, statement,
                     db_tokens if db_tokens is not None else self.db_tokens,
                     max_tokens if max_tokens is not None else self.max_known))
         if db_tokens is not None and db_tokens < self.db_tokens:
@@ -65,6 +68,5 @@ class ProxyAccount:
             detail = ("the proxy's payment information went backwards: " + "; ".join(backwards)
                       + " (it lost or rolled back its state)")
             log.error("proxy %s: %s", self.proxy_key[:16], detail)
-            self._emit(PaymentRejected(self.proxy_key, boc, RejectReason.ROLLBACK,
-                                              detail))
+            self._emit(PaymentRejected(self.proxy_key, boc, RejectReason.ROLLBACK, detail))
         return not backwards

@@ -98,7 +98,7 @@ class ProxyLink:
         self.worker.emit(ProxyStateChanged(
             str(self.endpoint), state, detail,  # type: ignore[arg-type]
             acc.proxy_key if acc else None, acc.proxy_sc_address if acc else None,
-            acc.worker_sc_address if acc else None))
+            acc.worker_sc_address if acc else None, acc.worker_fee_per_token if acc else None))
 
     def status(self) -> ProxyStatus:
         acc = self.account

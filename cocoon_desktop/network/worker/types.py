@@ -1,7 +1,9 @@
 """The worker's configuration, its event types and its status snapshot (plain dataclasses).
 
 Other areas subscribe with `Worker.add_listener(callback)`; the callback gets one of the event
-dataclasses below, on the event loop's thread, and must not block.
+dataclasses below, on the event loop's thread, and must not block. Each fact travels once, on
+its event: the fee per token on `RequestFinished`, `PaymentReceived` and `ProxyStateChanged`
+(nobody asks the worker for it on the side), the verified statement on `PaymentReceived`.
 """
 
 from __future__ import annotations
@@ -91,11 +93,14 @@ class RequestFinished:
 
 @dataclass(frozen=True)
 class PaymentReceived:
-    """A proxy's signed statement, already verified against its key and our contract."""
+    """A proxy's signed statement, verified here against its key and our contract: the one
+    verification (the ledger stores `statement` as it is). The proxy's contracts and the fee
+    come along so the receiver can register the proxy before storing what it signed."""
 
     proxy_key: str
     proxy_sc_address: str  # raw `wc:hex`
     worker_sc_address: str
+    worker_fee_per_token: int  # nanoTON per adjusted token, from the root config
     statement: VerifiedStatement
     db_tokens: int
     max_tokens: int
@@ -121,6 +126,7 @@ class ProxyStateChanged:
     proxy_key: str | None = None
     proxy_sc_address: str | None = None
     worker_sc_address: str | None = None
+    worker_fee_per_token: int | None = None  # with the keys, once the handshake named them
 
 
 WorkerEvent = (RequestStarted | RequestFinished | PaymentReceived | PaymentRejected

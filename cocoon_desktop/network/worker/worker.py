@@ -42,7 +42,7 @@ from cocoon_desktop.network.worker.types import (
     WorkerEvent,
     WorkerStatus,
 )
-from cocoon_desktop.protocol.statements import verify_statement
+from cocoon_desktop.protocol.statements import VerifiedStatement
 
 log = logging.getLogger(__name__)
 Listener = Callable[[WorkerEvent], None]
@@ -165,15 +165,15 @@ class Worker:
                             self.active_requests, self.config.max_active_requests,
                             tuple(link.status() for link in self.links))
 
-    def restore_account(self, proxy_key: bytes, proxy_sc: str, worker_sc: str,
-                        statement_boc: bytes, db_tokens: int = 0, max_tokens: int = 0) -> None:
+    def restore_account(self, statement: VerifiedStatement, proxy_sc: str, db_tokens: int = 0,
+                        max_tokens: int = 0) -> None:
         """Seed what a proxy owes us from the earnings ledger (after an app restart), so a
         proxy that lost or rolled back its state is refused at the next handshake, as
-        upstream's worker does. The statement is verified again; StatementRejected if bad."""
-        statement = verify_statement(statement_boc, proxy_key, worker_sc)
-        account = self.account_for(proxy_key, proxy_sc, worker_sc)
+        upstream's worker does. The ledger holds only statements verified when they came."""
+        account = self.account_for(statement.proxy_public_key, proxy_sc,
+                                   statement.worker_sc_address)
         account.tokens_committed = max(account.tokens_committed, statement.tokens_committed)
-        account.statement_boc = statement_boc
+        account.statement_boc = statement.boc
         account.db_tokens = max(account.db_tokens, db_tokens, statement.tokens_committed)
         account.max_known = max(account.max_known, max_tokens, account.db_tokens)
 
@@ -184,7 +184,8 @@ class Worker:
                                      "now speaks for this proxy contract; it is refused (check "
                                      "the proxy address in the configuration)")
         if account is None:
-            account = ProxyAccount(self.emit, proxy_key, proxy_sc, worker_sc)
+            account = ProxyAccount(self.emit, proxy_key, proxy_sc, worker_sc,
+                                   self.config.root_config.worker_fee_per_token)
             self.accounts[proxy_sc] = account
         return account
 

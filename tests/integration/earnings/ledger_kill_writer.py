@@ -26,7 +26,7 @@ from cocoon_desktop.earnings.records import (
     ServedRequest,
 )
 from cocoon_desktop.protocol.pricing import PriceMultipliers, TokenCounts
-from cocoon_desktop.protocol.statements import sign_statement
+from cocoon_desktop.protocol.statements import sign_statement, verify_statement
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
 FEE = 1000
@@ -81,7 +81,8 @@ def write_forever(ledger: Ledger, writer: int) -> None:
         if n % STATEMENT_EVERY == 0:
             boc = sign_statement(proxy_seed(writer), cumulative, worker_sc(writer),
                                  Address("0:" + "44" * 32), qid=n)
-            ledger.record_statement(key, boc, db_tokens=cumulative, max_tokens=cumulative)
+            ledger.record_statement(verify_statement(boc, bytes.fromhex(key)),
+                                    db_tokens=cumulative, max_tokens=cumulative)
             print(f"S {cumulative}", flush=True)
         if n % PAYOUT_EVERY == 0 and n:
             draft = PayoutDraft(key, None, worker_sc(writer).to_str(False), 0, cumulative,

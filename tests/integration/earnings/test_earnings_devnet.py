@@ -1,8 +1,9 @@
 """Earnings on the devnet: client -> devnet proxy -> worker -> real engine (bundled model).
 
 Served requests land in the ledger with amounts that match the proxy's signed statements; a
-statement tampered with (in the ledger's hands, or signed with a wrong key on the wire) is
-rejected and the gap is explained; a payout seen on chain is matched to the requests it paid.
+statement signed with a wrong key is refused on the wire, one the ledger cannot place (a key
+it never registered, another contract) by the ledger, and each gap is explained; a payout
+seen on chain is matched to the requests it paid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from nacl.signing import SigningKey
+from pytoniq_core import Address
 
 from cocoon_desktop.earnings.chain_sync import apply_contract_state
 from cocoon_desktop.earnings.figures import summarize
@@ -24,7 +27,12 @@ from cocoon_desktop.earnings.reconcile import GapKind, reconcile
 from cocoon_desktop.earnings.recorder import EarningsRecorder
 from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading, Tariff
-from cocoon_desktop.protocol.statements import RejectReason, StatementRejected
+from cocoon_desktop.protocol.statements import (
+    RejectReason,
+    StatementRejected,
+    sign_statement,
+    verify_statement,
+)
 from tests.helpers.devnet_harness import (
     attested_devnet,
     attested_settings,
@@ -55,8 +63,8 @@ async def devnet_with_ledger(engine: EngineSupervisor, folder: Path):
     """A devnet, a worker on the real engine, and a ledger fed by the recorder."""
     settings = attested_settings()
     ledger = Ledger.open(folder / "ledger.sqlite3")
-    recorder = EarningsRecorder(ledger, lambda: settings.worker_fee_per_token,
-                                energy_meter=EnergyMeter(SteadyGpu()), tariff=lambda: TARIFF)
+    recorder = EarningsRecorder(ledger, energy_meter=EnergyMeter(SteadyGpu()),
+                                tariff=lambda: TARIFF)
     try:
         async with attested_devnet(lambda: engine.endpoint, settings, max_active_requests=4,
                                    listeners=(recorder.on_worker_event,)) as (devnet, worker, _):
@@ -108,24 +116,31 @@ async def test_served_requests_match_the_proxys_signed_statements(served) -> Non
     assert {g.kind for g in view.gaps} == {GapKind.NOT_PAID, GapKind.NOT_SYNCED}
 
 
-async def test_a_tampered_statement_from_the_devnet_is_rejected(served) -> None:
+async def test_a_statement_the_ledger_cannot_place_is_refused_and_explained(served) -> None:
+    """Statements reach the ledger verified (their signatures held); what the ledger checks
+    is its own: a key it never registered, a contract other than the proxy's for us."""
     devnet, _, ledger, recorder = served
     await serve(devnet, recorder, ledger, ["Name a color."])
     proxy_key = devnet.proxy.public_key.hex()
     await wait_until(lambda: recorder.flush() or ledger.latest_statement(proxy_key) is not None)
     _, good = ledger.latest_statement(proxy_key)
-    tampered = bytearray(good.boc)
-    tampered[-4] ^= 0x01  # inside the signed payload
+    ours, refund = Address(good.worker_sc_address), Address(good.return_excesses_to)
+    stranger_seed = b"\x66" * 32
+    stranger = verify_statement(sign_statement(stranger_seed, 10**6, ours, refund),
+                                bytes(SigningKey(stranger_seed).verify_key))
     with pytest.raises(StatementRejected) as caught:
-        ledger.record_statement(proxy_key, bytes(tampered))
-    assert caught.value.reason is RejectReason.BAD_SIGNATURE
-    with pytest.raises(StatementRejected) as caught:
-        ledger.record_statement("ee" * 32, good.boc)
+        ledger.record_statement(stranger)
     assert caught.value.reason is RejectReason.UNKNOWN_PROXY
+    elsewhere = verify_statement(
+        sign_statement(devnet.proxy._seed, 10**6, Address("0:" + "ab" * 32), refund),
+        devnet.proxy.public_key)
+    with pytest.raises(StatementRejected) as caught:
+        ledger.record_statement(elsewhere)
+    assert caught.value.reason is RejectReason.WRONG_WORKER
     assert committed(ledger, proxy_key) == good.tokens_committed
     reasons = " | ".join(g.message for g in reconcile(ledger).rejections)
-    assert "tampered or wrongly signed statement rejected" in reasons
     assert "statement from an unknown proxy key rejected" in reasons
+    assert "statement for another worker's contract rejected" in reasons
 
 
 async def test_a_statement_signed_with_a_wrong_key_on_the_wire_is_not_trusted(

@@ -20,7 +20,7 @@ from cocoon_desktop.earnings.reconcile import GapKind, reconcile
 from cocoon_desktop.earnings.records import PayoutStatus, ProxySession
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
 from cocoon_desktop.protocol.cells import OP_PAYOUT
-from cocoon_desktop.protocol.statements import sign_statement
+from cocoon_desktop.protocol.statements import sign_statement, verify_statement
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
 from cocoon_desktop.wallet.networks import TonNetwork
@@ -55,8 +55,9 @@ class Rig:
     def statement(self, tokens: int) -> None:
         self.ledger.register_proxy(ProxySession(self.proxy_key, PROXY_SC.to_str(False),
                                                 WORKER_SC.to_str(False), FEE))
-        self.ledger.record_statement(self.proxy_key, sign_statement(
-            PROXY_SEED, tokens, WORKER_SC, PROXY_WALLET))
+        self.ledger.record_statement(verify_statement(
+            sign_statement(PROXY_SEED, tokens, WORKER_SC, PROXY_WALLET),
+            bytes.fromhex(self.proxy_key)))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
 from cocoon_desktop.network.root_config import parse_address
 from cocoon_desktop.network.worker.types import PaymentRejected, ProxyStateChanged
 from cocoon_desktop.protocol.cells import raw_address
-from cocoon_desktop.protocol.statements import RejectReason
+from cocoon_desktop.protocol.statements import RejectReason, verify_statement
 from tests.helpers.devnet_harness import (
     MODEL_NAME,
     chat,
@@ -105,11 +105,11 @@ async def test_a_proxy_that_forgot_what_it_signed_is_refused(engine) -> None:
     worker = make_worker(devnet, engine.endpoint)
     account = devnet.proxy.account(parse_address(worker.config.owner_address, "owner"))
     account.tokens = 50
-    statement = devnet.proxy.sign(account).data
+    statement = verify_statement(devnet.proxy.sign(account).data, devnet.proxy.public_key,
+                                 raw_address(account.sc_address))
     account.tokens = 0  # the proxy "lost" its database
     devnet.proxy.sign(account)
-    worker.restore_account(devnet.proxy.public_key, raw_address(devnet.proxy.sc_address),
-                           raw_address(account.sc_address), statement)
+    worker.restore_account(statement, raw_address(devnet.proxy.sc_address))
     rejected: list[PaymentRejected] = []
     worker.add_listener(lambda e: rejected.append(e) if isinstance(e, PaymentRejected) else None)
     await worker.start()

@@ -11,6 +11,7 @@ from pytoniq_core import Address
 
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.records import ProxySession
+from cocoon_desktop.protocol.statements import VerifiedStatement, sign_statement, verify_statement
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class ProxyFixture:
     def session(self) -> ProxySession:
         return ProxySession(self.key_hex, self.proxy_sc.to_str(False),
                             self.worker_sc.to_str(False), self.fee_per_token)
+
+    def statement(self, tokens: int, worker_sc: Address | None = None) -> VerifiedStatement:
+        """A statement this proxy signed, verified as the worker verifies what comes in."""
+        boc = sign_statement(self.seed, tokens, worker_sc or self.worker_sc, self.proxy_wallet)
+        return verify_statement(boc, bytes.fromhex(self.key_hex))
 
 
 def make_proxy(n: int, fee_per_token: int = 1000) -> ProxyFixture:

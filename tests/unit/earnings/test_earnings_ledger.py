@@ -15,7 +15,8 @@ from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.records import PayoutReason, PayoutStatus, ServedRequest
 from cocoon_desktop.earnings.schema import LATEST_VERSION
 from cocoon_desktop.protocol.pricing import PriceMultipliers, TokenCounts
-from cocoon_desktop.protocol.statements import RejectReason, StatementRejected, sign_statement
+from cocoon_desktop.protocol.statements import RejectReason, StatementRejected
+from tests.unit.earnings.conftest import make_proxy
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -62,35 +63,36 @@ def test_the_ledger_is_wal_with_full_sync_and_private(tmp_path: Path) -> None:
 
 def test_statements_are_stored_once_and_the_latest_wins(ledger: Ledger, proxy) -> None:
     ledger.register_proxy(proxy.session)
-    first = sign_statement(proxy.seed, 1_000, proxy.worker_sc, proxy.proxy_wallet)
-    second = sign_statement(proxy.seed, 2_500, proxy.worker_sc, proxy.proxy_wallet)
-    assert ledger.record_statement(proxy.key_hex, first)[1] is True
-    assert ledger.record_statement(proxy.key_hex, second, db_tokens=2_500, max_tokens=2_700)[1]
-    assert ledger.record_statement(proxy.key_hex, first)[1] is False
+    first, second = proxy.statement(1_000), proxy.statement(2_500)
+    assert ledger.record_statement(first) is True
+    assert ledger.record_statement(second, db_tokens=2_500, max_tokens=2_700) is True
+    assert ledger.record_statement(first) is False
     _, latest = ledger.latest_statement(proxy.key_hex)
-    assert latest.tokens_committed == 2_500 and latest.boc == second
+    assert latest == second  # stored as the worker verified it, read back whole
     assert len(ledger.statements(proxy.key_hex)) == 2
     info = ledger.proxy(proxy.key_hex)
     assert (info.db_tokens, info.max_tokens) == (2_500, 2_700)
 
 
-def test_a_tampered_statement_is_rejected_logged_and_not_stored(ledger: Ledger, proxy) -> None:
+def test_a_statement_for_another_contract_is_rejected_logged_and_not_stored(
+        ledger: Ledger, proxy) -> None:
+    """Validly signed by a registered proxy, but paying a contract that is not the one this
+    proxy pays this worker through: the ledger's own check, not a signature check."""
     ledger.register_proxy(proxy.session)
-    boc = bytearray(sign_statement(proxy.seed, 5_000, proxy.worker_sc, proxy.proxy_wallet))
-    boc[-3] ^= 0x10  # inside the signed payload's address
+    elsewhere = proxy.statement(5_000, worker_sc=make_proxy(7).worker_sc)
     for _ in range(2):
         with pytest.raises(StatementRejected) as caught:
-            ledger.record_statement(proxy.key_hex, bytes(boc))
-        assert caught.value.reason is RejectReason.BAD_SIGNATURE
+            ledger.record_statement(elsewhere)
+        assert caught.value.reason is RejectReason.WRONG_WORKER
     assert ledger.statements() == []
     [rejection] = ledger.rejected_statements()
-    assert rejection.reason == "bad_signature" and rejection.times_seen == 2
+    assert rejection.reason == "wrong_worker" and rejection.times_seen == 2
+    assert proxy.worker_sc.to_str(False) in rejection.detail
 
 
 def test_a_statement_from_an_unknown_proxy_is_rejected(ledger: Ledger, proxy) -> None:
-    boc = sign_statement(proxy.seed, 5_000, proxy.worker_sc, proxy.proxy_wallet)
     with pytest.raises(StatementRejected) as caught:
-        ledger.record_statement(proxy.key_hex, boc)
+        ledger.record_statement(proxy.statement(5_000))
     assert caught.value.reason is RejectReason.UNKNOWN_PROXY
     assert ledger.statements() == []
     assert ledger.rejected_statements()[0].reason == "unknown_proxy"
@@ -98,8 +100,7 @@ def test_a_statement_from_an_unknown_proxy_is_rejected(ledger: Ledger, proxy) ->
 
 def test_payouts_move_through_their_states(ledger: Ledger, proxy) -> None:
     ledger.register_proxy(proxy.session)
-    boc = sign_statement(proxy.seed, 9_000, proxy.worker_sc, proxy.proxy_wallet)
-    ledger.record_statement(proxy.key_hex, boc)
+    ledger.record_statement(proxy.statement(9_000))
     statement_id, _ = ledger.latest_statement(proxy.key_hex)
     draft = PayoutDraft(proxy.key_hex, statement_id, proxy.worker_sc.to_str(False), 0, 9_000,
                         9_000_000, 500_000_000, PayoutReason.USER, b"h" * 32)

@@ -26,8 +26,7 @@ TON = 1_000_000_000
 
 def with_statement(ledger: Ledger, proxy, tokens: int) -> None:
     ledger.register_proxy(proxy.session)
-    ledger.record_statement(proxy.key_hex,
-                            sign_statement(proxy.seed, tokens, proxy.worker_sc, proxy.proxy_wallet))
+    ledger.record_statement(proxy.statement(tokens))
 
 
 def candidate(ledger: Ledger):

@@ -15,7 +15,7 @@ from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.reconcile import GapKind, match_payouts, reconcile
 from cocoon_desktop.earnings.records import PayoutReason, PayoutRecord, PayoutStatus
-from cocoon_desktop.protocol.statements import StatementRejected, sign_statement
+from cocoon_desktop.protocol.statements import StatementRejected
 from tests.unit.earnings.earnings_helpers import record
 
 T0 = datetime(2025, 8, 1, 12, tzinfo=UTC)
@@ -31,8 +31,7 @@ def serve(ledger: Ledger, proxy, *amounts: int) -> list[str]:
 
 def sign(ledger: Ledger, proxy, tokens: int, db: int | None = None, top: int | None = None
          ) -> None:
-    boc = sign_statement(proxy.seed, tokens, proxy.worker_sc, proxy.proxy_wallet)
-    ledger.record_statement(proxy.key_hex, boc, db_tokens=db if db is not None else tokens,
+    ledger.record_statement(proxy.statement(tokens), db_tokens=db if db is not None else tokens,
                             max_tokens=top if top is not None else tokens)
 
 
@@ -109,9 +108,8 @@ def test_a_proxy_that_counts_less_or_signs_more_is_explained(ledger: Ledger, pro
 
 
 def test_rejected_statements_are_listed_with_their_reason(ledger: Ledger, proxy) -> None:
-    boc = sign_statement(proxy.seed, 10, proxy.worker_sc, proxy.proxy_wallet)
     with pytest.raises(StatementRejected):
-        ledger.record_statement(proxy.key_hex, boc)
+        ledger.record_statement(proxy.statement(10))
     [gap] = reconcile(ledger).rejections
     assert gap.message.startswith("statement from an unknown proxy key rejected (1x")
     assert not reconcile(ledger).all_clear

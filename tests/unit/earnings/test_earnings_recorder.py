@@ -19,7 +19,7 @@ from cocoon_desktop.network.worker.types import (
     RequestStarted,
 )
 from cocoon_desktop.protocol.pricing import AdjustedTokens, TokenCounts
-from cocoon_desktop.protocol.statements import RejectReason, sign_statement, verify_statement
+from cocoon_desktop.protocol.statements import RejectReason, sign_statement
 
 T0 = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
@@ -44,29 +44,47 @@ def finished(n: int, proxy_key: str) -> RequestFinished:
 def test_events_become_rows_with_energy_and_statements(ledger: Ledger, proxy) -> None:
     gpu = Clocked()
     served = []
-    recorder = EarningsRecorder(ledger, lambda: 1000, energy_meter=EnergyMeter(gpu),
+    recorder = EarningsRecorder(ledger, energy_meter=EnergyMeter(gpu),
                                 tariff=lambda: Tariff(Decimal("0.36"), "EUR"),
                                 on_request=lambda: served.append(1))
     sc, wsc = proxy.proxy_sc.to_str(False), proxy.worker_sc.to_str(False)
     recorder.on_worker_event(ProxyStateChanged("127.0.0.1:1", "ready", "", proxy.key_hex, sc,
-                                               wsc))
+                                               wsc, 1000))
     recorder.on_worker_event(RequestStarted(f"{1:064x}", proxy.key_hex, "m", T0))
     gpu.now += 3.0  # 3 s at 200 W: 600 J
     recorder.on_worker_event(finished(1, proxy.key_hex))
-    boc = sign_statement(proxy.seed, 15, proxy.worker_sc, proxy.proxy_wallet)
-    statement = verify_statement(boc, bytes.fromhex(proxy.key_hex))
-    recorder.on_worker_event(PaymentReceived(proxy.key_hex, sc, wsc, statement, 15, 15))
+    statement = proxy.statement(15)
+    recorder.on_worker_event(PaymentReceived(proxy.key_hex, sc, wsc, 1000, statement, 15, 15))
     recorder.close()
     [row] = ledger.requests()
     assert row.energy_j == 600.0 and row.energy_currency == "EUR"
     assert row.energy_cost_nano == 60_000  # 600 J = 1/6000 kWh at 0.36 EUR = 0.00006 EUR
-    assert ledger.latest_statement(proxy.key_hex)[1].tokens_committed == 15
+    assert ledger.latest_statement(proxy.key_hex)[1] == statement  # stored as verified
     assert ledger.proxy(proxy.key_hex).worker_fee_per_token == 1000
     assert served == [1] and recorder.backlog == 0
 
 
+def test_the_fee_comes_on_the_events_and_nowhere_else(ledger: Ledger, proxy) -> None:
+    """The recorder is given no fee: the proxy's comes with the handshake's events (a
+    statement may arrive in the handshake, before "ready"), each request's with the request."""
+    recorder = EarningsRecorder(ledger)
+    sc, wsc = proxy.proxy_sc.to_str(False), proxy.worker_sc.to_str(False)
+    recorder.on_worker_event(PaymentReceived(proxy.key_hex, sc, wsc, 7, proxy.statement(15),
+                                             15, 15))
+    recorder.flush()
+    assert ledger.proxy(proxy.key_hex).worker_fee_per_token == 7
+    assert ledger.latest_statement(proxy.key_hex)[1].tokens_committed == 15
+    recorder.on_worker_event(ProxyStateChanged("127.0.0.1:1", "ready", "", proxy.key_hex, sc,
+                                               wsc, 9))  # the root config changed on reconnect
+    recorder.on_worker_event(finished(1, proxy.key_hex))  # at 1000 a token, its own
+    recorder.close()
+    assert ledger.proxy(proxy.key_hex).worker_fee_per_token == 9
+    [row] = ledger.requests()
+    assert row.worker_fee_per_token == 1000 and row.earned_nanoton == 15 * 1000
+
+
 def test_a_failed_write_is_kept_and_retried(ledger: Ledger, proxy, monkeypatch) -> None:
-    recorder = EarningsRecorder(ledger, lambda: 1000)
+    recorder = EarningsRecorder(ledger)
     real = Ledger.record_request
     failures = iter([OSError(errno.ENOSPC, "No space left on device")])
 
@@ -86,7 +104,7 @@ def test_a_failed_write_is_kept_and_retried(ledger: Ledger, proxy, monkeypatch) 
 
 
 def test_statements_refused_on_the_wire_reach_the_rejection_log(ledger: Ledger, proxy) -> None:
-    recorder = EarningsRecorder(ledger, lambda: 1000)
+    recorder = EarningsRecorder(ledger)
     boc = sign_statement(b"\x66" * 32, 15, proxy.worker_sc, proxy.proxy_wallet)  # wrong key
     wrong = PaymentRejected(proxy.key_hex, boc, RejectReason.BAD_SIGNATURE, "does not match")
     recorder.on_worker_event(wrong)

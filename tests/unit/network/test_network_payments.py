@@ -47,9 +47,13 @@ def signed(tokens: int, seed: bytes = PROXY_SEED, worker_sc: Address = WORKER_SC
 
 def test_a_good_statement_is_taken_and_announced(account_and_events) -> None:
     account, events = account_and_events
-    assert account.update_payment(SignedPayment(signed(40)), 40, 40)
+    boc = signed(40)
+    assert account.update_payment(SignedPayment(boc), 40, 40)
     [received] = events
     assert isinstance(received, PaymentReceived) and received.statement.tokens_committed == 40
+    assert received.statement.boc == boc  # verified here, carried on as it is
+    # the fee travels on the event (from the root config), as on RequestFinished
+    assert received.worker_fee_per_token == DevnetSettings().worker_fee_per_token
     assert account.tokens_committed == 40
 
 
