@@ -24,7 +24,10 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLOSE_TIMEOUT_S = 10.0
-BLOCKING_THREADS = 4
+# Every blocking call of the app shares this pool: the 1 Hz health tick (GPU protection) beside
+# calls that can take long (hashing a model, a keyring waiting to be unlocked, proof of work), so
+# it is larger than the cores: a few slow calls must not hold the tick back.
+BLOCKING_THREADS = 8
 
 _executor: ThreadPoolExecutor | None = None
 _error_reporter: Callable[[BaseException, str], None] | None = None

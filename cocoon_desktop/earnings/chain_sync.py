@@ -12,12 +12,12 @@ incoming payouts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.payouts import GAS_NANOTON
@@ -130,18 +130,18 @@ async def sync_with_chain(ledger: Ledger, reader: ChainReader,
     when = now or datetime.now(UTC)
     parts: list[SyncReport] = []
     problems: list[str] = []
-    for proxy in await asyncio.to_thread(ledger.proxies):
+    for proxy in await run_blocking(ledger.proxies):
         try:
             state = await reader.worker_contract_state(proxy.worker_sc_address)
         except ChainUnavailable as exc:
             problems.append(str(exc))
             continue
         tokens = state.tokens_processed if state is not None else 0
-        parts.append(await asyncio.to_thread(apply_contract_state, ledger, proxy.proxy_key,
+        parts.append(await run_blocking(apply_contract_state, ledger, proxy.proxy_key,
                                              tokens, when))
     try:
         receipts = await reader.owner_payouts()
-        parts.append(await asyncio.to_thread(match_receipts, ledger, receipts, when))
+        parts.append(await run_blocking(match_receipts, ledger, receipts, when))
     except ChainUnavailable as exc:
         problems.append(str(exc))
     return SyncReport(

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from pytoniq_core import Address
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.ledger_rows import PayoutChange, PayoutDraft
 from cocoon_desktop.earnings.payouts import (
@@ -86,7 +87,7 @@ class PayoutService:
     async def run_once(self, user_proxy_key: str | None = None) -> list[PayoutOutcome]:
         """Pay out every proxy whose due amount passes the policy (or the one the user named)."""
         async with self._lock:
-            candidates = await asyncio.to_thread(payout_candidates, self._ledger)
+            candidates = await run_blocking(payout_candidates, self._ledger)
             idle_s = (None if self._last_request_at is None
                       else self._clock() - self._last_request_at)
             outcomes = []
@@ -108,7 +109,7 @@ class PayoutService:
             wanted = Address(proxy_sc_address).to_str(is_user_friendly=False)
         except Exception:
             return f"'{proxy_sc_address}' is not a TON address; pass the proxy's contract address"
-        proxies = await asyncio.to_thread(self._ledger.proxies)
+        proxies = await run_blocking(self._ledger.proxies)
         match = next((p for p in proxies if p.proxy_sc_address == wanted), None)
         if match is None:
             return "this worker has no signed statement from that proxy yet: nothing to pay out"
@@ -129,14 +130,14 @@ class PayoutService:
             candidate.proxy_key, candidate.statement_id, candidate.worker_sc_address,
             candidate.tokens_paid, candidate.statement.tokens_committed,
             candidate.amount_nanoton, self.policy.gas_nanoton, reason, message.body_hash)
-        payout_id = await asyncio.to_thread(self._ledger.add_payout, draft)
+        payout_id = await run_blocking(self._ledger.add_payout, draft)
         try:
             external_hash = await self._sender.send_payout(message)
         except PayoutSendError as exc:
-            await asyncio.to_thread(self._ledger.update_payout, payout_id,
+            await run_blocking(self._ledger.update_payout, payout_id,
                                     PayoutChange(PayoutStatus.FAILED, error=str(exc)))
             return PayoutOutcome(candidate.proxy_key, False, str(exc), payout_id, gas)
-        await asyncio.to_thread(
+        await run_blocking(
             self._ledger.update_payout, payout_id,
             PayoutChange(PayoutStatus.SUBMITTED, external_msg_hash=external_hash))
         log.info("payout #%d sent: %d tokens to %s", payout_id, candidate.tokens_due,

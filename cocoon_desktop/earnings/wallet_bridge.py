@@ -8,11 +8,11 @@ liteservers. `WalletChainReader` reads worker contracts and the owner's incoming
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from pytoniq_core import Address, Cell, ShardAccount
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.earnings.chain_sync import ChainUnavailable, IncomingPayout
 from cocoon_desktop.earnings.payout_service import NodeWalletState, PayoutSendError
 from cocoon_desktop.earnings.payouts import PayoutMessage
@@ -61,7 +61,7 @@ class WalletPayoutSender:
             raise PayoutSendError("the node wallet could not be read from the chain just now "
                                   f"({reading.state.message}); the payout is retried later")
         try:
-            key = await asyncio.to_thread(self._manager.node_wallet_key)
+            key = await run_blocking(self._manager.node_wallet_key)
         except WalletError as exc:
             raise PayoutSendError(f"the node wallet key is not available: {exc}") from None
         outgoing = OutgoingMessage(TonAddress.from_pytoniq(message.destination),
@@ -69,7 +69,7 @@ class WalletPayoutSender:
         deploy = snapshot.status is not AccountStatus.ACTIVE
         now = int(time.time())
         signed = sign_transfer(contract, key, snapshot.seqno, [outgoing], deploy=deploy, now=now)
-        fee = await asyncio.to_thread(emulate_fee, WalletVersion.NODE, reading.shard_account,
+        fee = await run_blocking(emulate_fee, WalletVersion.NODE, reading.shard_account,
                                       signed.external_message, now, deploy)
         if fee.refusal:
             raise PayoutSendError(f"the node wallet contract would refuse the payout: "

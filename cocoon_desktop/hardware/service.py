@@ -8,8 +8,9 @@ feeds protection and the energy meter.
     service.add_tick_listener(on_tick)         # called on the event loop's thread
     task = spawn(service.run())                # until cancelled; then service.close()
 
-`run()` does the blocking reads in a worker thread (`asyncio.to_thread`) and everything else on
-the loop's thread, so listeners, the policy and `ServingControl` all run on the app's one loop.
+`run()` does the blocking reads on the blocking pool (`core.tasks.run_blocking`) and everything
+else on the loop's thread, so listeners, the policy and `ServingControl` all run on the app's
+one loop.
 GPU error events arrive from the Xid thread through `call_soon_threadsafe`.
 """
 
@@ -21,10 +22,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 import psutil
 
+from cocoon_desktop.core.listeners import Listeners
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.hardware.energy import EnergyMeter, EnergyReading
 from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.hardware.history import MetricHistory, metrics_of
@@ -59,19 +61,21 @@ class HealthService:
         self.latest: HealthTick | None = None
         self.events: list[GpuEvent] = []  # every GPU error event seen, for the dashboard
         self.events_unavailable: str | None = None  # why GPU error events are not watched
-        self._tick_listeners: list[TickListener] = []
-        self._event_listeners: list[EventListener] = []
+        self._ticks: Listeners[HealthTick] = Listeners("health ticks")
+        self._gpu_events: Listeners[GpuEvent] = Listeners("GPU error events")
         self._names: dict[int, str | None] = {}
         self._failures = 0
 
     def set_engine_pid(self, pid: int | None) -> None:
         self.system.set_engine_pid(pid)
 
-    def add_tick_listener(self, listener: TickListener) -> None:
-        self._tick_listeners.append(listener)
+    def add_tick_listener(self, listener: TickListener) -> Callable[[], None]:
+        """Call `listener` with every tick; returns the function that unsubscribes it."""
+        return self._ticks.add(listener)
 
-    def add_event_listener(self, listener: EventListener) -> None:
-        self._event_listeners.append(listener)
+    def add_event_listener(self, listener: EventListener) -> Callable[[], None]:
+        """Call `listener` with every GPU error event; returns its unsubscribe function."""
+        return self._gpu_events.add(listener)
 
     def tick(self) -> HealthTick:
         """Read everything once (blocking: NVML and /proc, a few milliseconds)."""
@@ -98,8 +102,7 @@ class HealthService:
             self.energy.observe(energy_reading(tick))
         if self.protection is not None:
             self.protection.on_tick(tick)
-        for listener in list(self._tick_listeners):
-            _call(listener, tick)
+        self._ticks.emit(tick)
 
     def handle_event(self, event: GpuEvent) -> None:
         """A GPU error event (on the loop's thread)."""
@@ -107,8 +110,7 @@ class HealthService:
         del self.events[:-100]
         if self.protection is not None:
             self.protection.on_gpu_event(event)
-        for listener in list(self._event_listeners):
-            _call(listener, event)
+        self._gpu_events.emit(event)
 
     async def run(self) -> None:
         """Tick every `interval_s` until cancelled. A slow tick skips, never bursts."""
@@ -117,11 +119,11 @@ class HealthService:
         def from_thread(event: GpuEvent) -> None:
             loop.call_soon_threadsafe(self.handle_event, event)
 
-        self.events_unavailable = await asyncio.to_thread(self.gpu.start_events, from_thread)
+        self.events_unavailable = await run_blocking(self.gpu.start_events, from_thread)
         next_at = loop.time()
         while True:
             try:
-                self.publish(await asyncio.to_thread(self.tick))
+                self.publish(await run_blocking(self.tick))
             except Exception:
                 # Protection must outlive one bad reading: log (sparingly) and tick again.
                 self._failures += 1
@@ -162,10 +164,3 @@ def energy_reading(tick: HealthTick) -> EnergyReading:
         None if not energies or None in energies else sum(e for e in energies if e is not None),
         None if not powers or None in powers else sum(p for p in powers if p is not None),
     )
-
-
-def _call(listener: Callable[[Any], None], value: object) -> None:
-    try:
-        listener(value)
-    except Exception:
-        log.exception("Health listener %r failed", listener)

@@ -26,6 +26,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.headless.importer import ImportReport, import_problem, import_worker_conf
 from cocoon_desktop.headless.journal import StatusLogger, sd_notify, setup_headless_logging
 from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
@@ -168,16 +169,18 @@ async def serve(config: NodeConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig.name)
     await node.open()
-    serving = asyncio.ensure_future(node.start_serving())
+    tasks = TaskSet("serve")
+    serving = tasks.spawn(node.start_serving(), name="start serving")
     sd_notify("READY=1")
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(needs_user.wait())]
+    waits = [tasks.spawn(stop.wait(), name="signal"),
+             tasks.spawn(needs_user.wait(), name="needs the user")]
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for task in waits:
-        task.cancel()
+    await cancel_and_wait(waits, "serve")
     code = EXIT_NEEDS_USER if needs_user.is_set() and not stop.is_set() else EXIT_OK
     sd_notify("STOPPING=1")
     finished = await node.close()
-    await asyncio.gather(serving, return_exceptions=True)
+    await asyncio.wait([serving])  # ends once the node is closed; a failure was logged
+    await tasks.close()
     log.info("stopped%s", "" if finished else " (some running jobs were cut off)")
     return code
 

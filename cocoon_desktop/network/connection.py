@@ -63,6 +63,7 @@ class TlConnection:
         self._out_seqno = 0
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._tasks = TaskSet(f"connection {name}")  # query answers in progress
+        self._serving = TaskSet(f"connection {name} reader")  # the reader and its keepalive
         self._last_received = 0.0
         self._last_sent = 0.0
         self._reader_task: asyncio.Task[None] | None = None
@@ -80,7 +81,7 @@ class TlConnection:
         except BaseException as exc:
             await self._finish(f"handshake failed: {exc}")
             raise
-        self._reader_task = asyncio.create_task(self._serve(), name=f"tl-conn {self.name}")
+        self._reader_task = self._serving.spawn(self._serve(), name=f"tl-conn {self.name}")
 
     async def _handshake(self) -> None:
         if self._is_client:
@@ -115,7 +116,7 @@ class TlConnection:
         await self._stream.write(frame)
 
     async def _serve(self) -> None:
-        keepalive = asyncio.create_task(self._keepalive(), name=f"tl-keepalive {self.name}")
+        keepalive = self._serving.spawn(self._keepalive(), name=f"tl-keepalive {self.name}")
         reason = "closed"
         try:
             for payload in self._early:

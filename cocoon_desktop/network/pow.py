@@ -8,11 +8,12 @@ little-endian 64-bit integer.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import struct
 from dataclasses import dataclass
+
+from cocoon_desktop.core.tasks import run_blocking
 
 POW_CHALLENGE_MAGIC = 0x418E1291
 POW_RESPONSE_MAGIC = 0x01827319
@@ -94,7 +95,7 @@ async def solve_async(challenge: PowChallenge, max_difficulty: int = MAX_CLIENT_
         return 0
     start = 0
     while True:
-        nonce = await asyncio.to_thread(solve, challenge, start, _BATCH)
+        nonce = await run_blocking(solve, challenge, start, _BATCH)
         if nonce is not None:
             return nonce
         start += _BATCH

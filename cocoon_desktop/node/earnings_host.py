@@ -109,8 +109,7 @@ class EarningsHost:
 
     def detach(self, worker: Worker) -> None:
         if self.recorder is not None:
-            with contextlib.suppress(ValueError):
-                worker.remove_listener(self.recorder.on_worker_event)
+            worker.remove_listener(self.recorder.on_worker_event)
 
     def enable_payouts(self, manager: WalletManager, chain: ChainService,
                        owner_address: str) -> None:

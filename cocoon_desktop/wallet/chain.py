@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pytoniq import LiteBalancer
 from pytoniq.liteclient.client import LiteServerError
 
+from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.wallet.address import TonAddress
 from cocoon_desktop.wallet.chain_config import ChainConfigError, obtain_config
 from cocoon_desktop.wallet.chain_types import (
@@ -88,7 +89,7 @@ class ChainService:
         self._factory = balancer_factory
         self._balancer: LiteBalancer | None = None
         self._lock = asyncio.Lock()
-        self._listeners: list[Listener] = []
+        self._states: Listeners[ChainState] = Listeners("chain states")
         self._last = LastKnownCache(cache_dir / f"chain-{network.value}.json")
         self._state = ChainState(ChainStatus.IDLE, network, "Not connected yet.")
         self.connect_attempts = 0
@@ -99,9 +100,10 @@ class ChainService:
     def state(self) -> ChainState:
         return self._state
 
-    def add_listener(self, listener: Listener) -> None:
-        """Call `listener(state)` on every state change (from the event loop's thread)."""
-        self._listeners.append(listener)
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(state)` on every state change (from the event loop's thread);
+        returns the function that unsubscribes it."""
+        return self._states.add(listener)
 
     def retry_now(self) -> None:
         """Forget the backoff: the next call tries the liteservers at once."""
@@ -269,11 +271,7 @@ class ChainService:
 
     def _set_state(self, state: ChainState) -> None:
         self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                log.exception("a chain state listener failed")
+        self._states.emit(state)
 
 
 def snapshot_from_account(

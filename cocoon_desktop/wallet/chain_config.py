@@ -8,7 +8,6 @@ construction, synchronously; it is never used).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -23,6 +22,7 @@ import aiohttp
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.wallet.errors import WalletError
 from cocoon_desktop.wallet.networks import TonNetwork
 
@@ -114,7 +114,7 @@ async def obtain_config(
 ) -> LiteserverConfig:
     """The user's file when set; else a fresh cache; else a download; else a stale cache."""
     if user_file is not None:
-        return await asyncio.to_thread(load_config_file, user_file)
+        return await run_blocking(load_config_file, user_file)
     cached = cache_file(cache_dir, network)
     age_s = _age_s(cached, now)
     if age_s is not None and age_s < CACHE_MAX_AGE_S:

@@ -24,6 +24,7 @@ from typing import Any
 
 import cocoon_desktop
 from cocoon_desktop.core.logs import register_secret
+from cocoon_desktop.core.tasks import TaskSet, run_blocking
 from cocoon_desktop.engine.control import LaunchConfig, parse_line, stop_command
 from cocoon_desktop.engine.host.sandbox import (
     SandboxPlan,
@@ -36,6 +37,7 @@ from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings
 log = logging.getLogger("cocoon_desktop.engine.process")
 TERMINATE_GRACE_S = 3.0
 KILL_WAIT_S = 5.0
+OUTPUT_AFTER_EXIT_S = 2.0
 STDERR_TAIL_LINES = 30
 
 
@@ -58,8 +60,9 @@ class EngineProcess:
         self.load_error: str | None = None
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._readers = [asyncio.create_task(self._read_events()),
-                         asyncio.create_task(self._read_logs())]
+        self._readers = TaskSet("engine process output")
+        self._readers.spawn(self._read_events(), name="engine events")
+        self._readers.spawn(self._read_logs(), name="engine log")
 
     @property
     def running(self) -> bool:
@@ -70,10 +73,12 @@ class EngineProcess:
         return await self._events.get()
 
     async def wait(self) -> int:
-        """Wait for the exit (and for the last output lines); return the exit status."""
+        """Wait for the exit (and up to 2 s for the last output lines, which a child that
+        kept the pipes open could hold back); return the exit status."""
         code = await self.process.wait()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._readers, return_exceptions=True), 2.0)
+        if self._readers.running():
+            await asyncio.wait(self._readers.running(), timeout=OUTPUT_AFTER_EXIT_S)
+        await self._readers.close()
         return code
 
     async def stop(self, drain_timeout_s: float) -> None:
@@ -138,7 +143,7 @@ async def launch_engine(settings: EngineSettings, plan: SandboxPlan, *,
                         env_source: Mapping[str, str] | None = None) -> EngineProcess:
     """Bind a loopback port, start the engine on it inside `plan`, send it its configuration."""
     if plan.kind == "bwrap":
-        await asyncio.to_thread(prepare_gpu_devices)
+        await run_blocking(prepare_gpu_devices)
     token = secrets.token_urlsafe(32)
     register_secret(token)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
+from cocoon_desktop.core.listeners import Listeners
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait, run_blocking
 from cocoon_desktop.engine.host.client import EngineClient, EngineError
 from cocoon_desktop.engine.host.launcher import EngineProcess, launch_engine
 from cocoon_desktop.engine.host.sandbox import SandboxMode, plan_sandbox
@@ -88,11 +90,12 @@ class EngineSupervisor:
         self.load_timeout_s = load_timeout_s
         self._env_source = env_source
         self._status = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
-        self._listeners: list[StatusListener] = []
+        self._statuses: Listeners[EngineStatus] = Listeners("engine status")
         self._changed = asyncio.Event()
         self._want_running = False
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("engine supervisor")  # the run loop, the watcher of a launch
+        self._task: asyncio.Task[None] | None = None  # the run loop
         self._process: EngineProcess | None = None
 
     @property
@@ -105,8 +108,7 @@ class EngineSupervisor:
 
     def on_status(self, listener: StatusListener) -> Callable[[], None]:
         """Call `listener` with every new status; returns a function that unsubscribes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._statuses.add(listener)
 
     async def start(self) -> None:
         """Start the engine (returns at once; follow `on_status` or await `wait_ready`)."""
@@ -114,7 +116,7 @@ class EngineSupervisor:
             return
         self._want_running = True
         self._wake.clear()
-        self._task = asyncio.create_task(self._run(), name="engine-supervisor")
+        self._task = self._tasks.spawn(self._run(), name="engine-supervisor")
 
     async def wait_ready(self, timeout_s: float | None = None) -> EngineEndpoint:
         """The endpoint once ready; `EngineStartError` if it gave up, stopped or took too long."""
@@ -187,11 +189,7 @@ class EngineSupervisor:
             return
         self._status = status
         self._changed.set()
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("an engine status listener failed")
+        self._statuses.emit(status)
 
     async def _run(self) -> None:
         crashes = 0
@@ -226,7 +224,7 @@ class EngineSupervisor:
     async def _launch(self) -> EngineProcess | None:
         self._publish(EngineState.LOADING, "Starting the engine.", endpoint=None, pid=None,
                       stats=None, restart_in_s=None, gave_up=False)
-        plan = await asyncio.to_thread(plan_sandbox, self.sandbox_mode)
+        plan = await run_blocking(plan_sandbox, self.sandbox_mode)
         try:
             process = await launch_engine(self.settings, plan, env_source=self._env_source)
         except OSError as exc:
@@ -249,11 +247,9 @@ class EngineSupervisor:
     async def _supervise(self, process: EngineProcess) -> float:
         """Follow one process until it exits; return how long it was ready, in seconds."""
         ready_at: list[float] = []
-        watcher = asyncio.create_task(self._watch(process, ready_at))
+        watcher = self._tasks.spawn(self._watch(process, ready_at), name="engine watcher")
         await process.process.wait()
-        watcher.cancel()
-        with suppress(asyncio.CancelledError):
-            await watcher
+        await cancel_and_wait(watcher, "engine supervisor")
         return time.monotonic() - ready_at[0] if ready_at else 0.0
 
     async def _watch(self, process: EngineProcess, ready_at: list[float]) -> None:

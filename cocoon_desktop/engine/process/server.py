@@ -23,6 +23,7 @@ from contextlib import suppress
 from aiohttp import web
 
 from cocoon_desktop.core.logs import RedactingFilter, register_secret
+from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait
 from cocoon_desktop.engine.control import STOP_COMMAND, LaunchConfig, event_line, parse_line
 from cocoon_desktop.engine.process.http_api import build_app
 from cocoon_desktop.engine.process.isolation import observed_sandbox
@@ -94,7 +95,16 @@ async def _serve(config: LaunchConfig, listener: socket.socket) -> int:
     stop = _StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    stdin_task = asyncio.create_task(_read_commands(stop))
+    tasks = TaskSet("engine process")
+    tasks.spawn(_read_commands(stop), name="supervisor commands")
+    try:
+        return await _run_service(config, listener, stop, tasks)
+    finally:
+        await tasks.close()
+
+
+async def _run_service(config: LaunchConfig, listener: socket.socket, stop: _StopRequest,
+                       tasks: TaskSet) -> int:
     service = EngineService(config.settings, observed_sandbox(config.sandbox),
                             on_load_progress=_emit_progress)
     runner = web.AppRunner(build_app(service, config.token), handler_cancellation=True,
@@ -103,7 +113,7 @@ async def _serve(config: LaunchConfig, listener: socket.socket) -> int:
     listener.setblocking(False)
     await web.SockSite(runner, listener).start()
     _emit("loading", pid=os.getpid())
-    await _load_unless_stopped(service, stop)
+    await _load_unless_stopped(service, stop, tasks)
     if service.state is ServiceState.FAILED:
         log.error("the model could not be loaded: %s", service.detail)
         _emit("failed", error=service.detail)
@@ -118,18 +128,18 @@ async def _serve(config: LaunchConfig, listener: socket.socket) -> int:
                  stop.drain_timeout_s)
     await service.shutdown(stop.drain_timeout_s)
     await runner.cleanup()
-    stdin_task.cancel()
     _emit("stopped")
     return 0
 
 
-async def _load_unless_stopped(service: EngineService, stop: _StopRequest) -> None:
+async def _load_unless_stopped(service: EngineService, stop: _StopRequest,
+                               tasks: TaskSet) -> None:
     """Load the model; a stop meanwhile cancels the load at llama.cpp's next tensor (or, if
     llama.cpp is busy elsewhere, such as creating a context, exits the process)."""
-    load_task = asyncio.create_task(service.load())
-    stop_task = asyncio.create_task(stop.event.wait())
+    load_task = tasks.spawn(service.load(), name="model load")
+    stop_task = tasks.spawn(stop.event.wait(), name="stop while loading")
     await asyncio.wait({load_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    stop_task.cancel()
+    await cancel_and_wait(stop_task, "engine process")
     if load_task.done():
         return
     log.info("stop requested while loading the model: cancelling the load")

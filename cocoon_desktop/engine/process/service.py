@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.engine.api import ApiError, Lane
 from cocoon_desktop.engine.process.inference_types import (
     EngineClosed,
@@ -160,7 +161,7 @@ class EngineService:
         """Load the model in a worker thread; state becomes READY, FAILED (with `detail`), or
         STOPPING when `cancel_load` stopped it."""
         try:
-            self.core = await asyncio.to_thread(self._load_core)
+            self.core = await run_blocking(self._load_core)
         except LoadCancelled as exc:
             self.state, self.detail = ServiceState.STOPPING, str(exc)
             return
@@ -209,7 +210,7 @@ class EngineService:
         core = self._ready_core()
         chars = len(api.prompt) + sum(len(m["content"]) for m in api.messages)
         if chars > INLINE_TOKENIZE_CHARS:  # a long prompt must not stall the other streams
-            tokens = await asyncio.to_thread(_tokenize, core, api)
+            tokens = await run_blocking(_tokenize, core, api)
         else:
             tokens = _tokenize(core, api)
         context = core.info.context_tokens_per_sequence
@@ -358,7 +359,7 @@ class EngineService:
             await asyncio.wait_for(self._idle.wait(), 2.0)
         if self.core is not None:
             core, self.core = self.core, None
-            await asyncio.to_thread(core.close)
+            await run_blocking(core.close)
 
     def stats(self) -> EngineStats:
         info = self.core.info if self.core is not None else None

@@ -51,6 +51,7 @@ from cocoon_desktop.network.worker.types import (
     ProxyStateChanged,
     ProxyStatus,
     WorkerConfig,
+    WorkerEvent,
 )
 from cocoon_desktop.protocol.cells import raw_address
 
@@ -69,7 +70,7 @@ class LinkHost(Protocol):
     @property
     def accepting(self) -> bool: ...
 
-    def emit(self, event: object) -> None: ...
+    def emit(self, event: WorkerEvent) -> None: ...
 
     def account_for(self, proxy_key: bytes, proxy_sc: str, worker_sc: str) -> ProxyAccount: ...
 
@@ -90,7 +91,8 @@ class ProxyLink:
         self.account: ProxyAccount | None = None
         self.proto_version = 0
         self.connected_since: datetime | None = None
-        self.requests = TaskSet(f"proxy link {endpoint}")  # requests and refusals running
+        # this session's work: requests and refusals running, the payment poll
+        self.requests = TaskSet(f"proxy link {endpoint}")
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state, self.detail = state, detail
@@ -148,7 +150,7 @@ class ProxyLink:
         await self._handshake(peer)
         self.connected_since = datetime.now(UTC)
         self._set_state("ready")
-        payment_poll = asyncio.create_task(self._poll_payments(),
+        payment_poll = self.requests.spawn(self._poll_payments(),
                                            name=f"payment poll {self.endpoint}")
         try:
             await self.conn.closed.wait()

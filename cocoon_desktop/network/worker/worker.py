@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.errors import ERROR, NOTREADY, RemoteError
 from cocoon_desktop.network.ratls import RaTlsIdentity
@@ -61,7 +62,7 @@ class Worker:
         self._enabled = True
         self._draining = False
         self._engine_ready = True
-        self._listeners: list[Listener] = []
+        self._events: Listeners[WorkerEvent] = Listeners("worker events")
         self._session = session
         self._own_session = session is None
         self._links = TaskSet("worker")  # one task per proxy link
@@ -70,18 +71,15 @@ class Worker:
         self._idle.set()
 
     # -- events -------------------------------------------------------------------------------
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event; returns the function that unsubscribes it."""
+        return self._events.add(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        self._events.remove(listener)
 
-    def emit(self, event: object) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)  # type: ignore[arg-type]
-            except Exception:
-                log.exception("a worker event listener failed")
+    def emit(self, event: WorkerEvent) -> None:
+        self._events.emit(event)
 
     # -- life cycle ---------------------------------------------------------------------------
     def _targets(self) -> list[Endpoint]:
