@@ -127,9 +127,11 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 20) -> No
     await asyncio.wait_for(poll(), timeout_s)
 
 
-async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
+async def chat(devnet: Devnet, content: str, max_tokens: int = 16, *,
+               first_bytes: asyncio.Event | None = None, **extra: Any
                ) -> tuple[int, list[dict[str, Any]], str]:
-    """POST a streamed chat request to the devnet client; (status, SSE events, raw text)."""
+    """POST a streamed chat request to the devnet client; (status, SSE events, raw text).
+    `first_bytes` is set once the answer's first bytes are in (its status is then known)."""
     body = {"model": SERVED, "messages": [{"role": "user", "content": content}],
             "stream": True, "max_tokens": max_tokens, "temperature": 0, **extra}
     headers = {"Authorization": f"Bearer {devnet.settings.http_token}"}
@@ -139,6 +141,8 @@ async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
         try:
             async for chunk in resp.content.iter_any():
                 raw += chunk
+                if first_bytes is not None:
+                    first_bytes.set()
         except aiohttp.ClientPayloadError:
             raw += b"\n[the answer broke off]"
     text = raw.decode()
@@ -149,13 +153,19 @@ async def chat(devnet: Devnet, content: str, max_tokens: int = 16, **extra: Any
 
 class ScriptedEngine:
     """A loopback OpenAI-style server for tests that are about the network, not the model:
-    it streams `parts` then a usage chunk, like the real engine with include_usage."""
+    it streams `parts` then a usage chunk, like the real engine with include_usage.
 
-    def __init__(self, parts: int = 3, prompt_tokens: int = 11, delay_s: float = 0.0) -> None:
+    `hold_after`: the answer stops after that many parts (0: before even its headers) and
+    holds until `stop()`, so a test can act at a known point of an answer under any load."""
+
+    def __init__(self, parts: int = 3, prompt_tokens: int = 11, delay_s: float = 0.0,
+                 hold_after: int | None = None) -> None:
         self.parts, self.prompt_tokens, self.delay_s = parts, prompt_tokens, delay_s
+        self.hold_after = hold_after
         self.token = "engine-test-token"
         self.seen: list[dict[str, Any]] = []
         self._runner: web.AppRunner | None = None
+        self._released = asyncio.Event()
         self.endpoint: EngineEndpoint | None = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -164,21 +174,29 @@ class ScriptedEngine:
         body = await request.json()
         self.seen.append(body)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.parts,
                  "total_tokens": self.prompt_tokens + self.parts}
         chunks = [{"choices": [{"delta": {"content": f"w{i} "}}], "usage": None}
                   for i in range(self.parts)]
         try:
-            for chunk in chunks:
+            await self._hold_at(0)
+            await resp.prepare(request)
+            for sent, chunk in enumerate(chunks):
                 await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                await self._hold_at(sent + 1)
                 await asyncio.sleep(self.delay_s)
             await resp.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except ConnectionResetError:  # the worker went away mid-answer, as a real one may
-            pass
+            if not resp.prepared:
+                return web.json_response({"error": "the engine stopped"}, status=503)
         return resp
+
+    async def _hold_at(self, parts_sent: int) -> None:
+        if parts_sent == self.hold_after:
+            await self._released.wait()
+            raise ConnectionResetError("the scripted answer was held until the engine stopped")
 
     async def start(self) -> EngineEndpoint:
         app = web.Application()
@@ -192,6 +210,7 @@ class ScriptedEngine:
         return self.endpoint
 
     async def stop(self) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -152,9 +152,12 @@ class DevnetClient:
             queue = self._queues.get(request_id)
             if queue is not None:
                 if conn.closed.is_set():
-                    failed = Failed(NOTREADY, f"the proxy connection closed: {conn.close_reason}")
+                    failed = Failed(NOTREADY, "the connection to the devnet proxy closed "
+                                    f"before the answer was complete ({conn.close_reason}); "
+                                    "send the request again once the devnet runs")
                 elif self._stopped:
-                    failed = Failed(NOTREADY, "the devnet client stopped")
+                    failed = Failed(NOTREADY, "the devnet client stopped before the answer "
+                                    "was complete; start the devnet and send the request again")
                 else:
                     failed = Failed(TIMEOUT, "client: timeout")
                 queue.put_nowait(failed)

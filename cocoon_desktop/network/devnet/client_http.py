@@ -14,6 +14,7 @@ from cocoon_desktop.network.devnet.client import (
     MAX_BODY_BYTES,
     DevnetClient,
     End,
+    Event,
     Failed,
     Head,
     Part,
@@ -79,19 +80,34 @@ async def _completions(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(request: web.Request, queue: asyncio.Queue) -> web.StreamResponse:
+    """The answer as it comes. Its status goes out with its first bytes: until then a failure
+    (the proxy vanished, the worker gave up) is a plain error response with a JSON body that
+    says what happened, never a 200 followed by nothing. After them a failure can only be
+    told inside the stream, which then breaks off."""
     event = await queue.get()
     if isinstance(event, Failed):
         return error_response(http_status(event.code), event.message, event.code)
     assert isinstance(event, Head)
-    response = web.StreamResponse(status=event.status, reason=event.reason)
-    for header in event.headers:
+    head, first = event, None
+    if not head.payload:
+        first = await queue.get()
+        while isinstance(first, Part) and not first.data:
+            first = await queue.get()
+        if isinstance(first, Failed):
+            return error_response(http_status(first.code), first.message, first.code)
+    response = web.StreamResponse(status=head.status, reason=head.reason)
+    for header in head.headers:
         if header.name.lower() not in HOP_BY_HOP:
             response.headers.add(header.name, header.value)
     await response.prepare(request)
-    if event.payload:
-        await response.write(event.payload)
+    if head.payload:
+        await response.write(head.payload)
+    return await _relay(request, response, queue, first)
+
+
+async def _relay(request: web.Request, response: web.StreamResponse, queue: asyncio.Queue,
+                 event: Event | None) -> web.StreamResponse:
     while True:
-        event = await queue.get()
         if isinstance(event, Part):
             if event.data:
                 await response.write(event.data)
@@ -106,3 +122,4 @@ async def _stream(request: web.Request, queue: asyncio.Queue) -> web.StreamRespo
             if request.transport is not None:
                 request.transport.close()
             return response
+        event = await queue.get()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from cocoon_desktop.network.devnet.network import DevnetSettings, start_devnet
+from cocoon_desktop.network.errors import NOTREADY
 from cocoon_desktop.network.worker.http_stats import serve_stats
 from tests.helpers.devnet_harness import ScriptedEngine, chat, make_worker, wait_until
 
@@ -38,7 +40,7 @@ def complaints_after(scenario: Scenario, caplog: pytest.LogCaptureFixture) -> li
         loop.set_debug(True)
         try:
             loop.run_until_complete(scenario())
-            loop.run_until_complete(loop.shutdown_default_executor())  # the PoW threads
+            loop.run_until_complete(loop.shutdown_default_executor())  # name lookups
         finally:
             loop.close()
         del loop
@@ -54,16 +56,21 @@ def nothing_left_running() -> list[asyncio.Task[object]]:
 
 async def serve_then_stop(devnet_first: bool) -> None:
     """A devnet, a worker with its stats page, answers served, then everything stopped while
-    one answer streams and the worker's notices to its proxy are still on their way."""
-    engine = ScriptedEngine(parts=20, delay_s=0.1)
+    one answer streams and the worker's notices to its proxy are still on their way. The
+    answer's first bytes are at the client before anything stops (the engine holds after its
+    first part), so its status is 200 under any load and what follows is the break-off."""
+    engine = ScriptedEngine(parts=20, hold_after=1)
     devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
     worker = make_worker(devnet, await engine.start())
     await worker.start()
     runner, _ = await serve_stats(worker, "shutdown-test-token")
     await wait_until(lambda: worker.status().connected_proxies == 1)
+    engine.hold_after = None
     assert (await chat(devnet, "first"))[0] == 200
-    streaming = asyncio.ensure_future(chat(devnet, "a long one"))
-    await wait_until(lambda: worker.active_requests == 1)
+    engine.hold_after = 1
+    first_bytes = asyncio.Event()
+    streaming = asyncio.ensure_future(chat(devnet, "a long one", first_bytes=first_bytes))
+    await wait_until(first_bytes.is_set)
     if devnet_first:  # the proxy vanishes under a serving worker, which starts reconnecting
         await devnet.stop()
         await wait_until(lambda: worker.status().proxies[0].state != "ready")
@@ -74,8 +81,35 @@ async def serve_then_stop(devnet_first: bool) -> None:
     if not devnet_first:
         await devnet.stop()
     await engine.stop()
-    status, _, text = await streaming
+    status, events, text = await streaming
     assert status == 200 and "[the answer broke off]" in text  # told, not left hanging
+    assert events[0]["choices"][0]["delta"]["content"] == "w0 "
+    assert nothing_left_running() == []
+
+
+async def vanish_before_the_first_byte(devnet_first: bool) -> None:
+    """The proxy (or the worker) goes away while the engine has not answered at all: the
+    client gets an error status with an OpenAI-style JSON body saying what happened, not a
+    200 with a broken stream, and nothing is left behind."""
+    engine = ScriptedEngine(parts=5, hold_after=0)
+    devnet = await start_devnet(DevnetSettings(pow_difficulty=4))
+    worker = make_worker(devnet, await engine.start())
+    await worker.start()
+    await wait_until(lambda: worker.status().connected_proxies == 1)
+    asking = asyncio.ensure_future(chat(devnet, "never answered"))
+    await wait_until(lambda: len(engine.seen) == 1)  # the worker has it; no byte came back
+    if devnet_first:
+        await devnet.stop()
+    await worker.stop()
+    if not devnet_first:
+        await devnet.stop()
+    await engine.stop()
+    status, events, text = await asking
+    assert status == 502 and events == [] and "data:" not in text
+    error = json.loads(text)["error"]
+    assert error["code"] == NOTREADY and error["type"] == "cocoon_error"
+    assert "before the answer was complete" in error["message"]
+    assert "send the request again" in error["message"]
     assert nothing_left_running() == []
 
 
@@ -83,6 +117,12 @@ async def serve_then_stop(devnet_first: bool) -> None:
 def test_stopping_leaves_no_pending_task_and_no_unawaited_coroutine(
         devnet_first: bool, caplog: pytest.LogCaptureFixture) -> None:
     assert complaints_after(lambda: serve_then_stop(devnet_first), caplog) == []
+
+
+@pytest.mark.parametrize("devnet_first", [False, True], ids=["worker-first", "devnet-first"])
+def test_a_peer_that_vanishes_before_the_first_byte_is_a_clear_error(
+        devnet_first: bool, caplog: pytest.LogCaptureFixture) -> None:
+    assert complaints_after(lambda: vanish_before_the_first_byte(devnet_first), caplog) == []
 
 
 def test_the_check_sees_a_task_left_pending(caplog: pytest.LogCaptureFixture) -> None:
