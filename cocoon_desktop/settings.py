@@ -86,8 +86,6 @@ class AppSettings:
     chat_temperature: float = 0.7
     chat_top_p: float = 0.95
     chat_max_tokens: int = 512
-    # Updates (an https feed the user sets; empty = never check)
-    update_feed_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def problems(self) -> dict[str, str]:
@@ -156,8 +154,6 @@ def _problems(s: AppSettings) -> dict[str, str]:
             )
     if s.model_path and not s.model_path.lower().endswith(".gguf"):
         checks["model_path"] = "must be a .gguf model file (or empty for the bundled model)"
-    if s.update_feed_url and not s.update_feed_url.startswith(("https://", "http://127.0.0.1")):
-        checks["update_feed_url"] = "must be an https:// address"
     return {name: why for name, why in checks.items() if why}
 
 

@@ -90,6 +90,20 @@ def test_bad_fields_fall_back_one_by_one_and_unknown_keys_survive(tmp_path: Path
     assert json.loads(path.read_text())["from_a_newer_version"] == {"x": 1}
 
 
+def test_a_file_from_before_the_update_feed_was_dropped_loads_and_keeps_it(
+        tmp_path: Path) -> None:
+    """`update_feed_url` was read by nothing and is gone; an older file still loads without a
+    warning, and the key survives a save (a downgrade finds it again)."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"theme": "dark",
+                                "update_feed_url": "https://example.org/feed.json"}))
+    loaded = load_settings(path)
+    assert loaded.warnings == () and loaded.settings.theme is Theme.DARK
+    assert not hasattr(loaded.settings, "update_feed_url")
+    save_settings(path, loaded.settings)
+    assert json.loads(path.read_text())["update_feed_url"] == "https://example.org/feed.json"
+
+
 def test_inconsistent_pair_is_reset(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"pause_temperature_c": 60, "resume_temperature_c": 70}))
