@@ -19,6 +19,7 @@ from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.engine.attestation.providers import (
     QuoteProvider,
     detect_quote_providers,
+    quote_kind_for,
     select_quote_provider,
 )
 from cocoon_desktop.engine.types import EngineEndpoint
@@ -75,7 +76,7 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
         return await _devnet_worker(config, model_name, owner_address, engine)
     root, root_address = await _root_config(config, chain)
     mainnet = config.network is NetworkKind.MAINNET
-    provider = await run_blocking(_quote_provider, config.attestation, mainnet)
+    provider = await run_blocking(_quote_provider, config)
     image_hash = await run_blocking(provider.image_hash) or b""
     try:
         proxies = tuple(Endpoint.parse(p) for p in config.proxies)
@@ -116,8 +117,8 @@ async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str
     return OpenedWorker(worker, label, close, devnet)
 
 
-def _quote_provider(kind: str, mainnet: bool) -> QuoteProvider:
-    wanted = ("tdx" if mainnet else "fake_tdx") if kind == "auto" else kind
+def _quote_provider(config: NodeConfig) -> QuoteProvider:
+    wanted = quote_kind_for(config.network, config.attestation)
     try:
         return select_quote_provider(wanted, detect_quote_providers())
     except QuoteError as exc:

@@ -8,6 +8,7 @@ in the headline.
 
 from __future__ import annotations
 
+from cocoon_desktop.engine.attestation.measurement import AttestationStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
 
@@ -26,3 +27,19 @@ def panel_headline(status: NodeStatus) -> str:
             and detail and status.headline.endswith(detail)):
         return WAITING_FOR_ENGINE
     return status.headline
+
+
+def attestation_line(status: AttestationStatus) -> tuple[str, str, str]:
+    """What attests the running engine: (line, level, tooltip). Only a TDX quote that worked
+    is "good"; software attestation says, in the line itself, that it is for test networks."""
+    line = f"{status.provider_label}: {status.good_for}"
+    if status.problem:
+        line += f" The quote failed: {status.problem}"
+    details = [f"Engine measurement (SHA-256 of the code, llama.cpp, the model and the "
+               f"settings): {status.measurement_sha256_hex}"]
+    if status.image_hash_hex:
+        details.append(f"Image hash peers see: {status.image_hash_hex}")
+    if status.better_unavailable_reason:
+        details.append(f"Why not Intel TDX: {status.better_unavailable_reason}")
+    level = "good" if status.mainnet_capable else "bad" if status.problem else "warn"
+    return line, level, "\n".join(details)

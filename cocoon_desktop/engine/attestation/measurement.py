@@ -1,4 +1,4 @@
-"""The runtime measurement and the attestation status the UI shows.
+"""The runtime measurement and the attestation status the dashboard shows.
 
 The measurement is one SHA-256 over a canonical JSON manifest of what decides how inference runs:
 - engine code: SHA-256 of every `cocoon_desktop` module the engine process runs, found by
@@ -28,10 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import cocoon_desktop
-from cocoon_desktop.engine.attestation.providers import ProviderAvailability, QuoteProvider
+from cocoon_desktop.engine.attestation.providers import (
+    ProviderAvailability,
+    QuoteProvider,
+    detect_quote_providers,
+    select_quote_provider,
+)
 from cocoon_desktop.engine.models.file_hash import FileHashCache, sha256_file
 from cocoon_desktop.engine.models.offload import llama_library_dir
 from cocoon_desktop.engine.types import EngineSettings
+from cocoon_desktop.protocol.model_names import CocoonModelName
 from cocoon_desktop.protocol.tdx_quote import QuoteError
 
 MANIFEST_FORMAT = "cocoon-desktop-runtime/1"
@@ -238,3 +244,16 @@ def attestation_status(
         better_unavailable_reason=better,
         problem=problem,
     )
+
+
+def engine_attestation(settings: EngineSettings, quote_kind: str) -> AttestationStatus:
+    """What attests an engine that runs with `settings` under a worker making `quote_kind`
+    quotes (blocking: hashes the engine's code and llama.cpp's libraries, makes one quote).
+    The model's SHA-256 is the hash in its Cocoon name, which the app gives every local model.
+    Raises QuoteError (that kind cannot be made here), MeasurementError or ValueError (the
+    model's name carries no hash), each with a sentence that says why."""
+    availability = detect_quote_providers()
+    provider = select_quote_provider(quote_kind, availability)
+    model_sha256_hex = CocoonModelName.parse(settings.model_name).hash
+    return attestation_status(provider, measure_runtime(settings, model_sha256_hex),
+                              availability)

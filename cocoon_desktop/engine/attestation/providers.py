@@ -23,6 +23,7 @@ from cocoon_desktop.protocol.tdx_quote import (
     check_report_data,
     image_hash_of_quote,
 )
+from cocoon_desktop.settings import NetworkKind
 
 DEFAULT_TSM_ROOT = Path("/sys/kernel/config/tsm")
 DEFAULT_TDX_GUEST_DEVICE = Path("/dev/tdx_guest")
@@ -154,6 +155,17 @@ def _detect_tdx(tsm_root: Path, tdx_guest_device: Path) -> ProviderAvailability:
             "Run the worker as root."
         ))
     return ProviderAvailability("tdx", True, "Inside an Intel TDX guest: real hardware quotes.")
+
+
+def quote_kind_for(network: NetworkKind, setting: str = "auto") -> str:
+    """The quote a worker on `network` makes: none on the local devnet (its proxy asks for
+    none); elsewhere the `attestation` setting, where "auto" means tdx on mainnet (the only
+    kind it admits) and fake_tdx, software only, on test networks."""
+    if network is NetworkKind.DEVNET:
+        return "none"
+    if setting != "auto":
+        return setting
+    return "tdx" if network is NetworkKind.MAINNET else "fake_tdx"
 
 
 def select_quote_provider(

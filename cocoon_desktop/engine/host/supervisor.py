@@ -72,6 +72,8 @@ class EngineStatus:
     # While LOADING: share of the model's weights in memory (0.0 to 1.0, rising); None before
     # the weights start loading (the process is starting) and in every other state.
     load_fraction: float | None = None
+    # What the engine runs with, from its launch until it stops (what its attestation measures).
+    settings: EngineSettings | None = None
 
 
 class EngineSupervisor:
@@ -167,7 +169,7 @@ class EngineSupervisor:
             await self._task
             self._task = None
         self._publish(EngineState.STOPPED, stopped, endpoint=None, pid=None, stats=None,
-                      restart_in_s=None)
+                      restart_in_s=None, settings=None)
 
     async def restart(self, settings: EngineSettings | None = None,
                       drain_timeout_s: float = 10.0) -> None:
@@ -223,7 +225,7 @@ class EngineSupervisor:
 
     async def _launch(self) -> EngineProcess | None:
         self._publish(EngineState.LOADING, "Starting the engine.", endpoint=None, pid=None,
-                      stats=None, restart_in_s=None, gave_up=False)
+                      stats=None, restart_in_s=None, gave_up=False, settings=self.settings)
         plan = await run_blocking(plan_sandbox, self.sandbox_mode)
         try:
             process = await launch_engine(self.settings, plan, env_source=self._env_source)
@@ -242,7 +244,7 @@ class EngineSupervisor:
         log.error("%s", detail)
         self._want_running = False
         self._publish(EngineState.CRASHED, detail, endpoint=None, pid=None, gave_up=True,
-                      restart_in_s=None)
+                      restart_in_s=None, settings=None)
 
     async def _supervise(self, process: EngineProcess) -> float:
         """Follow one process until it exits; return how long it was ready, in seconds."""

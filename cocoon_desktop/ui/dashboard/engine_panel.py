@@ -18,6 +18,7 @@ from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
 from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
+from cocoon_desktop.ui.dashboard.attestation_line import AttestationLine
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
 from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline
 
@@ -61,6 +62,8 @@ class EnginePanel(Card):
             label.setWordWrap(True)
             self.values[name] = label
             self.body.addWidget(key_value_row(name, label))
+        self.attestation = AttestationLine(engine, node)
+        self.body.addWidget(key_value_row("Attestation", self.attestation))
         self.warnings = StateLabel()
         self.body.addWidget(self.warnings)
         self.serve_button.clicked.connect(self._on_serve_clicked)

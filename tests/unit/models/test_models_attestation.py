@@ -1,4 +1,5 @@
-"""The runtime measurement changes with each part it covers, and only then; the UI status."""
+"""The runtime measurement changes with each part it covers, and only then; the attestation
+status the dashboard shows, and which quote a worker makes on which network."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cocoon_desktop.engine.attestation.measurement import (
     MeasurementError,
     RuntimeMeasurement,
     attestation_status,
+    engine_attestation,
     engine_code_files,
     llama_library_files,
     measure_runtime,
@@ -22,8 +24,11 @@ from cocoon_desktop.engine.attestation.providers import (
     NoneProvider,
     TdxConfigfsProvider,
     detect_quote_providers,
+    quote_kind_for,
 )
 from cocoon_desktop.engine.types import EngineSettings
+from cocoon_desktop.protocol.tdx_quote import QuoteError
+from cocoon_desktop.settings import NetworkKind
 from tests.helpers.fake_tdx import FakeTsmEntry, upstream_image_hash
 
 MODEL_SHA = hashlib.sha256(b"model").hexdigest()
@@ -201,3 +206,27 @@ def test_a_failing_tdx_quote_is_a_problem_not_a_crash(
     status = attestation_status(provider, measure(package, lib_dir), availability)
     assert not status.mainnet_capable and status.image_hash_hex is None
     assert "not a TDX guest" in (status.problem or "")
+
+
+@pytest.mark.parametrize(("network", "setting", "kind"), [
+    (NetworkKind.DEVNET, "auto", "none"),  # the local devnet's proxy asks for no quote
+    (NetworkKind.DEVNET, "tdx", "none"),
+    (NetworkKind.TESTNET, "auto", "fake_tdx"),
+    (NetworkKind.MAINNET, "auto", "tdx"),  # the only kind mainnet admits
+    (NetworkKind.TESTNET, "tdx", "tdx"),  # a rig file may ask for another kind
+])
+def test_the_network_decides_the_quote_unless_told(network: NetworkKind, setting: str,
+                                                   kind: str) -> None:
+    assert quote_kind_for(network, setting) == kind
+
+
+def test_an_engine_is_attested_from_its_own_settings() -> None:
+    """The running engine's settings, this installation's code and llama.cpp, the model's hash
+    from its Cocoon name; a quote kind this machine cannot make is a sentence, not a crash."""
+    status = engine_attestation(SETTINGS, "fake_tdx")
+    assert status.provider_kind == "fake_tdx" and not status.mainnet_capable
+    assert status.measurement_sha256_hex == measure_runtime(SETTINGS, MODEL_SHA).sha256_hex
+    with pytest.raises(QuoteError, match="tdx attestation provider is unavailable"):
+        engine_attestation(SETTINGS, "tdx")  # not a TDX guest here
+    with pytest.raises(ValueError, match="not a full Cocoon model name"):
+        engine_attestation(dataclasses.replace(SETTINGS, model_name="m"), "none")

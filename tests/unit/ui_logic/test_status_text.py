@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from cocoon_desktop.engine.attestation.measurement import AttestationStatus
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
-from cocoon_desktop.ui_logic.status_text import WAITING_FOR_ENGINE, engine_line, panel_headline
+from cocoon_desktop.ui_logic.status_text import (
+    WAITING_FOR_ENGINE,
+    attestation_line,
+    engine_line,
+    panel_headline,
+)
 
 
 def test_the_engine_line_is_its_own_sentence() -> None:
@@ -31,3 +37,27 @@ def test_the_panel_headline_leaves_the_engine_sentence_to_the_engine_line() -> N
     serving = NodeStatus(state=NodeState.SERVING, headline="Serving on the local devnet: …",
                          engine=EngineStatus(EngineState.READY, "The engine is ready."))
     assert panel_headline(serving) == serving.headline
+
+
+def _status(kind: str, **changes: object) -> AttestationStatus:
+    values: dict[str, object] = dict(
+        provider_kind=kind, provider_label=kind, measurement_sha256_hex="ab" * 32,
+        image_hash_hex="cd" * 32, good_for="Test networks and private deployments only.",
+        mainnet_capable=False, better_unavailable_reason="This is not a TDX guest.",
+        problem=None)
+    return AttestationStatus(**{**values, **changes})  # type: ignore[arg-type]
+
+
+def test_the_attestation_line_says_what_it_is_good_for_and_how_sure() -> None:
+    line, level, details = attestation_line(_status("Fake TDX (software)"))
+    assert line == "Fake TDX (software): Test networks and private deployments only."
+    assert level == "warn"  # software attestation is never shown as good
+    assert "ab" * 32 in details and "cd" * 32 in details
+    assert "Why not Intel TDX: This is not a TDX guest." in details
+    tdx = _status("Intel TDX", mainnet_capable=True, better_unavailable_reason=None,
+                  good_for="Cocoon mainnet, if the image hash is listed on-chain.")
+    assert attestation_line(tdx)[1] == "good" and "Why not" not in attestation_line(tdx)[2]
+    failed = _status("Intel TDX", problem="the quote timed out", image_hash_hex=None)
+    line, level, details = attestation_line(failed)
+    assert level == "bad" and line.endswith("The quote failed: the quote timed out")
+    assert "Image hash" not in details
