@@ -261,11 +261,18 @@ class NodeParts(ABC):
         if self._stats_token is None or self.stats is not None:
             return
         c = self.config
-        surface = StatsSurface(c.stats_listen, c.resolved_stats_port, self._stats_token)
+        tls = ((c.stats_tls_certificate, c.stats_tls_key)
+               if c.stats_tls_certificate and c.stats_tls_key else None)
+        surface = StatsSurface(c.stats_listen, c.resolved_stats_port, self._stats_token,
+                               tls=tls, accept_plain_http_risk=c.stats_accept_plain_http_risk)
         hook = self.earnings.payout_hook if self.earnings is not None else None
         try:
             url = await surface.start(worker, hook, lambda: node_metrics(self.status),
                                       lambda: status_json(self.status))
+        except PermissionError as exc:
+            self._problems["stats"] = f"The stats page is off: {exc}."
+            log.error("%s", self._problems["stats"])
+            return
         except OSError as exc:
             self._problems["stats"] = (
                 f"The stats page cannot listen on {c.stats_listen}:{c.resolved_stats_port} "
