@@ -20,8 +20,8 @@ TOKEN = "stats-listen-token-0123456789"
 
 async def test_a_plain_http_bind_beyond_loopback_is_refused_before_listening() -> None:
     surface = StatsSurface("0.0.0.0", 0, TOKEN)
-    with pytest.raises(PermissionError, match="over plain HTTP.*tls_certificate.*"
-                                              "accept_plain_http_risk"):
+    with pytest.raises(PermissionError, match=r"over plain HTTP.*tls_certificate.*"
+                                              r"accept_plain_http_risk"):
         await surface.start(None, None, str, dict)  # type: ignore[arg-type]
     assert surface.url == ""
 
