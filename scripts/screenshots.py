@@ -202,13 +202,13 @@ def main() -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pytest
     import qasync
+    from cocoon_desktop.resources import resource_path
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from cocoon_desktop.core.paths import app_paths
     from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
     from cocoon_desktop.hardware.gpu.nvml import Nvml
-    from cocoon_desktop.resources import resource_path
     from cocoon_desktop.settings import AppSettings, save_settings
     from cocoon_desktop.ui.shell import AppShell
     from tests.helpers.fake_nvml import FakeGpu, FakeNvml

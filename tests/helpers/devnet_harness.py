@@ -155,6 +155,7 @@ class ScriptedEngine:
         self.parts, self.prompt_tokens, self.delay_s = parts, prompt_tokens, delay_s
         self.token = "engine-test-token"
         self.seen: list[dict[str, Any]] = []
+        self.seen_headers: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
         self.endpoint: EngineEndpoint | None = None
 
@@ -163,6 +164,7 @@ class ScriptedEngine:
             return web.json_response({"error": "bad token"}, status=401)
         body = await request.json()
         self.seen.append(body)
+        self.seen_headers.append(dict(request.headers))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.parts,
