@@ -74,7 +74,7 @@ class NodeParts(ABC):
         self.gateway: UpstreamGateway | None = None  # upstream's runner's door (opt-in)
         self._stats_token: str | None = None
         self._problems: dict[str, str] = {}
-        self._lock = HomeLock(home.lock_file)
+        self._lock = HomeLock(home.lock_file, leftovers=(home.run_file,))
         self._library: ModelLibrary | None = None
         self._offload_supported: bool | None = None
         self.engine_capacity_note = ""  # why the engine serves this many at once
