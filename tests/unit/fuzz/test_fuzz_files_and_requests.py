@@ -3,6 +3,7 @@ worker's request parsers. Each refuses with its own error type, in bounded time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -36,10 +37,8 @@ def test_gguf_mutated_headers(tiny_header: bytes, tmp_path_factory, edits) -> No
     path = tmp_path_factory.getbasetemp() / "fuzzed.gguf"
     path.write_bytes(bytes(data))
     started = time.monotonic()
-    try:
+    with contextlib.suppress(ModelFileError):
         read_gguf_metadata(path)
-    except ModelFileError:
-        pass
     assert time.monotonic() - started < 5.0
 
 
@@ -85,7 +84,5 @@ def test_worker_request_validation(body: dict) -> None:
 @budget(200)
 @given(st.binary(max_size=200))
 def test_worker_request_validation_raw_bytes(raw: bytes) -> None:
-    try:
+    with contextlib.suppress(RequestRejected):
         validate_request("/v1/chat/completions", raw, 1 << 20)
-    except RequestRejected:
-        pass
