@@ -3,17 +3,9 @@
 `read_gguf_metadata(path)` returns a frozen `GgufMetadata` or raises a `ModelFileError` whose text
 says what is wrong with the file and what to do.
 
-`gguf.GGUFReader` builds one numpy view per element of every array (each of the 49,152 tokens
-and merges of a small model): seconds per file. `_HeaderReader` keeps the reader but reads a
-numeric array as one view and skips over string arrays (their length is kept, their text is not
-needed here): about 80 times faster on the bundled model. It overrides one internal method of
-the reader; if a future `gguf` stops calling it, reading is merely slow again (the unit tests
-compare both readers).
-
-A model file is untrusted input: every count in it (tensors, metadata entries, array lengths,
-layers) is bounded by what the file's size can hold before anything is allocated for it, so a
-damaged or hostile header is refused in milliseconds with a sentence, never by filling the
-memory (`MemoryError` is turned into a `ModelFileError` too).
+The header is read with `gguf_header.HeaderReader` (fast, and every count in the file bounded by
+what the file can hold before anything is built for it); a damaged or hostile header is refused
+in milliseconds with a sentence, and `MemoryError` is turned into a `ModelFileError` too.
 """
 
 from __future__ import annotations
@@ -21,25 +13,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gguf
-import numpy as np
+
+from cocoon_desktop.engine.models.gguf_header import HeaderDamaged, HeaderReader, check_counts
 
 GGUF_MAGIC = b"GGUF"
-# The smallest a header entry can be: a metadata entry (key length, a 1-byte key, type, a
-# 1-byte value) and a tensor description (name length, 1-byte name, dimension count, one
-# dimension, type, offset).
-MIN_KV_BYTES = 8 + 1 + 4 + 1
-MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8
-MAX_TENSORS = 1 << 16  # the largest models hold a few thousand
-MAX_KV = 1 << 16  # real files hold a few dozen
-MAX_DIMS = 4  # GGML_MAX_DIMS
-MAX_TENSOR_NAME_BYTES = 256  # llama.cpp's GGML_MAX_NAME is 64
 KV_CACHE_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
 _LAYER_TENSOR = re.compile(r"^blk\.(\d+)\.")
 _ARRAY_LENGTH_PART = 4  # a field's parts: key length, key, value type, item type, length, ...
@@ -120,80 +103,16 @@ class GgufMetadata:
         return cls(**values)
 
 
-class _CountTooLarge(ValueError):
-    """A count in the header that the file cannot hold."""
-
-
-def _bounded(needed_bytes: int, available_bytes: int, what: str) -> None:
-    if needed_bytes > available_bytes:
-        raise _CountTooLarge(f"{what} claims {needed_bytes:,} bytes where the file has "
-                             f"{max(available_bytes, 0):,} left")
-
-
-class _HeaderReader(gguf.GGUFReader):
-    """GGUFReader with whole-array reads (see the module docstring)."""
-
-    def _get_field_parts(self, orig_offs: int, raw_type: int) -> tuple[int, list, list, list]:
-        if raw_type != gguf.GGUFValueType.ARRAY:
-            return super()._get_field_parts(orig_offs, raw_type)
-        raw_itype = self._get(orig_offs, np.uint32)
-        length = self._get(orig_offs + 4, np.uint64)
-        item_type = gguf.GGUFValueType(raw_itype[0])
-        count, start = int(length[0]), orig_offs + 12
-        types = [gguf.GGUFValueType.ARRAY, item_type]
-        if item_type in self.gguf_scalar_to_np:
-            itemsize = np.dtype(self.gguf_scalar_to_np[item_type]).itemsize
-            _bounded(count * itemsize, len(self.data) - start, "a metadata array")
-            values = self._get(start, self.gguf_scalar_to_np[item_type], count)
-            return 12 + int(values.nbytes), [raw_itype, length, values], [2] if count else [], types
-        if item_type == gguf.GGUFValueType.STRING:
-            little = (sys.byteorder == "little") == (self.byte_order == "I")
-            fmt = "<Q" if little else ">Q"
-            buffer, offs = memoryview(self.data), start
-            _bounded(count * 8, len(self.data) - start, "a metadata string array")
-            for _ in range(count):
-                offs += 8 + struct.unpack_from(fmt, buffer, offs)[0]
-            return offs - orig_offs, [raw_itype, length], [], types
-        return super()._get_field_parts(orig_offs, raw_type)
-
-    def _get_tensor_info_field(self, orig_offs: int) -> Any:
-        """One tensor description, refused as soon as it cannot be one (a header claiming more
-        tensors than it describes runs into zeros or weights here)."""
-        name_length = int(self._get(orig_offs, np.uint64)[0])
-        if not 0 < name_length <= MAX_TENSOR_NAME_BYTES:
-            raise _CountTooLarge(f"a tensor description at byte {orig_offs:,} has a name of "
-                                 f"{name_length:,} bytes")
-        field = super()._get_tensor_info_field(orig_offs)
-        dims = field.parts[3]
-        if not 0 < len(dims) <= MAX_DIMS or not all(int(d) > 0 for d in dims):
-            raise _CountTooLarge(f"tensor {field.name!r} has dimensions {list(dims)[:8]}")
-        return field
-
-
-def _check_counts(path: Path, size: int) -> None:
-    """The header's tensor and metadata counts, against the file's size, before any parsing."""
-    with path.open("rb") as f:
-        head = f.read(24)
-    if len(head) < 24:
-        raise _damaged(path, _CountTooLarge("the file ends inside its GGUF header"))
-    version = struct.unpack_from("<I", head, 4)[0]
-    n_tensors, n_kv = struct.unpack_from("<QQ", head, 8)
-    if version > 0xFFFF:  # a big-endian file: the reader checks it itself
-        return
-    if n_tensors > MAX_TENSORS or n_kv > MAX_KV or \
-            n_tensors * MIN_TENSOR_INFO_BYTES + n_kv * MIN_KV_BYTES > size:
-        raise _damaged(path, _CountTooLarge(
-            f"it claims {n_tensors:,} tensors and {n_kv:,} metadata entries, more than its "
-            f"{size:,} bytes can hold"))
-
-
 def read_gguf_metadata(path: Path) -> GgufMetadata:
     """Read and check a GGUF file's header; raise `ModelFileError` with a clear text if unusable."""
     size = _check_readable(path)
     _check_magic(path)
-    _check_counts(path, size)
     try:
-        reader = _HeaderReader(str(path))
+        check_counts(path, size)
+    except HeaderDamaged as exc:
+        raise _damaged(path, exc) from exc
+    try:
+        reader = HeaderReader(str(path))
     except ValueError as exc:
         if "version" in str(exc) or "QuantizationType" in str(exc):
             raise UnsupportedModelError(
@@ -359,8 +278,8 @@ def _metadata_from_reader(reader: gguf.GGUFReader, size: int) -> GgufMetadata:
 
     block_count = arch_int("block_count") or 0
     if not 0 <= block_count <= len(reader.tensors):
-        raise _CountTooLarge(f"it claims {block_count:,} layers but holds "
-                             f"{len(reader.tensors):,} tensors")
+        raise HeaderDamaged(f"it claims {block_count:,} layers but holds "
+                            f"{len(reader.tensors):,} tensors")
     embedding = arch_int("embedding_length")
     head_count = arch_int("attention.head_count")
     head_dim = embedding // head_count if embedding and head_count else None

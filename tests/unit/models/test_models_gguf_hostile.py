@@ -10,11 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.models.gguf_meta import (
-    ModelFileError,
-    _HeaderReader,
-    read_gguf_metadata,
-)
+from cocoon_desktop.engine.models.gguf_header import HeaderReader
+from cocoon_desktop.engine.models.gguf_meta import ModelFileError, read_gguf_metadata
 from tests.helpers.bundled_model import bundled_model_or_skip
 
 
@@ -22,7 +19,7 @@ from tests.helpers.bundled_model import bundled_model_or_skip
 def header_copy(tmp_path_factory) -> tuple[bytes, int]:
     """The real header (metadata and tensor infos) and the file's size."""
     model = bundled_model_or_skip()
-    data_offset = _HeaderReader(str(model)).data_offset  # the fast reader: same offsets
+    data_offset = HeaderReader(str(model)).data_offset  # the fast reader: same offsets
     with model.open("rb") as f:
         return f.read(data_offset), model.stat().st_size
 
@@ -86,3 +83,19 @@ def test_a_count_the_file_cannot_hold_is_refused_fast(tmp_path: Path, header_cop
     assert grown_mib < 200
     assert "incomplete or damaged" in str(caught.value)
     assert "download it again" in str(caught.value)
+
+
+def test_many_well_formed_descriptions_without_their_data_are_refused_fast(
+        tmp_path: Path) -> None:
+    """A crafted header: the most tensors allowed, each description sound, the data absent."""
+    count = 1 << 16
+    info = b"".join(struct.pack("<Q", 8) + f"t{i:07d}".encode() + struct.pack("<IQIQ", 1, 1024,
+                                                                                0, i * 4096)
+                    for i in range(count))
+    kv = struct.pack("<Q", 20) + b"general.architecture" + struct.pack("<IQ", 8, 5) + b"llama"
+    path = tmp_path / "crafted.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, count, 1) + kv + info)
+    started = time.monotonic()
+    with pytest.raises(ModelFileError, match="incomplete or damaged"):
+        read_gguf_metadata(path)
+    assert time.monotonic() - started < 1.0
