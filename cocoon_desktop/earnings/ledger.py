@@ -273,6 +273,18 @@ class Ledger:
     def rejected_statements(self) -> list[RejectedStatement]:
         return [rows.rejection_from_row(r) for r in self.query(rows.SELECT_REJECTIONS)]
 
+    def record_quarantine(self, what: str, reason: str, now: datetime | None = None) -> None:
+        """Set aside a write that can never succeed (`what` it was, `reason` it failed)."""
+        log.error("ledger write set aside: %s: %s", what, reason)
+        with self._write() as conn:
+            conn.execute("INSERT INTO quarantined_writes (what, reason, quarantined_at_ms) "
+                         "VALUES (?, ?, ?)", (what[:500], reason[:500], to_ms(now or _now())))
+
+    def quarantined_writes(self) -> list[tuple[str, str, datetime]]:
+        """(what, reason, when) of every write set aside, oldest first."""
+        return [(r[0], r[1], datetime.fromtimestamp(r[2] / 1000, UTC)) for r in self.query(
+            "SELECT what, reason, quarantined_at_ms FROM quarantined_writes ORDER BY id")]
+
     # --- payouts ------------------------------------------------------------------------------
 
     def add_payout(self, draft: rows.PayoutDraft, now: datetime | None = None) -> int:

@@ -29,6 +29,7 @@ class GapKind(StrEnum):
     NOT_RECEIVED = "not_received"  # paid by the contract, not yet seen in the owner's wallet
     NOT_SYNCED = "not_synced"
     REJECTED = "rejected"
+    QUARANTINED = "quarantined"  # a record the ledger could not hold, set aside with the reason
 
 
 @dataclass(frozen=True)
@@ -201,4 +202,11 @@ def reconcile(ledger: Ledger, policy: PayoutPolicy | None = None) -> Reconciliat
             tuple(_counting_gaps(earned, info.max_tokens, committed, fee)
                   + _payout_gaps(info, payouts, not_paid)),
             match_payouts(ordered, payouts)))
-    return Reconciliation(tuple(results), _rejection_gaps(ledger))
+    return Reconciliation(tuple(results), _rejection_gaps(ledger) + _quarantine_gaps(ledger))
+
+
+def _quarantine_gaps(ledger: Ledger) -> tuple[Gap, ...]:
+    return tuple(Gap(GapKind.QUARANTINED, 0, 0,
+                     f"set aside on {when:%Y-%m-%d %H:%M} UTC, not counted: {what}: {reason}; "
+                     "the proxy sent a value the ledger cannot hold, keep the ledger for a "
+                     "support request") for what, reason, when in ledger.quarantined_writes())

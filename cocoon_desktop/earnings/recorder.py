@@ -4,8 +4,10 @@ its cost), proxies met, verified payment statements, and the statements it refus
 
 Worker listeners run on the event loop and must not block, so every ledger write goes to one
 background thread, in arrival order (a proxy is registered before its statements). A write
-that fails (disk full, a locked file) is kept and retried before the next one: nothing the
-worker reported is dropped while the app runs; `backlog` says how many wait.
+that fails for a passing reason (disk full, a locked file) is kept and retried before the next
+one: nothing the worker reported is dropped while the app runs; `backlog` says how many wait.
+A write that can never succeed (a value no column can hold) is set aside in the ledger's
+quarantine with its reason, shown by reconcile, so it never blocks the writes after it.
 
 The records are this side's own (`served_request_from`, `session_from`); every fact comes on
 the worker's events: the fee per token with the request and with the proxy, the statement
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from cocoon_desktop.earnings.errors import LedgerError
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.records import ProxySession, ServedRequest
 from cocoon_desktop.hardware.energy import EnergyMeter, Tariff
@@ -36,6 +40,14 @@ from cocoon_desktop.protocol.statements import StatementRejected
 
 log = logging.getLogger(__name__)
 Write = Callable[[Ledger], object]
+_PASSING = (LedgerError, OSError, sqlite3.OperationalError)  # busy, locked, disk full, I/O
+
+
+def _never_succeeds(exc: Exception) -> bool:
+    """A write failing this way fails the same way every time (a constraint, an overflow)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    return not isinstance(exc, (*_PASSING, sqlite3.DatabaseError))
 
 
 class EarningsRecorder:
@@ -49,7 +61,7 @@ class EarningsRecorder:
         self._tariff = tariff
         self._on_request = on_request
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
-        self._pending: deque[Write] = deque()
+        self._pending: deque[tuple[Write, str]] = deque()
         self._lock = threading.Lock()
         self._last: Future[None] | None = None
 
@@ -70,10 +82,12 @@ class EarningsRecorder:
                 event.proxy_key, event.proxy_sc_address, event.worker_sc_address,
                 event.worker_fee_per_token)))
             self._enqueue(lambda ledger: ledger.record_statement(
-                event.statement, db_tokens=event.db_tokens, max_tokens=event.max_tokens))
+                event.statement, db_tokens=event.db_tokens, max_tokens=event.max_tokens),
+                f"a statement of proxy {event.proxy_key[:12]}…")
         elif isinstance(event, PaymentRejected):  # refused on the wire: into the same log
             self._enqueue(lambda ledger: ledger.record_rejection(
-                event.proxy_key, event.boc, event.reason, event.detail))
+                event.proxy_key, event.boc, event.reason, event.detail),
+                f"a refused statement of proxy {event.proxy_key[:12]}…")
         elif isinstance(event, ProxyStateChanged) and event.state == "ready":
             session = session_from(event)
             if session is not None:
@@ -93,7 +107,9 @@ class EarningsRecorder:
             request = dataclasses.replace(
                 request, energy_j=joules, energy_cost_nano=cost,
                 energy_currency=tariff.currency if tariff is not None else None)
-        self._enqueue(lambda ledger: ledger.record_request(request))
+        self._enqueue(lambda ledger: ledger.record_request(request),
+                      f"request {event.request_id[:16]}… ({event.tokens.total_tokens} tokens, "
+                      f"coefficient {event.coefficient})")
         if self._on_request is not None:
             self._on_request()
 
@@ -101,9 +117,9 @@ class EarningsRecorder:
     def _register(session: ProxySession) -> Write:
         return lambda ledger: ledger.register_proxy(session)
 
-    def _enqueue(self, write: Write) -> None:
+    def _enqueue(self, write: Write, what: str = "a ledger write") -> None:
         with self._lock:
-            self._pending.append(write)
+            self._pending.append((write, what))
             self._last = self._executor.submit(self._drain)
 
     def _drain(self) -> None:
@@ -112,16 +128,27 @@ class EarningsRecorder:
             with self._lock:
                 if not self._pending:
                     return
-                write = self._pending[0]
+                write, what = self._pending[0]
             try:
                 write(self._ledger)
             except StatementRejected as exc:  # already logged in the ledger; do not retry
                 log.warning("statement not stored: %s", exc)
-            except Exception:
-                log.exception("a ledger write failed; it is kept and retried with the next one")
-                return
+            except Exception as exc:
+                if not (_never_succeeds(exc) and self._set_aside(what, exc)):
+                    log.exception("a ledger write failed; it is kept and retried with the "
+                                  "next one")
+                    return
             with self._lock:
                 self._pending.popleft()
+
+    def _set_aside(self, what: str, exc: Exception) -> bool:
+        """Quarantine a write that can never succeed; False if even that could not be written."""
+        try:
+            self._ledger.record_quarantine(what, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("could not set aside %s", what)
+            return False
+        return True
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every write queued so far has been tried."""

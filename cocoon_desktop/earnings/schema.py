@@ -146,7 +146,18 @@ _V4 = [
     END""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+# Version 5: writes that could not be stored however often tried (a value no column can hold),
+# set aside with the reason instead of blocking every write after them.
+_V5 = [
+    """CREATE TABLE quarantined_writes (
+        id INTEGER PRIMARY KEY,
+        what TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        quarantined_at_ms INTEGER NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 LATEST_VERSION = len(MIGRATIONS)
 
 

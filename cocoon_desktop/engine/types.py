@@ -61,3 +61,18 @@ class SandboxStatus:
     kind: str  # "bwrap", "unshare" or "none"
     network_isolated: bool
     detail: str  # e.g. "no network but its loopback listener" or why isolation is missing
+    pids_isolated: bool = False  # its own pid namespace: it cannot see or signal host processes
+    files_isolated: bool = False  # a read-only view of only what it needs, not the user's files
+
+    @property
+    def level(self) -> str:
+        """The isolation in force, in one line ("bubblewrap: own network, pids, read-only
+        view" ... "none: the engine can read your files"): never the strong one's words for a
+        weaker one."""
+        if self.kind == "none" or not (self.network_isolated or self.pids_isolated):
+            return "none: the engine can read your files and use your network"
+        own = [n for n, on in (("network", self.network_isolated), ("pids", self.pids_isolated))
+               if on]
+        name = "bubblewrap" if self.kind == "bwrap" else self.kind
+        files = ", read-only view" if self.files_isolated else "; the engine can read your files"
+        return f"{name}: own {', '.join(own)}{files}"

@@ -75,13 +75,16 @@ class SystemSampler:
 
     def sample_engine(self, now_s: float | None = None) -> ProcessSample | None:
         """The engine tree's CPU (of one core), memory and threads; None when no engine is set."""
-        if self._engine_pid is None:
+        # One look at the engine: `set_engine_pid` runs on the event loop while this runs on
+        # the health thread, so the attributes may change under us; this tick uses what it saw.
+        engine, pid = self._engine, self._engine_pid
+        if pid is None:
             return None
-        if self._engine is None or not self._engine.is_running():
-            return ProcessSample(self._engine_pid, False, None, None, None)
-        self._refresh_tree(time.monotonic() if now_s is None else now_s)
+        if engine is None or not engine.is_running():
+            return ProcessSample(pid, False, None, None, None)
+        tree = self._refresh_tree(engine, time.monotonic() if now_s is None else now_s)
         cpu = rss = threads = 0.0
-        for process in self._tree:
+        for process in tree:
             try:
                 with process.oneshot():
                     cpu += process.cpu_percent(None)
@@ -89,18 +92,20 @@ class SystemSampler:
                     threads += process.num_threads()
             except psutil.Error:
                 self._tree_listed_at = 0.0  # one of them left: list again next tick
-        return ProcessSample(self._engine_pid, True, cpu, int(rss), int(threads))
+        return ProcessSample(pid, True, cpu, int(rss), int(threads))
 
-    def _refresh_tree(self, now_s: float) -> None:
-        if self._tree and now_s - self._tree_listed_at < self._children_refresh_s:
-            return
-        assert self._engine is not None
-        known = {p.pid: p for p in self._tree}
+    def _refresh_tree(self, engine: psutil.Process, now_s: float) -> list[psutil.Process]:
+        """The engine and its children, listed again when the last list is old."""
+        current = self._tree
+        if current and current[0] is engine and \
+                now_s - self._tree_listed_at < self._children_refresh_s:
+            return current
+        known = {p.pid: p for p in current}
         try:
-            fresh = [self._engine, *self._engine.children(recursive=True)]
+            fresh = [engine, *engine.children(recursive=True)]
         except psutil.Error:
-            fresh = [self._engine]
-        self._tree = []
+            fresh = [engine]
+        tree: list[psutil.Process] = []
         for process in fresh:
             kept = known.get(process.pid)
             if kept is None:
@@ -109,8 +114,10 @@ class SystemSampler:
                     kept.cpu_percent(None)
                 except psutil.Error:
                     continue
-            self._tree.append(kept)
-        self._tree_listed_at = now_s
+            tree.append(kept)
+        if self._engine is engine:  # not replaced meanwhile
+            self._tree, self._tree_listed_at = tree, now_s
+        return tree
 
 
 def _normalise(name: str) -> str:

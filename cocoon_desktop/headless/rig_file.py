@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -87,6 +88,12 @@ def _flatten(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
+def _shown(value: float) -> str:
+    """A number as the user wrote it, cut short when it is long (a 400-digit typo)."""
+    text = str(value) if isinstance(value, int) else f"{value:g}"
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+
+
 def _nearest(name: str, known: Any) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
@@ -96,9 +103,12 @@ def _type_problem(kind: type, value: Any) -> str | None:
     if kind is bool and not isinstance(value, bool):
         return "must be true or false"
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"must be a whole number (got {value!r})"
+        shown = _shown(value) if isinstance(value, float) else repr(value)[:40]
+        return f"must be a whole number (got {shown})"
     if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
         return f"must be a number (got {value!r})"
+    if kind is float and (abs(value) > 1e300 or not math.isfinite(value)):
+        return f"must be a finite number (got {_shown(value)})"
     if kind is str and not isinstance(value, str):
         return f"must be text in quotes (got {value!r})"
     if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -117,9 +127,10 @@ class _Reader:
 
     def number(self, dotted: str, low: float, high: float) -> Any:
         value = self.get(dotted)
-        if not low <= value <= high:
+        if not low <= value <= high:  # exact for ints of any size; finite floats only here
             self.problems.append(f"`{dotted}` must be between {low:g} and {high:g} "
-                                 f"(got {value:g})")
+                                 f"(got {_shown(value)})")
+            return BY_DOTTED[dotted].default if BY_DOTTED[dotted].default is not None else low
         return value
 
     def path(self, dotted: str, must_exist: bool = True) -> Path | None:
@@ -174,9 +185,18 @@ class _Reader:
                 Endpoint.parse(proxy)
             except ValueError as exc:
                 self.problems.append(f"`network.proxies`: {exc}")
+        collateral_url = self.get("network.collateral_url").strip()
+        if not collateral_url.startswith(("https://", "http://")):
+            self.problems.append("`network.collateral_url` must be an http(s) URL of a PCCS "
+                                 f"or Intel's PCS (got {collateral_url!r})")
+        statuses = tuple(s.strip() for s in self.get("network.accepted_tcb_statuses"))
+        if not statuses:
+            self.problems.append("`network.accepted_tcb_statuses` must name at least one "
+                                 "status, e.g. [\"UpToDate\"]")
         return {"root_config_file": root_file, "root_contract_address": contract,
                 "ton_config_file": self.path("network.ton_config"), "proxies": proxies,
-                "attestation": self.choice("network.attestation", ATTESTATION_KINDS)}
+                "attestation": self.choice("network.attestation", ATTESTATION_KINDS),
+                "collateral_url": collateral_url, "accepted_tcb_statuses": statuses}
 
     def _worker(self) -> dict[str, Any]:
         return {"owner_address": self.address("worker.owner_address"),
@@ -209,8 +229,8 @@ class _Reader:
         headroom = self.number("gpu.vram_headroom_mib", 0, 65536)
         try:
             protection = ProtectionSettings(
-                pause_temperature_c=self.get("gpu.pause_temperature_c"),
-                resume_temperature_c=self.get("gpu.resume_temperature_c"),
+                pause_temperature_c=self.number("gpu.pause_temperature_c", 40, 110),
+                resume_temperature_c=self.number("gpu.resume_temperature_c", 0, 109),
                 pause_on_throttle=self.get("gpu.pause_on_throttle"),
                 vram_headroom_bytes=headroom * MiB, game_mode=self.get("gpu.game_mode"))
         except ValueError as exc:
@@ -248,5 +268,24 @@ class _Reader:
         except ValueError:
             self.problems.append(f"`stats.listen` must be an IP address such as 127.0.0.1 "
                                  f"(got {listen!r})")
+        certificate, key = self.path("stats.tls_certificate"), self.path("stats.tls_key")
+        if (certificate is None) != (key is None):
+            self.problems.append("`stats.tls_certificate` and `stats.tls_key` go together: "
+                                 "give both, or neither")
+        accept_risk = self.get("stats.accept_plain_http_risk")
+        if not _is_loopback(listen) and certificate is None and not accept_risk:
+            self.problems.append(
+                f"`stats.listen` is {listen}, reachable from other machines, and the stats "
+                "token would cross the network in clear HTTP: set `stats.tls_certificate` and "
+                "`stats.tls_key`, or `stats.accept_plain_http_risk = true` if you accept that")
         return {"stats_port": port, "stats_listen": listen,
-                "stats_token_file": self.path("stats.token_file")}
+                "stats_token_file": self.path("stats.token_file"),
+                "stats_tls_certificate": certificate, "stats_tls_key": key,
+                "stats_accept_plain_http_risk": accept_risk}
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return True  # reported above as not an IP address

@@ -47,6 +47,12 @@ KEYS: tuple[RigKey, ...] = (
        "root config lists"),
     _k("network", "attestation", str, "auto", "auto (tdx on mainnet, fake_tdx on test "
        "networks), tdx, fake_tdx or none"),
+    _k("network", "collateral_url", str, "https://api.trustedservices.intel.com", "where "
+       "Intel DCAP collateral for checking proxies' TDX quotes comes from: a PCCS, or Intel's "
+       "PCS (the default); fetched in the background and cached until it expires"),
+    _k("network", "accepted_tcb_statuses", list, ["UpToDate"], "the TDX TCB statuses a "
+       "proxy's platform may have (upstream accepts only UpToDate; others: SWHardeningNeeded, "
+       "ConfigurationNeeded, OutOfDate, ...)"),
     _k("worker", "owner_address", str, "", "the TON address payouts go to; empty: the one "
        "linked with `cocoon-desktop wallet link-owner`"),
     _k("worker", "coefficient", int, 1000, "price coefficient, 1000 = 1.0x the base price"),
@@ -82,7 +88,13 @@ KEYS: tuple[RigKey, ...] = (
     _k("stats", "port", int, None, "stats and /metrics port; default 12000 + 10 x instance; "
        "0: any free port"),
     _k("stats", "listen", str, "127.0.0.1", "address to listen on; another one (e.g. "
-       "0.0.0.0) only for a Prometheus server elsewhere (the token is still required)"),
+       "0.0.0.0) only for a Prometheus server elsewhere, and only with `tls_certificate` "
+       "or `accept_plain_http_risk`; the token is still required"),
+    _k("stats", "tls_certificate", str, "", "a PEM certificate (chain) to serve the stats "
+       "over HTTPS; with `tls_key`"),
+    _k("stats", "tls_key", str, "", "the PEM private key of `tls_certificate`"),
+    _k("stats", "accept_plain_http_risk", bool, False, "true: serve a non-loopback `listen` "
+       "address over plain HTTP anyway (anyone on the path can read the token)"),
     _k("stats", "token_file", str, "", "a file holding the stats token (e.g. a systemd "
        "credential, shared with Prometheus); empty: a fresh token each run, in the run file"),
     _k("shutdown", "drain_timeout_s", float, 30.0, "on stop, how long running jobs may "

@@ -135,31 +135,68 @@ def rig_text(conf: WorkerConf, source: Path, keyring_service: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-_KEY_LINE = re.compile(r"^(\s*node_wallet_key\s*[=:]\s*)(\S.*)$", re.IGNORECASE)
+_KEY_LINE = re.compile(r"^(node_wallet_key\s*[=:])(.*)$", re.IGNORECASE)
+
+
+def _key_value(text: str) -> str | None:
+    """node_wallet_key as configparser reads it (continuation lines included)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    if not parser.has_option("node", "node_wallet_key"):
+        return None
+    return parser.get("node", "node_wallet_key").strip()
+
+
+def _without_key(lines: list[str], note: str) -> list[str]:
+    """`lines` with the key's line and its continuation lines (indented, or blank between
+    indented ones, as configparser reads them) replaced by the placeholder."""
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        match = _KEY_LINE.match(lines[index].rstrip("\r\n"))
+        index += 1
+        if not match:
+            out.append(lines[index - 1])
+            continue
+        while index < len(lines) and (lines[index][:1] in (" ", "\t") or (
+                not lines[index].strip() and _continues(lines, index))):
+            index += 1
+        out += [note, f"{match.group(1).rstrip()} [PRIVATE]\n"]
+    return out
+
+
+def _continues(lines: list[str], index: int) -> bool:
+    """A blank line belongs to a value when an indented line follows the blank ones."""
+    following = next((line for line in lines[index:] if line.strip()), "")
+    return following[:1] in (" ", "\t")
 
 
 def scrub_key(path: Path, keyring_service: str) -> bool:
     """Replace the key's value in worker.conf by upstream's placeholder, atomically, keeping
-    every other line and the file's mode. True when a key was removed."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    every other line and the file's mode. True when a key was removed. A key written over
+    several lines (INI continuation lines) is removed whole; if the rewritten file would still
+    hold any of it, nothing is written and WorkerConfError says to remove it by hand."""
+    text = path.read_text(encoding="utf-8")
+    secret = _key_value(text)
+    if secret is None or secret.lower() in PLACEHOLDERS:
+        return False
     note = (f"# node_wallet_key was moved into the OS keyring (service {keyring_service}) on "
             f"{time.strftime('%Y-%m-%d')}; back it up with `cocoon-desktop wallet node-key "
             "export`.\n")
-    out: list[str] = []
-    changed = False
-    for line in lines:
-        match = _KEY_LINE.match(line.rstrip("\r\n"))
-        if match and match.group(2).strip().lower() not in PLACEHOLDERS:
-            out += [note, f"{match.group(1)}[PRIVATE]\n"]
-            changed = True
-        else:
-            out.append(line)
-    if changed:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o777)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(out))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    return changed
+    result = "".join(_without_key(text.splitlines(keepends=True), note))
+    fragments = [part.strip() for part in secret.splitlines() if part.strip()]
+    if (_key_value(result) or "").lower() not in PLACEHOLDERS or \
+            any(part in result for part in fragments):
+        raise WorkerConfError(NodeProblem(
+            f"The node wallet key was imported into the keyring, but it could not be removed "
+            f"from {path} safely (it is written in a way this importer does not rewrite).",
+            "Open the file and replace the node_wallet_key value (every line of it) with "
+            "[PRIVATE] by hand: it is a secret and must not stay on disk."))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o777)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(result)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return True

@@ -48,6 +48,9 @@ class PowChallenge:
         if magic != POW_CHALLENGE_MAGIC:
             raise PowError(f"the peer did not send a proof-of-work challenge (magic {magic:#x}): "
                            "it is not a Cocoon proxy port; check the host and port")
+        if not 0 <= difficulty <= 64:
+            raise PowError(f"the peer asks for proof-of-work difficulty {difficulty}, which no "
+                           "Cocoon proxy sends (0..64 bits): refused; check the host and port")
         return cls(difficulty, salt)
 
     def verify(self, nonce: int) -> bool:

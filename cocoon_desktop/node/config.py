@@ -23,6 +23,7 @@ from cocoon_desktop.earnings.figures import TonPrice
 from cocoon_desktop.hardware.energy import Tariff
 from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.units import MiB
+from cocoon_desktop.network.collateral import INTEL_PCS_URL
 from cocoon_desktop.protocol.money import ton_to_nanoton
 from cocoon_desktop.settings import AppSettings, NetworkKind
 from cocoon_desktop.wallet.secret_store import SERVICE_NAME, profile_service_name
@@ -51,6 +52,8 @@ class NodeConfig:
     ton_config_file: Path | None = None  # liteservers; None: the network's global config
     proxies: tuple[str, ...] = ()  # explicit "host:port"; empty: those the root config lists
     attestation: str = "auto"  # auto: tdx on mainnet, fake_tdx on test networks
+    collateral_url: str = INTEL_PCS_URL  # DCAP collateral for proxies' TDX quotes
+    accepted_tcb_statuses: tuple[str, ...] = ("UpToDate",)  # upstream accepts only UpToDate
     # Worker
     owner_address: str = ""  # empty: the owner linked in the wallet (devnet: a placeholder)
     coefficient: int = 1000  # 1000 = 1.0x the base price
@@ -76,6 +79,9 @@ class NodeConfig:
     stats_port: int | None = None  # None: 12000 + 10 × instance; 0: any free port
     stats_listen: str = "127.0.0.1"
     stats_token_file: Path | None = None  # None: a fresh token per run in the run file
+    stats_tls_certificate: Path | None = None  # with stats_tls_key: HTTPS
+    stats_tls_key: Path | None = None
+    stats_accept_plain_http_risk: bool = False  # a non-loopback listen over plain HTTP
     # Life cycle
     drain_timeout_s: float = 30.0
     headless: bool = False  # changes the advice given (no desktop to unlock a keyring in)

@@ -90,7 +90,7 @@ class Node:
         self._tasks = TaskSet("the node")
         self._flags = ServingFlags()
         self._engine_lock = asyncio.Lock()
-        self._home_lock = HomeLock(self.home.lock_file)
+        self._home_lock = HomeLock(self.home.lock_file, leftovers=(self.home.run_file,))
         self._open = False
         self._closed = False
         self._gpus: tuple[GpuSample, ...] = ()

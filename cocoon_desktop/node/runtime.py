@@ -1,6 +1,8 @@
 """What a running node leaves in its data folder: a lock (one node per folder) and the run file.
 
-The run file (`node-run.json`, mode 0600, removed at exit) tells local tools and the operator
+The run file (`node-run.json`, mode 0600, removed at exit, and at the next start when a node
+was killed before it could: whoever takes the lock clears what a dead holder left) tells local
+tools and the operator
 where this instance answers: its pid, the stats address and the stats token, and on the devnet
 the test client's endpoint and token. These are loopback access tokens that change every run
 (like bitcoind's cookie file), not wallet secrets: those never leave the OS keyring.
@@ -26,8 +28,9 @@ class HomeInUse(Exception):
 class HomeLock:
     """An exclusive lock on the instance's folder, held while the node is open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, leftovers: tuple[Path, ...] = ()) -> None:
         self.path = path
+        self.leftovers = leftovers  # files only a holder writes (the run file): stale if found
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -44,6 +47,9 @@ class HomeLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        for leftover in self.leftovers:  # a holder killed (SIGKILL, power loss) left them
+            for stale in (leftover, *leftover.parent.glob(f".{leftover.name}.*.tmp")):
+                stale.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._fd is not None:

@@ -3,12 +3,16 @@
 
 Every path needs the token (`Authorization: Bearer …` or upstream's `?access_hash=…`). It
 listens on 127.0.0.1 unless the rig file asks for another address (`[stats] listen`), for a
-Prometheus server elsewhere on the farm's network.
+Prometheus server elsewhere on the farm's network: then over HTTPS (`tls_certificate`,
+`tls_key`), or over plain HTTP only when the operator accepted that risk in so many words
+(`accept_plain_http_risk`); otherwise it refuses to listen.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -50,17 +54,37 @@ def load_stats_token(token_file: Path | None) -> str:
 class StatsSurface:
     """Started with the worker, stopped with it. `url` is set while it listens."""
 
-    def __init__(self, host: str, port: int, token: str) -> None:
+    def __init__(self, host: str, port: int, token: str, *,
+                 tls: tuple[Path, Path] | None = None,
+                 accept_plain_http_risk: bool = False) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.url = ""
+        self._tls = tls
+        self._accept_risk = accept_plain_http_risk
         self._runner: web.AppRunner | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """HTTPS when configured; refuses a plain non-loopback bind unless the risk is accepted
+        (PermissionError, which `start` lets through as an OSError with the reason)."""
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self._tls)
+            return context
+        if not ipaddress.ip_address(self.host).is_loopback and not self._accept_risk:
+            raise PermissionError(
+                f"refused to serve the stats on {self.host} over plain HTTP: the token would "
+                "cross the network in clear; configure `stats.tls_certificate` and "
+                "`stats.tls_key`, or set `stats.accept_plain_http_risk = true`")
+        return None
 
     async def start(self, worker: Worker, on_payout: PayoutHook | None,
                     extra_metrics: Callable[[], str],
                     node_status: Callable[[], dict[str, Any]]) -> str:
-        """Listen; OSError when the address is taken (another instance with this number?)."""
+        """Listen; OSError when the address is taken (another instance with this number?) or
+        a plain-HTTP bind beyond loopback was not allowed (PermissionError)."""
+        context = self._ssl_context()
         app = build_stats_app(worker, self.token, on_payout)
         app.middlewares.append(_append_to_metrics(extra_metrics))
 
@@ -71,7 +95,7 @@ class StatsSurface:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
             await site.start()
         except OSError:
             await runner.cleanup()
@@ -79,7 +103,7 @@ class StatsSurface:
         self._runner = runner
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if context else 'http'}://{host}:{port}"
         return self.url
 
     async def stop(self) -> None:

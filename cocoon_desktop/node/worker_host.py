@@ -99,11 +99,18 @@ class WorkerHost:
         if self._stats_token is None or self.stats is not None or self.opened is None:
             return
         c = self._config()
-        surface = StatsSurface(c.stats_listen, c.resolved_stats_port, self._stats_token)
+        tls = ((c.stats_tls_certificate, c.stats_tls_key)
+               if c.stats_tls_certificate and c.stats_tls_key else None)
+        surface = StatsSurface(c.stats_listen, c.resolved_stats_port, self._stats_token,
+                               tls=tls, accept_plain_http_risk=c.stats_accept_plain_http_risk)
         try:
             url = await surface.start(self.opened.worker, payout_hook,
                                       lambda: node_metrics(status()),
                                       lambda: status_json(status()))
+        except PermissionError as exc:  # a plain non-loopback bind the operator did not accept
+            self.problems["stats"] = f"The stats page is off: {exc}."
+            log.error("%s", self.problems["stats"])
+            return
         except OSError as exc:
             self.problems["stats"] = (
                 f"The stats page cannot listen on {c.stats_listen}:{c.resolved_stats_port} "

@@ -5,7 +5,9 @@
 - testnet / mainnet: the root config from upstream's fake-TON JSON file, or read from the root
   contract on chain (`root_contract_address`, through the liteservers of `ton_config`); the
   proxies it lists, or explicit ones; attestation tdx on mainnet, fake_tdx (software) on test
-  networks unless the config says otherwise.
+  networks unless the config says otherwise. On mainnet proxies' TDX quotes are checked with
+  Intel DCAP against collateral from `collateral_url`, fetched and cached in the background
+  (`network.collateral`) while the worker runs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from pytoniq_core import Cell, ShardAccount
 
-from cocoon_desktop.core.tasks import run_blocking
+from cocoon_desktop.core.tasks import TaskSet, run_blocking
 from cocoon_desktop.engine.attestation.providers import (
     QuoteProvider,
     detect_quote_providers,
@@ -23,7 +25,8 @@ from cocoon_desktop.engine.attestation.providers import (
     select_quote_provider,
 )
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.attestation import AttestationPolicy, DcapVerifier
+from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
 from cocoon_desktop.network.devnet.network import Devnet, DevnetSettings, start_devnet
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import (
@@ -36,7 +39,7 @@ from cocoon_desktop.network.root_config import (
 from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.network.worker.types import WorkerConfig
 from cocoon_desktop.network.worker.worker import Worker
-from cocoon_desktop.node.config import NodeConfig
+from cocoon_desktop.node.config import NodeConfig, node_home
 from cocoon_desktop.node.status import NodeProblem
 from cocoon_desktop.protocol.tdx_quote import QuoteError
 from cocoon_desktop.settings import NetworkKind
@@ -88,15 +91,34 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
             "The root config lists no proxy, and none is configured.",
             "Add `proxies = [\"host:port\"]` to the rig file, or use a root config that lists "
             "registered proxies."))
+    policy, refresher = _proxy_policy(config, mainnet)
     worker_config = WorkerConfig(
         owner_address=owner_address, model_name=model_name, engine=engine, root_config=root,
         root_contract_address=root_address, proxies=proxies, is_test=not mainnet,
-        check_proxy_hashes=mainnet,
-        proxy_policy=AttestationPolicy("tdx" if mainnet else "fake_tdx"),
+        check_proxy_hashes=mainnet, proxy_policy=policy,
         coefficient=config.coefficient, max_active_requests=config.max_active_requests,
         image_hash=image_hash)
     worker = Worker(worker_config, make_identity(provider))
-    return OpenedWorker(worker, f"Cocoon {config.network.value}", worker.stop)
+
+    async def close() -> None:
+        await worker.stop()
+        await refresher.close()
+
+    return OpenedWorker(worker, f"Cocoon {config.network.value}", close)
+
+
+def _proxy_policy(config: NodeConfig, mainnet: bool) -> tuple[AttestationPolicy, TaskSet]:
+    """Mainnet: TDX checked with DCAP, its collateral refreshed by a task; else fake_tdx."""
+    refresher = TaskSet("the collateral refresher")
+    if not mainnet:
+        return AttestationPolicy("fake_tdx"), refresher
+    folder = node_home(config.instance, config.home).paths.cache_dir / "dcap-collateral"
+    cache = CollateralCache(folder)
+    refresher.spawn(CollateralRefresher(cache, config.collateral_url).run(),
+                    "collateral refresher")
+    return AttestationPolicy("tdx", verifier=DcapVerifier(cache),
+                             accepted_tcb_statuses=frozenset(config.accepted_tcb_statuses)
+                             ), refresher
 
 
 async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str,

@@ -26,6 +26,7 @@ from cocoon_desktop.protocol.cells import (
 )
 
 MAX_STATEMENT_BYTES = 4096  # a real one is about 200 bytes
+MAX_TOKENS = 2**63 - 1  # upstream reads the 64-bit field into an int64 (WorkerContract.cpp)
 
 
 class RejectReason(StrEnum):
@@ -95,6 +96,11 @@ def verify_statement(
             "the statement's signature does not match the proxy's key (tampered or from another "
             "proxy)",
         ) from None
+    if not 0 <= parts.tokens_processed <= MAX_TOKENS:
+        raise StatementRejected(
+            RejectReason.MALFORMED,
+            f"the statement commits {parts.tokens_processed} tokens, beyond upstream's "
+            f"64-bit signed limit ({MAX_TOKENS}); no real proxy signs that")
     worker_sc = raw_address(parts.worker_sc_address)
     if expected_worker_sc_address is not None and worker_sc != expected_worker_sc_address:
         raise StatementRejected(

@@ -9,6 +9,11 @@ The image hash (what the root contract lists as allowed worker hashes) is upstre
 `AttestationData::image_hash`: SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0..3
 (48 bytes each, in that order) followed by 64 zero bytes where REPORTDATA was. A fake quote has
 all-zero registers, so every fake_tdx worker has the same image hash.
+
+`dcap_verify` checks a real quote's signature chain up to Intel's root with Intel DCAP
+(`dcap-qvl`: the QE report, the PCK certificate chain and CRLs, the TCB info and QE identity),
+offline, against collateral fetched beforehand (`network.collateral`), and reports the TCB
+status; which statuses a peer may have is the policy's choice (`network.attestation`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+
+import dcap_qvl
 
 REPORT_DATA_BYTES = 64
 REGISTER_BYTES = 48
@@ -27,6 +34,46 @@ _TD_REPORT10_BYTES = 584
 
 class QuoteError(Exception):
     """A quote could not be made or read. The text says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CollateralKey:
+    """Which collateral a quote needs: its platform's FMSPC and the CA that issued its PCK."""
+
+    fmspc: str  # 12 hex digits, upper case as Intel's PCS spells it
+    ca: str  # "platform" or "processor"
+
+
+@dataclass(frozen=True)
+class DcapVerdict:
+    """What Intel DCAP said about a quote whose signature chain verified."""
+
+    tcb_status: str  # "UpToDate", "SWHardeningNeeded", "OutOfDate", ...
+    advisory_ids: tuple[str, ...]  # Intel security advisories, e.g. "INTEL-SA-00837"
+
+
+def collateral_key(quote: bytes) -> CollateralKey:
+    """The collateral a quote needs (read from its PCK certificate)."""
+    try:
+        parsed = dcap_qvl.parse_quote(quote)
+        return CollateralKey(parsed.fmspc().upper(), parsed.ca().lower())
+    except Exception as exc:  # the binding raises ValueError/RuntimeError on garbage
+        raise QuoteError(f"The TDX quote cannot be read ({_first_line(exc)}).") from None
+
+
+def dcap_verify(quote: bytes, collateral_json: str, now_unix_s: int) -> DcapVerdict:
+    """Verify `quote`'s signature chain against collateral at the given time (QuoteError)."""
+    try:
+        collateral = dcap_qvl.QuoteCollateralV3.from_json(collateral_json)
+        report = dcap_qvl.verify(quote, collateral, int(now_unix_s))
+    except Exception as exc:
+        raise QuoteError(f"Intel DCAP refused the quote: {_first_line(exc)}") from None
+    return DcapVerdict(str(report.status), tuple(str(a) for a in report.advisory_ids))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).removeprefix("Verification failed: ")
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ class ScriptedEngine:
         self.hold_after = hold_after
         self.token = "engine-test-token"
         self.seen: list[dict[str, Any]] = []
+        self.seen_headers: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
         self._released = asyncio.Event()
         self.endpoint: EngineEndpoint | None = None
@@ -173,6 +174,7 @@ class ScriptedEngine:
             return web.json_response({"error": "bad token"}, status=401)
         body = await request.json()
         self.seen.append(body)
+        self.seen_headers.append(dict(request.headers))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.parts,
                  "total_tokens": self.prompt_tokens + self.parts}

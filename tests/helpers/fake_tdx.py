@@ -66,3 +66,21 @@ class FakeTsmEntry:
 
     def join(self) -> None:
         self._thread.join(timeout=5)
+
+
+class FakeDcapVerifier:
+    """Stands in for Intel's signature chain (DCAP) over quotes this machine cannot make: says
+    `status` for any quote with a TDX layout. Real quotes are checked with the real verifier
+    in tests/unit/network/test_network_dcap.py."""
+
+    def __init__(self, status: str = "UpToDate", advisories: tuple[str, ...] = ()) -> None:
+        self.status, self.advisories = status, advisories
+
+    def verify(self, quote: bytes):
+        from cocoon_desktop.network.attestation import AttestationError
+        from cocoon_desktop.protocol.tdx_quote import DcapVerdict, QuoteError, parse_tdx_quote
+        try:
+            parse_tdx_quote(quote)
+        except QuoteError as exc:
+            raise AttestationError(str(exc)) from None
+        return DcapVerdict(self.status, self.advisories)

@@ -36,7 +36,7 @@ from cocoon_desktop.engine.attestation.providers import (
 )
 from cocoon_desktop.engine.models.file_hash import FileHashCache, sha256_file
 from cocoon_desktop.engine.models.offload import llama_library_dir
-from cocoon_desktop.engine.types import EngineSettings
+from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 from cocoon_desktop.protocol.model_names import CocoonModelName
 from cocoon_desktop.protocol.tdx_quote import QuoteError
 
@@ -143,12 +143,15 @@ class RuntimeMeasurement:
     manifest_json: str
 
     def component_digests(self) -> dict[str, str]:
-        """SHA-256 of each part of the manifest: engine_code, llama_cpp, model, settings."""
+        """SHA-256 of each part of the manifest: engine_code, llama_cpp, model, settings (and
+        isolation, when measured)."""
         manifest = json.loads(self.manifest_json)
         parts = {
             "engine_code": manifest["engine_code"], "llama_cpp": manifest["llama_cpp"],
             "model": manifest["model_sha256"], "settings": manifest["settings"],
         }
+        if "isolation" in manifest:
+            parts["isolation"] = manifest["isolation"]
         return {k: hashlib.sha256(canonical_json(v).encode()).hexdigest() for k, v in parts.items()}
 
     def changed_components(self, other: RuntimeMeasurement) -> tuple[str, ...]:
@@ -164,8 +167,10 @@ def measure_runtime(
     hash_cache: FileHashCache | None = None,
     package_root: Path | None = None,
     llama_lib_dir: Path | None = None,
+    sandbox: SandboxStatus | None = None,
 ) -> RuntimeMeasurement:
-    """Measure the runtime. Library digests are cached when `hash_cache` is given."""
+    """Measure the runtime. Library digests are cached when `hash_cache` is given; with the
+    engine's `sandbox`, its real isolation level is part of what is measured."""
     root = package_root or Path(cocoon_desktop.__file__).parent
 
     def digest(path: Path) -> str:
@@ -183,6 +188,8 @@ def measure_runtime(
         "model_sha256": model_sha256_hex,
         "settings": settings_for_measurement(settings),
     }
+    if sandbox is not None:
+        manifest["isolation"] = sandbox.level
     text = canonical_json(manifest)
     return RuntimeMeasurement(hashlib.sha256(text.encode()).hexdigest(), text)
 

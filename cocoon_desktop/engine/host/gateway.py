@@ -13,6 +13,23 @@ The price: every program and every user of this machine can use the engine throu
 off unless asked for (rig key `engine.upstream_gateway_port`, `serve --upstream-gateway PORT`)
 and says so in the log when it opens.
 
+Who is there: a web page in the user's browser can reach a loopback port by DNS rebinding (its
+own name resolving to 127.0.0.1). Such a request names the page's host in `Host` and carries
+the browser's `Origin` / `Sec-Fetch-*` headers; the gateway refuses it (403). It cannot demand a
+loopback `Host` outright: upstream's runner forwards the headers of the original client request,
+`Host` included. Every job is put in the network lane: a `X-Cocoon-Lane` from the proxy is
+dropped, so a network job never takes the chat's place.
+
+What upstream's runner expects of the answer (`WorkerRunningRequest::send_answer`, b75d444): it
+drops the engine's `content-length`, `transfer-encoding` and `connection` headers only when they
+are spelled in lower case (its comparison is case-sensitive), then appends the cost fields to
+the body and adds its own `Content-Length` or `Transfer-Encoding`. So the gateway sends those
+three in lower case, as vLLM and SGLang do; a `Content-Length` would reach the client beside
+upstream's own and the answer would be cut. Streamed answers through upstream's runner count 0
+tokens whatever the engine (upstream's `ByteTokenCounter` reads bare JSON values and cannot parse
+SSE): the user is then paid nothing for them. The project's own worker (`network.worker`)
+counts streams right; prefer it.
+
     gateway = UpstreamGateway(lambda: node.engine.endpoint, port=8000)
     await gateway.start()      # GatewayError: not loopback, or the port is taken
     ...
@@ -30,13 +47,15 @@ from contextlib import suppress
 import aiohttp
 from aiohttp import web
 
-from cocoon_desktop.engine.api import LANE_HEADER, MAX_BODY_BYTES, ApiError
+from cocoon_desktop.engine.api import LANE_HEADER, MAX_BODY_BYTES, ApiError, Lane
 from cocoon_desktop.engine.types import EngineEndpoint
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8000  # upstream's `forward_requests_to` default
 ROUTES = {"/v1/models": "GET", "/v1/chat/completions": "POST", "/v1/completions": "POST"}
-REQUEST_HEADERS = ("Content-Type", "Accept", "User-Agent", LANE_HEADER)
+REQUEST_HEADERS = ("Content-Type", "Accept", "User-Agent")
+BROWSER_HEADERS = ("Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode")
+FRAMING_HEADERS = ("Content-Length", "Transfer-Encoding", "Connection")
 RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After", "X-Accel-Buffering")
 CONNECT_TIMEOUT_S = 10.0
 ENGINE_RETRY_S = "5"
@@ -128,6 +147,7 @@ class UpstreamGateway:
             self._session = None
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
+        _refuse_browsers_elsewhere(request)
         method = ROUTES.get(request.path)
         if method is None:
             raise ApiError(404, f"There is no {request.path} here. The gateway forwards only "
@@ -144,6 +164,7 @@ class UpstreamGateway:
         body = await request.read() if method == "POST" else None
         headers = {name: request.headers[name] for name in REQUEST_HEADERS
                    if name in request.headers}
+        headers[LANE_HEADER] = Lane.NETWORK.value
         headers.update(endpoint.auth_header)
         try:
             upstream = await self._session.request(method, endpoint.base_url + request.path_qs,
@@ -159,9 +180,43 @@ class UpstreamGateway:
             upstream.close()  # a rest left unread (the client left): the engine sees it go
 
 
+def _is_loopback_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_browsers_elsewhere(request: web.Request) -> None:
+    """A browser request naming a host other than loopback: a page doing DNS rebinding."""
+    host = request.headers.get("Host", "")
+    if _is_loopback_host(host) or not any(h in request.headers for h in BROWSER_HEADERS):
+        return
+    log.warning("upstream gateway: refused a browser request for host %r (DNS rebinding?)",
+                host[:80])
+    raise ApiError(403, f"This gateway serves programs on this machine, not web pages: a "
+                   f"browser request for {host[:80]!r} is refused.", code="forbidden_host")
+
+
+class _LowerCaseFraming(web.StreamResponse):
+    """Writes Content-Length, Transfer-Encoding and Connection in lower case, the only spelling
+    upstream's runner drops before adding its own (see the module's docstring)."""
+
+    async def _write_headers(self) -> None:
+        for name in FRAMING_HEADERS:
+            values = self.headers.popall(name, [])
+            for value in values:
+                self.headers.add(name.lower(), value)
+        await super()._write_headers()
+
+
 async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
     """Copy the engine's answer to the client chunk by chunk, as it arrives."""
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers={
+    response = _LowerCaseFraming(status=upstream.status, reason=upstream.reason, headers={
         name: upstream.headers[name] for name in RESPONSE_HEADERS if name in upstream.headers})
     if upstream.content_length is not None:
         response.content_length = upstream.content_length

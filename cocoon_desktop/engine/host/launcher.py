@@ -22,6 +22,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 import cocoon_desktop
 from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.core.tasks import TaskSet, run_blocking
@@ -46,6 +48,28 @@ def engine_argv(listen_fd: int) -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "engine", "--listen-fd", str(listen_fd)]
     return [sys.executable, "-m", "cocoon_desktop", "engine", "--listen-fd", str(listen_fd)]
+
+
+def host_pid(wrapper_pid: int, reported_pid: int) -> int | None:
+    """The engine's pid as this process sees it. In a pid namespace of its own the engine
+    reports its inner pid (2, say), which names another process out here: find the descendant
+    of the wrapper whose innermost pid (`NSpid` in /proc/PID/status) is the reported one; None
+    when there is none (then only the wrapper is signalled, which takes the engine with it)."""
+    if not Path("/proc/self/status").exists():  # no /proc (not Linux): no pid namespaces
+        return reported_pid
+    try:
+        family = [psutil.Process(wrapper_pid), *psutil.Process(wrapper_pid).children(True)]
+    except psutil.Error:
+        return None
+    for process in family:
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            continue
+        line = next((x for x in status.splitlines() if x.startswith("NSpid:")), "")
+        if line.split()[-1:] == [str(reported_pid)]:
+            return process.pid
+    return None
 
 
 class EngineProcess:
@@ -124,7 +148,7 @@ class EngineProcess:
                 log.info("engine: %s", line.decode(errors="replace").rstrip())
                 continue
             if isinstance(event.get("pid"), int):
-                self.engine_pid = event["pid"]
+                self.engine_pid = host_pid(self.process.pid, event["pid"])
             if event.get("event") == "failed":
                 self.load_error = str(event.get("error"))
             self._events.put_nowait(event)

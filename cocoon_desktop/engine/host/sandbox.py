@@ -6,12 +6,19 @@ own: where possible it runs in a fresh network namespace (only an unconnected lo
 means a compromised model runtime cannot reach the internet, the Cocoon proxy or the wallet's
 services. Three levels, best first:
 
-- `bwrap` (bubblewrap): new network, IPC and UTS namespaces; a read-only view of only the system
-  libraries, the Python installation, the app's code and the model file; an empty private /tmp and
-  home (so no keyring files, no D-Bus session socket); GPU device nodes when present.
-- `unshare`: `unshare -rn` (a user namespace owning a new network namespace). No network, but the
-  file system is the user's own.
-- `none`: no isolation; the status says why and how to get it.
+- `bwrap` (bubblewrap): new network, pid, IPC and UTS namespaces (the engine sees only its own
+  processes and can signal none of the host's); a read-only view of only the system libraries,
+  the Python installation, the app's code and the model file; an empty private /tmp and home (so
+  no keyring files, no D-Bus session socket); GPU device nodes when present.
+- `unshare`: a user namespace owning new network and pid namespaces (`unshare -rn --pid --fork
+  --mount-proc`). No network, no view of host processes, but the file system is the user's own:
+  a weaker fallback, and labelled so.
+- `none`: no isolation: the engine can read the user's files; the status says why and how to
+  get isolation.
+
+Every status leads with `SandboxStatus.level` ("bubblewrap: own network, pids, read-only view"
+... "none: the engine can read your files and use your network"), which the dashboard's Isolation
+row and the runtime measurement show, so a weaker sandbox never reads like the strong one.
 
 The environment is rebuilt from an allow-list (`scrubbed_environment`), so nothing the app holds
 (wallet variables, D-Bus addresses, tokens) reaches the engine.
@@ -55,6 +62,10 @@ ETC_READ_ONLY = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nssw
                  "passwd", "group", "alternatives", "nvidia", "OpenCL", "vulkan")
 DEVICE_GLOBS = ("nvidia*", "nvidia-caps", "dri", "kfd")
 PROBE_TIMEOUT_S = 10
+# A user namespace owning new network, pid and mount namespaces (a /proc of its own); the child
+# dies with the `unshare` process the supervisor watches.
+UNSHARE_OPTIONS = ("--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc",
+                   "--kill-child")
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,8 @@ class SandboxPlan:
     @property
     def status(self) -> SandboxStatus:
         return SandboxStatus(kind=self.kind, network_isolated=self.kind != "none",
-                             detail=self.detail)
+                             detail=self.detail, pids_isolated=self.kind != "none",
+                             files_isolated=self.kind == "bwrap")
 
     def wrap(self, argv: Sequence[str], *, read_only_paths: Iterable[Path] = (),
              home: str | None = None) -> list[str]:
@@ -75,7 +87,7 @@ class SandboxPlan:
         if self.kind == "bwrap":
             return [_bwrap_path(), *bwrap_arguments(read_only_paths, home=home), "--", *argv]
         if self.kind == "unshare":
-            return [_unshare_path(), "--user", "--map-root-user", "--net", "--", *argv]
+            return [_unshare_path(), *UNSHARE_OPTIONS, "--", *argv]
         return list(argv)
 
 
@@ -103,30 +115,35 @@ def scrubbed_environment(source: Mapping[str, str], *, python_path: Path | None 
 def plan_sandbox(mode: SandboxMode = "auto") -> SandboxPlan:
     """Choose the best isolation this machine offers (or the one asked for, when it works)."""
     if mode == "none":
-        return SandboxPlan("none", "Isolation is turned off in the settings: the engine runs "
-                           "with the same network and file access as the app.")
+        return SandboxPlan("none", "none: the engine can read your files and use your network. "
+                           "Isolation is turned off in the settings: the engine runs with the "
+                           "same network and file access as the app.")
     if not sys.platform.startswith("linux"):
-        return SandboxPlan("none", "The engine runs without isolation: network isolation is "
-                           "available on Linux only.")
+        return SandboxPlan("none", "none: the engine can read your files and use your network. "
+                           "Isolation is available on Linux only.")
     bwrap_error = _probe_bwrap() if mode in ("auto", "bwrap") else "not asked for"
     if bwrap_error is None:
-        return SandboxPlan("bwrap", "bubblewrap: the engine has no network of its own (only its "
-                           "listening socket) and sees only the system libraries, the app and "
-                           "the model, read-only.")
+        return SandboxPlan("bwrap", "bubblewrap: own network, pids, read-only view. The engine "
+                           "has no network of its own (only its listening socket), sees none of "
+                           "your other processes, and sees only the system libraries, the app "
+                           "and the model, read-only.")
     unshare_error = _probe_unshare() if mode in ("auto", "unshare") else "not asked for"
     if unshare_error is None:
-        return SandboxPlan("unshare", "Linux namespaces (unshare): the engine has no network of "
-                           "its own (only its listening socket); it can still read your files. "
-                           f"Install bubblewrap for file isolation too ({bwrap_error}).")
-    return SandboxPlan("none", "The engine runs WITHOUT network isolation: bubblewrap failed "
-                       f"({bwrap_error}) and user namespaces are unavailable ({unshare_error}). "
-                       "Install bubblewrap (apt install bubblewrap) or enable unprivileged user "
-                       "namespaces (sysctl kernel.unprivileged_userns_clone=1).")
+        return SandboxPlan("unshare", "unshare: own network, pids; the engine can read your "
+                           "files. A weaker fallback: it has no network of its own and sees none "
+                           "of your other processes, but it CAN READ YOUR FILES. Install "
+                           f"bubblewrap for file isolation too ({bwrap_error}).")
+    return SandboxPlan("none", "none: the engine can read your files and use your network. "
+                       f"Bubblewrap failed ({bwrap_error}) and user namespaces are unavailable "
+                       f"({unshare_error}). Install bubblewrap (apt install bubblewrap) or "
+                       "enable unprivileged user namespaces "
+                       "(sysctl kernel.unprivileged_userns_clone=1).")
 
 
 def bwrap_arguments(read_only_paths: Iterable[Path], *, home: str | None = None) -> list[str]:
     """bubblewrap options: namespaces, a minimal read-only file system, private /tmp and home."""
-    args = ["--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    args = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
             "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/sys", "/sys", "--tmpfs", "/tmp"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -201,15 +218,15 @@ def _probe_bwrap() -> str | None:
     """None when bubblewrap can start a process in a new network namespace, else why not."""
     if shutil.which("bwrap") is None:
         return "bubblewrap is not installed"
-    return _probe([_bwrap_path(), "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc",
-                   "--dev", "/dev", "true"])
+    return _probe([_bwrap_path(), "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/",
+                   "--proc", "/proc", "--dev", "/dev", "true"])
 
 
 @functools.cache
 def _probe_unshare() -> str | None:
     if shutil.which("unshare") is None:
         return "unshare is not installed"
-    return _probe([_unshare_path(), "--user", "--map-root-user", "--net", "true"])
+    return _probe([_unshare_path(), *UNSHARE_OPTIONS, "true"])
 
 
 def _probe(command: list[str]) -> str | None:

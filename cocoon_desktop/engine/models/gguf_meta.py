@@ -3,12 +3,9 @@
 `read_gguf_metadata(path)` returns a frozen `GgufMetadata` or raises a `ModelFileError` whose text
 says what is wrong with the file and what to do.
 
-`gguf.GGUFReader` builds one numpy view per element of every array (each of the 49,152 tokens
-and merges of a small model): seconds per file. `_HeaderReader` keeps the reader but reads a
-numeric array as one view and skips over string arrays (their length is kept, their text is not
-needed here): about 80 times faster on the bundled model. It overrides one internal method of
-the reader; if a future `gguf` stops calling it, reading is merely slow again (the unit tests
-compare both readers).
+The header is read with `gguf_header.HeaderReader` (fast, and every count in the file bounded by
+what the file can hold before anything is built for it); a damaged or hostile header is refused
+in milliseconds with a sentence, and `MemoryError` is turned into a `ModelFileError` too.
 """
 
 from __future__ import annotations
@@ -16,14 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gguf
-import numpy as np
+
+from cocoon_desktop.engine.models.gguf_header import HeaderDamaged, HeaderReader, check_counts
 
 GGUF_MAGIC = b"GGUF"
 KV_CACHE_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
@@ -106,36 +103,16 @@ class GgufMetadata:
         return cls(**values)
 
 
-class _HeaderReader(gguf.GGUFReader):
-    """GGUFReader with whole-array reads (see the module docstring)."""
-
-    def _get_field_parts(self, orig_offs: int, raw_type: int) -> tuple[int, list, list, list]:
-        if raw_type != gguf.GGUFValueType.ARRAY:
-            return super()._get_field_parts(orig_offs, raw_type)
-        raw_itype = self._get(orig_offs, np.uint32)
-        length = self._get(orig_offs + 4, np.uint64)
-        item_type = gguf.GGUFValueType(raw_itype[0])
-        count, start = int(length[0]), orig_offs + 12
-        types = [gguf.GGUFValueType.ARRAY, item_type]
-        if item_type in self.gguf_scalar_to_np:
-            values = self._get(start, self.gguf_scalar_to_np[item_type], count)
-            return 12 + int(values.nbytes), [raw_itype, length, values], [2] if count else [], types
-        if item_type == gguf.GGUFValueType.STRING:
-            little = (sys.byteorder == "little") == (self.byte_order == "I")
-            fmt = "<Q" if little else ">Q"
-            buffer, offs = memoryview(self.data), start
-            for _ in range(count):
-                offs += 8 + struct.unpack_from(fmt, buffer, offs)[0]
-            return offs - orig_offs, [raw_itype, length], [], types
-        return super()._get_field_parts(orig_offs, raw_type)
-
-
 def read_gguf_metadata(path: Path) -> GgufMetadata:
     """Read and check a GGUF file's header; raise `ModelFileError` with a clear text if unusable."""
     size = _check_readable(path)
     _check_magic(path)
     try:
-        reader = _HeaderReader(str(path))
+        check_counts(path, size)
+    except HeaderDamaged as exc:
+        raise _damaged(path, exc) from exc
+    try:
+        reader = HeaderReader(str(path))
     except ValueError as exc:
         if "version" in str(exc) or "QuantizationType" in str(exc):
             raise UnsupportedModelError(
@@ -143,11 +120,15 @@ def read_gguf_metadata(path: Path) -> GgufMetadata:
                 "Update Cocoon Desktop, or use a GGUF made by an older llama.cpp."
             ) from exc
         raise _damaged(path, exc) from exc
-    except (IndexError, KeyError, OverflowError, UnicodeDecodeError, struct.error) as exc:
+    except (IndexError, KeyError, OverflowError, UnicodeDecodeError, struct.error,
+            MemoryError) as exc:
         raise _damaged(path, exc) from exc
     _check_not_split(path, reader)
     _check_has_tensors(path, reader)
-    return _metadata_from_reader(reader, size)
+    try:
+        return _metadata_from_reader(reader, size)
+    except (MemoryError, OverflowError, ValueError, TypeError) as exc:
+        raise _damaged(path, exc) from exc
 
 
 def _check_readable(path: Path) -> int:
@@ -296,6 +277,9 @@ def _metadata_from_reader(reader: gguf.GGUFReader, size: int) -> GgufMetadata:
         return _int_or_none(_scalar(reader, f"{arch}.{key}"))
 
     block_count = arch_int("block_count") or 0
+    if not 0 <= block_count <= len(reader.tensors):
+        raise HeaderDamaged(f"it claims {block_count:,} layers but holds "
+                            f"{len(reader.tensors):,} tensors")
     embedding = arch_int("embedding_length")
     head_count = arch_int("attention.head_count")
     head_dim = embedding // head_count if embedding and head_count else None

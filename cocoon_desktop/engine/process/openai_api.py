@@ -170,14 +170,15 @@ def _max_tokens(endpoint: Endpoint, body: dict[str, Any], limit: int) -> int | N
     if not _is_int(value):
         raise invalid(f"'{name}' must be an integer, not {_json_type(value)}.", param=name)
     if value < 1:
-        raise invalid(f"'{name}' must be at least 1 (it was {value}).", param=name)
+        raise invalid(f"'{name}' must be at least 1 (it was {_shown(value)}).", param=name)
     if value > limit:
-        raise invalid(f"'{name}' is {value}, more than this engine allows ({limit}). "
+        raise invalid(f"'{name}' is {_shown(value)}, more than this engine allows ({limit}). "
                       f"Ask for at most {limit} tokens.", param=name)
     return int(value)
 
 
 DEFAULT_TOP_K = 40
+MAX_TOP_K = 2**31 - 1  # llama.cpp's int32
 
 
 def _sampling_options(body: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +195,9 @@ def _sampling_options(body: dict[str, Any]) -> dict[str, Any]:
     # follows, and 8x less sampling work per token than sorting the whole vocabulary.
     top_k = body.get("top_k", DEFAULT_TOP_K)
     if top_k is not None:
-        if not _is_int(top_k) or top_k < 0:
-            raise invalid("'top_k' must be a whole number, 0 (off) or more.", param="top_k")
+        if not _is_int(top_k) or not 0 <= top_k <= MAX_TOP_K:
+            raise invalid(f"'top_k' must be a whole number from 0 (off) to {MAX_TOP_K}.",
+                          param="top_k")
         options["top_k"] = int(top_k)
     seed = body.get("seed")
     if seed is not None:
@@ -287,13 +289,27 @@ def _number(
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise invalid(f"'{name}' must be a number, not {_json_type(value)}.", param=name)
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         bound = f"more than {low}" if low_open else f"at least {low}"
-        raise invalid(f"'{name}' is {value}; it must be {bound} and at most {high}.", param=name)
+        raise invalid(f"'{name}' is {_shown(value)}; it must be {bound} and at most {high}.",
+                      param=name)
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    """A number a float can hold (a 400-digit integer cannot: OverflowError, not a 500)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text)} digits)"
 
 
 def _boolean(body: dict[str, Any], name: str, default: bool, *, prefix: str = "") -> bool:

@@ -80,6 +80,7 @@ class ProxyBook:
         self.root_address = root_address
         self.owner_address = owner_address
         self.check_worker_hashes = check_worker_hashes
+        self.client_keys: frozenset[bytes] = frozenset()  # the clients it serves (their keys)
         self._seed = secrets.token_bytes(32)  # the proxy's signing key, new per run
         self.public_key = bytes(SigningKey(self._seed).verify_key)
         self.sc_address = root_config.proxy_sc_address(owner_address, self.public_key,

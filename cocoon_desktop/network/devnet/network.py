@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 from pytoniq_core import Address, begin_cell
 
+from cocoon_desktop.engine.attestation.providers import FakeTdxProvider
 from cocoon_desktop.network.attestation import AttestationPolicy, QuoteProvider
 from cocoon_desktop.network.devnet.client import DevnetClient
 from cocoon_desktop.network.devnet.client_http import build_app
@@ -117,9 +118,11 @@ async def start_devnet(settings: DevnetSettings, proxy_provider: QuoteProvider |
                        ) -> Devnet:
     """Start proxy, client and the client's HTTP endpoint; the root config lists the proxy."""
     root = devnet_root_config(settings)
+    client_identity = make_identity(FakeTdxProvider())
     proxy = DevnetProxy(root, DEVNET_ROOT_CONTRACT, DEVNET_PROXY_OWNER,
                         make_identity(proxy_provider), worker_policy=settings.worker_policy,
-                        client_policy=AttestationPolicy("any"),
+                        client_policy=AttestationPolicy("fake_tdx"),
+                        client_keys=(client_identity.public_key,),
                         check_worker_hashes=settings.check_worker_hashes,
                         pow_difficulty=settings.pow_difficulty)
     workers_port, clients_port = await proxy.start(settings.host, settings.workers_port,
@@ -132,7 +135,7 @@ async def start_devnet(settings: DevnetSettings, proxy_provider: QuoteProvider |
     proxy.root_config = root
     client_policy = (AttestationPolicy("fake_tdx") if proxy_provider is not None
                      and proxy_provider.kind == "fake_tdx" else AttestationPolicy("any"))
-    client = DevnetClient(clients, make_identity(None), client_policy,
+    client = DevnetClient(clients, client_identity, client_policy,
                           friendly(DEVNET_CLIENT_OWNER))
     runner = web.AppRunner(build_app(client, settings.http_token), access_log=None)
     await runner.setup()

@@ -11,6 +11,7 @@ full, is refused explicitly to the client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from pytoniq_core import Address
 
@@ -27,13 +28,16 @@ log = logging.getLogger(__name__)
 class DevnetProxy(ProxyBook):
     def __init__(self, root_config: RootConfig, root_address: Address, owner_address: Address,
                  identity: RaTlsIdentity, *, worker_policy: AttestationPolicy,
-                 client_policy: AttestationPolicy, check_worker_hashes: bool = False,
-                 pow_difficulty: int = 16) -> None:
+                 client_policy: AttestationPolicy, client_keys: Iterable[bytes] = (),
+                 check_worker_hashes: bool = False, pow_difficulty: int = 16) -> None:
         super().__init__(root_config, root_address, owner_address,
                          check_worker_hashes=check_worker_hashes)
         self.identity = identity
         self.worker_policy = worker_policy
         self.client_policy = client_policy
+        # The clients' credential: the Ed25519 keys of their RA-TLS certificates (proven in the
+        # handshake). Empty: no client is served.
+        self.client_keys = frozenset(client_keys)
         self.pow_difficulty = pow_difficulty
         self.servers: list[RaTlsServer] = []
 

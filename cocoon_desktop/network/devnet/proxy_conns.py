@@ -169,9 +169,10 @@ async def accept_worker(proxy: ProxyBook, stream: TlsStream, peer: PeerAttestati
 
 
 class ClientSession:
-    def __init__(self, proxy: ProxyBook, where: str) -> None:
+    def __init__(self, proxy: ProxyBook, where: str, authorised: bool = False) -> None:
         self.proxy = proxy
         self.where = where
+        self.authorised = authorised  # its certificate's key is one the proxy serves
         self.state = "none"
         self.proto = 0
         self.owner = ""
@@ -179,6 +180,11 @@ class ClientSession:
 
     async def on_query(self, data: bytes) -> bytes:
         query = tl.decode(data)
+        if not self.authorised:
+            log.warning("client %s: refused, its key is not one this proxy serves", self.where)
+            raise RemoteError(PROTOVIOLATION, "client not authorised: this devnet proxy serves "
+                                              "only its own client (its certificate key); use "
+                                              "the devnet's OpenAI endpoint and its token")
         if isinstance(query, ct.ClientConnectToProxy) and self.state == "none":
             self.proto = _proto(query.params.flags, query.params.min_proto_version,
                                 query.params.max_proto_version)
@@ -194,7 +200,7 @@ class ClientSession:
                                              wt.SignedPaymentEmpty()).encode()
         if isinstance(query, ct.ClientAuthorizeShort | ct.ClientAuthorizeLong) \
                 and self.state == "auth":
-            self.state = "ok"  # fake-TON mode: every client is authorised
+            self.state = "ok"  # the key was checked at the door; fake-TON: no payment needed
             return ct.ClientAuthorizationSuccess(wt.SignedPaymentEmpty(), 0, 0).encode()
         if isinstance(query, ct.ClientGetWorkerTypesV2) and self.state == "ok":
             return self._worker_types().encode()
@@ -225,7 +231,8 @@ class ClientSession:
 
 async def accept_client(proxy: ProxyBook, stream: TlsStream, peer: PeerAttestation,
                         where: str) -> None:
-    session = ClientSession(proxy, where)
+    session = ClientSession(proxy, where,
+                            authorised=peer.public_key in proxy.client_keys)
     session.conn = TlConnection(stream, is_client=False, name=f"client {where}",
                                 on_query=session.on_query, on_packet=session.on_packet)
     await _hold(proxy, session.conn, "client", where)

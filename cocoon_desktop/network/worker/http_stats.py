@@ -5,12 +5,18 @@ upstream's `?access_hash=<token>` argument (runners/BaseRunner.cpp). Paths: `/js
 (upstream's keys; each counter is `[total, 1s, 10s, 1m, 10m, 1h, 1d]`), `/metrics` (Prometheus
 text format), `/request/enable`, `/request/disable`, `/request/payout?proxy=<contract>`,
 `/request/change_coefficient?coefficient=<multiplier, 1.0 = 1000>`.
+
+The four `/request/...` controls change the worker, so they are POST only (arguments in the
+query or a form body): a GET, which a link or an image tag in any web page can make, answers
+405 and changes nothing (upstream's page uses GET; its controls are for this surface only).
+A bad argument answers a JSON 400 that says what to send.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -133,24 +139,49 @@ def _page(text: str) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
+async def _argument(request: web.Request, name: str) -> str | None:
+    if name in request.query:
+        return request.query[name]
+    form = await request.post()
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)
+
+
 def _coefficient_handler(worker: Worker) -> Handler:
     async def change_coefficient(request: web.Request) -> web.Response:
-        text = request.query.get("coefficient")
+        text = await _argument(request, "coefficient")
         if text is None:
-            return _page("set a new coefficient with ?coefficient=1.0 (1.0 = the base price)")
+            return _bad_request("send coefficient=1.0 (1.0 = the base price)")
         try:
-            value = int(float(text) * 1000)
+            multiplier = float(text)
+        except ValueError:
+            multiplier = math.nan
+        if not math.isfinite(multiplier) or len(text) > 32:
+            return _bad_request(f"failed to parse {text[:40]!r} as a coefficient: send a "
+                                "number such as 1.5 (1.0 = the base price)")
+        value = round(multiplier * 1000)
+        try:
             worker.set_coefficient(value)
         except ValueError as exc:
-            return _page(f"failed to parse '{text}' as a coefficient: {exc}")
+            return _bad_request(f"{exc}; got {multiplier:g}")
         return _page(f"coefficient set to {value * 0.001:g}")
 
     return change_coefficient
 
 
+async def _use_post(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": f"{request.path} changes the worker: send it as POST, not GET"},
+        status=405, headers={"Allow": "POST"})
+
+
 def _payout_handler(worker: Worker, on_payout: PayoutHook | None) -> Handler:
     async def payout(request: web.Request) -> web.Response:
-        target = request.query.get("proxy", "")
+        target = await _argument(request, "proxy") or ""
         known = {friendly(parse_address(a.proxy_sc_address, "proxy")): a
                  for a in worker.accounts.values()} | {
             a.proxy_sc_address: a for a in worker.accounts.values()}
@@ -190,10 +221,12 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
     app = web.Application(middlewares=[require_token])
     app.router.add_get("/jsonstats", jsonstats)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/request/enable", toggle(True))
-    app.router.add_get("/request/disable", toggle(False))
-    app.router.add_get("/request/payout", _payout_handler(worker, on_payout))
-    app.router.add_get("/request/change_coefficient", _coefficient_handler(worker))
+    controls = {"/request/enable": toggle(True), "/request/disable": toggle(False),
+                "/request/payout": _payout_handler(worker, on_payout),
+                "/request/change_coefficient": _coefficient_handler(worker)}
+    for path, handler in controls.items():
+        app.router.add_post(path, handler)
+        app.router.add_get(path, _use_post)
     return app
 
 

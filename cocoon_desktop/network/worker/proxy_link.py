@@ -167,6 +167,11 @@ class ProxyLink:
     async def _handshake(self, peer: PeerAttestation) -> None:
         worker, config = self.worker, self.worker.config
         root = config.root_config
+        if peer.tcb_status:
+            advisories = f" (advisories {', '.join(peer.advisory_ids)})" \
+                if peer.advisory_ids else ""
+            log.info("proxy %s: TDX platform verified with Intel DCAP, TCB status %s%s",
+                     self.endpoint, peer.tcb_status, advisories)
         if config.checks_proxy_hashes and not root.has_proxy_hash(peer.image_hash):
             raise HandshakeRefused(f"invalid proxy hash {peer.image_hash_hex}: the root config "
                                    "does not list the image this proxy runs; use a proxy of "

@@ -4,6 +4,11 @@ Validate, forward to the engine with its bearer token, stream the answer back as
 `proxy.queryAnswerEx` (the HTTP head) then `proxy.queryAnswerPartEx` parts, the last one with
 `tokensUsed` in its final info; any failure becomes `proxy.queryAnswerErrorEx` with an upstream
 error code. Peers on protocol version 0 get the older answer constructors.
+
+Nothing the proxy sends is trusted as it is: its numbers and HTTP head are checked first
+(`validation`); a bad one is refused with `queryAnswerErrorEx` and a failed `RequestFinished`
+at the worker's own coefficient, so no peer value ever reaches the ledger. The worker sets the
+engine lane itself (`X-Cocoon-Lane: network`): a proxy cannot put its job in the chat lane.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from cocoon_desktop.engine.api import LANE_HEADER, Lane
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.errors import ERROR, NOTREADY, PROTOVIOLATION, TIMEOUT, RemoteError
 from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse
@@ -34,11 +40,16 @@ from cocoon_desktop.network.tl.worker import (
 from cocoon_desktop.network.worker.stats import WorkerStats
 from cocoon_desktop.network.worker.tokens import TokenCounter
 from cocoon_desktop.network.worker.types import RequestFinished, RequestStarted, WorkerConfig
-from cocoon_desktop.network.worker.validation import validate_request
+from cocoon_desktop.network.worker.validation import (
+    check_head,
+    check_run_query,
+    prescan_http_request,
+    validate_request,
+)
 
 log = logging.getLogger(__name__)
 DROPPED_HEADERS = {"content-length", "transfer-encoding", "connection", "host", "authorization",
-                   "keep-alive"}
+                   "keep-alive", LANE_HEADER.lower()}
 Send = Callable[[bytes], Awaitable[None]]
 Emit = Callable[[object], None]
 
@@ -61,7 +72,13 @@ class RunningRequest:
         self._proxy_key = proxy_key
         self._emit = emit
         root = config.root_config
-        self._counter = TokenCounter(req.coefficient, root.multipliers, root.price_per_token)
+        self._refusal: RemoteError | None = None
+        try:
+            check_run_query(req.coefficient, req.timeout)
+        except RemoteError as exc:
+            self._refusal = exc
+        self._coefficient = config.coefficient if self._refusal else req.coefficient
+        self._counter = TokenCounter(self._coefficient, root.multipliers, root.price_per_token)
         self._started_unix = time.time()
         self._started = datetime.now(UTC)
         self._sent_head = False
@@ -74,6 +91,8 @@ class RunningRequest:
         error: str | None = None
         succeeded = False
         try:
+            if self._refusal is not None:
+                raise self._refusal
             async with asyncio.timeout(self.req.timeout):
                 succeeded = await self._serve()
             if not succeeded:
@@ -99,16 +118,22 @@ class RunningRequest:
         except asyncio.CancelledError:
             self._finish(False, "the proxy connection closed")
             raise
+        except Exception as exc:  # a bug or an input nobody foresaw: answer, log, go on
+            log.exception("request %s: unexpected failure", self.request_id[:16])
+            error = f"worker: internal error ({type(exc).__name__}); the request was not served"
+            await self._send_error(ERROR, error)
         if error:
             log.warning("request %s failed: %s", self.request_id[:16], error)
         self._finish(succeeded, error)
 
     async def _serve(self) -> bool:
+        prescan_http_request(self.req.query, self._config.max_request_bytes)
         try:
             http_request = tl.decode_as(self.req.query, HttpRequest)
         except tl.TlError as exc:
             raise RemoteError(PROTOVIOLATION, f"worker: invalid http request: {exc}") from exc
         self._stats.add("bytes_received", len(http_request.payload))
+        check_head(http_request.method, [(h.name, h.value) for h in http_request.headers])
         valid = validate_request(http_request.url, http_request.payload,
                                  self._config.max_request_bytes)
         if valid.model != self._config.model_base_name:
@@ -118,6 +143,7 @@ class RunningRequest:
         headers = {h.name: h.value for h in http_request.headers
                    if h.name.lower() not in DROPPED_HEADERS}
         headers.setdefault("Content-Type", "application/json")
+        headers[LANE_HEADER] = Lane.NETWORK.value
         engine = self._config.engine_endpoint()
         if engine is None:
             raise RemoteError(NOTREADY, "worker: the engine is not running (starting or "
@@ -199,5 +225,5 @@ class RunningRequest:
             stats.add(f"{name}_adjusted_tokens_used", value)
         self._emit(RequestFinished(
             self.request_id, self._proxy_key, self._config.model_base_name, succeeded, error,
-            self._counter.counts, adjusted, self.req.coefficient,
+            self._counter.counts, adjusted, self._coefficient,
             self._config.root_config.worker_fee_per_token, self._started, datetime.now(UTC)))

@@ -5,19 +5,38 @@ with no duplicate keys and only the options upstream allows, each of the right t
 requests always get `stream_options.include_usage = true`, because tokens (and so earnings) are
 counted from the engine's final usage chunk. The rewritten body is compact JSON with sorted keys,
 as upstream's nlohmann::json dump writes it.
+
+Every number a proxy sends is bounded here, at the protocol edge, before it is used or stored:
+the coefficient by upstream's limit (the proxy refuses a worker coefficient of 1e9 or more; 0
+would serve for free and the ledger refuses it), the timeout, every number in the JSON body
+(finite, at most 1e15: a 400-digit `temperature` would otherwise reach the engine), and the
+HTTP head (method and header names are RFC 9110 tokens, values have no CR, LF or NUL, at most
+`MAX_HEADERS` headers, checked on the TL bytes before decoding them, so 2^20 tiny headers cost
+nothing).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cocoon_desktop.network.errors import PROTOVIOLATION, RemoteError
+from cocoon_desktop.network.tl.base import HttpRequest
+from cocoon_desktop.network.tl.codec import TlError, TlReader
 
 CHAT_PATH = "/v1/chat/completions"
 COMPLETIONS_PATH = "/v1/completions"
+MAX_COEFFICIENT = 999_999_999  # upstream's proxy: a worker coefficient must be below 1e9
+MAX_TIMEOUT_S = 86400.0
+MAX_HEADERS = 100
+MAX_HEAD_BYTES = 64 * 1024  # method, URL, version and headers together
+MAX_JSON_NUMBER = 1e15
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
 class RequestRejected(RemoteError):
@@ -36,11 +55,16 @@ class ValidatedRequest:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_JSON_NUMBER
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v) and abs(v) <= MAX_JSON_NUMBER
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _check(cond: bool, message: str) -> None:
@@ -126,6 +150,46 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         _check(key not in out, f"duplicate '{key}' field")
         out[key] = value
     return out
+
+
+def check_run_query(coefficient: int, timeout_s: float) -> None:
+    """The numbers of a `proxy.runQueryEx` itself, before anything is counted with them."""
+    _check(1 <= coefficient <= MAX_COEFFICIENT,
+           f"invalid coefficient value {coefficient}: it must be between 1 and "
+           f"{MAX_COEFFICIENT} (1000 = 1.0x)")
+    _check(math.isfinite(timeout_s) and 0 < timeout_s <= MAX_TIMEOUT_S,
+           f"invalid timeout {timeout_s!r}: it must be between 0 and {MAX_TIMEOUT_S:g} seconds")
+
+
+def prescan_http_request(query: bytes, max_body_bytes: int) -> None:
+    """Bound an `http.request`'s size and header count from its TL bytes, before decoding."""
+    _check(len(query) <= max_body_bytes + MAX_HEAD_BYTES,
+           f"invalid http request: {len(query)} bytes exceeds the {max_body_bytes}-byte body "
+           "limit plus room for its head")
+    reader = TlReader(query)
+    try:
+        if reader.uint32() != HttpRequest.TL_ID:
+            return  # not an http.request: decoding says what it is
+        for _ in range(3):  # method, url, http_version
+            reader.bytes_()
+        count = reader.int32()
+    except TlError:
+        return  # decoding reports the damage
+    _check(0 <= count <= MAX_HEADERS,
+           f"invalid http request: it has {count} headers; at most {MAX_HEADERS} are accepted")
+
+
+def check_head(method: str, headers: list[tuple[str, str]]) -> None:
+    """Method and header names are tokens; header values carry no CR, LF or NUL."""
+    _check(bool(_TOKEN.fullmatch(method or "POST")),
+           f"invalid http request: method {method[:40]!r} is not a plain token such as POST")
+    for name, value in headers:
+        _check(bool(_TOKEN.fullmatch(name)),
+               f"invalid http request: header name {name[:40]!r} is not a plain token")
+        _check(not _BAD_VALUE.search(value), f"invalid http request: the value of header "
+                                             f"{name[:40]!r} holds CR, LF or NUL")
+    _check(sum(len(n) + len(v) for n, v in headers) <= MAX_HEAD_BYTES,
+           f"invalid http request: the headers exceed {MAX_HEAD_BYTES} bytes")
 
 
 def request_path(url: str) -> str:

@@ -45,6 +45,11 @@ CASES: list[tuple[str, str, Any, dict[str, str], int, str]] = [
     ("POST", "/v1/chat/completions", chat(temperature=7), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(top_p=0), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(n=4), {}, 400, "invalid_value"),
+    # 400-digit numbers: a JSON 400, never a plain-text 500
+    ("POST", "/v1/chat/completions", chat(temperature=10**400), {}, 400, "invalid_value"),
+    ("POST", "/v1/chat/completions", chat(top_p=-(10**400)), {}, 400, "invalid_value"),
+    ("POST", "/v1/chat/completions", chat(top_k=10**400), {}, 400, "invalid_value"),
+    ("POST", "/v1/chat/completions", chat(max_tokens=10**400), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(), {"X-Cocoon-Lane": "vip"}, 400, "invalid_lane"),
     ("GET", "/v1/chat/completions", None, {}, 405, "method_not_allowed"),
     ("GET", "/v1/embeddings", None, {}, 404, "not_found"),

@@ -92,6 +92,12 @@ async def test_the_engine_has_no_network_but_serves_on_its_socket(
         stats = supervisor.status.stats
         assert pid is not None and stats is not None
         assert stats.sandbox.kind == mode and stats.sandbox.network_isolated
+        # the engine confirmed its own pid namespace from inside, and says what it is worth
+        assert stats.sandbox.pids_isolated
+        assert stats.sandbox.level == {
+            "bwrap": "bubblewrap: own network, pids, read-only view",
+            "unshare": "unshare: own network, pids; the engine can read your files"}[mode]
+        assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
         assert net_namespace(pid) != net_namespace("self")
         assert interfaces(pid) == ["lo"]
         assert await serves(supervisor)

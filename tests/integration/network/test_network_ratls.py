@@ -17,6 +17,7 @@ from cocoon_desktop.network.attestation import (
 from cocoon_desktop.network.connection import TlConnection
 from cocoon_desktop.network.errors import RemoteError
 from cocoon_desktop.network.transport import Endpoint, connect, serve_ratls
+from tests.helpers.fake_tdx import FakeDcapVerifier
 
 
 class ReplayedQuote:
@@ -96,7 +97,8 @@ async def test_the_client_refuses_a_server_outside_its_policy(fake_tdx) -> None:
 
 
 @pytest.mark.parametrize(("policy", "message"), [
-    (AttestationPolicy("tdx"), "quote"),
+    (AttestationPolicy("tdx", verifier=FakeDcapVerifier()), "quote"),
+    (AttestationPolicy("tdx"), "can't check proxies' hardware: no collateral"),
     (AttestationPolicy("fake_tdx", frozenset({b"\x01" * 32})), "not in the allow-list"),
 ])
 async def test_policy_mismatches_are_refused_with_the_reason(fake_tdx, policy, message) -> None:

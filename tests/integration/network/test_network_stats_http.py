@@ -70,23 +70,46 @@ async def test_metrics_are_prometheus_text(served) -> None:
 async def test_controls_disable_enable_coefficient_and_payout(served) -> None:
     devnet, worker, http, payouts = served
     auth = {"access_hash": TOKEN}
-    async with http.get("/request/disable", params=auth) as resp:
+    async with http.post("/request/disable", params=auth) as resp:
         assert "state updated" in await resp.text()
     assert not worker.accepting
     await wait_until(lambda: devnet.proxy.lines[0].is_disabled)
-    async with http.get("/request/enable", params=auth):
+    async with http.post("/request/enable", params=auth):
         pass
     await wait_until(lambda: not devnet.proxy.lines[0].is_disabled)
-    async with http.get("/request/change_coefficient", params={**auth, "coefficient": "1.5"}
-                        ) as resp:
+    async with http.post("/request/change_coefficient", params=auth,
+                         data={"coefficient": "1.5"}) as resp:
         assert "coefficient set to 1.5" in await resp.text()
     await wait_until(lambda: devnet.proxy.lines[0].coefficient == 1500)
-    async with http.get("/request/change_coefficient", params={**auth, "coefficient": "x"}
-                        ) as resp:
-        assert "failed to parse" in await resp.text()
-    async with http.get("/request/payout", params={**auth, "proxy": "nobody"}) as resp:
+    async with http.post("/request/change_coefficient", params={**auth, "coefficient": "x"}
+                         ) as resp:
+        assert resp.status == 400 and "failed to parse" in (await resp.json())["error"]
+    async with http.post("/request/payout", params={**auth, "proxy": "nobody"}) as resp:
         assert "proxy not found" in await resp.text()
     proxy_sc = next(iter(worker.accounts))
-    async with http.get("/request/payout", params={**auth, "proxy": proxy_sc}) as resp:
+    async with http.post("/request/payout", params={**auth, "proxy": proxy_sc}) as resp:
         assert "request sent" in await resp.text()
     assert payouts == [proxy_sc]
+
+
+@pytest.mark.parametrize("path", ["/request/enable", "/request/disable", "/request/payout",
+                                  "/request/change_coefficient"])
+async def test_controls_refuse_a_get_and_change_nothing(served, path) -> None:
+    _, worker, http, payouts = served
+    worker.disable()
+    params = {"access_hash": TOKEN, "coefficient": "2", "proxy": next(iter(worker.accounts))}
+    async with http.get(path, params=params) as resp:
+        assert resp.status == 405 and "send it as POST" in (await resp.json())["error"]
+    assert not worker.accepting and worker.coefficient == 1000 and payouts == []
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "9" * 400, "1e400", "-1", "1e7"])
+async def test_a_coefficient_out_of_range_is_a_json_400_and_the_node_keeps_serving(
+        served, value) -> None:
+    devnet, worker, http, _ = served
+    async with http.post("/request/change_coefficient",
+                         params={"access_hash": TOKEN, "coefficient": value}) as resp:
+        assert resp.status == 400 and resp.content_type == "application/json"
+        assert (await resp.json())["error"]
+    assert worker.coefficient == 1000
+    assert (await chat(devnet, "still there?"))[0] == 200

@@ -117,7 +117,7 @@ def test_a_completion_request() -> None:
     (chat(temperature="hot"), "temperature", "must be a number"),
     (chat(top_p=0), "top_p", "more than 0"),
     (chat(top_p=1.5), "top_p", "at most 1"),
-    (chat(top_k=-1), "top_k", "0 (off) or more"),
+    (chat(top_k=-1), "top_k", "0 (off) to "),
     (chat(min_p=2), "min_p", "at most 1"),
     (chat(presence_penalty=3), "presence_penalty", "at most 2"),
     (chat(frequency_penalty=-3), "frequency_penalty", "at least -2"),
@@ -189,3 +189,12 @@ def test_error_bodies_have_openais_shape() -> None:
     error = rejected(Endpoint.CHAT, chat(n=3))
     body = json.loads(json.dumps(error.body()))
     assert set(body["error"]) == {"message", "type", "code", "param"}
+
+
+@pytest.mark.parametrize("field", ["temperature", "top_p", "min_p", "presence_penalty",
+                                   "frequency_penalty", "repeat_penalty", "top_k", "max_tokens"])
+@pytest.mark.parametrize("value", [10**400, -(10**400)])
+def test_a_400_digit_number_is_a_clear_400(field: str, value: int) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_chat(chat(**{field: value}))
+    assert caught.value.status == 400 and len(caught.value.message) < 300

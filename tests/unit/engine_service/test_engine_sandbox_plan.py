@@ -44,7 +44,7 @@ def test_bwrap_isolates_the_network_and_binds_only_what_the_engine_reads(tmp_pat
     model.write_bytes(b"GGUF")
     args = bwrap_arguments([tmp_path / "app", tmp_path / "app" / "pkg", model, Path("/usr/lib")],
                            home="/home/someone")
-    assert "--unshare-net" in args and "--die-with-parent" in args
+    assert "--unshare-net" in args and "--die-with-parent" in args and "--unshare-pid" in args
     binds = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
     assert str(model) in binds and str(tmp_path / "app") in binds
     assert str(tmp_path / "app" / "pkg") not in binds  # inside a bound folder already
@@ -59,7 +59,7 @@ def test_wrapping_commands() -> None:
     argv = ["python", "-m", "x"]
     assert SandboxPlan("none", "off").wrap(argv) == argv
     unshare = SandboxPlan("unshare", "ns").wrap(argv)
-    assert "--net" in unshare and unshare[-3:] == argv
+    assert "--net" in unshare and "--pid" in unshare and unshare[-3:] == argv
     bwrap = SandboxPlan("bwrap", "bw").wrap(argv, read_only_paths=[], home=None)
     assert bwrap[-4:] == ["--", *argv]
 
@@ -72,11 +72,25 @@ def test_statuses_say_what_isolation_is_in_force() -> None:
 
 
 def test_the_engine_checks_its_isolation_from_inside() -> None:
-    # This test process is not sandboxed: it sees more than the loopback interface.
-    claimed = SandboxStatus("bwrap", True, "isolated")
+    # This test process is not sandboxed: it sees more than the loopback interface and more
+    # than a handful of processes.
+    claimed = SandboxStatus("bwrap", True, "isolated", pids_isolated=True, files_isolated=True)
     seen = observed_sandbox(claimed)
-    assert seen.network_isolated is False and "NOT isolated" in seen.detail
+    assert seen.network_isolated is False and seen.pids_isolated is False
+    assert "NOT isolated" in seen.detail and seen.detail.startswith("none: ")
     assert observed_sandbox(SandboxStatus("none", False, "off")).detail == "off"
+
+
+def test_each_level_is_named_for_what_it_is() -> None:
+    assert SandboxPlan("bwrap", "x").status.level == \
+        "bubblewrap: own network, pids, read-only view"
+    assert SandboxPlan("unshare", "x").status.level == \
+        "unshare: own network, pids; the engine can read your files"
+    assert SandboxPlan("none", "x").status.level == \
+        "none: the engine can read your files and use your network"
+    for mode in ("auto", "unshare", "none"):  # what the dashboard's Isolation row shows
+        plan = plan_sandbox(mode)  # type: ignore[arg-type]
+        assert plan.detail.startswith(plan.status.level)
 
 
 def test_the_runtime_paths_cover_python_the_app_and_gpu_libraries(tmp_path: Path) -> None:

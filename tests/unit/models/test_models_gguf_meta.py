@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cocoon_desktop.engine.models import gguf_meta
+from cocoon_desktop.engine.models.gguf_header import HeaderReader
 from cocoon_desktop.engine.models.gguf_meta import (
     GgufMetadata,
     ModelFileMissing,
@@ -171,7 +172,7 @@ def test_the_fast_header_reader_agrees_with_gguf_reader(tmp_path: Path) -> None:
     writer.write_tensors_to_file()
     writer.close()
     size = path.stat().st_size
-    fast = gguf_meta._metadata_from_reader(gguf_meta._HeaderReader(str(path)), size)
+    fast = gguf_meta._metadata_from_reader(HeaderReader(str(path)), size)
     plain = gguf_meta._metadata_from_reader(gguf.GGUFReader(str(path)), size)
     assert fast == plain
     assert fast.head_count_kv == 2 and fast.vocab_size == 3 and fast.chat_template_present

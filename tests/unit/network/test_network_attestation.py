@@ -1,7 +1,8 @@
 """Policies over certificates: quote structure, report-data binding, image hashes, extensions.
 
 A real TDX quote cannot be made here, so these build quotes with the byte layout of Intel's
-v4/v5 formats; DCAP signature checks are documented as missing, not faked.
+v4/v5 formats and stand in for Intel's signature chain with `FakeDcapVerifier` (the real DCAP
+verification runs on real quotes in test_network_dcap.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cocoon_desktop.network.attestation import (
     fake_tdx_image_hash,
     user_claims_hash,
 )
+from tests.helpers.fake_tdx import FakeDcapVerifier
 
 MRTD, RTMR0 = b"\x11" * 48, b"\x22" * 48
 
@@ -44,6 +46,12 @@ def quote_v5(report_data: bytes) -> bytes:
     return struct.pack("<HHI", 5, 2, 0x81) + b"\x00" * 40 + struct.pack("<HI", 3, 648) + body
 
 
+def tdx_policy(hashes: frozenset[bytes] = frozenset(), status: str = "UpToDate",
+               accepted: frozenset[str] = frozenset({"UpToDate"})) -> AttestationPolicy:
+    return AttestationPolicy("tdx", hashes, FakeDcapVerifier(status, ("INTEL-SA-00837",)),
+                             accepted)
+
+
 def expected_image_hash() -> bytes:
     regs = MRTD + b"\x00" * 48 * 3 + RTMR0 + b"\x00" * 48 * 3
     return hashlib.sha256(regs + b"\x00" * 64).digest()
@@ -60,24 +68,39 @@ class StaticQuote:
 @pytest.mark.parametrize("make", [quote_v4, quote_v5])
 def test_a_structurally_valid_tdx_quote_passes_the_tdx_policy(make) -> None:
     identity = ratls.make_identity(StaticQuote("tdx", make))
-    peer = ratls.verify_certificate(identity.certificate, AttestationPolicy(
-        "tdx", frozenset({expected_image_hash()})))
+    peer = ratls.verify_certificate(identity.certificate,
+                                    tdx_policy(frozenset({expected_image_hash()})))
     assert peer.kind == "TDX" and peer.image_hash == expected_image_hash()
-    assert peer.public_key == identity.public_key
+    assert peer.public_key == identity.public_key and peer.tcb_status == "UpToDate"
+
+
+def test_the_policy_decides_which_tcb_statuses_it_accepts() -> None:
+    identity = ratls.make_identity(StaticQuote("tdx", quote_v4))
+    with pytest.raises(AttestationError, match=r"TCB status OutOfDate \(advisories "
+                                               r"INTEL-SA-00837\).*accepts only UpToDate"):
+        ratls.verify_certificate(identity.certificate, tdx_policy(status="OutOfDate"))
+    lenient = tdx_policy(status="OutOfDate", accepted=frozenset({"UpToDate", "OutOfDate"}))
+    peer = ratls.verify_certificate(identity.certificate, lenient)
+    assert (peer.tcb_status, peer.advisory_ids) == ("OutOfDate", ("INTEL-SA-00837",))
+
+
+def test_without_a_collateral_source_a_tdx_peer_is_refused_never_accepted() -> None:
+    identity = ratls.make_identity(StaticQuote("tdx", quote_v4))
+    with pytest.raises(AttestationError, match="can't check proxies' hardware: no collateral"):
+        ratls.verify_certificate(identity.certificate, AttestationPolicy("tdx"))
 
 
 def test_a_tdx_quote_for_another_key_is_refused() -> None:
     stolen = quote_v4(user_claims_hash(b"\x05" * 32))
     identity = ratls.make_identity(StaticQuote("tdx", lambda _: stolen))
     with pytest.raises(AttestationError, match="report data mismatch"):
-        ratls.verify_certificate(identity.certificate, AttestationPolicy("tdx"))
+        ratls.verify_certificate(identity.certificate, tdx_policy())
 
 
 def test_an_image_hash_outside_the_allow_list_is_refused() -> None:
     identity = ratls.make_identity(StaticQuote("tdx", quote_v4))
     with pytest.raises(AttestationError, match="not in the allow-list"):
-        ratls.verify_certificate(identity.certificate,
-                                 AttestationPolicy("tdx", frozenset({b"\x00" * 32})))
+        ratls.verify_certificate(identity.certificate, tdx_policy(frozenset({b"\x00" * 32})))
 
 
 @pytest.mark.parametrize(("quote", "message"), [
@@ -88,7 +111,7 @@ def test_an_image_hash_outside_the_allow_list_is_refused() -> None:
 def test_malformed_tdx_quotes_are_refused(quote: bytes, message: str) -> None:
     identity = ratls.make_identity(StaticQuote("tdx", lambda _: quote))
     with pytest.raises(AttestationError, match=message):
-        ratls.verify_certificate(identity.certificate, AttestationPolicy("tdx"))
+        ratls.verify_certificate(identity.certificate, tdx_policy())
 
 
 def test_fake_tdx_quotes_fail_the_tdx_policy_and_pass_fake_tdx() -> None:
@@ -96,7 +119,7 @@ def test_fake_tdx_quotes_fail_the_tdx_policy_and_pass_fake_tdx() -> None:
     assert ratls.verify_certificate(cert, AttestationPolicy("fake_tdx")).image_hash == \
         fake_tdx_image_hash()
     with pytest.raises(AttestationError):
-        ratls.verify_certificate(cert, AttestationPolicy("tdx"))
+        ratls.verify_certificate(cert, tdx_policy())
 
 
 def _cert(key, extensions=()) -> x509.Certificate:

@@ -84,3 +84,10 @@ def test_wrong_magics_are_refused() -> None:
         pow_.PowChallenge.decode(b"\x00" * 24)
     with pytest.raises(pow_.PowError):
         pow_.decode_response(b"\x00" * 12)
+
+
+@pytest.mark.parametrize("difficulty", [-1, -(2**31), 65, 2**31 - 1])
+def test_a_difficulty_no_proxy_sends_is_refused_not_solved_at_once(difficulty: int) -> None:
+    challenge = struct.pack("<Ii", pow_.POW_CHALLENGE_MAGIC, difficulty) + b"\x07" * 16
+    with pytest.raises(pow_.PowError, match=f"difficulty {difficulty}, which no Cocoon proxy"):
+        pow_.PowChallenge.decode(challenge)

@@ -78,6 +78,7 @@ chain_sync_interval_s = 900
 port = 0
 listen = "0.0.0.0"
 token_file = "token"
+accept_plain_http_risk = true
 [shutdown]
 drain_timeout_s = 45
 """))
@@ -101,6 +102,7 @@ drain_timeout_s = 45
     assert (config.payout_check_interval_s, config.chain_sync_interval_s) == (120, 900)
     assert (config.stats_port, config.stats_listen) == (0, "0.0.0.0")
     assert config.stats_token_file == tmp_path / "token"
+    assert config.stats_accept_plain_http_risk
     assert config.drain_timeout_s == 45
 
 

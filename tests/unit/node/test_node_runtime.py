@@ -65,3 +65,27 @@ def test_stats_tokens(tmp_path: Path) -> None:
         load_stats_token(file)
     with pytest.raises(StatsTokenError, match="cannot be read"):
         load_stats_token(tmp_path / "missing")
+
+
+KILLED_HOLDER = """
+import os, signal, sys
+from pathlib import Path
+from cocoon_desktop.node.runtime import HomeLock, write_run_file
+run = Path(sys.argv[1]).with_name("node-run.json")
+HomeLock(Path(sys.argv[1]), leftovers=(run,)).acquire()
+write_run_file(run, {"pid": os.getpid(), "stats_token": "t" * 20})
+run.with_name(".node-run.json.999.tmp").write_text("{")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_run_file_left_by_a_killed_node_is_cleared_at_the_next_start(tmp_path: Path) -> None:
+    lock_path = tmp_path / "data" / "node.lock"
+    run = lock_path.with_name("node-run.json")
+    killed = subprocess.run([sys.executable, "-c", KILLED_HOLDER, str(lock_path)],
+                            capture_output=True, text=True, cwd=Path(__file__).parents[3])
+    assert killed.returncode == -9 and run.exists()  # SIGKILL: no chance to clean up
+    lock = HomeLock(lock_path, leftovers=(run,))
+    lock.acquire()
+    assert not run.exists() and list(run.parent.glob(".node-run.json.*")) == []
+    lock.release()

@@ -117,3 +117,30 @@ def test_scrubbing_replaces_only_the_keys_value(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
     assert read_worker_conf(path).node_wallet_key is None
     assert scrub_key(path, "x") is False  # nothing left to move
+
+
+@pytest.mark.parametrize("written", [
+    f"node_wallet_key =\n    {KEY}\n",  # the value on a continuation line
+    f"node_wallet_key = {KEY[:20]}\n    {KEY[20:]}\n",  # split over two lines
+    f"node_wallet_key:\n\n\t{KEY}\n",  # a blank line, then a tab-indented one
+])
+def test_a_key_on_continuation_lines_is_moved_whole(tmp_path: Path, written: str) -> None:
+    path = upstream_conf(tmp_path, extra="").with_name("worker.conf")
+    text = path.read_text().replace(f"node_wallet_key = {KEY}\n", written)
+    path.write_text(text, encoding="utf-8")
+    assert read_worker_conf(path).node_wallet_key is not None  # imported as a key
+    assert scrub_key(path, "svc") is True
+    after = path.read_text()
+    for part in (KEY, KEY[:20], KEY[20:]):
+        assert part not in after
+    assert read_worker_conf(path).node_wallet_key is None
+    conf = read_worker_conf(path)
+    assert conf.values["owner_address"] == OWNER and conf.values["model"] == MODEL
+
+
+def test_a_key_the_importer_cannot_rewrite_is_refused_with_a_warning(tmp_path: Path) -> None:
+    path = upstream_conf(tmp_path, extra=f"# a copy someone pasted: {KEY}\n")
+    before = path.read_text()
+    with pytest.raises(WorkerConfError, match="could not be removed"):
+        scrub_key(path, "svc")
+    assert path.read_text() == before  # nothing half-done
