@@ -72,7 +72,9 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     assert earnings.network_note.text() == "Devnet: test tokens, not real TON"
     assert shell.windows.dashboard.glance.network_note.text() == earnings.network_note.text()
     assert "Devnet: test tokens, not real TON" in shell.tray.icon.toolTip()
-    assert shell.glance.facts.earned_today_nanoton == sum(r.earned_nanoton for r in recent)
+    # The tray's figures follow the node's summary, refreshed a moment after each request.
+    qtbot.waitUntil(lambda: shell.glance.facts.earned_today_nanoton
+                    == sum(r.earned_nanoton for r in recent), timeout=30_000)
     assert "Earned today:" in shell.tray.icon.toolTip()
 
     # GPU protection: too hot pauses serving (drain), cool enough resumes it.
