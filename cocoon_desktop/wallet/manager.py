@@ -104,7 +104,7 @@ class WalletManager:
                 f"The node wallet address changes with the owner: it was {previous}. TON left "
                 "there stays reachable from the old address; withdraw it first.",
             )
-        owner = OwnerRecord(parsed.address.raw, source, time.time())
+        owner = OwnerRecord(parsed.address.raw, source, time.time(), "".join(text.split()))
         self.registry.update(owner=owner, node_wallet=node)
         new_node = self._node_contract(node, parsed.address).display_address if node else None
         return OwnerLink(
@@ -114,6 +114,14 @@ class WalletManager:
     def owner_address(self) -> TonAddress | None:
         owner = self.records().owner
         return _raw(owner.address_raw) if owner else None
+
+    def owner_shown(self) -> str | None:
+        """The owner address as the user gave it (as their wallet app shows it); the network's
+        wallet form when it came from elsewhere (a full wallet of this app, an old record)."""
+        owner = self.records().owner
+        if owner is None:
+            return None
+        return owner.given or _raw(owner.address_raw).wallet_form(self.network)
 
     # -- full wallet -------------------------------------------------------------------------
     @staticmethod
