@@ -15,7 +15,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from cocoon_desktop.wallet.address import TonAddress, check_network, parse_address
+from cocoon_desktop.wallet.address import (
+    AddressForm,
+    TonAddress,
+    check_network,
+    parse_address,
+)
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.chain_types import AccountReading
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract
@@ -104,7 +109,8 @@ class WalletManager:
                 f"The node wallet address changes with the owner: it was {previous}. TON left "
                 "there stays reachable from the old address; withdraw it first.",
             )
-        owner = OwnerRecord(parsed.address.raw, source, time.time(), "".join(text.split()))
+        given = "".join(text.split()) if parsed.form is AddressForm.FRIENDLY else ""
+        owner = OwnerRecord(parsed.address.raw, source, time.time(), given)
         self.registry.update(owner=owner, node_wallet=node)
         new_node = self._node_contract(node, parsed.address).display_address if node else None
         return OwnerLink(
