@@ -8,8 +8,10 @@ in the headline.
 
 from __future__ import annotations
 
+from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.ui_logic.format import model_display_name
 
 WAITING_FOR_ENGINE = "Starting: waiting for the engine."
 
@@ -26,3 +28,50 @@ def panel_headline(status: NodeStatus) -> str:
             and detail and status.headline.endswith(detail)):
         return WAITING_FOR_ENGINE
     return status.headline
+
+
+# One word for one action, everywhere (dashboard button, tray menu): "serve", never "pause".
+# "Paused" is kept for what GPU protection does by itself.
+START_SERVING = "Start serving"
+STOP_SERVING = "Stop serving"
+
+
+def serve_action(wanted: bool) -> str:
+    return STOP_SERVING if wanted else START_SERVING
+
+
+def throughput_text(stats: EngineStats | None) -> str:
+    """The engine's speed as it generates (idle time left out), or that it is idle."""
+    if stats is None:
+        return "—"
+    if stats.tokens_per_second_recent <= 0:
+        return "Idle: nothing generated in the last 10 s"
+    return f"{stats.tokens_per_second_recent:.1f} tokens/s while generating (last 10 s)"
+
+
+def panel_rows(status: NodeStatus) -> dict[str, str]:
+    """The serving panel's rows as of one status: each row says what is true now, so nothing
+    of a worker or an engine that stopped stays on screen ("0 of 4 running · 1 proxy
+    connected" after Stop serving was the bug)."""
+    engine = status.engine
+    stats = engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
+    rows = {"Model": "—", "GPU offload": "—", "Throughput": "Engine stopped",
+            "Engine load": "Engine stopped", "Network jobs": "Not serving",
+            "Capacity": status.engine_capacity_note or "—",
+            "Isolation": engine.sandbox.detail if engine.sandbox is not None else "—"}
+    if stats is not None:
+        rows["Model"] = model_display_name(stats.model_name)
+        rows["GPU offload"] = (f"{stats.gpu_layers_offloaded} layers on the GPU"
+                               if stats.supports_gpu_offload
+                               else "CPU only (this llama.cpp build cannot offload)")
+        rows["Throughput"] = throughput_text(stats)
+        rows["Engine load"] = (f"{stats.active_requests} running · {stats.queued_requests} "
+                               f"queued (of {stats.capacity} at once)")
+    w = status.worker
+    if w is not None:
+        proxies = f"{w.connected_proxies} {'proxy' if w.connected_proxies == 1 else 'proxies'}"
+        rows["Network jobs"] = (f"{w.active_requests} of {w.max_active_requests} running · "
+                                f"{proxies} connected")
+    elif status.state is NodeState.STARTING:
+        rows["Network jobs"] = "Connecting…"
+    return rows
