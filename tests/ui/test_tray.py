@@ -73,3 +73,35 @@ def test_real_tray_on_an_x_display() -> None:
     assert seen["geometry"][2] > 0 and seen["geometry"][3] > 0  # the tray host placed it
     assert seen["state"] == "serving" and "Earned today: 1.25 TON" in seen["tooltip"]
     assert seen["fired"] == ["stop", "quit"]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY") or not shutil.which("trayer"),
+                    reason="needs an X display and the trayer tray host (scripts/test.sh)")
+def test_the_tray_balloon_is_readable_in_the_dark_theme() -> None:
+    """Issue 15: the close-to-tray balloon was light grey on pale yellow in the dark theme."""
+    host = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--width", "10"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "balloon_probe.py")],
+                              capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        host.terminate()
+        host.wait(10)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["shown"], "the balloon did not show"
+    assert any("not serving" in text for text in seen["texts"])
+    for colour in seen["text_colours"]:
+        assert contrast(colour, seen["background"]) >= 4.5, (colour, seen["background"])
