@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cocoon_desktop.ui.theme import Space, Type, current_colors
 
 pg.setConfigOptions(antialias=True, background=None, foreground="#808080")
-WINDOWS_S = {"5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
+WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
 TIME_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 CHART_HEIGHT = 150
-BAR_CHART_HEIGHT = 220
+BAR_CHART_HEIGHT = 170
 
 
 def ago_text(seconds: float) -> str:
@@ -32,7 +32,7 @@ def ago_text(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 1:
         return "now"
-    if seconds < 120:
+    if seconds < 60:
         return f"−{seconds:.0f} s"
     if seconds < 7200:
         return f"−{seconds / 60:.0f} min"
@@ -112,6 +112,11 @@ class _HoverPlot(QWidget):
         _style_plot(self.plot)
         self.cursor.setPen(pg.mkPen(current_colors().muted, style=Qt.PenStyle.DotLine))
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed
+            self.retheme()
+        super().changeEvent(event)
+
     def _on_mouse_moved(self, position: QPointF) -> None:
         box = self.plot.getPlotItem().vb
         if not box.sceneBoundingRect().contains(position):
@@ -149,6 +154,7 @@ class LiveChart(_HoverPlot):
         self.unit = unit
         self.digits = digits
         self.color_index = color_index
+        self.fixed_range = y_range
         self.window_s = WINDOWS_S["5 min"]
         self._now = time.time()
         self._times: list[float] = []
@@ -157,10 +163,7 @@ class LiveChart(_HoverPlot):
         self.limit_line = pg.InfiniteLine(angle=0, movable=False)
         self.limit_line.hide()
         self.plot.addItem(self.limit_line)
-        if y_range is not None:
-            self.plot.setYRange(*y_range, padding=0.02)
-        else:
-            self.plot.enableAutoRange(axis="y")
+        self.plot.setYRange(*(y_range or (0, 1)), padding=0.02)
         self.plot.setXRange(-self.window_s, 0, padding=0)
         self.retheme()
 
@@ -177,6 +180,7 @@ class LiveChart(_HoverPlot):
             f"{value:.{self.digits}f} {self.unit}"
 
     def set_y_range(self, low: float, high: float) -> None:
+        self.fixed_range = (low, high)
         self.plot.setYRange(low, high, padding=0.02)
 
     def set_window(self, window_s: float) -> None:
@@ -193,6 +197,9 @@ class LiveChart(_HoverPlot):
         self.limit_line.setVisible(limit is not None)
         if limit is not None:
             self.limit_line.setValue(limit)
+        if self.fixed_range is None:  # from zero, so a steady 318 W reads as steady
+            known = [v for v in self._values if not math.isnan(v)]
+            self.plot.setYRange(0, max(known, default=1.0) * 1.15 or 1.0, padding=0)
         latest = next((v for v in reversed(self._values) if not math.isnan(v)), None)
         self.header.setText(f"{self.title} · {self.value_text(latest)}")
 

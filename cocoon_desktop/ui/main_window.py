@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop import __version__
-from cocoon_desktop.ui.theme import Space
+from cocoon_desktop.ui.icons import icon
+from cocoon_desktop.ui.theme import Space, current_colors
 
 
 class MainWindow(QMainWindow):
@@ -62,9 +63,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(QLabel(f"v{__version__}"))
         self.allow_close = False
 
-    def add_page(self, name: str, widget: QWidget, icon: QIcon | None = None) -> None:
+    def add_page(self, name: str, widget: QWidget, icon_name: str = "") -> None:
         self.pages[name] = widget
-        self.nav.addItem(QListWidgetItem(icon or QIcon(), name))
+        item = QListWidgetItem(name)
+        item.setData(Qt.ItemDataRole.UserRole, icon_name)
+        self.nav.addItem(item)
+        self._paint_icons()
         self.stack.addWidget(widget)
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
@@ -73,6 +77,20 @@ class MainWindow(QMainWindow):
         action = self.toolbar.addAction(icon, text)
         action.triggered.connect(triggered)
         return action
+
+    def _paint_icons(self) -> None:
+        """Nav icons in the theme's colours (white on the light theme's accent, dark on the
+        dark theme's): redrawn when the theme changes."""
+        on_accent = current_colors().on_accent
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            name = item.data(Qt.ItemDataRole.UserRole)
+            item.setIcon(icon(name, selected=on_accent) if name else QIcon())
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_icons()
+        super().changeEvent(event)
 
     def show_page(self, name: str) -> None:
         self.nav.setCurrentRow(list(self.pages).index(name))

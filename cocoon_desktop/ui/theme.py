@@ -52,14 +52,15 @@ class Colors:
     warn: str
     bad: str
     hover: str  # a button or row under the pointer
+    on_accent: str  # text and icons on the accent colour
     series: tuple[str, ...]  # chart lines
 
 
 LIGHT = Colors(False, "#f4f5f7", "#ffffff", "#ffffff", "#d9dce1", "#1d2026", "#626975",
-               "#0a7cc4", "#1a8a4a", "#a86a08", "#c93c3c", "#eef1f5",
+               "#0a7cc4", "#1a8a4a", "#a86a08", "#c93c3c", "#eef1f5", "#ffffff",
                ("#0a84d6", "#1f9d55", "#8b5cf6", "#e07b00"))
 DARK = Colors(True, "#1b1d22", "#23262d", "#262a31", "#3a3f49", "#e6e8eb", "#a2a9b4",
-              "#3ea6ff", "#3ccf7a", "#e5a93b", "#ff6b6b", "#30353e",
+              "#3ea6ff", "#3ccf7a", "#e5a93b", "#ff6b6b", "#30353e", "#0d1117",
               ("#3ea6ff", "#3ccf7a", "#b794f6", "#ffa94d"))
 # Qt's tray balloon (QBalloonTip) keeps its own pale yellow background in every theme: its text
 # must stay dark, or a dark theme's light text is unreadable on it.
@@ -81,7 +82,7 @@ QPushButton {{ background: {card}; border: 1px solid {border}; border-radius: 6p
 QPushButton:hover {{ background: {hover}; }}
 QPushButton:checked {{ background: {hover}; border-color: {accent}; }}
 QPushButton:disabled {{ color: {muted}; }}
-QPushButton#primary {{ background: {accent}; color: #ffffff; border: 1px solid {accent};
+QPushButton#primary {{ background: {accent}; color: {on_accent}; border: 1px solid {accent};
                        font-weight: 600; }}
 QPushButton#primary:disabled {{ background: {border}; border-color: {border}; }}
 QPushButton#flat {{ border: none; background: transparent; padding: 2px {xs}px; }}
@@ -97,11 +98,11 @@ QListWidget#nav {{ background: {base}; border: none; border-right: 1px solid {bo
                    font-size: 14px; padding: {s}px; outline: 0; }}
 QListWidget#nav::item {{ padding: {s}px {m}px; border-radius: 6px; margin-bottom: 2px; }}
 QListWidget#nav::item:hover {{ background: {hover}; }}
-QListWidget#nav::item:selected {{ background: {accent}; color: white; }}
+QListWidget#nav::item:selected {{ background: {accent}; color: {on_accent}; }}
 QListWidget#chats {{ background: {base}; border: 1px solid {border}; border-radius: 6px;
                      outline: 0; }}
 QListWidget#chats::item {{ padding: {s}px; }}
-QListWidget#chats::item:selected {{ background: {accent}; color: white; }}
+QListWidget#chats::item:selected {{ background: {accent}; color: {on_accent}; }}
 QToolTip {{ color: {text}; background: {card}; border: 1px solid {border}; }}
 QBalloonTip QLabel {{ color: {balloon}; }}
 """
@@ -135,7 +136,7 @@ def _palette(c: Colors) -> QPalette:
     for r, value in (
         (role.Window, c.window), (role.Base, c.base), (role.AlternateBase, c.window),
         (role.Text, c.text), (role.WindowText, c.text), (role.ButtonText, c.text),
-        (role.Button, c.card), (role.Highlight, c.accent), (role.HighlightedText, "#ffffff"),
+        (role.Button, c.card), (role.Highlight, c.accent), (role.HighlightedText, c.on_accent),
         (role.ToolTipBase, c.card), (role.ToolTipText, c.text), (role.PlaceholderText, c.muted),
         (role.Link, c.accent), (role.Mid, c.border), (role.Midlight, c.border),
     ):

@@ -127,8 +127,8 @@ class AddressLine(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(Space.S)
-        row.addWidget(self.label, 1)
-        row.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.label, 1, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignVCenter)
 
     def set_text(self, shown: str, copied: str | None = None) -> None:
         """Show `shown`; Copy takes `copied` (default: the same text; "" disables it)."""

@@ -43,7 +43,8 @@ def rate_detail(rate: EarningRate | None) -> str:
         return "not read yet"
     if not rate.requests_last_hour:
         return "nothing served in the last hour"
-    parts = [f"{format_ton(rate.per_day_nanoton)}/day at the last hour's pace"]
+    parts = [f"{format_ton(rate.per_day_nanoton)}/day at this pace",
+             f"{rate.requests_last_hour} jobs in the last hour"]
     if rate.net_per_hour_nanoton is not None:
         parts.append(f"{per_hour_text(rate.net_per_hour_nanoton)} after electricity")
     return " · ".join(parts)

@@ -78,7 +78,8 @@ def test_test_jobs_move_the_dashboard_the_chart_and_the_tray(
     rate = dashboard.glance.rate
     qtbot.waitUntil(lambda: rate.value.text() not in ("—", "0.00 TON/hour"), timeout=30_000)
     assert rate.value.text().endswith(" TON/hour")
-    assert "TON/day at the last hour's pace" in rate.note.text()
+    assert rate.caption.text() == "at the last hour's pace"
+    assert "TON/day at this pace" in rate.note.text()
     qtbot.waitUntil(lambda: shell.tray.info_actions[2].text().startswith("Earning now: ")
                     and "TON/day" in shell.tray.info_actions[2].text()
                     and "0.00 TON/hour" not in shell.tray.info_actions[2].text(),

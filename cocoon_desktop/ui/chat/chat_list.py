@@ -34,11 +34,12 @@ class ChatList(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.new_button = QPushButton(icon("plus"), "New chat")
+        self.new_button = QPushButton("New chat")
         self.new_button.setObjectName("primary")
         self.list = QListWidget()
         self.list.setObjectName("chats")
-        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.delete_button = QPushButton(icon("trash"), "Delete")
         self.delete_button.setEnabled(False)
         self.empty = muted("Your conversations are kept here.")

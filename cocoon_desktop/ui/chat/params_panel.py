@@ -48,6 +48,14 @@ class ParamsPanel(QWidget):
         for box in (self.temperature, self.top_p, self.max_tokens):
             box.valueChanged.connect(lambda _v: self.params_edited.emit(self.params()))
 
+    def show_params(self, params: GenerationParams) -> None:
+        """Show what the chat uses (set elsewhere, e.g. loaded), without echoing an edit."""
+        for box, value in ((self.temperature, params.temperature), (self.top_p, params.top_p),
+                           (self.max_tokens, params.max_tokens)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+
     def params(self) -> GenerationParams:
         return GenerationParams(self.temperature.value(), self.top_p.value(),
                                 self.max_tokens.value())

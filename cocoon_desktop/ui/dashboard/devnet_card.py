@@ -4,6 +4,7 @@ Shown while the app is set to serve on the devnet."""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QWidget
 
 from cocoon_desktop.core.tasks import spawn
@@ -34,7 +35,7 @@ class DevnetCard(Card):
                  parent: QWidget | None = None) -> None:
         super().__init__("Local devnet: see the whole path work", parent)
         self.load = load
-        self.send_button = QPushButton(icon("jobs"), SEND)
+        self.send_button = QPushButton(SEND)
         self.send_button.setObjectName("primary")
         self.counts = StateLabel(counts_text(LoadCounts()))
         row = QHBoxLayout()
@@ -83,7 +84,10 @@ class DevnetCard(Card):
         self.counts.set_state(counts_text(counts), "bad" if counts.failed and not
                               counts.answered else "")
         self.send_button.setText(STOP if counts.running else SEND)
-        self.send_button.setIcon(icon("stop" if counts.running else "jobs"))
+        self.send_button.setIcon(icon("stop") if counts.running else QIcon())
+        self.send_button.setObjectName("" if counts.running else "primary")
+        self.send_button.style().unpolish(self.send_button)
+        self.send_button.style().polish(self.send_button)
         self.send_button.setEnabled(self.load.available or counts.running)
 
     def _on_send_clicked(self) -> None:

@@ -47,9 +47,7 @@ class EarningsGlance(Card):
         self.show_cleared(view.network)
         s = view.summary
         rate = EarningRate.of(s)
-        self.rate.set_value(per_hour_text(rate.per_hour_nanoton),
-                            f"{rate.requests_last_hour} requests in the last hour",
-                            note=rate_detail(rate))
+        self.rate.set_value(per_hour_text(rate.per_hour_nanoton), note=rate_detail(rate))
         self.figures["today"].set_value(format_ton(s.today.earned_nanoton),
                                         f"{s.today.requests} requests")
         self.figures["last 7 days"].set_value(format_ton(s.last_7_days.earned_nanoton))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from cocoon_desktop.core.tasks import spawn
@@ -51,14 +52,13 @@ class EnginePanel(Card):
         self.values: dict[str, QLabel] = {}
         row = QHBoxLayout()
         row.addWidget(self.serve_button)
-        row.addWidget(self.serving_state, 1)
+        row.addStretch(1)
+        row.addWidget(self.model_button)
+        row.addWidget(self.engine_button)
         self.body.addLayout(row)
+        self.body.addWidget(self.serving_state)
         self.body.addWidget(self.what_to_do)
-        engine_row = QHBoxLayout()
-        engine_row.addWidget(self.engine_state, 1)
-        engine_row.addWidget(self.model_button)
-        engine_row.addWidget(self.engine_button)
-        self.body.addLayout(engine_row)
+        self.body.addWidget(self.engine_state)
         self.body.addLayout(self._load_row())
         for name in ("Model", "GPU offload", "Throughput", "Engine load", "Network jobs",
                      "Capacity", "Isolation"):
@@ -107,7 +107,8 @@ class EnginePanel(Card):
     def _show_serving(self, status: NodeStatus) -> None:
         self.serve_button.setChecked(status.wanted)
         self.serve_button.setText(serve_action(status.wanted))
-        self.serve_button.setIcon(icon("stop" if status.wanted else "play"))
+        # The primary action stands out by its colour; stopping is a plain button with its icon.
+        self.serve_button.setIcon(icon("stop") if status.wanted else QIcon())
         self.serve_button.setObjectName("" if status.wanted else "primary")
         self.serve_button.style().unpolish(self.serve_button)
         self.serve_button.style().polish(self.serve_button)

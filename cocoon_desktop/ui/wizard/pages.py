@@ -139,13 +139,18 @@ class FinishPage(WizardPage):
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
-        self.rows: dict[str, AddressLine] = {}
+        self.network = QLabel()
+        self.owner = AddressLine()
+        self.node = AddressLine()
+        self.model = QLabel()
         grid = QGridLayout()
         grid.setHorizontalSpacing(Space.L)
-        for row, name in enumerate(("Network", "Owner address", "Node wallet", "Model")):
-            grid.addWidget(muted(name, wrap=False), row, 0, Qt.AlignmentFlag.AlignTop)
-            self.rows[name] = AddressLine()
-            grid.addWidget(self.rows[name], row, 1)
+        grid.setVerticalSpacing(Space.S)
+        for row, (name, value) in enumerate((("Network", self.network),
+                                             ("Owner address", self.owner),
+                                             ("Node wallet", self.node), ("Model", self.model))):
+            grid.addWidget(muted(name, wrap=False), row, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(value, row, 1)
         grid.setColumnStretch(1, 1)
         self.layout_.addLayout(grid)
         self.owner_note = muted("")
@@ -157,17 +162,18 @@ class FinishPage(WizardPage):
     def enter(self) -> None:
         m = self.machine
         model = m.model
-        funded = ("funded" if m.funded else
+        funded = ("no funding needed on the local devnet" if not m.needs_funding
+                  else "funded" if m.funded else
                   f"not funded yet: send {format_ton(m.min_node_balance_nanoton)} before serving")
         network = m.network
-        self.rows["Network"].set_text(NETWORK_TEXT[network][0] if network else "—", "")
+        self.network.setText(NETWORK_TEXT[network][0] if network else "—")
         owner = m.owner_address_shown
-        self.rows["Owner address"].set_text(owner or "none (local devnet)", owner)
+        self.owner.set_text(owner or "none (local devnet)", owner)
         node = m.node_wallet_address
-        self.rows["Node wallet"].set_text(f"{node or '—'} ({funded})", node)
+        self.node.set_text(f"{node or '—'} ({funded})", node)
         name = model_display_name(model.name) if model is not None and model.name else "—"
-        self.rows["Model"].set_text(name, "")
-        self.rows["Model"].setToolTip(model.name if model is not None else "")
+        self.model.setText(name)
+        self.model.setToolTip(model.name if model is not None else "")
         note = address_note(owner, m.owner_address, network) if network else ""
         self.owner_note.setText(note)
         self.owner_note.setVisible(bool(note))

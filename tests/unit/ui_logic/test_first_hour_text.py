@@ -96,7 +96,7 @@ def test_the_rate_leads_with_the_last_hour_and_its_day() -> None:
     assert rate.per_hour_nanoton == 12_300 and rate.per_day_nanoton == 295_200
     assert rate.net_per_hour_nanoton is None  # no TON price: no net, never a guess
     assert tray_rate_line(rate) == "Earning now: 0.0000123 TON/hour (0.0002952 TON/day)"
-    assert rate_detail(rate) == "0.0002952 TON/day at the last hour's pace"
+    assert rate_detail(rate) == "0.0002952 TON/day at this pace · 3 jobs in the last hour"
     net = EarningRate.of(summary(figures(12_300, cost=2_000_000, net=10_000)))
     assert "0.00001 TON/hour after electricity" in rate_detail(net)
     assert rate_detail(EarningRate.of(summary(figures(0, requests=0)))) == (
