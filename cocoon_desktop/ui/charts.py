@@ -155,6 +155,7 @@ class LiveChart(_HoverPlot):
         self.digits = digits
         self.color_index = color_index
         self.fixed_range = y_range
+        self._auto_high = 0.0
         self.window_s = WINDOWS_S["5 min"]
         self._now = time.time()
         self._times: list[float] = []
@@ -199,7 +200,10 @@ class LiveChart(_HoverPlot):
             self.limit_line.setValue(limit)
         if self.fixed_range is None:  # from zero, so a steady 318 W reads as steady
             known = [v for v in self._values if not math.isnan(v)]
-            self.plot.setYRange(0, max(known, default=1.0) * 1.15 or 1.0, padding=0)
+            high = max(known, default=1.0) * 1.15 or 1.0
+            if high != self._auto_high:  # an unchanged range lays nothing out again
+                self._auto_high = high
+                self.plot.setYRange(0, high, padding=0)
         latest = next((v for v in reversed(self._values) if not math.isnan(v)), None)
         self.header.setText(f"{self.title} · {self.value_text(latest)}")
 

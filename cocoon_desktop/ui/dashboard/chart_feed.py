@@ -2,8 +2,9 @@
 history (hardware/history: 1 s points for 2 h, then minute and hour buckets) for longer
 ranges, so a chart shows 5 minutes, an hour or a day without keeping a day of points itself.
 
-Long ranges are read again every `LONG_REFRESH_TICKS` ticks, not every second: the idle app
-stays light.
+Long ranges are read again every `LONG_REFRESH_TICKS` ticks, not every second, and charts the
+user cannot see (the window in the tray, another page) are not drawn at all until they show
+again (`redraw(force=True)` from the card's show event): the idle app stays light.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class ChartFeed:
         self.redraw(force=True)
 
     def redraw(self, force: bool = False, now: float | None = None) -> None:
+        if not force and not any(m.chart.isVisible() for m in self.metrics):
+            return  # nobody looks: the points are kept, drawing waits for the show event
         long = self.window_s > RECENT_S
         if long and not force and self._ticks % LONG_REFRESH_TICKS:
             return

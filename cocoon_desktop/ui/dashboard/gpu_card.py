@@ -7,6 +7,7 @@ history for an hour or a day.
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from cocoon_desktop.hardware.snapshots import GpuSample, GpuStatic
@@ -65,6 +66,10 @@ class GpuCard(Card):
         cuda = f" · CUDA {static.cuda_driver_version}" if static.cuda_driver_version else ""
         self.values["Driver"].setText(driver + cuda)
         self.feed.seed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.feed.redraw(force=True)  # back in view: draw what was kept meanwhile
+        super().showEvent(event)
 
     def update_sample(self, sample: GpuSample, wall_time_s: float) -> None:
         if sample.lost:

@@ -4,6 +4,7 @@ said once and calmly when there simply is no NVIDIA card."""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from cocoon_desktop.hardware.snapshots import GpuAvailability, HealthTick
@@ -80,6 +81,10 @@ class MachineCharts(Card):
         self.range.window_changed.connect(self.feed.set_window)
         self._tokens_per_s: float | None = None
         self.feed.seed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.feed.redraw(force=True)  # back in view: draw what was kept meanwhile
+        super().showEvent(event)
 
     def set_tokens_per_s(self, value: float | None) -> None:
         """The engine's speed as of its last status (None: the engine is not running)."""
