@@ -296,6 +296,7 @@ class RangePicker(QWidget):
         row.setSpacing(Space.XS)
         for label in self.choices:
             button = QPushButton(label)
+            button.setObjectName("range")
             button.setCheckable(True)
             group.addButton(button)
             button.clicked.connect(lambda _=False, chosen=label: self.pick(chosen))

@@ -85,6 +85,7 @@ QPushButton:disabled {{ color: {muted}; }}
 QPushButton#primary {{ background: {accent}; color: {on_accent}; border: 1px solid {accent};
                        font-weight: 600; }}
 QPushButton#primary:disabled {{ background: {border}; border-color: {border}; }}
+QPushButton#range {{ padding: 2px {s}px; min-height: 16px; font-size: {caption}px; }}
 QPushButton#flat {{ border: none; background: transparent; padding: 2px {xs}px; }}
 QPushButton#flat:hover {{ background: {hover}; }}
 QLineEdit, QPlainTextEdit, QTextBrowser {{ background: {base}; border: 1px solid {border};

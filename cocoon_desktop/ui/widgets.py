@@ -36,8 +36,8 @@ class Card(QFrame):
         header.setSpacing(Space.S)
         self.title = QLabel(title)
         self.title.setObjectName("title")
-        header.addWidget(self.title)
-        header.addStretch(1)
+        self.title.setWordWrap(True)  # a long GPU name wraps rather than widening the page
+        header.addWidget(self.title, 1)  # the title takes the room; header extras sit right
         self.header = header
         outer.addLayout(header)
         self.body = QVBoxLayout()

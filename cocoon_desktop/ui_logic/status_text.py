@@ -49,14 +49,18 @@ def throughput_text(stats: EngineStats | None) -> str:
     return f"{stats.tokens_per_second_recent:.1f} tokens/s while generating (last 10 s)"
 
 
+ENGINE_IDLE = {EngineState.LOADING: "Loading the model…", EngineState.STOPPING: "Stopping…"}
+
+
 def panel_rows(status: NodeStatus) -> dict[str, str]:
     """The serving panel's rows as of one status: each row says what is true now, so nothing
     of a worker or an engine that stopped stays on screen ("0 of 4 running · 1 proxy
     connected" after Stop serving was the bug)."""
     engine = status.engine
     stats = engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
-    rows = {"Model": "—", "GPU offload": "—", "Throughput": "Engine stopped",
-            "Engine load": "Engine stopped", "Network jobs": "Not serving",
+    idle = ENGINE_IDLE.get(engine.state, "Engine stopped")
+    rows = {"Model": "—", "GPU offload": "—", "Throughput": idle,
+            "Engine load": idle, "Network jobs": "Not serving",
             "Capacity": status.engine_capacity_note or "—",
             "Isolation": engine.sandbox.detail if engine.sandbox is not None else "—"}
     if stats is not None:

@@ -54,6 +54,10 @@ def test_after_stop_serving_the_panel_says_so_and_keeps_no_worker_figures() -> N
     rows = panel_rows(engine_stopped)
     assert rows["Throughput"] == rows["Engine load"] == "Engine stopped"
     assert rows["Model"] == "—"  # the last probe of a stopped engine is not shown as now
+    loading = NodeStatus(state=NodeState.STARTING, headline="Starting.", wanted=True,
+                         engine=EngineStatus(EngineState.LOADING, "Loading smollm."))
+    rows = panel_rows(loading)
+    assert rows["Throughput"] == "Loading the model…" and rows["Network jobs"] == "Connecting…"
 
 
 def test_throughput_is_the_speed_while_generating_or_idle() -> None:
