@@ -59,6 +59,8 @@ class AppSettings:
     wizard_completed: bool = False
     # Serving
     serve_on_start: bool = False
+    serving_at_quit: bool = False  # the app was serving when it last quit
+    resume_asked: bool = False  # "Resume serving when the app starts?" was answered (ask once)
     network: NetworkKind = NetworkKind.DEVNET
     network_endpoint: str = ""  # proxy host:port, or a root-config file; empty = network default
     ton_config_path: str = ""  # a liteserver config file; empty = the network's global config

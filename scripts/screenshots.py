@@ -6,8 +6,10 @@
 Runs the real app shell on a throwaway data folder, under the X display when there is one
 (Xvfb in tests) or offscreen otherwise. This machine has no NVIDIA GPU: the GPU card is fed by
 the fake NVML from tests/helpers (an RTX 4090 under load). Everything else is real: the engine
-with the bundled model answers the chat, the in-app devnet routes requests to the worker, and
-the earnings come from the ledger those requests filled.
+with the bundled model answers the chat, "Send test jobs" sends prompts through the in-app
+devnet's client while the dashboard is grabbed (jobs moving), and the earnings come from the
+ledger those jobs filled. The chat keeps two conversations (the list); the wizard echoes a
+pasted mainnet address on the devnet. Needs the keyring for the wallet (scripts/test.sh).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SIZES = {"main": (1280, 820), "chat": (1100, 700), "wizard": (760, 600)}
 SHOTS = ("dashboard", "dashboard-loading", "dashboard-dark", "earnings", "wallet", "logs",
-         "settings", "chat", "wizard-eligibility", "wizard-model", "tray-menu")
+         "settings", "chat", "chat-dark", "wizard-eligibility", "wizard-address", "wizard-model",
+         "wizard-finish", "tray-menu")
+PASTED_ADDRESS = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"  # a mainnet form
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,26 +39,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-engine", action="store_true",
                         help="skip the engine (no chat answer, no served requests)")
     return parser.parse_args()
-
-
-async def devnet_requests(shell: Any, count: int) -> None:
-    """Send chat requests through the devnet client, as a Cocoon user would."""
-    import aiohttp
-
-    run = json.loads((shell.paths.data_dir / "node-run.json").read_text())  # the node's run file
-    url, token = run["devnet_client_url"], run["devnet_client_token"]
-    model = shell.engine.status.stats.model_name.split("@", 1)[0]
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession() as session:
-        for i in range(count):
-            body = {"model": model, "max_tokens": 24, "stream": True,
-                    "messages": [{"role": "user", "content": f"Name a colour ({i})."}]}
-            async with session.post(f"{url}/v1/chat/completions", json=body,
-                                    headers=headers) as response:
-                text = await response.text()
-                if response.status != 200:
-                    raise RuntimeError(f"the devnet refused a request ({response.status}): "
-                                       f"{text[:300]}")
 
 
 async def wait_for(predicate: Any, timeout_s: float) -> None:
@@ -119,16 +103,22 @@ async def serve_and_chat(shell: Any, out: Path) -> Path:
     step("serving on the devnet")
     await shell.node.start_serving()
     await wait_for(lambda: shell.node.status.state.value == "serving", 120)
-    step("sending devnet requests")
-    await devnet_requests(shell, 6)
-    await wait_for(lambda: shell.earnings.view and shell.earnings.view.recent, 30)
-    step("chatting")
-    shell.windows.show_chat()
-    shell.chat.set_params(shell.chat.params.__class__(0.0, 1.0, 48))
-    shell.chat.send("Explain in two sentences what a GPU does.")
-    await shell.chat.wait_idle()
-    assert shell.engine.status.state is EngineState.READY
     shell.engine.status_changed.disconnect(loading.on_engine_status)
+    step("chatting (two conversations for the list)")
+    shell.windows.show_chat()
+    shell.chat.set_params(shell.chat.params.__class__(0.0, 1.0, 40))
+    for question in ("Name three colours of the rainbow.",
+                     "Explain in two sentences what a GPU does."):
+        shell.chat.clear()  # a new conversation; the previous one stays in the list
+        shell.chat.send(question)
+        await shell.chat.wait_idle()
+    await wait_for(lambda: shell.windows.chat.chats.list.count() == 2, 30)
+    assert shell.engine.status.state is EngineState.READY
+    step("sending test jobs through the devnet")
+    shell.devnet.start()
+    await wait_for(lambda: shell.devnet.counts.answered >= 12, 180)
+    await wait_for(lambda: shell.earnings.view is not None
+                   and shell.earnings.view.summary.last_hour.requests >= 12, 60)
     return loading.save(out)
 
 
@@ -150,48 +140,64 @@ async def take(shell: Any, out: Path, engine: bool) -> list[Path]:
     shots = [await serve_and_chat(shell, out)] if engine else []
     await asyncio.sleep(3)  # a few monitoring ticks for the charts
     await shell.earnings.refresh()
-    step("main window pages")
+    step("main window pages (test jobs moving)")
+    w.earnings.show_period("day")
+    for card in (*w.dashboard.gpu_cards.values(), w.dashboard.machine):
+        card.range.pick("1 min")  # the app has run for a minute: its charts are full
     for page in ("Dashboard", "Earnings", "Wallet", "Logs", "Settings"):
         w.main.show_page(page)
         shots.append(await save(w.main, out, page.lower(), SIZES["main"]))
-    shell.theme.apply(Theme.DARK)
-    w.main.show_page("Dashboard")
-    shots.append(await save(w.main, out, "dashboard-dark", SIZES["main"]))
-    shell.theme.apply(Theme.LIGHT)
-    shots.append(await save(w.chat, out, "chat", SIZES["chat"]))
-    step("wizard")
-    wizard = w.show_wizard()
-    await wait_for(lambda: wizard.machine.eligibility is not None, 120)
-    shots.append(await save(wizard, out, "wizard-eligibility", SIZES["wizard"]))
-    await walk_wizard_to_model(wizard)
-    shots.append(await save(wizard, out, "wizard-model", SIZES["wizard"]))
-    wizard.reject()
     menu = shell.tray.menu
     menu.adjustSize()
     shots.append(await save(menu, out, "tray-menu", (menu.sizeHint().width(),
                                                 menu.sizeHint().height())))
+    shell.theme.apply(Theme.DARK)
+    w.main.show_page("Dashboard")
+    shots.append(await save(w.main, out, "dashboard-dark", SIZES["main"]))
+    shots.append(await save(w.chat, out, "chat-dark", SIZES["chat"]))
+    shell.theme.apply(Theme.LIGHT)
+    shots.append(await save(w.chat, out, "chat", SIZES["chat"]))
+    await shell.devnet.stop()
+    shots += await wizard_shots(w, out)
     step("shutting down")
     await shell.shutdown(10)
     step("done")
     return shots
 
 
-async def walk_wizard_to_model(wizard: Any) -> None:
+async def wizard_shots(w: Any, out: Path) -> list[Path]:
+    """Eligibility; a mainnet address pasted on the devnet and echoed as given; the model; the
+    summary (the address as given, with the devnet's form of it in words)."""
     from cocoon_desktop.settings import NetworkKind
     from cocoon_desktop.ui_logic.wizard import Step, WalletMode
 
+    step("wizard")
+    wizard = w.show_wizard()
     m = wizard.machine
+    await wait_for(lambda: m.eligibility is not None, 120)
+    shots = [await save(wizard, out, "wizard-eligibility", SIZES["wizard"])]
     m.next()
     wizard.sync()
     m.choose_network(NetworkKind.DEVNET)
     m.next()
     wizard.sync()
-    m.choose_wallet_mode(WalletMode.SKIP)
+    m.choose_wallet_mode(WalletMode.LINK)
     wizard.sync()
-    await wait_for(lambda: bool(m.node_wallet_address) or m.can_advance(), 30)
+    page = wizard.pages[Step.LINK_ADDRESS]
+    page.address.setText(PASTED_ADDRESS)
+    if not await page.submit():
+        raise RuntimeError(f"the wizard refused the address: {page.error.text()}")
+    await wait_for(lambda: m.step is Step.NODE_WALLET and m.can_advance(), 60)
+    shots.append(await save(wizard, out, "wizard-address", SIZES["wizard"]))
     m.next()
     wizard.sync()
     await wait_for(lambda: m.step is Step.MODEL and m.can_advance(), 120)
+    shots.append(await save(wizard, out, "wizard-model", SIZES["wizard"]))
+    m.next()
+    wizard.sync()
+    shots.append(await save(wizard, out, "wizard-finish", SIZES["wizard"]))
+    wizard.reject()
+    return shots
 
 
 def main() -> int:
@@ -206,6 +212,7 @@ def main() -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from cocoon_desktop.core.logs import setup_logging
     from cocoon_desktop.core.paths import app_paths
     from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
     from cocoon_desktop.hardware.gpu.nvml import Nvml
@@ -215,6 +222,7 @@ def main() -> int:
     from tests.helpers.fake_nvml import FakeGpu, FakeNvml
 
     paths = app_paths().ensure()
+    log_file = setup_logging(paths.log_dir)  # the Logs page shows the app's own log
     save_settings(paths.settings_file, AppSettings(
         wizard_completed=True, monitoring_interval_s=0.2, context_tokens=1024,
         max_active_requests=2, tariff_per_kwh=0.30, tariff_currency="EUR"))
@@ -225,7 +233,7 @@ def main() -> int:
     with pytest.MonkeyPatch.context() as patch:
         FakeNvml([FakeGpu.rtx_4090(temperature_c=64, utilization_gpu_percent=92,
                                    power_mw=318_000)]).install(patch)
-        shell = AppShell(app, paths, monitor=open_gpu_monitor(Nvml()))
+        shell = AppShell(app, paths, log_file=log_file, monitor=open_gpu_monitor(Nvml()))
         with loop:
             shots = loop.run_until_complete(take(shell, args.out, not args.no_engine))
     print(json.dumps({"screenshots": [str(p) for p in shots]}))

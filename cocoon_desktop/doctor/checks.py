@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cocoon_desktop.doctor.verdict import MachineFacts
+from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
 from cocoon_desktop.hardware.gpu.nvml import NvmlState
 from cocoon_desktop.hardware.units import GiB, format_bytes
 
@@ -69,7 +70,7 @@ def _llama(facts: MachineFacts) -> Check:
         return Check("llama", "llama.cpp", CheckStatus.OK, facts.llama_detail)
     if has_gpu:
         return Check("llama", "llama.cpp", CheckStatus.WARNING, facts.llama_detail,
-                     "Rebuild with CUDA so the GPU is used: `COCOON_CUDA=1 ./scripts/run-app.sh`.")
+                     REBUILD_WITH_CUDA)
     return Check("llama", "llama.cpp", CheckStatus.OK, facts.llama_detail)
 
 

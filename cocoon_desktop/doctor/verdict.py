@@ -18,6 +18,7 @@ from cocoon_desktop.doctor.probes import (
     NvidiaFacts,
     TdxFacts,
 )
+from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
 from cocoon_desktop.hardware.gpu.nvml import NvmlState
 
 
@@ -156,7 +157,7 @@ def conclude(facts: MachineFacts) -> Verdict:
     if gpu_idle:
         reasons.append(f"This llama.cpp build runs on the CPU only ({facts.llama_detail}), so "
                        "the GPU would sit idle.")
-        steps.append("Rebuild it with CUDA: `COCOON_CUDA=1 ./scripts/run-app.sh`.")
+        steps.append(REBUILD_WITH_CUDA)
     blocking, fixes = _blockers(facts)
     if blocking:
         tier = ServeTier.LOCAL_CHAT

@@ -68,6 +68,7 @@ class EarningsSummary:
     paid_nanoton: int  # payouts the worker contract carried out
     in_flight_nanoton: int  # payouts sent, not yet seen done on chain
     pending_nanoton: int  # earned (by this ledger) and not yet paid or in flight
+    last_hour: PeriodFigures  # the last 60 minutes: the pace a front end leads with
     requests_last_hour: int
     tokens_per_s_last_hour: float  # completion tokens over the last hour's 3600 s
     generation_tokens_per_s: float  # completion tokens per second of request time, last hour
@@ -144,7 +145,7 @@ def summarize(ledger: Ledger, now: datetime | None = None, zone: tzinfo | None =
         as_of=now, today=since(day_start(now, zone)), last_7_days=since(day_start(now, zone, 6)),
         last_30_days=since(day_start(now, zone, 29)), all_time=all_time,
         paid_nanoton=paid, in_flight_nanoton=in_flight,
-        pending_nanoton=max(0, all_time.earned_nanoton - paid - in_flight),
+        pending_nanoton=max(0, all_time.earned_nanoton - paid - in_flight), last_hour=last_hour,
         requests_last_hour=last_hour.requests,
         tokens_per_s_last_hour=last_hour.completion_tokens / 3600,
         generation_tokens_per_s=last_hour.completion_tokens / busy_s if busy_s > 0 else 0.0,

@@ -28,7 +28,7 @@ class EngineStats:
     supports_gpu_offload: bool
     gpu_layers_requested: int  # -1 = every layer
     gpu_layers_offloaded: int
-    tokens_per_second_recent: float  # completion tokens, all requests, last 10 s
+    tokens_per_second_recent: float  # completion tokens per generating second, last 10 s
     requests_completed: int
     requests_cancelled: int
     requests_failed: int

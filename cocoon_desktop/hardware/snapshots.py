@@ -200,3 +200,4 @@ class GpuAvailability:
     state: str  # an `NvmlState` value
     summary: str  # what is the case, in plain words
     fix: str  # what the user can do; empty when nothing is needed
+    expected: bool = False  # no NVIDIA card at all: nothing is wrong, the CPU serves

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cocoon_desktop.core.tasks import run_blocking
+from cocoon_desktop.network.devnet.load import DevnetEndpoint
 from cocoon_desktop.network.worker.http_stats import PayoutHook
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome
@@ -41,6 +42,15 @@ class WorkerHost:
     @property
     def label(self) -> str:
         return self.opened.label if self.opened is not None else ""
+
+    @property
+    def devnet_endpoint(self) -> DevnetEndpoint | None:
+        """The in-app devnet's OpenAI endpoint while serving on it (any OpenAI client can use
+        it, and the app's own test jobs do)."""
+        devnet = self.opened.devnet if self.opened is not None else None
+        if devnet is None:
+            return None
+        return DevnetEndpoint(devnet.http_url, devnet.settings.http_token)
 
     @property
     def stats_url(self) -> str:

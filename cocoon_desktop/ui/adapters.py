@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cocoon_desktop.ui.controllers.chat import ChatController
+from cocoon_desktop.ui.controllers.devnet_load import DevnetLoadController
 from cocoon_desktop.ui.controllers.doctor import DoctorController
 from cocoon_desktop.ui.controllers.earnings import EarningsController
 from cocoon_desktop.ui.controllers.engine import EngineController
@@ -32,3 +33,4 @@ class Adapters:
     doctor: DoctorController
     chat: ChatController
     logs: LogController
+    devnet: DevnetLoadController

@@ -12,6 +12,7 @@ from cocoon_desktop.hardware.snapshots import HealthTick
 from cocoon_desktop.node.status import NEEDS_USER, NodeStatus
 from cocoon_desktop.ui.controllers.wallet import WalletView
 from cocoon_desktop.ui_logic.glance import GlanceFacts
+from cocoon_desktop.ui_logic.rate import EarningRate
 from cocoon_desktop.wallet.chain_types import AccountReading
 
 
@@ -35,12 +36,14 @@ class GlanceFeed(QObject):
 
     def on_node_status_changed(self, status: NodeStatus) -> None:
         self._serving_problem = status.headline if status.state in NEEDS_USER else ""
-        reason = "; ".join(status.paused_reasons) if status.paused_reasons else (
-            "" if status.wanted else "paused by you")
+        # A pause is protection's (a hot card, a game): the user's own stop is "Not serving".
+        reason = "; ".join(status.paused_reasons) if status.wanted else ""
         active = status.worker.active_requests if status.worker is not None else None
         e = status.earnings  # one network's ledger; None (unknown) right after a switch
-        self._set(serving=status.accepting, pause_reason=reason, active_jobs=active,
+        self._set(serving=status.accepting, wanted=status.wanted, pause_reason=reason,
+                  active_jobs=active,
                   earnings_network=status.earnings_network,
+                  rate=EarningRate.of(e) if e else None,
                   earned_today_nanoton=e.today.earned_nanoton if e else None,
                   earned_total_nanoton=e.all_time.earned_nanoton if e else None,
                   pending_payout_nanoton=e.pending_nanoton if e else None)

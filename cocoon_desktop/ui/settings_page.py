@@ -1,115 +1,77 @@
-"""The Settings screen: every preference, validated as a whole, saved on Apply."""
+"""The Settings screen: every preference, validated as a whole, saved on Apply.
+
+Labels line up in one column across every section; values read as people say them (the
+fields come from `ui_logic.settings_form`); the mouse wheel scrolls the page and never changes
+a value the pointer passes over.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from cocoon_desktop.core.tasks import spawn
-from cocoon_desktop.settings import AppSettings, NetworkKind, SettingsError, Theme
+from cocoon_desktop.settings import AppSettings, SettingsError
 from cocoon_desktop.ui.controllers.settings import SettingsController
-from cocoon_desktop.ui.widgets import Card, StateLabel, muted
+from cocoon_desktop.ui.theme import Space
+from cocoon_desktop.ui.widgets import Card, ComboBox, DoubleSpinBox, SpinBox, StateLabel, muted
+from cocoon_desktop.ui_logic.settings_form import SECTIONS, FieldSpec
 
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    help: str = ""
-    low: float = 0
-    high: float = 0
-    step: float = 1
-    suffix: str = ""
-
-
-SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
-    ("Appearance and desktop", (
-        FieldSpec("theme", "Theme", "System follows your desktop's light or dark setting."),
-        FieldSpec("notifications", "Notifications", "Payouts, protection pauses, engine crashes."),
-        FieldSpec("autostart", "Start at login"),
-        FieldSpec("start_minimized", "Start in the tray"),
-    )),
-    ("Serving", (
-        FieldSpec("network", "Network"),
-        FieldSpec("network_endpoint", "Network endpoint",
-                  "A root-config JSON file of the network, optionally followed by a space and "
-                  "a proxy's host:port; empty uses the network's default."),
-        FieldSpec("ton_config_path", "TON liteserver config",
-                  "A global-config JSON file; empty uses the network's public config."),
-        FieldSpec("coefficient", "Price coefficient", "1000 = 1.0x the network price.",
-                  1, 1_000_000),
-        FieldSpec("max_active_requests", "Max parallel jobs", "", 1, 256),
-        FieldSpec("serve_on_start", "Serve when the app starts"),
-    )),
-    ("GPU protection", (
-        FieldSpec("pause_temperature_c", "Pause at", "", 40, 100, suffix=" °C"),
-        FieldSpec("resume_temperature_c", "Resume below", "", 30, 95, suffix=" °C"),
-        FieldSpec("pause_on_throttle", "Pause when the GPU slows itself down"),
-        FieldSpec("vram_headroom_mib", "Keep VRAM free", "", 0, 65536, 256, " MiB"),
-        FieldSpec("game_mode_processes", "Game mode programs",
-                  "One program name per line; serving pauses and the model unloads while one "
-                  "runs."),
-        FieldSpec("monitoring_interval_s", "Monitoring interval", "", 0.2, 60, 0.5, " s"),
-    )),
-    ("Money", (
-        FieldSpec("tariff_per_kwh", "Electricity price per kWh", "", 0, 100, 0.01),
-        FieldSpec("tariff_currency", "Currency", "A three-letter code such as USD or EUR."),
-        FieldSpec("ton_price", "Price of one TON", "In the currency above, for earnings net of "
-                  "electricity; 0 leaves net figures out (the app never guesses a rate).",
-                  0, 1_000_000, 0.1),
-        FieldSpec("payout_threshold_ton", "Payout threshold", "", 0, 1_000_000, 0.5, " TON"),
-    )),
-    ("Model", (
-        FieldSpec("gpu_layers", "GPU layers", "-1 puts every layer that fits on the GPU.",
-                  -1, 10_000),
-        FieldSpec("context_tokens", "Context", "", 256, 1_048_576, 256, " tokens"),
-    )),
-)
-CHOICES: dict[str, list[str]] = {
-    "theme": [t.value for t in Theme], "network": [n.value for n in NetworkKind],
-}
+EDITOR_MAX_WIDTH = 460  # a number or a choice does not need the whole page's width
 
 
 class SettingsPage(QWidget):
     def __init__(self, controller: SettingsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.specs = {spec.name: spec for _, specs in SECTIONS for spec in specs}
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.labels: dict[str, QLabel] = {}
         content = QWidget()
         column = QVBoxLayout(content)
+        column.setContentsMargins(0, 0, Space.S, 0)
+        column.setSpacing(Space.M)
         for title, specs in SECTIONS:
             card = Card(title)
-            form = QFormLayout()
-            card.body.addLayout(form)
-            for spec in specs:
-                form.addRow(spec.label, self._field(spec))
+            grid = QGridLayout()
+            grid.setHorizontalSpacing(Space.L)
+            grid.setVerticalSpacing(Space.S)
+            grid.setColumnStretch(1, 1)
+            for row, spec in enumerate(specs):
+                label = QLabel(spec.label)
+                self.labels[spec.name] = label
+                grid.addWidget(label, row, 0, Qt.AlignmentFlag.AlignTop)
+                grid.addWidget(self._field(spec), row, 1)
+            card.body.addLayout(grid)
             column.addWidget(card)
+        width = max(label.sizeHint().width() for label in self.labels.values())
+        for label in self.labels.values():  # one label column for every section
+            label.setFixedWidth(width)
+            label.setContentsMargins(0, Space.XS, 0, 0)
         autostart = self.editors["autostart"]
         autostart.setEnabled(controller.autostart.available)
         autostart.setToolTip(controller.autostart.detail)
         column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(content)
         self.status = StateLabel()
         self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("primary")
         self.revert_button = QPushButton("Revert")
         self.apply_button.clicked.connect(self._on_apply_clicked)
         self.revert_button.clicked.connect(lambda: self.load(self.controller.settings))
@@ -118,41 +80,52 @@ class SettingsPage(QWidget):
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(Space.L, Space.L, Space.L, Space.L)
+        layout.setSpacing(Space.M)
         for warning in controller.load_warnings:
             banner = QLabel(warning)
             banner.setObjectName("banner")
             banner.setWordWrap(True)
             layout.addWidget(banner)
-        layout.addWidget(scroll)
+        layout.addWidget(self.scroll)
         layout.addLayout(buttons)
         controller.settings_changed.connect(self.load)
         self.load(controller.settings)
 
-    def _field(self, spec: FieldSpec) -> QWidget:
+    def _editor(self, spec: FieldSpec) -> QWidget:
         default = getattr(AppSettings(), spec.name)
-        editor: QWidget
-        if spec.name in CHOICES:
-            editor = QComboBox()
-            editor.addItems(CHOICES[spec.name])
-        elif isinstance(default, bool):
-            editor = QCheckBox()
-        elif isinstance(default, int):
-            editor = QSpinBox()
-            editor.setRange(int(spec.low), int(spec.high))
-            editor.setSingleStep(int(spec.step))
-            editor.setSuffix(spec.suffix)
-        elif isinstance(default, float):
-            editor = QDoubleSpinBox()
-            editor.setRange(spec.low, spec.high)
-            editor.setSingleStep(spec.step)
-            editor.setDecimals(2)
-            editor.setSuffix(spec.suffix)
-        elif isinstance(default, tuple):
-            editor = QPlainTextEdit()
-            editor.setFixedHeight(70)
-        else:
-            editor = QLineEdit()
+        if spec.choices:
+            combo = ComboBox()
+            for value, label in spec.choices:
+                combo.addItem(label, value)
+            return combo
+        if isinstance(default, bool):
+            return QCheckBox()
+        if isinstance(default, int) and spec.scale == 1:
+            box = SpinBox()
+            box.setRange(int(spec.low), int(spec.high))
+            box.setSingleStep(int(spec.step))
+            box.setSuffix(spec.suffix)
+            box.setSpecialValueText(spec.special)
+            return box
+        if isinstance(default, int | float):
+            number = DoubleSpinBox()
+            number.setDecimals(3 if spec.scale != 1 else spec.decimals)
+            number.setRange(spec.low, spec.high)
+            number.setSingleStep(spec.step)
+            number.setSuffix(spec.suffix)
+            return number
+        if isinstance(default, tuple):
+            text = QPlainTextEdit()
+            text.setFixedHeight(70)
+            return text
+        return QLineEdit()
+
+    def _field(self, spec: FieldSpec) -> QWidget:
+        editor = self._editor(spec)
         editor.setObjectName(f"setting_{spec.name}")
+        if not isinstance(editor, QCheckBox | QPlainTextEdit | QLineEdit):
+            editor.setMaximumWidth(EDITOR_MAX_WIDTH)
         self.editors[spec.name] = editor
         error = QLabel()
         error.setObjectName("bad")
@@ -172,12 +145,13 @@ class SettingsPage(QWidget):
     def load(self, settings: AppSettings) -> None:
         for name, editor in self.editors.items():
             value = getattr(settings, name)
-            if isinstance(editor, QComboBox):
-                editor.setCurrentText(str(value))
+            spec = self.specs[name]
+            if isinstance(editor, ComboBox):
+                editor.setCurrentIndex(max(0, editor.findData(str(value))))
             elif isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
-            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
-                editor.setValue(value)
+            elif isinstance(editor, SpinBox | DoubleSpinBox):
+                editor.setValue(spec.shown(value))
             elif isinstance(editor, QPlainTextEdit):
                 editor.setPlainText("\n".join(value))
             elif isinstance(editor, QLineEdit):
@@ -187,12 +161,12 @@ class SettingsPage(QWidget):
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, editor in self.editors.items():
-            if isinstance(editor, QComboBox):
-                out[name] = editor.currentText()
+            if isinstance(editor, ComboBox):
+                out[name] = editor.currentData()
             elif isinstance(editor, QCheckBox):
                 out[name] = editor.isChecked()
-            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
-                out[name] = editor.value()
+            elif isinstance(editor, SpinBox | DoubleSpinBox):
+                out[name] = self.specs[name].stored(editor.value())
             elif isinstance(editor, QPlainTextEdit):
                 out[name] = [line for line in editor.toPlainText().splitlines() if line.strip()]
             elif isinstance(editor, QLineEdit):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from cocoon_desktop.core import tasks
@@ -26,9 +26,10 @@ from cocoon_desktop.node.status import NodeStatus
 from cocoon_desktop.node.wallet_host import NodeWallet
 from cocoon_desktop.platform.autostart import Autostart, system_autostart
 from cocoon_desktop.protocol.money import format_ton
-from cocoon_desktop.settings import AppSettings
+from cocoon_desktop.settings import AppSettings, SettingsError
 from cocoon_desktop.ui.adapters import Adapters
 from cocoon_desktop.ui.controllers.chat import ChatController
+from cocoon_desktop.ui.controllers.devnet_load import DevnetLoadController
 from cocoon_desktop.ui.controllers.doctor import DoctorController
 from cocoon_desktop.ui.controllers.earnings import EarningsController
 from cocoon_desktop.ui.controllers.engine import EngineController
@@ -43,12 +44,15 @@ from cocoon_desktop.ui.theme import ThemeManager
 from cocoon_desktop.ui.tray import Tray
 from cocoon_desktop.ui.windows import Windows
 from cocoon_desktop.ui_logic.chat import GenerationParams
+from cocoon_desktop.ui_logic.chat_store import ChatStore
+from cocoon_desktop.ui_logic.glance import close_notice
 from cocoon_desktop.wallet.secret_store import SecretStore
 from cocoon_desktop.wallet.transactions import TransactionRecord
 
 log = logging.getLogger(__name__)
 QUIT_DRAIN_S = 30.0
 CLOSE_GRACE_S = 60.0  # beyond the drain: engine stop, ledger close
+CHAT_SETTINGS_SAVE_MS = 500  # typing in the system prompt saves once, not per key
 
 
 class AppShell(QObject):
@@ -79,13 +83,20 @@ class AppShell(QObject):
         self.doctor = DoctorController(self)
         self.chat = ChatController(self.engine.chat_backend, s.chat_system_prompt,
                                    GenerationParams(s.chat_temperature, s.chat_top_p,
-                                                    s.chat_max_tokens), self)
+                                                    s.chat_max_tokens), self,
+                                   store=ChatStore(paths.data_dir / "chats"))
+        self._chat_settings_timer = QTimer(self)
+        self._chat_settings_timer.setSingleShot(True)
+        self._chat_settings_timer.setInterval(CHAT_SETTINGS_SAVE_MS)
+        self._chat_settings_timer.timeout.connect(
+            lambda: tasks.spawn(self._save_chat_settings(), name="chat.settings"))
+        self.devnet = DevnetLoadController(self.node, self)
         self.tray = Tray(self)
         self.glance = GlanceFeed(self)
         self.adapters = Adapters(
             settings=self.settings, node=self.node, engine=self.engine, gpu=self.gpu,
             earnings=self.earnings, wallet=self.wallet, models=self.models, doctor=self.doctor,
-            chat=self.chat, logs=self.logs)
+            chat=self.chat, logs=self.logs, devnet=self.devnet)
         self.windows = Windows(self.adapters, app.windowIcon())
         self._quitting = False
         self._quit_done = asyncio.Event()
@@ -106,14 +117,15 @@ class AppShell(QObject):
         self.wallet.payout_received.connect(self._on_wallet_payout_received)
         g.facts_changed.connect(self.tray.update_facts)
         self.settings.settings_changed.connect(self._on_settings_changed)
-        self.tray.pause_requested.connect(
+        self.tray.stop_requested.connect(
             lambda: tasks.spawn(self.node.stop_serving(), name="tray.pause"))
-        self.tray.resume_requested.connect(
+        self.tray.start_requested.connect(
             lambda: tasks.spawn(self.node.start_serving(), name="tray.resume"))
         self.tray.chat_requested.connect(self.windows.show_chat)
         self.tray.dashboard_requested.connect(self.windows.show_main)
         self.tray.quit_requested.connect(self.request_quit)
         self.windows.main.close_requested.connect(self._on_main_close_requested)
+        self.chat.params_changed.connect(self._chat_settings_timer.start)
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self, minimized: bool = False) -> None:
@@ -125,11 +137,14 @@ class AppShell(QObject):
             await self.gpu.attach(self.node.health)
         await self.earnings.refresh()
         tasks.spawn(self.logs.load_history(), name="logs.history")
+        tasks.spawn(self.chat.list_conversations(), name="chat.list")
         s = self.settings.settings
         if not s.wizard_completed:
             self.windows.show_wizard()
         elif s.serve_on_start:
             tasks.spawn(self.node.start_serving(), name="serving.autostart")
+        elif s.serving_at_quit and not s.resume_asked:
+            self.windows.ask_resume_serving(self._on_resume_answered)
 
     async def run_until_quit(self, minimized: bool = False) -> None:
         await self.start(minimized)
@@ -144,6 +159,8 @@ class AppShell(QObject):
         """Drain jobs, stop the engine, close the node; then the loop may end."""
         self.windows.show_quitting(self.node.status)
         try:
+            await self._remember_serving(self.node.status.wanted)
+            await self.devnet.stop()
             self.chat.stop()
             await self.wallet.stop()
             await self.earnings.stop()
@@ -164,6 +181,32 @@ class AppShell(QObject):
             self._quit_done.set()
             self.quit_finished.emit()
 
+    async def _remember_serving(self, serving: bool) -> None:
+        """Whether the app was serving when it quit: the next start asks once to resume."""
+        if serving == self.settings.settings.serving_at_quit:
+            return
+        try:
+            await self.settings.update(serving_at_quit=serving)
+        except SettingsError as exc:
+            log.warning("quit: whether the app was serving could not be saved: %s", exc)
+
+    def _on_resume_answered(self, resume: bool) -> None:
+        tasks.spawn(self.settings.update(resume_asked=True, serve_on_start=resume),
+                    name="settings.resume")
+        if resume:
+            tasks.spawn(self.node.start_serving(), name="serving.resume")
+
+    async def _save_chat_settings(self) -> None:
+        """The chat's sampling settings and system prompt, kept for the next launch."""
+        p = self.chat.params
+        try:
+            await self.settings.update(
+                chat_temperature=p.temperature, chat_top_p=p.top_p,
+                chat_max_tokens=p.max_tokens,
+                chat_system_prompt=self.chat.conversation.system_prompt)
+        except SettingsError as exc:
+            log.warning("the chat's settings were not saved: %s", exc)
+
     # -- reactions -----------------------------------------------------------------------
     def notify(self, title: str, message: str, critical: bool = False) -> None:
         log.log(logging.WARNING if critical else logging.INFO, "%s: %s", title, message)
@@ -175,8 +218,7 @@ class AppShell(QObject):
             self.windows.main.hide()
             if not self._told_about_tray:
                 self._told_about_tray = True
-                self.notify("Cocoon Desktop keeps running",
-                            "It stays in the tray and keeps serving. Quit from the tray menu.")
+                self.notify(*close_notice(self.node.status.accepting))
             return
         self.request_quit()
 

@@ -10,7 +10,9 @@ from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from cocoon_desktop.resources import resource_path
+from cocoon_desktop.ui.icons import icon
 from cocoon_desktop.ui_logic.glance import GlanceFacts, TrayState, glance_lines, tooltip, tray_state
+from cocoon_desktop.ui_logic.status_text import serve_action
 
 
 def tray_icon(state: TrayState) -> QIcon:
@@ -18,8 +20,8 @@ def tray_icon(state: TrayState) -> QIcon:
 
 
 class Tray(QObject):
-    pause_requested = Signal()
-    resume_requested = Signal()
+    stop_requested = Signal()
+    start_requested = Signal()
     chat_requested = Signal()
     dashboard_requested = Signal()
     quit_requested = Signal()
@@ -35,9 +37,9 @@ class Tray(QObject):
             action.setEnabled(False)
             self.info_actions.append(action)
         self.menu.addSeparator()
-        self.serve_action = self.menu.addAction("Resume serving")
-        self.chat_action = self.menu.addAction("Open chat")
-        self.dashboard_action = self.menu.addAction("Open dashboard")
+        self.serve_action = self.menu.addAction(serve_action(False))
+        self.chat_action = self.menu.addAction(icon("chat"), "Open chat")
+        self.dashboard_action = self.menu.addAction(icon("dashboard"), "Open dashboard")
         self.menu.addSeparator()
         self.quit_action = self.menu.addAction("Quit")
         self.serve_action.triggered.connect(self._on_serve_action_triggered)
@@ -69,7 +71,8 @@ class Tray(QObject):
         self.icon.setToolTip(tooltip(facts))
         for action, line in zip(self.info_actions, glance_lines(facts), strict=True):
             action.setText(line)
-        self.serve_action.setText("Pause serving" if facts.serving else "Resume serving")
+        self.serve_action.setText(serve_action(facts.wanted))
+        self.serve_action.setIcon(icon("stop" if facts.wanted else "play"))
 
     def notify(self, title: str, message: str, critical: bool = False) -> None:
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
@@ -78,7 +81,7 @@ class Tray(QObject):
             self.icon.showMessage(title, message, kind, 8000)
 
     def _on_serve_action_triggered(self) -> None:
-        (self.pause_requested if self.facts.serving else self.resume_requested).emit()
+        (self.stop_requested if self.facts.wanted else self.start_requested).emit()
 
     def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,

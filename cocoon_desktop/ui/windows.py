@@ -6,9 +6,11 @@ the tray, or quit) is the shell's to decide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QProgressDialog
+from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from cocoon_desktop.core import tasks
 from cocoon_desktop.node.status import NodeStatus
@@ -20,6 +22,7 @@ from cocoon_desktop.ui.dashboard.engine_panel import STATE_LEVEL
 from cocoon_desktop.ui.dashboard.model_dialog import ModelDialog
 from cocoon_desktop.ui.dashboard.overview import DashboardPage
 from cocoon_desktop.ui.earnings.earnings_page import EarningsPage
+from cocoon_desktop.ui.icons import icon
 from cocoon_desktop.ui.logs_view import LogsPage
 from cocoon_desktop.ui.main_window import MainWindow
 from cocoon_desktop.ui.settings_page import SettingsPage
@@ -33,35 +36,34 @@ from cocoon_desktop.wallet.mnemonic import check_mnemonic, normalize_words
 
 
 class Windows:
-    def __init__(self, adapters: Adapters, icon: QIcon) -> None:
+    def __init__(self, adapters: Adapters, app_icon: QIcon) -> None:
         self.adapters = a = adapters
         s = a.settings.settings
         self.main = MainWindow()
-        self.main.setWindowIcon(icon)
+        self.main.setWindowIcon(app_icon)
         self.dashboard = DashboardPage(a.engine, a.node, a.gpu, a.earnings,
-                                       s.pause_temperature_c)
-        self.main.add_page("Dashboard", self.dashboard)
+                                       s.pause_temperature_c, a.devnet)
+        self.main.add_page("Dashboard", self.dashboard, "dashboard")
         self.dashboard.engine_panel.model_button.clicked.connect(self.show_model_dialog)
         self.earnings = EarningsPage(a.earnings)
-        self.main.add_page("Earnings", self.earnings)
+        self.main.add_page("Earnings", self.earnings, "earnings")
         self.wallet = WalletPage(a.wallet)
-        self.main.add_page("Wallet", self.wallet)
+        self.main.add_page("Wallet", self.wallet, "wallet")
         self.logs = LogsPage(a.logs)
-        self.main.add_page("Logs", self.logs)
+        self.main.add_page("Logs", self.logs, "logs")
         self.settings = SettingsPage(a.settings)
-        self.main.add_page("Settings", self.settings)
-        chat_action = self.main.menuBar().addAction("Open chat")
-        chat_action.triggered.connect(self.show_chat)
-        wizard_action = self.main.menuBar().addAction("Set-up wizard")
-        wizard_action.triggered.connect(self.show_wizard)
+        self.main.add_page("Settings", self.settings, "settings")
+        self.main.add_action(icon("chat"), "Open chat", self.show_chat)
+        self.main.add_action(icon("wizard"), "Set-up wizard", self.show_wizard)
         self.chat = ChatWindow(a.chat)
-        self.chat.setWindowIcon(icon)
+        self.chat.setWindowIcon(app_icon)
         a.engine.status_changed.connect(
             lambda st: self.chat.set_engine_status(engine_line(st.state, st.detail),
                                                    STATE_LEVEL[st.state]))
         self.wizard: WizardWindow | None = None
         self._wizard_wallet: WalletController | None = None
         self._quitting: QProgressDialog | None = None
+        self.resume_question: QMessageBox | None = None
 
     def show_model_dialog(self) -> ModelDialog:
         a = self.adapters
@@ -112,6 +114,20 @@ class Windows:
         tasks.spawn(self.adapters.settings.update(**result.settings_changes()),
                     name="wizard.save")
         self.show_chat()
+
+    def ask_resume_serving(self, answered: Callable[[bool], None]) -> QMessageBox:
+        """Asked once, when the app was serving when it quit (never blocks the loop)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Resume serving?",
+                          "Resume serving when the app starts?", parent=self.main)
+        box.setInformativeText("Cocoon Desktop was serving when it quit. Yes serves again now "
+                               "and at every start (Settings: Serve when the app starts).")
+        yes = box.addButton("Yes, resume serving", QMessageBox.ButtonRole.YesRole)
+        box.addButton("No", QMessageBox.ButtonRole.NoRole)
+        box.buttonClicked.connect(lambda button: answered(button is yes))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.resume_question = box
+        box.open()
+        return box
 
     def show_quitting(self, status: NodeStatus) -> None:
         running = status.worker.active_requests if status.worker is not None else 0

@@ -34,3 +34,18 @@ def format_age(seconds: float | None) -> str:
     if seconds < 5:
         return "just now"
     return f"{format_duration(seconds)} ago"
+
+
+_QUANT_PREFIXES = ("Q", "IQ", "F16", "BF16", "F32", "MXFP")
+
+
+def model_display_name(cocoon_name: str) -> str:
+    """A model name people read: "HuggingFaceTB/SmolLM2-135M-Instruct.Q4_1@local:b179c9…"
+    reads "SmolLM2-135M-Instruct · Q4_1" (the organisation, the commit and the hash are for
+    machines: they stay in the tooltip)."""
+    base = cocoon_name.split("@", 1)[0].strip()
+    name = base.rsplit("/", 1)[-1] or base
+    stem, dot, quant = name.rpartition(".")
+    if dot and stem and quant.upper().startswith(_QUANT_PREFIXES):
+        return f"{stem} · {quant}"
+    return name

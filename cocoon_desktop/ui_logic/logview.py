@@ -7,7 +7,9 @@ entry above them.
 
 from __future__ import annotations
 
+import html
 import logging
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -93,3 +95,46 @@ def export_entries(entries: Iterable[LogEntry], path: Path) -> int:
             handle.write(entry.line() + "\n")
             count += 1
     return count
+
+
+def entry_key(entry: LogEntry) -> tuple[int, int, str, str]:
+    """Who an entry is, whether it came from the log file (millisecond times) or live: the
+    same record read both ways is one entry, shown once."""
+    # The file keeps whole milliseconds (1234.567 reads back as 1234.566999…): a thousandth of
+    # a millisecond's slack makes both readings the same millisecond.
+    return math.floor(entry.created * 1000 + 1e-3), entry.level, entry.logger, entry.message
+
+
+def merge_history(history: Iterable[LogEntry], live: Iterable[LogEntry]) -> list[LogEntry]:
+    """The file's past, then the live entries it does not already hold."""
+    merged = list(history)
+    seen = {entry_key(e) for e in merged}
+    merged += [e for e in live if entry_key(e) not in seen]
+    return merged
+
+
+def split_details(message: str) -> tuple[str, str]:
+    """(the first line, the rest): a traceback or other detail folds under "details"."""
+    first, _, rest = message.partition("\n")
+    return first, rest.strip("\n")
+
+
+LEVEL_CLASS = {logging.ERROR: "bad", logging.CRITICAL: "bad", logging.WARNING: "warn"}
+
+
+def entry_html(entry: LogEntry, number: int, expanded: bool, colors: dict[str, str]) -> str:
+    """One entry as the page shows it: time, level, source and its first line, wrapped; a
+    traceback folded under a "details" link (`details:<number>`) until the user opens it."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created))
+    headline, details = split_details(entry.message)
+    color = colors.get(LEVEL_CLASS.get(entry.level, ""), colors["text"])
+    parts = [f'<span style="color:{colors["muted"]}">{stamp}</span> '
+             f'<b style="color:{color}">{entry.level_name}</b> '
+             f'<span style="color:{colors["muted"]}">{html.escape(entry.logger)}</span> '
+             f'{html.escape(headline)}']
+    if details:
+        label = "hide details" if expanded else "details"
+        parts.append(f' <a href="details:{number}">{label}</a>')
+        if expanded:
+            parts.append(f'<pre style="color:{colors["muted"]}">{html.escape(details)}</pre>')
+    return f'<p style="margin:0 0 4px 0">{"".join(parts)}</p>'

@@ -9,8 +9,10 @@ in the headline.
 from __future__ import annotations
 
 from cocoon_desktop.engine.attestation.measurement import AttestationStatus
+from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.ui_logic.format import model_display_name
 
 WAITING_FOR_ENGINE = "Starting: waiting for the engine."
 
@@ -43,3 +45,52 @@ def attestation_line(status: AttestationStatus) -> tuple[str, str, str]:
         details.append(f"Why not Intel TDX: {status.better_unavailable_reason}")
     level = "good" if status.mainnet_capable else "bad" if status.problem else "warn"
     return line, level, "\n".join(details)
+# One word for one action, everywhere (dashboard button, tray menu): "serve", never "pause".
+# "Paused" is kept for what GPU protection does by itself.
+START_SERVING = "Start serving"
+STOP_SERVING = "Stop serving"
+
+
+def serve_action(wanted: bool) -> str:
+    return STOP_SERVING if wanted else START_SERVING
+
+
+def throughput_text(stats: EngineStats | None) -> str:
+    """The engine's speed as it generates (idle time left out), or that it is idle."""
+    if stats is None:
+        return "—"
+    if stats.tokens_per_second_recent <= 0:
+        return "Idle: nothing generated in the last 10 s"
+    return f"{stats.tokens_per_second_recent:.1f} tokens/s while generating (last 10 s)"
+
+
+ENGINE_IDLE = {EngineState.LOADING: "Loading the model…", EngineState.STOPPING: "Stopping…"}
+
+
+def panel_rows(status: NodeStatus) -> dict[str, str]:
+    """The serving panel's rows as of one status: each row says what is true now, so nothing
+    of a worker or an engine that stopped stays on screen ("0 of 4 running · 1 proxy
+    connected" after Stop serving was the bug)."""
+    engine = status.engine
+    stats = engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
+    idle = ENGINE_IDLE.get(engine.state, "Engine stopped")
+    rows = {"Model": "—", "GPU offload": "—", "Throughput": idle,
+            "Engine load": idle, "Network jobs": "Not serving",
+            "Capacity": status.engine_capacity_note or "—",
+            "Isolation": engine.sandbox.detail if engine.sandbox is not None else "—"}
+    if stats is not None:
+        rows["Model"] = model_display_name(stats.model_name)
+        rows["GPU offload"] = (f"{stats.gpu_layers_offloaded} layers on the GPU"
+                               if stats.supports_gpu_offload
+                               else "CPU only (this llama.cpp build cannot offload)")
+        rows["Throughput"] = throughput_text(stats)
+        rows["Engine load"] = (f"{stats.active_requests} running · {stats.queued_requests} "
+                               f"queued (of {stats.capacity} at once)")
+    w = status.worker
+    if w is not None:
+        proxies = f"{w.connected_proxies} {'proxy' if w.connected_proxies == 1 else 'proxies'}"
+        rows["Network jobs"] = (f"{w.active_requests} of {w.max_active_requests} running · "
+                                f"{proxies} connected")
+    elif status.state is NodeState.STARTING:
+        rows["Network jobs"] = "Connecting…"
+    return rows

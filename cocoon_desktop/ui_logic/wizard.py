@@ -51,6 +51,7 @@ class _Data:
     network: NetworkKind | None = None
     wallet_mode: WalletMode | None = None
     owner_address: str = ""
+    owner_address_given: str = ""  # as the user pasted it: what the wizard shows back
     words: list[str] | None = field(default=None, repr=False)
     asked_indices: tuple[int, ...] = ()
     node_wallet_address: str = ""
@@ -91,7 +92,13 @@ class WizardMachine:
 
     @property
     def owner_address(self) -> str:
+        """The canonical form for the network chosen (what the settings keep)."""
         return self._data.owner_address
+
+    @property
+    def owner_address_shown(self) -> str:
+        """The owner address as the user gave it (Electrum and MyTonWallet echo it exactly)."""
+        return self._data.owner_address_given or self._data.owner_address
 
     @property
     def words_to_show(self) -> list[str]:
@@ -211,6 +218,7 @@ class WizardMachine:
             )
         if kind != self._data.network and self._data.owner_address:
             self._data.owner_address = ""  # an address belongs to one network
+            self._data.owner_address_given = ""
         self._data.network = kind
 
     def choose_wallet_mode(self, mode: WalletMode) -> Step:
@@ -225,7 +233,7 @@ class WizardMachine:
             WalletMode.SKIP: Step.NODE_WALLET,
         }[mode]
         if mode is WalletMode.SKIP:
-            self._data.owner_address = ""
+            self._data.owner_address = self._data.owner_address_given = ""
         return self._go(target)
 
     def parse_owner_address(self, text: str) -> str:
@@ -241,6 +249,7 @@ class WizardMachine:
 
     def link_owner_address(self, text: str) -> Step:
         self._data.owner_address = self.parse_owner_address(text)
+        self._data.owner_address_given = "".join(text.split())
         return self._go(Step.NODE_WALLET)
 
     def mnemonic_generated(self, words: list[str]) -> None:
@@ -291,6 +300,7 @@ class WizardMachine:
         if self.step not in (Step.CONFIRM_WORDS, Step.IMPORT_WORDS):
             raise WizardError("No wallet is being created or imported.")
         self._data.owner_address = owner_address
+        self._data.owner_address_given = ""  # the app's own wallet: its form is the one shown
         self._forget_words()
         return self._go(Step.NODE_WALLET)
 

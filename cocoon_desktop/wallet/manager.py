@@ -15,7 +15,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from cocoon_desktop.wallet.address import TonAddress, check_network, parse_address
+from cocoon_desktop.wallet.address import (
+    AddressForm,
+    TonAddress,
+    check_network,
+    parse_address,
+)
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.chain_types import AccountReading
 from cocoon_desktop.wallet.contracts import WalletContract, WalletVersion, wallet_contract
@@ -104,7 +109,8 @@ class WalletManager:
                 f"The node wallet address changes with the owner: it was {previous}. TON left "
                 "there stays reachable from the old address; withdraw it first.",
             )
-        owner = OwnerRecord(parsed.address.raw, source, time.time())
+        given = "".join(text.split()) if parsed.form is AddressForm.FRIENDLY else ""
+        owner = OwnerRecord(parsed.address.raw, source, time.time(), given)
         self.registry.update(owner=owner, node_wallet=node)
         new_node = self._node_contract(node, parsed.address).display_address if node else None
         return OwnerLink(
@@ -114,6 +120,14 @@ class WalletManager:
     def owner_address(self) -> TonAddress | None:
         owner = self.records().owner
         return _raw(owner.address_raw) if owner else None
+
+    def owner_shown(self) -> str | None:
+        """The owner address as the user gave it (as their wallet app shows it); the network's
+        wallet form when it came from elsewhere (a full wallet of this app, an old record)."""
+        owner = self.records().owner
+        if owner is None:
+            return None
+        return owner.given or _raw(owner.address_raw).wallet_form(self.network)
 
     # -- full wallet -------------------------------------------------------------------------
     @staticmethod

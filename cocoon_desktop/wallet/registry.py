@@ -29,6 +29,7 @@ class OwnerRecord:
     address_raw: str
     source: str  # "linked" (watch-only) or "full_wallet"
     linked_at: float
+    given: str = ""  # the address as the user gave it, shown back to them as they know it
 
 
 @dataclass(frozen=True)

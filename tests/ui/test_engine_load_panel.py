@@ -71,7 +71,7 @@ def serve_cancel_then_load(qtbot: Any, panel: EnginePanel, engine: EngineControl
     assert "was cancelled" in engine.status.detail
     assert "was cancelled" in panel.engine_state.text()
     assert node.status.state is NodeState.STOPPED and not node.status.needs_user
-    assert not panel.serve_button.isChecked() and panel.serve_button.text() == "Serve"
+    assert not panel.serve_button.isChecked() and panel.serve_button.text() == "Start serving"
     assert panel.load_bar.isHidden() and panel.cancel_load_button.isHidden()
     assert pid is not None and not psutil.pid_exists(pid)
 

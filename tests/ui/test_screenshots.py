@@ -17,7 +17,8 @@ EXPECTED = {
     "dashboard": (1280, 820), "dashboard-loading": (1280, 820), "dashboard-dark": (1280, 820),
     "earnings": (1280, 820),
     "wallet": (1280, 820), "logs": (1280, 820), "settings": (1280, 820), "chat": (1100, 700),
-    "wizard-eligibility": (760, 600), "wizard-model": (760, 600),
+    "chat-dark": (1100, 700), "wizard-eligibility": (760, 600), "wizard-address": (760, 600),
+    "wizard-model": (760, 600), "wizard-finish": (760, 600),
 }
 
 

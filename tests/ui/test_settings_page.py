@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPlainTextEdit, QSpinBox
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+)
 
 from cocoon_desktop.platform.autostart import XdgAutostart
 from cocoon_desktop.settings import AppSettings, Theme, load_settings, save_settings
@@ -25,7 +36,7 @@ def test_apply_saves_every_kind_of_field(qtbot: Any, paths: Any, run_async: Any)
     page = make_page(qtbot, paths)
     editors = page.editors
     assert isinstance(editors["theme"], QComboBox)
-    editors["theme"].setCurrentText("dark")
+    editors["theme"].setCurrentText("Dark")
     assert isinstance(editors["pause_temperature_c"], QSpinBox)
     editors["pause_temperature_c"].setValue(80)
     assert isinstance(editors["game_mode_processes"], QPlainTextEdit)
@@ -50,7 +61,7 @@ def test_invalid_values_are_explained_and_not_saved(qtbot: Any, paths: Any,
     page.editors["pause_temperature_c"].setValue(70)
     page.editors["resume_temperature_c"].setValue(75)
     page.editors["tariff_currency"].setText("euros")
-    page.editors["theme"].setCurrentText("dark")
+    page.editors["theme"].setCurrentText("Dark")
     assert run_async(page.apply()) is False
     assert "below the pause temperature" in page.errors["resume_temperature_c"].text()
     assert not page.errors["resume_temperature_c"].isHidden()
@@ -69,3 +80,61 @@ def test_a_damaged_settings_file_is_reported_on_the_page(qtbot: Any, paths: Any)
     banners = [w.text() for w in page.findChildren(type(page.status).__mro__[1])
                if w.objectName() == "banner"]
     assert banners and "could not be read" in banners[0]
+
+
+def test_values_read_as_people_say_them(qtbot: Any, paths: Any, run_async: Any) -> None:
+    """Issue 15: the page showed raw values ("devnet", "1000 = 1.0x")."""
+    page = make_page(qtbot, paths)
+    network, coefficient = page.editors["network"], page.editors["coefficient"]
+    assert isinstance(network, QComboBox)
+    assert network.currentText() == "Local devnet (on this computer)"
+    assert page.editors["theme"].currentText() == "Follow the desktop"
+    assert isinstance(coefficient, QDoubleSpinBox)
+    assert coefficient.text() == "1.000 × the network price"
+    assert page.editors["gpu_layers"].text() == "All that fit"  # -1
+    shown = " ".join(w.text() for w in page.findChildren(QLabel))
+    assert "1000 = 1.0x" not in shown and "devnet" not in [network.currentText()]
+    coefficient.setValue(1.25)
+    network.setCurrentText("Cocoon test network")
+    assert run_async(page.apply()) is True
+    saved = json.loads(paths.settings_file.read_text())
+    assert saved["coefficient"] == 1250 and saved["network"] == "testnet"
+
+
+def test_the_wheel_scrolls_the_page_and_changes_no_value(qtbot: Any, paths: Any) -> None:
+    """Issue 15: scrolling the page over the electricity price turned 0.00 into 0.01."""
+    page = make_page(qtbot, paths)
+    page.resize(900, 500)
+    page.show()
+    qtbot.waitExposed(page)
+    price = page.editors["tariff_per_kwh"]
+    page.scroll.ensureWidgetVisible(price)
+    for editor in (price, page.editors["network"], page.editors["pause_temperature_c"]):
+        value = editor.currentText() if isinstance(editor, QComboBox) else editor.value()
+        # Declined (not accepted): Qt hands a real wheel event on to the scroll area.
+        assert not wheel(editor, 120)
+        assert (editor.currentText() if isinstance(editor, QComboBox) else editor.value()) \
+            == value
+    price.setFocus()  # clicked into: now the wheel is the user's way to change it
+    qtbot.waitUntil(price.hasFocus)
+    assert wheel(price, 120)
+    assert price.value() > 0
+
+
+def wheel(widget: Any, delta: int) -> bool:
+    """Turn the wheel over `widget`; whether it took the event."""
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, delta),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_label_columns_line_up_across_sections(qtbot: Any, paths: Any) -> None:
+    page = make_page(qtbot, paths)
+    page.resize(1000, 700)
+    page.show()
+    qtbot.waitExposed(page)
+    lefts = {name: editor.mapTo(page, QPoint(0, 0)).x() for name, editor in page.editors.items()}
+    assert len(set(lefts.values())) == 1, lefts  # one column for every section

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtGui import QGuiApplication
 
 from cocoon_desktop.node.wallet_host import open_wallet
 from cocoon_desktop.settings import NetworkKind
@@ -18,6 +19,7 @@ from cocoon_desktop.wallet.manager import NODE_KEY_REF
 from cocoon_desktop.wallet.networks import TonNetwork
 
 RAW = "0:" + "ab" * 32
+MAINNET_FORM = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"
 
 
 def make(qtbot: Any, paths: Any, store: Any, network: NetworkKind,
@@ -49,8 +51,14 @@ def test_devnet_owner_link_node_wallet_and_export(qtbot: Any, paths: Any, keyrin
     assert page.node_address.text() == node.address
     assert not page.create_node_button.isVisibleTo(page)
     assert page.node_qr.payload == ton_transfer_link(node.address, 2_100_000_000)
-    assert "no funding is needed" in page.node_balance_note.text()
-    assert not page.withdraw_button.isEnabled()  # no chain on the devnet
+    assert "needs no funding" in page.node_balance_note.text()
+    assert not page.node_qr.isVisibleTo(page)  # nothing to send on the devnet: no code to scan
+    assert not page.withdraw_button.isEnabled()  # no chain on the devnet, and it says so
+    assert "no TON chain" in page.chain.text() or "local devnet has none" in \
+        page.withdraw_reason.text()
+    assert page.withdraw_reason.isVisibleTo(page) and page.withdraw_button.toolTip()
+    page.node_address.copy_button.click()  # a Copy button beside every address
+    assert QGuiApplication.clipboard().text() == node.address
     with pytest.raises(TransferError, match="no chain"):
         run_async(controller.plan_withdraw("node", RAW, "1"))
     key = run_async(controller.export_node_key())
@@ -83,6 +91,21 @@ def test_testnet_offline_chain_is_a_state_and_withdraw_explains(
     assert "could not be read" in dialog.status.text() and "nothing was sent" in \
         dialog.status.text()
     assert controller.chain is not None and controller.chain.network is TonNetwork.TESTNET
+
+
+def test_the_owner_address_comes_back_as_given_with_copy(
+        qtbot: Any, paths: Any, keyring_store: Any, run_async: Any) -> None:
+    """Issue 15: a mainnet `UQ…` pasted while serving a test network came back as `0Q…`."""
+    controller, page = make(qtbot, paths, keyring_store, NetworkKind.TESTNET)
+    run_async(controller.refresh())
+    assert run_async(page.link_owner(f" {MAINNET_FORM} "))
+    assert page.owner_address.text() == MAINNET_FORM and page.owner_qr.payload == MAINNET_FORM
+    testnet_form = parse_address(MAINNET_FORM).address.wallet_form(TonNetwork.TESTNET)
+    note = page.owner_note.text()
+    assert page.owner_note.isVisibleTo(page) and testnet_form in note
+    assert "same account" in note
+    page.owner_address.copy_button.click()
+    assert QGuiApplication.clipboard().text() == MAINNET_FORM
 
 
 def test_qr_image_matches_the_code(qapp: Any) -> None:

@@ -30,8 +30,13 @@ def start_first_run(qtbot: Any, shell_factory: Any, run_async: Any, store: Any) 
 def finish_model_step(qtbot: Any, wizard: WizardWindow) -> None:
     qtbot.waitUntil(lambda: wizard.machine.step is Step.MODEL, timeout=SLOW_MS)
     qtbot.waitUntil(wizard.next_button.isEnabled, timeout=SLOW_MS)  # bundled model checked
-    result = wizard.pages[Step.MODEL].result.text()
+    page = wizard.pages[Step.MODEL]
+    result = page.result.text()
     assert "parameters · Q4_1" in result and "CPU" in result  # this test machine has no GPU
+    # One unit for sizes everywhere (it said "98 MB" beside "93.8 MiB"); no shell command.
+    assert "MiB" in result and " MB" not in result + page.bundled.text()
+    assert "COCOON_CUDA" not in result and "`" not in result
+    assert page.result.objectName() == "good"  # no NVIDIA card: nothing to warn about
     wizard.next_button.click()
     assert wizard.machine.step is Step.FINISH
     assert wizard.next_button.text() == "Finish and open the chat"

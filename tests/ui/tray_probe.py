@@ -17,10 +17,10 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     tray = Tray()
     fired: list[str] = []
-    tray.pause_requested.connect(lambda: fired.append("pause"))
+    tray.stop_requested.connect(lambda: fired.append("stop"))
     tray.quit_requested.connect(lambda: fired.append("quit"))
     shown = tray.show()
-    tray.update_facts(GlanceFacts(serving=True, earned_today_nanoton=1_250_000_000,
+    tray.update_facts(GlanceFacts(serving=True, wanted=True, earned_today_nanoton=1_250_000_000,
                                   gpu_temperature_c=66, active_jobs=3))
     waited = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
+from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
 from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 
@@ -40,7 +41,7 @@ def status_warnings(settings: EngineSettings, stats: EngineStats | None,
     if stats is not None and settings.gpu_layers != 0 and stats.gpu_layers_offloaded == 0:
         if not stats.supports_gpu_offload:
             warnings.append("The model runs on the CPU: this llama.cpp build cannot use the GPU. "
-                            "Reinstall with CUDA (COCOON_CUDA=1 scripts/bootstrap.sh app).")
+                            + REBUILD_WITH_CUDA)
         else:
             warnings.append("The model runs on the CPU although GPU layers were asked for: no "
                             "layer fit on the GPU. Free GPU memory or choose a smaller model.")

@@ -25,6 +25,10 @@ MIB = 1024**2
 CUDA_CONTEXT_BYTES = 300 * MIB  # CUDA context, cuBLAS workspace, llama.cpp's own pools
 RESERVE_BYTES = 256 * MIB  # left free for the desktop and other programs
 UBATCH_TOKENS = 512  # llama.cpp's default physical batch
+# Plain words, never a shell command: the installer rebuilds llama.cpp with CUDA by itself when
+# it finds NVIDIA's toolkit and a GPU (scripts/bootstrap.sh).
+REBUILD_WITH_CUDA = ("To use the NVIDIA GPU, install NVIDIA's CUDA toolkit and run the app's "
+                     "installer again: it then rebuilds llama.cpp with CUDA by itself.")
 
 
 def _gib(n: int) -> str:
@@ -93,13 +97,11 @@ def plan_offload(
     def plan(gpu_layers: int, offloaded: int, reason: str) -> OffloadPlan:
         return OffloadPlan(gpu_layers, offloaded, total, estimate, free_vram_bytes, reason)
 
-    if not supports_gpu_offload:
-        return plan(0, 0, (
-            "This llama.cpp build is CPU-only, so every layer runs on the CPU. To use an NVIDIA "
-            "GPU, run `COCOON_CUDA=1 scripts/run-app.sh` on a machine with the CUDA toolkit."
-        ))
-    if free_vram_bytes is None:
+    if free_vram_bytes is None:  # nothing to fix: the CPU is what this machine has
         return plan(0, 0, "No NVIDIA GPU was found, so every layer runs on the CPU.")
+    if not supports_gpu_offload:
+        return plan(0, 0, "This llama.cpp build is CPU-only, so every layer runs on the CPU. "
+                    + REBUILD_WITH_CUDA)
     usable = free_vram_bytes - max(reserve_bytes, 0)
     if estimate.total_bytes <= usable:
         return plan(-1, total, (
@@ -178,10 +180,7 @@ def gpu_offload_support() -> GpuOffloadSupport:
         ))
     if llama_cpp.llama_supports_gpu_offload():
         return GpuOffloadSupport(True, "This llama.cpp build can offload layers to the GPU.")
-    return GpuOffloadSupport(False, (
-        "This llama.cpp build is CPU-only (built without CUDA). To use an NVIDIA GPU, run "
-        "`COCOON_CUDA=1 scripts/run-app.sh` on a machine with the CUDA toolkit (nvcc)."
-    ))
+    return GpuOffloadSupport(False, "This llama.cpp build is CPU-only (built without CUDA).")
 
 
 def llama_library_dir() -> Path | None:
@@ -213,8 +212,8 @@ class OffloadReport:
             return None
         if self.runs_on_cpu_unexpectedly:
             cause = (
-                "this llama.cpp build cannot use the GPU (CPU-only build): run "
-                "`COCOON_CUDA=1 scripts/run-app.sh` on a machine with the CUDA toolkit"
+                "this llama.cpp build cannot use the GPU (CPU-only build). "
+                + REBUILD_WITH_CUDA.rstrip(".")
                 if not self.supports_gpu_offload
                 else "llama.cpp did not offload (driver or CUDA error, or the GPU ran out of "
                 "memory): see the engine log, update the NVIDIA driver, or free GPU memory"

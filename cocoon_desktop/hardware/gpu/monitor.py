@@ -161,7 +161,7 @@ def _availability(status: NvmlStatus, sys_root: Path = Path("/sys")) -> GpuAvail
             return GpuAvailability(
                 False, status.state.value, "No NVIDIA GPU found: the app serves from the CPU.",
                 "Nothing to do if this machine has no NVIDIA card. If it has one, install the "
-                "NVIDIA driver for it and reboot.",
+                "NVIDIA driver for it and reboot.", expected=True,
             )
     return GpuAvailability(status.ready, status.state.value, summary, status.fix)
 

@@ -1,4 +1,7 @@
-"""The test chat: talk to the local model, whether or not the app serves network jobs."""
+"""The test chat: talk to the local model, whether or not the app serves network jobs.
+
+Conversations are kept (the list on the left: New chat, open one, Delete); the sampling
+settings on the right are saved with the app's settings."""
 
 from __future__ import annotations
 
@@ -15,9 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocoon_desktop.core.tasks import spawn
+from cocoon_desktop.ui.chat.chat_list import ChatList
 from cocoon_desktop.ui.chat.message_widget import MessageWidget
 from cocoon_desktop.ui.chat.params_panel import ParamsPanel
 from cocoon_desktop.ui.controllers.chat import ChatController
+from cocoon_desktop.ui.icons import icon
+from cocoon_desktop.ui.theme import Space
 from cocoon_desktop.ui.widgets import StateLabel
 from cocoon_desktop.ui_logic.chat import ChatInputError, GenerationStats
 
@@ -29,9 +36,10 @@ class ChatWindow(QWidget):
         self.resize(1100, 700)
         self.controller = controller
         self.messages: list[MessageWidget] = []
+        self.chats = ChatList()
         self.engine_status = StateLabel("The engine starts with your first message.")
         self.params = ParamsPanel(controller.conversation.system_prompt, controller.params)
-        self.copy_all_button = QPushButton("Copy conversation")
+        self.copy_all_button = QPushButton(icon("copy"), "Copy conversation")
         self.params.layout().addWidget(self.copy_all_button)
         self.list_widget = QWidget()
         self.list_layout = QVBoxLayout(self.list_widget)
@@ -49,12 +57,14 @@ class ChatWindow(QWidget):
         self.input.setFixedHeight(80)
         self.input.installEventFilter(self)
         self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("primary")
         self.send_button.setDefault(True)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton(icon("stop"), "Stop")
         self.regenerate_button = QPushButton("Regenerate")
-        self.clear_button = QPushButton("Clear")
+        self.clear_button = self.chats.new_button
         self.live = QLabel("")
         self.live.setObjectName("muted")
+        self.live.setWordWrap(True)  # a long figures line wraps; it never widens the window
         self.error = StateLabel()
         self._build_layout()
         self._connect()
@@ -63,23 +73,28 @@ class ChatWindow(QWidget):
     def _build_layout(self) -> None:
         buttons = QHBoxLayout()
         buttons.addWidget(self.live, 1)
-        for button in (self.clear_button, self.regenerate_button, self.stop_button,
-                       self.send_button):
+        for button in (self.regenerate_button, self.stop_button, self.send_button):
             buttons.addWidget(button)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(Space.S)
         column.addWidget(self.engine_status)
         column.addWidget(self.scroll, 1)
         column.addWidget(self.error)
         column.addWidget(self.input)
         column.addLayout(buttons)
         splitter = QSplitter()
+        splitter.addWidget(self.chats)
         splitter.addWidget(left)
         splitter.addWidget(self.params)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 640, 220])
+        splitter.setChildrenCollapsible(False)
+        self.chats.setMaximumWidth(320)
+        self.params.setMaximumWidth(300)
+        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(Space.L, Space.L, Space.L, Space.L)
         layout.addWidget(splitter)
 
     def _connect(self) -> None:
@@ -99,7 +114,15 @@ class ChatWindow(QWidget):
         c.answer_failed.connect(self._on_answer_failed)
         c.busy_changed.connect(self._on_busy_changed)
         c.conversation_cleared.connect(self._on_conversation_cleared)
+        c.conversation_opened.connect(self.show_conversation)
+        c.params_changed.connect(lambda: self.params.show_params(c.params))
+        c.conversations_listed.connect(lambda chats: self.chats.show_chats(chats, c.chat_id))
+        c.store_failed.connect(lambda text: self.error.set_state(text, "bad"))
         c.status_changed.connect(self.live.setText)
+        self.chats.chat_chosen.connect(
+            lambda chat_id: spawn(c.open_conversation(chat_id), name="chat.open"))
+        self.chats.delete_requested.connect(
+            lambda chat_id: spawn(c.delete_conversation(chat_id), name="chat.delete"))
 
     def set_engine_status(self, text: str, level: str = "") -> None:
         self.engine_status.set_state(text, level)
@@ -162,12 +185,32 @@ class ChatWindow(QWidget):
         self.regenerate_button.setEnabled(not busy and has_turns)
 
     def _on_conversation_cleared(self) -> None:
-        for widget in self.messages:
-            widget.deleteLater()
-        self.messages.clear()
+        self._remove_messages()
+        self.chats.select(self.controller.chat_id)
         self.error.set_state("")
         self.live.setText("")
         self._on_busy_changed(self.controller.busy)
+
+    def show_conversation(self) -> None:
+        """Show the controller's conversation (one opened from the list)."""
+        self._remove_messages()
+        conversation = self.controller.conversation
+        self.params.system_prompt.setPlainText(conversation.system_prompt)
+        for message in conversation.messages:
+            widget = self._add_message(message.role, message.content)
+            if message.error:
+                widget.fail(message.error)
+            elif message.stats is not None:
+                widget.finish(message.stats)
+        self.chats.select(self.controller.chat_id)
+        self.error.set_state("")
+        self.live.setText("")
+        self._on_busy_changed(self.controller.busy)
+
+    def _remove_messages(self) -> None:
+        for widget in self.messages:
+            widget.deleteLater()
+        self.messages.clear()
 
     def _scroll_to_end(self) -> None:
         self._stick_to_end = True

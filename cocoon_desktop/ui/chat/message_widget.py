@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from cocoon_desktop.ui.icons import icon
+from cocoon_desktop.ui.theme import Space
 from cocoon_desktop.ui.widgets import muted
 from cocoon_desktop.ui_logic.chat import GenerationStats
 
@@ -30,15 +32,15 @@ class MessageWidget(QFrame):
         self.body.setOpenExternalLinks(False)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stats = muted("")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setFlat(True)
+        self.copy_button = QPushButton(icon("copy"), "Copy")
+        self.copy_button.setObjectName("flat")
         self.copy_button.clicked.connect(self.copy)
         header = QHBoxLayout()
         header.addWidget(self.who)
         header.addStretch(1)
         header.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setContentsMargins(Space.M, Space.S, Space.M, Space.S)
         layout.addLayout(header)
         layout.addWidget(self.body)
         layout.addWidget(self.stats)
@@ -55,6 +57,8 @@ class MessageWidget(QFrame):
         return self._text
 
     def append(self, delta: str) -> None:
+        if not self._text:
+            self.stats.setText("")  # text is streaming: no "Thinking…" under it
         self._text += delta
         if not self._render_timer.isActive():
             self._render_timer.start()

@@ -54,6 +54,8 @@ class EarningsController(QObject):
         self.price = price
         self.view: EarningsView | None = None
         self._timer: asyncio.Task[None] | None = None
+        self._burst: asyncio.Task[None] | None = None
+        self._stopped = False  # quitting: the ledger is about to close
         self._refreshing = False
         self._summary_seen: object = None
 
@@ -89,9 +91,9 @@ class EarningsController(QObject):
 
     def refresh_soon(self) -> None:
         """Coalesce bursts of requests into one refresh."""
-        if self.ledger is not None and not self._refreshing:
+        if self.ledger is not None and not self._refreshing and not self._stopped:
             self._refreshing = True
-            spawn(self._refresh_after_burst(), name="earnings.refresh")
+            self._burst = spawn(self._refresh_after_burst(), name="earnings.refresh")
 
     async def _refresh_after_burst(self) -> None:
         await asyncio.sleep(0.2)
@@ -116,7 +118,10 @@ class EarningsController(QObject):
             self._timer = spawn(self._every(interval_s), name="earnings.timer")
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._timer, "earnings refresh", timeout_s=3.0)
+        """No more reads (quitting: the node closes the ledger next)."""
+        self._stopped = True
+        await cancel_and_wait([t for t in (self._timer, self._burst) if t is not None],
+                              "earnings refresh", timeout_s=3.0)
 
     async def _every(self, interval_s: float) -> None:
         while True:

@@ -10,7 +10,12 @@ from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.core.logs import RedactingFilter
 from cocoon_desktop.core.tasks import run_blocking
-from cocoon_desktop.ui_logic.logview import LogEntry, export_entries, read_log_tail
+from cocoon_desktop.ui_logic.logview import (
+    LogEntry,
+    export_entries,
+    merge_history,
+    read_log_tail,
+)
 
 MAX_ENTRIES = 20_000
 
@@ -53,10 +58,9 @@ class LogController(QObject):
         if self.log_file is None:
             return []
         history = await run_blocking(read_log_tail, self.log_file)
-        live = list(self.entries)
+        merged = merge_history(history, self.entries)  # a line in both is shown once
         self.entries.clear()
-        self.entries.extend(history)
-        self.entries.extend(e for e in live if not history or e.created > history[-1].created)
+        self.entries.extend(merged)
         self.history_loaded.emit(list(self.entries))
         return list(self.entries)
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.hardware.protection.policy import Notification
 from cocoon_desktop.hardware.service import HealthService
+from cocoon_desktop.network.devnet.load import DevnetEndpoint
 from cocoon_desktop.node.config import from_app_settings
 from cocoon_desktop.node.events import LedgerSwitched
 from cocoon_desktop.node.node import Node
@@ -74,6 +75,10 @@ class NodeController(QObject):
 
     async def ensure_engine(self) -> EngineEndpoint:
         return await self._node.ensure_engine()
+
+    def devnet_endpoint(self) -> DevnetEndpoint | None:
+        """The in-app devnet's OpenAI endpoint and token, while serving on the devnet."""
+        return self._node.worker.devnet_endpoint
 
     def wallet_for(self, network: NetworkKind) -> NodeWallet:
         """`network`'s wallet, from the node's registry and keyring (the wizard's choice)."""

@@ -49,11 +49,12 @@ class WalletSource(Protocol):
 @dataclass(frozen=True)
 class WalletView:
     network: NetworkKind
-    owner_address: str | None
+    owner_address: str | None  # as the user gave it (their wallet app's form)
     full_wallet: FullWalletInfo | None
     node_wallet: NodeWalletInfo | None
     keyring: SecretStoreStatus
     on_chain: bool  # False on the local devnet
+    owner_network_form: str | None = None  # how the network served writes the same account
 
 
 class WalletController(QObject):
@@ -120,9 +121,10 @@ class WalletController(QObject):
         if keyring.usable:
             self.manager.recover_from_keyring()
         owner = self.manager.owner_address()
-        owner_text = owner.wallet_form(self.manager.network) if owner else None
-        return WalletView(self.network, owner_text, self.manager.full_wallet(),
-                          self.manager.node_wallet(), keyring, self.chain is not None)
+        network_form = owner.wallet_form(self.manager.network) if owner else None
+        return WalletView(self.network, self.manager.owner_shown(), self.manager.full_wallet(),
+                          self.manager.node_wallet(), keyring, self.chain is not None,
+                          network_form)
 
     # -- changes -------------------------------------------------------------------------
     async def link_owner(self, text: str) -> OwnerLink:

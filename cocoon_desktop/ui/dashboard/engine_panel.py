@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NEEDS_USER, NodeState, NodeStatus
-from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.dashboard.attestation_line import AttestationLine
+from cocoon_desktop.ui.icons import icon
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
-from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline
+from cocoon_desktop.ui_logic.status_text import (
+    engine_line,
+    panel_headline,
+    panel_rows,
+    serve_action,
+)
 
 log = logging.getLogger(__name__)
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
@@ -36,25 +42,24 @@ class EnginePanel(Card):
         super().__init__("Serving", parent)
         self.engine = engine
         self.node = node
-        self.serve_button = QPushButton("Serve")
+        self.serve_button = QPushButton(serve_action(False))
         self.serve_button.setCheckable(True)
         self.serve_button.setMinimumHeight(36)
         self.serving_state = StateLabel()
         self.what_to_do = StateLabel()
         self.engine_state = StateLabel()
         self.engine_button = QPushButton("Start engine")
-        self.model_button = QPushButton("Model…")
+        self.model_button = QPushButton(icon("model"), "Model…")
         self.values: dict[str, QLabel] = {}
         row = QHBoxLayout()
         row.addWidget(self.serve_button)
-        row.addWidget(self.serving_state, 1)
+        row.addStretch(1)
+        row.addWidget(self.model_button)
+        row.addWidget(self.engine_button)
         self.body.addLayout(row)
+        self.body.addWidget(self.serving_state)
         self.body.addWidget(self.what_to_do)
-        engine_row = QHBoxLayout()
-        engine_row.addWidget(self.engine_state, 1)
-        engine_row.addWidget(self.model_button)
-        engine_row.addWidget(self.engine_button)
-        self.body.addLayout(engine_row)
+        self.body.addWidget(self.engine_state)
         self.body.addLayout(self._load_row())
         for name in ("Model", "GPU offload", "Throughput", "Engine load", "Network jobs",
                      "Capacity", "Isolation"):
@@ -104,20 +109,21 @@ class EnginePanel(Card):
 
     def _show_serving(self, status: NodeStatus) -> None:
         self.serve_button.setChecked(status.wanted)
-        self.serve_button.setText("Stop serving" if status.wanted else "Serve")
+        self.serve_button.setText(serve_action(status.wanted))
+        # The primary action stands out by its colour; stopping is a plain button with its icon.
+        self.serve_button.setIcon(icon("stop") if status.wanted else QIcon())
+        self.serve_button.setObjectName("" if status.wanted else "primary")
+        self.serve_button.style().unpolish(self.serve_button)
+        self.serve_button.style().polish(self.serve_button)
         self.serve_button.setEnabled(status.state is not NodeState.STOPPING)
         level = "bad" if status.state in NEEDS_USER else NODE_LEVEL.get(status.state, "")
         self.serving_state.set_state(panel_headline(status), level)
         self.what_to_do.set_state(status.what_to_do, "warn" if status.what_to_do else "")
         self.what_to_do.setVisible(bool(status.what_to_do))
-        if status.engine_capacity_note:
-            self.values["Capacity"].setText(status.engine_capacity_note)
-        if status.worker is not None:
-            w = status.worker
-            self.values["Network jobs"].setText(
-                f"{w.active_requests} of {w.max_active_requests} running · "
-                f"{w.connected_proxies} {'proxy' if w.connected_proxies == 1 else 'proxies'} "
-                "connected")
+        for name, text in panel_rows(status).items():
+            self.values[name].setText(text)
+        stats = status.engine.stats
+        self.values["Model"].setToolTip(stats.model_name if stats is not None else "")
 
     def _show_engine(self, status: EngineStatus, *, gpu_fault: bool) -> None:
         self.engine_state.set_state(engine_line(status.state, status.detail),
@@ -128,22 +134,6 @@ class EnginePanel(Card):
         # After a GPU fault only serving again (the user's word the card is fine) may start it.
         self.engine_button.setEnabled(status.state is not EngineState.STOPPING
                                       and (running or not gpu_fault))
-        stats = status.stats
-        if stats is not None:
-            self.values["Model"].setText(base_model_name(stats.model_name))
-            self.values["Model"].setToolTip(stats.model_name)
-            if stats.supports_gpu_offload:
-                offload = f"{stats.gpu_layers_offloaded} layers on the GPU"
-            else:
-                offload = "CPU only (this llama.cpp build cannot offload)"
-            self.values["GPU offload"].setText(offload)
-            self.values["Throughput"].setText(f"{stats.tokens_per_second_recent:.1f} tokens/s "
-                                              "(last 10 s)")
-            self.values["Engine load"].setText(
-                f"{stats.active_requests} running · {stats.queued_requests} queued "
-                f"(of {stats.capacity} at once)")
-        if status.sandbox is not None:
-            self.values["Isolation"].setText(status.sandbox.detail)
         self.warnings.set_state("\n".join(status.warnings), "warn" if status.warnings else "")
 
     def _on_serve_clicked(self, checked: bool) -> None:

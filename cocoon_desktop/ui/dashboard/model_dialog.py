@@ -7,10 +7,10 @@ import asyncio
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
+    QLayout,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -26,7 +26,8 @@ from cocoon_desktop.ui.controllers.models import (
     ModelController,
 )
 from cocoon_desktop.ui.controllers.settings import SettingsController
-from cocoon_desktop.ui.widgets import StateLabel
+from cocoon_desktop.ui.theme import Space
+from cocoon_desktop.ui.widgets import ComboBox, StateLabel, muted
 
 
 class ModelDialog(QDialog):
@@ -34,16 +35,18 @@ class ModelDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose the model")
-        self.resize(620, 220)
+        self.setAutoFillBackground(True)  # its own window colour over every pixel, any theme
+        self.setMinimumWidth(620)
         self.models = models
         self.settings = settings
-        self.choice = QComboBox()
+        self.choice = ComboBox()
         self.add_button = QPushButton("Add a GGUF file…")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.hide()
         self.status = StateLabel()
         self.use_button = QPushButton("Check and use")
+        self.use_button.setObjectName("primary")
         self.cancel_button = QPushButton("Cancel")
         row = QHBoxLayout()
         row.addWidget(self.choice, 1)
@@ -53,10 +56,15 @@ class ModelDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.use_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(Space.L, Space.L, Space.L, Space.L)
+        layout.setSpacing(Space.M)
+        layout.addWidget(muted("The engine restarts with the model you choose; running jobs "
+                               "finish first. Checking reads the whole file once."))
         layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self.task: asyncio.Task[None] | None = None
         self.add_button.clicked.connect(self._on_add_clicked)
         self.use_button.clicked.connect(lambda: self.use(self.choice.currentData()))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -33,16 +34,18 @@ from cocoon_desktop.earnings.labels import (
     net_figure,
 )
 from cocoon_desktop.earnings.series import SeriesPoint
-from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.protocol.money import NANOTON_PER_TON, format_ton
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui.charts import BarChart
 from cocoon_desktop.ui.controllers.earnings import EarningsController, EarningsView
+from cocoon_desktop.ui.theme import Space
 from cocoon_desktop.ui.widgets import Card, Figure, StateLabel
+from cocoon_desktop.ui_logic.format import model_display_name
 
 COLUMNS = ("Finished", "Model", "Proxy", "Prompt", "Cached", "Completion", "Adjusted",
            "Earned", "Energy")
 NUMBER_COLUMNS = frozenset(range(3, len(COLUMNS)))  # right-aligned, so digits line up
+MODEL_COLUMN = 1
 
 
 def bar_labels(period: str, points: list[SeriesPoint]) -> list[str]:
@@ -58,6 +61,7 @@ class EarningsPage(QWidget):
         self.figures: dict[str, Figure] = {}
         figures_card = Card("Earned")
         self.network_note = StateLabel()
+        self.network_note.setWordWrap(False)
         figures_card.header.addWidget(self.network_note)
         grid = QGridLayout()
         names = ("Today", "Last 7 days", "Last 30 days", "All time", "Pending payout",
@@ -77,7 +81,7 @@ class EarningsPage(QWidget):
             chart_card.header.addWidget(button)
             self.period_buttons[period] = button
         self.period_buttons[self.period].setChecked(True)
-        self.chart = BarChart()
+        self.chart = BarChart("TON", lambda ton: format_ton(round(ton * NANOTON_PER_TON)))
         chart_card.body.addWidget(self.chart)
         self.breakdown = StateLabel()
         chart_card.body.addWidget(self.breakdown)
@@ -88,12 +92,17 @@ class EarningsPage(QWidget):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)  # the model's name takes the room, not the energy
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(MODEL_COLUMN, QHeaderView.ResizeMode.Stretch)
         table_card.body.addWidget(self.table)
         self.status = StateLabel()
         top = QHBoxLayout()
         top.addWidget(figures_card, 1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(Space.L, Space.L, Space.L, Space.L)
+        layout.setSpacing(Space.M)
         layout.addLayout(top)
         layout.addWidget(chart_card)
         layout.addWidget(table_card, 1)
@@ -133,10 +142,12 @@ class EarningsPage(QWidget):
             format_ton(s.pending_nanoton),
             f"{format_ton(s.in_flight_nanoton)} on its way" if s.in_flight_nanoton else "")
         f["Paid out"].set_value(format_ton(s.paid_nanoton))
-        f["Net today"].set_value(*net_figure(s.today, s.energy_currency))
+        value, why = net_figure(s.today, s.energy_currency)
+        f["Net today"].set_value(value, why, note=why if value == "—" else "")
         f["Tokens/s (last hour)"].set_value(f"{s.generation_tokens_per_s:.1f}",
                                             f"{s.requests_last_hour} requests in the last hour")
-        models = ", ".join(f"{g.label}: {format_ton(g.figures.earned_nanoton)}"
+        models = ", ".join(f"{model_display_name(g.label)}: "
+                           f"{format_ton(g.figures.earned_nanoton)}"
                            for g in s.by_model[:3])
         self.breakdown.set_state(f"By model: {models}" if models else "No requests served yet.")
         self._fill_table(view)
@@ -156,7 +167,7 @@ class EarningsPage(QWidget):
         self.table.setRowCount(len(view.recent))
         for row, r in enumerate(view.recent):
             cells = (r.finished_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                     base_model_name(r.model),
+                     model_display_name(r.model),
                      r.proxy_key[:12] + "…", r.tokens.prompt_tokens, r.tokens.cached_tokens,
                      r.tokens.completion_tokens, r.adjusted_tokens, format_ton(r.earned_nanoton),
                      energy_text(r.energy_j))
@@ -168,7 +179,6 @@ class EarningsPage(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
-        self.table.resizeColumnsToContents()
 
     def _on_export_clicked(self) -> None:
         network = self.controller.network

@@ -1,4 +1,5 @@
-"""The Wallet screen: where payouts go, the node wallet to fund, balances, withdraw."""
+"""The Wallet screen: where payouts go (the address as the user gave it, with Copy), the node
+wallet to fund, balances, withdraw (or why not)."""
 
 from __future__ import annotations
 
@@ -20,20 +21,15 @@ from PySide6.QtWidgets import (
 from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.ui.controllers.wallet import WalletController, WalletView
+from cocoon_desktop.ui.theme import Space
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
 from cocoon_desktop.ui.wallet.withdraw_dialog import WithdrawDialog
-from cocoon_desktop.ui.widgets import Card, StateLabel, muted
+from cocoon_desktop.ui.widgets import AddressLine, Card, StateLabel, muted
 from cocoon_desktop.ui_logic.format import format_age
+from cocoon_desktop.ui_logic.wallet_text import address_note, withdraw_reason
 from cocoon_desktop.wallet.chain_types import AccountReading, ChainState, ChainStatus
 from cocoon_desktop.wallet.errors import WalletError
 from cocoon_desktop.wallet.withdraw import NODE_WALLET_WORKING_NANO
-
-
-def selectable(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 def balance_text(reading: AccountReading | None) -> tuple[str, str]:
@@ -56,14 +52,15 @@ class WalletPage(QWidget):
         self.retry_button = QPushButton("Retry now")
         self.retry_button.clicked.connect(self._on_retry_clicked)
         self.owner_card = Card("Owner address: where your payouts go")
-        self.owner_address = selectable("—")
+        self.owner_address = AddressLine("—")
+        self.owner_note = muted("")
         self.owner_qr = QrLabel(150)
         self.owner_input = QLineEdit()
         self.owner_input.setPlaceholderText("Paste a TON address (UQ…, EQ…, 0Q…, kQ… or 0:…)")
         self.link_button = QPushButton("Link address")
         self.owner_status = StateLabel()
         self.node_card = Card("Node wallet: pays the network fees of your payouts")
-        self.node_address = selectable("—")
+        self.node_address = AddressLine("—")
         self.node_qr = QrLabel(150)
         self.node_balance = QLabel("—")
         self.node_balance.setObjectName("figure")
@@ -71,6 +68,7 @@ class WalletPage(QWidget):
         self.create_node_button = QPushButton("Create node wallet")
         self.export_button = QPushButton("Export key…")
         self.withdraw_button = QPushButton("Withdraw…")
+        self.withdraw_reason = muted("")
         self.full_card = Card("Your full wallet (kept in this app)")
         self.full_rows = QGridLayout()
         self.forget_button = QPushButton("Forget this wallet…")
@@ -82,7 +80,9 @@ class WalletPage(QWidget):
 
     def _build(self) -> None:
         owner_text = QVBoxLayout()
+        owner_text.setSpacing(Space.S)
         owner_text.addWidget(self.owner_address)
+        owner_text.addWidget(self.owner_note)
         link_row = QHBoxLayout()
         link_row.addWidget(self.owner_input, 1)
         link_row.addWidget(self.link_button)
@@ -94,13 +94,14 @@ class WalletPage(QWidget):
         owner_row.addWidget(self.owner_qr)
         self.owner_card.body.addLayout(owner_row)
         node_text = QVBoxLayout()
+        node_text.setSpacing(Space.S)
         node_text.addWidget(self.node_address)
         node_text.addWidget(self.node_balance)
         node_text.addWidget(self.node_balance_note)
         node_buttons = QHBoxLayout()
         for button in (self.create_node_button, self.export_button, self.withdraw_button):
             node_buttons.addWidget(button)
-        node_buttons.addStretch(1)
+        node_buttons.addWidget(self.withdraw_reason, 1)
         node_text.addLayout(node_buttons)
         node_text.addStretch(1)
         node_row = QHBoxLayout()
@@ -113,6 +114,8 @@ class WalletPage(QWidget):
         chain_row.addWidget(self.chain, 1)
         chain_row.addWidget(self.retry_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(Space.L, Space.L, Space.L, Space.L)
+        layout.setSpacing(Space.M)
         layout.addWidget(self.keyring)
         layout.addLayout(chain_row)
         layout.addWidget(self.owner_card)
@@ -135,28 +138,37 @@ class WalletPage(QWidget):
         else:
             self.keyring.set_state(f"The OS keyring cannot be used: {view.keyring.problem}",
                                    "bad")
-        self.owner_address.setText(view.owner_address or "No owner address linked yet.")
+        self.owner_address.set_text(view.owner_address or "No owner address linked yet.",
+                                    view.owner_address or "")
         self.owner_qr.set_payload(view.owner_address or "")
+        note = address_note(view.owner_address or "", view.owner_network_form or "",
+                            view.network)
+        self.owner_note.setText(note)
+        self.owner_note.setVisible(bool(note))
         node = view.node_wallet
         self.create_node_button.setVisible(node is None)
         self.export_button.setVisible(node is not None)
-        self.withdraw_button.setEnabled(view.on_chain and node is not None
-                                        and bool(node.address))
+        reason = withdraw_reason(view.on_chain, node is not None,
+                                 node is not None and bool(node.address))
+        self.withdraw_button.setEnabled(not reason)
+        self.withdraw_button.setToolTip(reason)
+        self.withdraw_reason.setText(reason)
         if node is None:
-            self.node_address.setText("No node wallet yet: create it to serve.")
+            self.node_address.set_text("No node wallet yet: create it to serve.", "")
             self.node_qr.set_payload("")
         elif node.address is None:
-            self.node_address.setText("Link an owner address first: the node wallet's address "
-                                      "depends on it.")
+            self.node_address.set_text("Link an owner address first: the node wallet's "
+                                       "address depends on it.", "")
             self.node_qr.set_payload("")
         else:
-            self.node_address.setText(node.address)
+            self.node_address.set_text(node.address)
             self.node_qr.set_payload(ton_transfer_link(node.address, NODE_WALLET_WORKING_NANO))
             self._show_node_balance(self.controller.balances.get(node.address))
+        self.node_qr.setVisible(view.on_chain)  # nothing to send it on the devnet
+        self.node_balance.setVisible(view.on_chain)
         if not view.on_chain:
-            self.node_balance.setText("—")
-            self.node_balance_note.setText("The local devnet settles nothing on a chain; no "
-                                           "funding is needed.")
+            self.node_balance_note.setText("The local devnet settles nothing on a chain: "
+                                           "this wallet needs no funding.")
             self.chain.set_state("Local devnet: no TON chain is used.")
             self.retry_button.hide()
         self._show_full_wallet(view)
@@ -184,7 +196,7 @@ class WalletPage(QWidget):
             preferred = " (payouts)" if version is full.preferred_version else ""
             amount, note = balance_text(self.controller.balances.get(address))
             self.full_rows.addWidget(QLabel(f"{version.value}{preferred}"), row, 0)
-            self.full_rows.addWidget(selectable(address), row, 1)
+            self.full_rows.addWidget(AddressLine(address), row, 1)
             self.full_rows.addWidget(QLabel(f"{amount} · {note}"), row, 2)
 
     def show_chain_state(self, state: ChainState) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from cocoon_desktop.ui.controllers.doctor import DoctorController
 from cocoon_desktop.ui.controllers.models import ModelController
 from cocoon_desktop.ui.controllers.wallet import WalletController
+from cocoon_desktop.ui.theme import Space
 from cocoon_desktop.ui.widgets import StateLabel, muted
 from cocoon_desktop.ui_logic.wizard import WizardError, WizardMachine
 
@@ -43,6 +44,8 @@ class WizardPage(QWidget):
         self.machine = machine
         self.services = services
         self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(Space.XL, Space.L, Space.XL, Space.S)
+        self.layout_.setSpacing(Space.S)
         heading = QLabel(self.title)
         heading.setObjectName("figure")
         self.layout_.addWidget(heading)
@@ -51,8 +54,10 @@ class WizardPage(QWidget):
         self.error = StateLabel()
 
     def finish_layout(self) -> None:
-        self.layout_.addStretch(1)
+        """The error goes right under the page's content (next to what it is about), the
+        empty space after it."""
         self.layout_.addWidget(self.error)
+        self.layout_.addStretch(1)
 
     def enter(self) -> None:
         """Called each time the page is shown."""

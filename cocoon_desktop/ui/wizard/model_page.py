@@ -39,7 +39,7 @@ class ModelPage(WizardPage):
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
-        self.bundled = QRadioButton("Bundled: SmolLM2 135M Instruct (Q4_1, 98 MB)")
+        self.bundled = QRadioButton("Bundled: SmolLM2 135M Instruct (Q4_1)")
         self.custom = QRadioButton("A GGUF file on this computer…")
         group = QButtonGroup(self)
         group.addButton(self.bundled)
@@ -111,7 +111,8 @@ class ModelPage(WizardPage):
         note = check.plan.reason
         self.machine.model_checked(ModelChoice(path, check.cocoon_name, check.fits_in_vram,
                                                note))
-        level = "warn" if check.fits_in_vram is False else "good"
+        # Running on the CPU is a warning only where a GPU sits idle (no card: nothing to fix).
+        level = "warn" if check.fits_in_vram is False and s.gpu_present else "good"
         self.result.set_state(f"{describe(check)}\n{note}", level)
         self.changed.emit()
 

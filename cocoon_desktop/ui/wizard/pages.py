@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QRadioButton
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QButtonGroup, QGridLayout, QLabel, QPushButton, QRadioButton
 
 from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.ui.widgets import StateLabel, muted
+from cocoon_desktop.ui.theme import Space
+from cocoon_desktop.ui.widgets import AddressLine, StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage
 from cocoon_desktop.ui_logic.eligibility import DoctorReportError
+from cocoon_desktop.ui_logic.format import model_display_name
+from cocoon_desktop.ui_logic.wallet_text import address_note
 from cocoon_desktop.ui_logic.wizard import WalletMode
 
 STATUS_MARKS = {"ok": "✔", "info": "•", "warning": "!", "problem": "✖"}
@@ -135,22 +139,42 @@ class FinishPage(WizardPage):
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.layout_.addWidget(self.summary)
+        self.network = QLabel()
+        self.owner = AddressLine()
+        self.node = AddressLine()
+        self.model = QLabel()
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(Space.L)
+        grid.setVerticalSpacing(Space.S)
+        for row, (name, value) in enumerate((("Network", self.network),
+                                             ("Owner address", self.owner),
+                                             ("Node wallet", self.node), ("Model", self.model))):
+            grid.addWidget(muted(name, wrap=False), row, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(value, row, 1)
+        grid.setColumnStretch(1, 1)
+        self.layout_.addLayout(grid)
+        self.owner_note = muted("")
+        self.model_note = muted("")
+        self.layout_.addWidget(self.owner_note)
+        self.layout_.addWidget(self.model_note)
         self.finish_layout()
 
     def enter(self) -> None:
         m = self.machine
         model = m.model
-        funded = ("funded" if m.funded else
+        funded = ("no funding needed on the local devnet" if not m.needs_funding
+                  else "funded" if m.funded else
                   f"not funded yet: send {format_ton(m.min_node_balance_nanoton)} before serving")
-        lines = [
-            f"Network: {NETWORK_TEXT[m.network][0] if m.network else '—'}",
-            f"Owner address: {m.owner_address or 'none (local devnet)'}",
-            f"Node wallet: {m.node_wallet_address or '—'} ({funded})",
-            f"Model: {model.name if model else '—'}",
-        ]
-        if model is not None and model.note:
-            lines.append(model.note)
-        self.summary.setText("\n\n".join(lines))
+        network = m.network
+        self.network.setText(NETWORK_TEXT[network][0] if network else "—")
+        owner = m.owner_address_shown
+        self.owner.set_text(owner or "none (local devnet)", owner)
+        node = m.node_wallet_address
+        self.node.set_text(f"{node or '—'} ({funded})", node)
+        name = model_display_name(model.name) if model is not None and model.name else "—"
+        self.model.setText(name)
+        self.model.setToolTip(model.name if model is not None else "")
+        note = address_note(owner, m.owner_address, network) if network else ""
+        self.owner_note.setText(note)
+        self.owner_note.setVisible(bool(note))
+        self.model_note.setText(model.note if model is not None else "")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from cocoon_desktop.core.tasks import spawn
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.ui.wallet.qr import QrLabel, ton_transfer_link
-from cocoon_desktop.ui.widgets import StateLabel, muted
+from cocoon_desktop.ui.widgets import AddressLine, StateLabel, muted
 from cocoon_desktop.ui.wizard.base import WizardPage
 from cocoon_desktop.ui_logic.wizard import WizardError
 from cocoon_desktop.wallet.contracts import WalletVersion
@@ -46,13 +46,14 @@ class LinkAddressPage(WizardPage):
         self.finish_layout()
 
     async def submit(self) -> bool:
+        text = self.address.text()
         try:
-            canonical = self.machine.parse_owner_address(self.address.text())
-            await self.services.wallet.link_owner(canonical)
+            self.machine.parse_owner_address(text)
+            await self.services.wallet.link_owner(text)  # kept as given, shown back as given
         except (WalletError, ValueError) as exc:
             self.error.set_state(str(exc), "bad")
             return False
-        return self.act(lambda: self.machine.link_owner_address(canonical))
+        return self.act(lambda: self.machine.link_owner_address(text))
 
 
 class ShowWordsPage(WizardPage):
@@ -177,9 +178,8 @@ class NodeWalletPage(WizardPage):
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
-        self.address = QLabel("Creating…")
-        self.address.setWordWrap(True)
-        self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.address = AddressLine("Creating…")
+        self.payouts = muted("")
         self.qr = QrLabel(170)
         self.balance = StateLabel()
         self.fund_later = QCheckBox("I will fund it later")
@@ -188,18 +188,26 @@ class NodeWalletPage(WizardPage):
         text = QHBoxLayout()
         column = QGridLayout()
         column.addWidget(self.address, 0, 0)
-        column.addWidget(self.balance, 1, 0)
-        column.addWidget(self.fund_later, 2, 0)
+        column.addWidget(self.payouts, 1, 0)
+        column.addWidget(self.balance, 2, 0)
+        column.addWidget(self.fund_later, 3, 0)
         text.addLayout(column, 1)
-        text.addWidget(self.qr)
+        text.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(text)
-        self.layout_.addWidget(muted("Scan the code with your wallet app: it fills in the "
-                                     "address and the amount."))
+        self.scan_hint = muted("Scan the code with your wallet app: it fills in the address "
+                               "and the amount.")
+        self.layout_.addWidget(self.scan_hint)
         self.finish_layout()
         self._poll: asyncio.Task[None] | None = None
 
     def enter(self) -> None:
-        self.fund_later.setVisible(self.machine.needs_funding)
+        funding = self.machine.needs_funding
+        self.fund_later.setVisible(funding)
+        self.qr.setVisible(funding)  # nothing to send on the devnet: no code to scan
+        self.scan_hint.setVisible(funding)
+        owner = self.machine.owner_address_shown
+        self.payouts.setText(f"Payouts go to your owner address {owner}." if owner else
+                             "No owner address: the local devnet pays nobody.")
         spawn(self._prepare(), name="wizard.node_wallet")
 
     def leave(self) -> None:
@@ -215,8 +223,8 @@ class NodeWalletPage(WizardPage):
             return
         address = info.address or ""
         self.machine.node_wallet_ready(address)
-        self.address.setText(address or "The node wallet is ready; link an owner address to "
-                             "see its address.")
+        self.address.set_text(address or "The node wallet is ready; link an owner address to "
+                              "see its address.", address)
         need = self.machine.min_node_balance_nanoton
         self.qr.set_payload(ton_transfer_link(address, need) if address else "")
         if not self.machine.needs_funding:

@@ -177,3 +177,16 @@ def test_forget_everything_leaves_no_secret_in_the_keyring(
     assert not manager.store.contains(MNEMONIC_REF)
     assert not manager.store.contains(NODE_KEY_REF)
     assert manager.records().owner is None and manager.node_wallet() is None
+
+
+def test_the_owner_address_comes_back_as_the_user_gave_it(store: SecretStore,
+                                                          tmp_path: Path) -> None:
+    """Issue 15: a mainnet `UQ…` pasted while serving a test network came back as `0Q…`."""
+    given = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"
+    testnet = WalletManager(WalletRegistry(tmp_path), store, TonNetwork.TESTNET)
+    link = testnet.link_owner(f"  {given} ")
+    assert link.address.startswith("0Q")  # what the worker announces on a test network
+    assert testnet.owner_shown() == given  # what the user reads back
+    raw = "0:" + "ab" * 32  # a raw form is not what a wallet app shows: the wallet form is
+    testnet.link_owner(raw)
+    assert testnet.owner_shown() == testnet.owner_address().wallet_form(TonNetwork.TESTNET)

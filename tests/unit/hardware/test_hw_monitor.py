@@ -36,6 +36,7 @@ def test_no_driver_and_no_card_is_a_calm_cpu_only_state(
     assert not availability.available
     assert availability.state == "library-missing"
     assert "No NVIDIA GPU found" in availability.summary
+    assert availability.expected  # nothing is wrong: the UI says it calmly, once
     assert monitor.sample() == () and monitor.static() == ()
     assert monitor.read_energy() == (None, None)
     assert monitor.start_events(lambda event: None) == availability.summary
@@ -47,6 +48,7 @@ def test_a_card_without_its_driver_says_so(monkeypatch: pytest.MonkeyPatch,
     availability = open_gpu_monitor(sys_root=_pci_tree(tmp_path)).availability()
     assert "An NVIDIA GPU is present (PCI 0000:2b:00.0)" in availability.summary
     assert "Install the NVIDIA driver" in availability.fix
+    assert not availability.expected  # a card without its driver is a problem to fix
 
 
 def test_driver_updated_without_reboot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

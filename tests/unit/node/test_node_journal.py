@@ -68,7 +68,7 @@ def test_the_heartbeat_names_the_network_of_its_figures() -> None:
     from cocoon_desktop.settings import NetworkKind
 
     day = PeriodFigures(2, 30, 10, 3_080, 0.0, 0, 800, None)
-    summary = EarningsSummary(datetime.now(UTC), day, day, day, day, 0, 0, 3_080, 2, 0.1, 12.0,
+    summary = EarningsSummary(datetime.now(UTC), day, day, day, day, 0, 0, 3_080, day, 2, 0.1, 12.0,
                               None, (), ())
     status = NodeStatus(state=NodeState.SERVING, headline="Serving.", network=NetworkKind.TESTNET,
                         earnings=summary, earnings_network=NetworkKind.DEVNET)

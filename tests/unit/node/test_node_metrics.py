@@ -31,7 +31,8 @@ def figures(earned: int) -> PeriodFigures:
 
 def status() -> NodeStatus:
     summary = EarningsSummary(datetime(2026, 1, 1, tzinfo=UTC), figures(400), figures(800),
-                              figures(900), figures(1000), 100, 50, 850, 3, 1.5, 20.0, None,
+                              figures(900), figures(1000), 100, 50, 850, figures(400), 3, 1.5, 20.0,
+                              None,
                               (), ())
     return NodeStatus(state=NodeState.PAUSED, headline='Paused: "hot" card', instance=2,
                       network=NetworkKind.TESTNET, paused_reasons=("hot",),

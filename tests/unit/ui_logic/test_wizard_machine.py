@@ -257,3 +257,21 @@ def test_cancel_drops_the_words() -> None:
     m.cancel()
     assert m.words_to_show == []
 
+
+
+def test_the_pasted_address_is_shown_back_as_given() -> None:
+    """Issue 15: a mainnet `UQ…` pasted for a test network came back as `0Q…`."""
+    pasted = "UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m"
+    m = machine()
+    m.eligibility_ready(TEST_NETS_ONLY)
+    m.next()
+    m.choose_network(NetworkKind.TESTNET)
+    m.next()
+    m.choose_wallet_mode(WalletMode.LINK)
+    m.link_owner_address(f" {pasted} ")
+    assert m.owner_address.startswith("0Q")  # what the settings and the worker use
+    assert m.owner_address_shown == pasted  # what the user reads back
+    while m.step is not Step.NETWORK:
+        m.back()
+    m.choose_network(NetworkKind.DEVNET)  # an address belongs to one network: both go
+    assert m.owner_address_shown == "" and m.owner_address == ""

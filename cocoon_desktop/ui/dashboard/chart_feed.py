@@ -1,0 +1,94 @@
+"""What feeds the dashboard's live charts: each tick's values for the last minutes, the metric
+history (hardware/history: 1 s points for 2 h, then minute and hour buckets) for longer
+ranges, so a chart shows 5 minutes, an hour or a day without keeping a day of points itself.
+
+Long ranges are read again every `LONG_REFRESH_TICKS` ticks, not every second, and charts the
+user cannot see (the window in the tray, another page) are not drawn at all until they show
+again (`redraw(force=True)` from the card's show event): the idle app stays light.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cocoon_desktop.hardware.history import Series
+from cocoon_desktop.ui.charts import WINDOWS_S, LiveChart
+from cocoon_desktop.ui_logic.series import downsample
+
+RECENT_S = WINDOWS_S["5 min"]
+LONG_REFRESH_TICKS = 10
+MAX_POINTS = 360
+KEPT_S = WINDOWS_S["24 h"]  # for metrics that have no history of their own
+
+History = Callable[[str, float, int], Series | None]
+
+
+@dataclass
+class Metric:
+    chart: LiveChart
+    key: str | None = None  # the history's metric name; None: only what this feed saw
+    scale: float = 1.0  # e.g. bytes to GiB
+    limit: float | None = None  # a dashed line (the pause temperature)
+    points: deque[tuple[float, float]] = field(default_factory=deque)
+
+
+class ChartFeed:
+    def __init__(self, metrics: list[Metric], history: History | None = None) -> None:
+        self.metrics = metrics
+        self.history = history
+        self.window_s = RECENT_S
+        self._ticks = 0
+
+    def seed(self) -> None:
+        """Fill the charts from the history (a card created mid-session)."""
+        for metric in self.metrics:
+            series = self._series(metric, RECENT_S)
+            if series is not None:
+                metric.points.extend((t, v * metric.scale) for t, v in
+                                     zip(series.timestamps_s, series.means, strict=True))
+        self.redraw(force=True)
+
+    def add(self, wall_time_s: float, values: dict[LiveChart, float | None]) -> None:
+        for metric in self.metrics:
+            value = values.get(metric.chart)
+            point = math.nan if value is None else float(value) * metric.scale
+            metric.points.append((wall_time_s, point))
+            kept = RECENT_S if metric.key is not None else KEPT_S
+            while metric.points and metric.points[0][0] < wall_time_s - kept:
+                metric.points.popleft()
+        self._ticks += 1
+        self.redraw()
+
+    def set_window(self, window_s: float) -> None:
+        self.window_s = window_s
+        for metric in self.metrics:
+            metric.chart.set_window(window_s)
+        self.redraw(force=True)
+
+    def redraw(self, force: bool = False, now: float | None = None) -> None:
+        if not force and not any(m.chart.isVisible() for m in self.metrics):
+            return  # nobody looks: the points are kept, drawing waits for the show event
+        long = self.window_s > RECENT_S
+        if long and not force and self._ticks % LONG_REFRESH_TICKS:
+            return
+        now = now if now is not None else time.time()
+        for metric in self.metrics:
+            times, values = self._points(metric, now)
+            metric.chart.set_points(times, values, metric.limit, now)
+
+    def _points(self, metric: Metric, now: float) -> tuple[list[float], list[float]]:
+        if self.window_s > RECENT_S and metric.key is not None:
+            series = self._series(metric, self.window_s)
+            if series is not None:
+                return list(series.timestamps_s), [v * metric.scale for v in series.means]
+        recent = [(t, v) for t, v in metric.points if t >= now - self.window_s]
+        return downsample(recent, self.window_s, now, MAX_POINTS)
+
+    def _series(self, metric: Metric, window_s: float) -> Series | None:
+        if self.history is None or metric.key is None:
+            return None
+        return self.history(metric.key, window_s, MAX_POINTS)
