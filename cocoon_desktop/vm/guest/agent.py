@@ -1,0 +1,2 @@
+"""placeholder"""
+print("cocoon-boot: agent placeholder")
