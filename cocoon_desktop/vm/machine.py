@@ -1,0 +1,317 @@
+"""The VM process owner on the host: starts QEMU, follows the boot on the guest console (kept
+in a log file), talks to the guest agent over the control channel, and stops it cleanly.
+
+    vm = VirtualMachine(image, VmMode.TCG, config, model_disk, workdir,
+                        on_worker_event=recorder.on_worker_event)
+    await vm.start()
+    endpoint = await vm.wait_ready(timeout_s=600)   # the guest engine, through the forward
+    ...
+    clean = await vm.stop(drain_timeout_s=30)       # worker drains, engine stops, VM powers off
+
+A guest that fails says why on its console ("cocoon-boot: failed: ..."; a dm-verity mismatch
+panics the kernel): the status carries that reason. The measurement the guest reports must
+name the config this host wrote, or the VM is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+from cocoon_desktop.engine.types import EngineEndpoint
+from cocoon_desktop.logs import register_secret
+from cocoon_desktop.network.worker.types import WorkerEvent
+from cocoon_desktop.vm.channel import ChannelError, ControlClient, Message
+from cocoon_desktop.vm.events import EventError, decode_event
+from cocoon_desktop.vm.guest_config import GuestConfig
+from cocoon_desktop.vm.image import ImageManifest
+from cocoon_desktop.vm.measurement import MeasurementError, MeasurementRecord
+from cocoon_desktop.vm.modes import VmMode
+from cocoon_desktop.vm.qemu import VmLaunch, VmPorts, qemu_command
+
+log = logging.getLogger(__name__)
+console_log = logging.getLogger("cocoon_desktop.vm.console")
+STOP_GRACE_S = 120.0  # after the drain: engine stop and power-off, slow under emulation
+KILL_WAIT_S = 10.0
+CONSOLE_TAIL_LINES = 40
+
+
+class VmState(StrEnum):
+    STARTING = "starting"
+    BOOTING = "booting"
+    LOADING = "loading"  # the agent runs; the engine loads the model
+    READY = "ready"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class VmError(Exception):
+    """The VM did not start or stopped on its own; the text says why and what to do."""
+
+
+@dataclass(frozen=True)
+class VmStatus:
+    state: VmState
+    detail: str
+    mode: VmMode
+    engine: EngineEndpoint | None = None
+    measurement: MeasurementRecord | None = None
+    boot_s: float | None = None  # from QEMU's start to the guest engine ready
+    stopped_cleanly: bool | None = None
+
+
+_MARKERS = (("initrd started", VmState.BOOTING, "The guest kernel runs; checking the root "
+             "filesystem (dm-verity)."),
+            ("root verified", VmState.BOOTING, "The root filesystem matches its hash."),
+            ("config measured", VmState.LOADING, "The guest measured its configuration."),
+            ("model disk verified", VmState.LOADING, "The model disk matches its hash; the "
+             "engine is loading the model."))
+
+
+def failure_reason(console_tail: list[str]) -> str:
+    """Why a guest stopped, from the last lines of its console."""
+    text = "\n".join(console_tail)
+    for line in reversed(console_tail):
+        if "cocoon-boot: failed:" in line:
+            return "The VM failed to start: " + line.split("failed:", 1)[1].strip()
+    if "verity" in text and ("corrupt" in text or "panic" in text.lower()):
+        return ("The VM stopped: a disk failed its integrity check (dm-verity): the image or "
+                "the model disk was changed on disk. Rebuild the image "
+                "(scripts/build-vm-image.sh) and check the model file.")
+    if "Kernel panic" in text:
+        return "The guest kernel panicked: see the VM's console log."
+    return "QEMU exited: " + (" / ".join(console_tail[-3:]) or "no output")
+
+
+class VirtualMachine:
+    def __init__(self, image: ImageManifest, mode: VmMode, config: GuestConfig,
+                 model_disk: Path, workdir: Path, *, ports: VmPorts | None = None,
+                 on_worker_event: Callable[[WorkerEvent], None] | None = None,
+                 memory_mib: int = 2048, cpus: int = 2, gpu: str | None = None,
+                 tdx_firmware: Path | None = None,
+                 qemu_binary: str = "qemu-system-x86_64") -> None:
+        self.image, self.mode, self.config = image, mode, config
+        self.workdir = workdir
+        self.console_file = workdir / "console.log"
+        self._launch_args = {"model_disk": model_disk, "memory_mib": memory_mib,
+                             "cpus": cpus, "gpu": gpu, "tdx_firmware": tdx_firmware}
+        self._ports = ports
+        self._qemu_binary = qemu_binary
+        self._on_worker_event = on_worker_event
+        self._status = VmStatus(VmState.STOPPED, "The VM is not running.", mode)
+        self._changed = asyncio.Event()
+        self._listeners: list[Callable[[VmStatus], None]] = []
+        self._process: asyncio.subprocess.Process | None = None
+        self._client: ControlClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tail: deque[str] = deque(maxlen=CONSOLE_TAIL_LINES)
+        self._lock_file: IO[str] | None = None
+        self._started_at = 0.0
+        self._stopping = False
+        self.guest_status: Message = {}
+
+    @property
+    def status(self) -> VmStatus:
+        return self._status
+
+    def on_status(self, listener: Callable[[VmStatus], None]) -> None:
+        self._listeners.append(listener)
+
+    def _set(self, **changes: object) -> None:
+        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        self._changed.set()
+        for listener in list(self._listeners):
+            listener(self._status)
+
+    async def start(self) -> None:
+        """Write the config disk and the token, start QEMU (returns while the guest boots)."""
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_instance()
+        ports = self._ports or VmPorts.free()
+        token = secrets.token_urlsafe(32)
+        register_secret(token)
+        config_disk = self.workdir / "config.img"
+        config_disk.write_bytes(self.config.disk_bytes())
+        token_file = self.workdir / "channel-token"
+        token_file.unlink(missing_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        launch = VmLaunch(self.image, self.mode, config_disk, token_file=token_file,
+                          ports=ports, **self._launch_args)  # type: ignore[arg-type]
+        self._ports, self._stopping = ports, False
+        self._tail.clear()
+        self._set(state=VmState.STARTING, detail=f"Starting the VM ({self.mode}).",
+                  engine=None, measurement=None, boot_s=None, stopped_cleanly=None)
+        if self.console_file.exists():  # the previous run's console stays one run
+            self.console_file.replace(self.workdir / "console.previous.log")
+        self._started_at = time.monotonic()
+        self._process = await asyncio.create_subprocess_exec(
+            *qemu_command(launch, self._qemu_binary), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        self._client = ControlClient("127.0.0.1", ports.control, token, self._on_message)
+        self._tasks = [asyncio.create_task(self._follow_console(), name="vm-console"),
+                       asyncio.create_task(self._follow_channel(), name="vm-channel")]
+
+    def _lock_instance(self) -> None:
+        lock = (self.workdir / "instance.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise VmError(f"Another VM already runs from {self.workdir} (one VM per instance "
+                          "and GPU): stop it first, or use another instance number.") from None
+        self._lock_file = lock
+
+    async def _follow_console(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        with self.console_file.open("a", encoding="utf-8") as console:
+            while line := await self._process.stdout.readline():
+                text = line.decode(errors="replace").rstrip()
+                console.write(text + "\n")
+                console.flush()
+                self._tail.append(text)
+                self._on_console_line(text)
+        code = await self._process.wait()
+        self._on_exit(code)
+
+    def _on_console_line(self, text: str) -> None:
+        if "cocoon-boot:" not in text:
+            return
+        console_log.info("%s", text)
+        for marker, state, detail in _MARKERS:
+            if marker in text and self._status.state not in (VmState.READY, VmState.STOPPING):
+                self._set(state=state, detail=detail)
+
+    def _on_exit(self, code: int) -> None:
+        clean = self._stopping and any("stopped cleanly" in line for line in self._tail)
+        if self._stopping:
+            self._set(state=VmState.STOPPED, engine=None, stopped_cleanly=clean,
+                      detail="The VM stopped cleanly." if clean else
+                      f"The VM was stopped (QEMU exit status {code}).")
+        else:
+            self._set(state=VmState.FAILED, engine=None, stopped_cleanly=False,
+                      detail=failure_reason(list(self._tail)))
+
+    async def _follow_channel(self) -> None:
+        """Connect once the guest listens, and again if the channel breaks while it runs."""
+        assert self._client is not None and self._process is not None
+        while self._process.returncode is None and not self._stopping:
+            try:
+                hello = await self._client.connect(timeout_s=30)
+            except ChannelError:
+                continue
+            self._on_hello(hello)
+            await self._client.closed.wait()
+
+    def _on_hello(self, hello: Message) -> None:
+        try:
+            record = MeasurementRecord.from_json(hello.get("measurement") or {})
+        except (MeasurementError, ValueError) as exc:
+            log.error("the guest's measurement record is unreadable: %s", exc)
+            return
+        if record.config_sha256_hex != self.config.sha256_hex or not record.consistent():
+            self._set(detail="The guest measured a different configuration than this host "
+                      "wrote: stopping it.", measurement=record)
+            asyncio.get_running_loop().create_task(self.stop(drain_timeout_s=0))
+            return
+        self._set(measurement=record)
+
+    def _on_message(self, message: Message) -> None:
+        kind = message.get("event")
+        if kind == "engine":
+            self._on_engine(message)
+        elif kind == "status":
+            self.guest_status = message
+        elif kind not in ("stopped", "hello"):
+            try:
+                event = decode_event(message)
+            except EventError as exc:
+                log.error("%s", exc)
+                return
+            if event is not None and self._on_worker_event is not None:
+                self._on_worker_event(event)
+
+    def _on_engine(self, message: Message) -> None:
+        if self._stopping or self._ports is None:
+            return
+        token = message.get("token")
+        if message.get("state") == "ready" and isinstance(token, str):
+            if self._status.state is VmState.READY and self._status.engine is not None \
+                    and self._status.engine.token == token:
+                return
+            register_secret(token)
+            endpoint = EngineEndpoint(f"http://127.0.0.1:{self._ports.engine}", token)
+            boot_s = self._status.boot_s or time.monotonic() - self._started_at
+            self._set(state=VmState.READY, engine=endpoint, boot_s=boot_s,
+                      detail=f"The guest engine is ready ({self.mode}).")
+        elif self._status.state is VmState.READY:
+            self._set(state=VmState.LOADING, engine=None,
+                      detail=str(message.get("detail") or "The guest engine is not ready."))
+
+    async def wait_ready(self, timeout_s: float) -> EngineEndpoint:
+        """The guest engine's endpoint on the host, once ready (VmError if the VM failed)."""
+        async def until_settled() -> None:
+            while self._status.state not in (VmState.READY, VmState.FAILED, VmState.STOPPED):
+                self._changed.clear()
+                await self._changed.wait()
+        try:
+            await asyncio.wait_for(until_settled(), timeout_s)
+        except TimeoutError:
+            raise VmError(f"The VM was not ready within {timeout_s:.0f} s "
+                          f"({self._status.detail}).") from None
+        if self._status.engine is None:
+            raise VmError(self._status.detail)
+        return self._status.engine
+
+    async def command(self, name: str, **fields: object) -> None:
+        if self._client is None:
+            raise VmError("The VM is not running.")
+        await self._client.command(name, **fields)
+
+    async def stop(self, drain_timeout_s: float = 30.0) -> bool:
+        """Ask the guest to drain and power off; force it after a grace time. True if the
+        guest stopped cleanly (every event delivered, the VM powered itself off)."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            await self._finish()
+            return bool(self._status.stopped_cleanly)
+        self._stopping = True
+        self._set(state=VmState.STOPPING, detail="Stopping the VM: the worker drains.")
+        with contextlib.suppress(ChannelError, ConnectionError, VmError):
+            await self.command("stop", drain_timeout_s=drain_timeout_s)
+        try:
+            await asyncio.wait_for(process.wait(), drain_timeout_s + STOP_GRACE_S)
+        except TimeoutError:
+            log.warning("the VM did not power off in time: stopping QEMU")
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), KILL_WAIT_S)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await self._finish()
+        return bool(self._status.stopped_cleanly)
+
+    async def _finish(self) -> None:
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, KILL_WAIT_S)
+        if self._client is not None:
+            await self._client.close()
+        (self.workdir / "channel-token").unlink(missing_ok=True)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
