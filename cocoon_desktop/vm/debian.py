@@ -238,7 +238,10 @@ def inside(tree: Path, relative: str) -> Path:
 
 def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path,
                     path: str) -> None:
-    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DebianPackageError(f"{path} lies under a link or a file, not a folder.") from None
     if (root / path).is_symlink():
         (root / path).unlink()
     target = inside(root, path)

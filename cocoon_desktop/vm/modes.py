@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ async def probe_boot(argv: list[str], timeout_s: float = KVM_PROBE_TIMEOUT_S
     """Run a probe boot (see `qemu.probe_command`); True once it says "probe ok"."""
     process = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True)
     assert process.stdout is not None
     tail: list[str] = []
 
@@ -178,8 +179,8 @@ async def probe_boot(argv: list[str], timeout_s: float = KVM_PROBE_TIMEOUT_S
         detail = "it booted" if ok else "QEMU exited: " + " / ".join(tail[-3:])
     except TimeoutError:
         ok, detail = False, f"nothing within {timeout_s:.0f} s"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+    finally:  # the whole group: nothing may keep the console pipe open
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
     return ok, detail
