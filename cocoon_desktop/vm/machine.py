@@ -21,19 +21,21 @@ import fcntl
 import logging
 import os
 import secrets
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.logs import register_secret
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.vm.channel import ChannelError, ControlClient, Message
 from cocoon_desktop.vm.events import EventError, decode_event
+from cocoon_desktop.vm.gpu import check_passthrough, helper_command
 from cocoon_desktop.vm.guest_config import GuestConfig
 from cocoon_desktop.vm.image import ImageManifest
 from cocoon_desktop.vm.measurement import MeasurementError, MeasurementRecord
@@ -105,8 +107,8 @@ class VirtualMachine:
         self.image, self.mode, self.config = image, mode, config
         self.workdir = workdir
         self.console_file = workdir / "console.log"
-        self._launch_args = {"model_disk": model_disk, "memory_mib": memory_mib,
-                             "cpus": cpus, "gpu": gpu, "tdx_firmware": tdx_firmware}
+        self.model_disk, self.memory_mib, self.cpus = model_disk, memory_mib, cpus
+        self.gpu, self.tdx_firmware = gpu, tdx_firmware
         self._ports = ports
         self._qemu_binary = qemu_binary
         self._on_worker_event = on_worker_event
@@ -120,6 +122,7 @@ class VirtualMachine:
         self._lock_file: IO[str] | None = None
         self._started_at = 0.0
         self._stopping = False
+        self._stop_task: asyncio.Task[bool] | None = None
         self.guest_status: Message = {}
 
     @property
@@ -129,14 +132,17 @@ class VirtualMachine:
     def on_status(self, listener: Callable[[VmStatus], None]) -> None:
         self._listeners.append(listener)
 
-    def _set(self, **changes: object) -> None:
-        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+    def _set(self, **changes: Any) -> None:
+        self._status = replace(self._status, **changes)
         self._changed.set()
         for listener in list(self._listeners):
             listener(self._status)
 
     async def start(self) -> None:
         """Write the config disk and the token, start QEMU (returns while the guest boots)."""
+        if self.gpu is not None and not check_passthrough(self.gpu).bound_to_vfio:
+            raise VmError(f"The card {self.gpu} is not bound to vfio-pci yet: ask the user, "
+                          f"then run {' '.join(helper_command('bind', self.gpu))}.")
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock_instance()
         ports = self._ports or VmPorts.free()
@@ -149,8 +155,9 @@ class VirtualMachine:
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(token)
-        launch = VmLaunch(self.image, self.mode, config_disk, token_file=token_file,
-                          ports=ports, **self._launch_args)  # type: ignore[arg-type]
+        launch = VmLaunch(self.image, self.mode, config_disk, self.model_disk, token_file,
+                          ports, memory_mib=self.memory_mib, cpus=self.cpus, gpu=self.gpu,
+                          tdx_firmware=self.tdx_firmware)
         self._ports, self._stopping = ports, False
         self._tail.clear()
         self._set(state=VmState.STARTING, detail=f"Starting the VM ({self.mode}).",
@@ -160,7 +167,8 @@ class VirtualMachine:
         self._started_at = time.monotonic()
         self._process = await asyncio.create_subprocess_exec(
             *qemu_command(launch, self._qemu_binary), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True)
         self._client = ControlClient("127.0.0.1", ports.control, token, self._on_message)
         self._tasks = [asyncio.create_task(self._follow_console(), name="vm-console"),
                        asyncio.create_task(self._follow_channel(), name="vm-channel")]
@@ -225,7 +233,7 @@ class VirtualMachine:
         if record.config_sha256_hex != self.config.sha256_hex or not record.consistent():
             self._set(detail="The guest measured a different configuration than this host "
                       "wrote: stopping it.", measurement=record)
-            asyncio.get_running_loop().create_task(self.stop(drain_timeout_s=0))
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop(0))
             return
         self._set(measurement=record)
 
@@ -245,7 +253,7 @@ class VirtualMachine:
                 self._on_worker_event(event)
 
     def _on_engine(self, message: Message) -> None:
-        if self._stopping or self._ports is None:
+        if self._stopping or self._ports is None:  # ports: set by start(), before any event
             return
         token = message.get("token")
         if message.get("state") == "ready" and isinstance(token, str):
@@ -290,22 +298,33 @@ class VirtualMachine:
             return bool(self._status.stopped_cleanly)
         self._stopping = True
         self._set(state=VmState.STOPPING, detail="Stopping the VM: the worker drains.")
-        with contextlib.suppress(ChannelError, ConnectionError, VmError):
-            await self.command("stop", drain_timeout_s=drain_timeout_s)
+        grace = drain_timeout_s + STOP_GRACE_S
         try:
-            await asyncio.wait_for(process.wait(), drain_timeout_s + STOP_GRACE_S)
+            await self.command("stop", drain_timeout_s=drain_timeout_s)
+        except (ChannelError, ConnectionError, VmError):
+            grace = 0.0  # nobody to ask (the guest has not booted yet): QEMU is stopped
+        try:
+            await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
-            log.warning("the VM did not power off in time: stopping QEMU")
-            process.terminate()
+            if grace:
+                log.warning("the VM did not power off in time: stopping QEMU")
+            self._signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), KILL_WAIT_S)
             except TimeoutError:
-                process.kill()
+                self._signal(signal.SIGKILL)
                 await process.wait()
         await self._finish()
         return bool(self._status.stopped_cleanly)
 
+    def _signal(self, signum: int) -> None:
+        if self._process is not None:  # QEMU leads its own process group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signum)
+
     async def _finish(self) -> None:
+        for task in self._tasks[1:]:  # the channel's (re)connect loop; the console ends by itself
+            task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, KILL_WAIT_S)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cocoon_desktop"
-CORE = ["engine", "wallet", "network", "hardware", "earnings", "platform", "node"]
+CORE = ["engine", "wallet", "network", "hardware", "earnings", "platform", "node", "vm"]
 QT_MODULES = ("PySide6", "qasync", "shiboken6")
 
 
