@@ -24,7 +24,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -35,9 +35,9 @@ from cocoon_desktop.logs import register_secret
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.vm.channel import ChannelError, ControlClient, Message
 from cocoon_desktop.vm.events import EventError, decode_event
-from cocoon_desktop.vm.gpu import check_passthrough, helper_command
+from cocoon_desktop.vm.gpu import SYSFS, check_passthrough, helper_command
 from cocoon_desktop.vm.guest_config import GuestConfig
-from cocoon_desktop.vm.image import ImageManifest
+from cocoon_desktop.vm.image import ImageManifest, vm_cache_dir
 from cocoon_desktop.vm.measurement import MeasurementError, MeasurementRecord
 from cocoon_desktop.vm.modes import VmMode
 from cocoon_desktop.vm.qemu import VmLaunch, VmPorts, qemu_command
@@ -102,13 +102,18 @@ class VirtualMachine:
                  model_disk: Path, workdir: Path, *, ports: VmPorts | None = None,
                  on_worker_event: Callable[[WorkerEvent], None] | None = None,
                  memory_mib: int = 2048, cpus: int = 2, gpu: str | None = None,
-                 tdx_firmware: Path | None = None,
-                 qemu_binary: str = "qemu-system-x86_64") -> None:
+                 restore_gpu: Callable[[str], Awaitable[None]] | None = None,
+                 tdx_firmware: Path | None = None, vsock_cid: int | None = None,
+                 qemu_binary: str = "qemu-system-x86_64", sysfs: Path = SYSFS) -> None:
+        """`gpu`: a card already bound to vfio-pci (the caller asked the user and ran the
+        helper); `restore_gpu(address)` is awaited once QEMU has exited, to give it back."""
         self.image, self.mode, self.config = image, mode, config
         self.workdir = workdir
         self.console_file = workdir / "console.log"
         self.model_disk, self.memory_mib, self.cpus = model_disk, memory_mib, cpus
-        self.gpu, self.tdx_firmware = gpu, tdx_firmware
+        self.gpu, self.tdx_firmware, self.vsock_cid = gpu, tdx_firmware, vsock_cid
+        self._restore_gpu = restore_gpu
+        self._sysfs = sysfs
         self._ports = ports
         self._qemu_binary = qemu_binary
         self._on_worker_event = on_worker_event
@@ -119,7 +124,7 @@ class VirtualMachine:
         self._client: ControlClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._tail: deque[str] = deque(maxlen=CONSOLE_TAIL_LINES)
-        self._lock_file: IO[str] | None = None
+        self._locks: list[IO[str]] = []
         self._started_at = 0.0
         self._stopping = False
         self._stop_task: asyncio.Task[bool] | None = None
@@ -140,7 +145,7 @@ class VirtualMachine:
 
     async def start(self) -> None:
         """Write the config disk and the token, start QEMU (returns while the guest boots)."""
-        if self.gpu is not None and not check_passthrough(self.gpu).bound_to_vfio:
+        if self.gpu is not None and not check_passthrough(self.gpu, self._sysfs).bound_to_vfio:
             raise VmError(f"The card {self.gpu} is not bound to vfio-pci yet: ask the user, "
                           f"then run {' '.join(helper_command('bind', self.gpu))}.")
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -157,7 +162,7 @@ class VirtualMachine:
             f.write(token)
         launch = VmLaunch(self.image, self.mode, config_disk, self.model_disk, token_file,
                           ports, memory_mib=self.memory_mib, cpus=self.cpus, gpu=self.gpu,
-                          tdx_firmware=self.tdx_firmware)
+                          tdx_firmware=self.tdx_firmware, vsock_cid=self.vsock_cid)
         self._ports, self._stopping = ports, False
         self._tail.clear()
         self._set(state=VmState.STARTING, detail=f"Starting the VM ({self.mode}).",
@@ -174,14 +179,27 @@ class VirtualMachine:
                        asyncio.create_task(self._follow_channel(), name="vm-channel")]
 
     def _lock_instance(self) -> None:
-        lock = (self.workdir / "instance.lock").open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        """One VM per instance folder and per card (locks held while QEMU runs)."""
+        paths = [self.workdir / "instance.lock"]
+        if self.gpu is not None:
+            (vm_cache_dir() / "locks").mkdir(parents=True, exist_ok=True)
+            paths.append(vm_cache_dir() / "locks" / f"gpu-{self.gpu}.lock")
+        for path in paths:
+            lock = path.open("w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                self._unlock()
+                what = f"the card {self.gpu}" if path.name.startswith("gpu-") else self.workdir
+                raise VmError(f"Another VM already runs from {what} (one VM per instance and "
+                              "card): stop it first, or use another instance.") from None
+            self._locks.append(lock)
+
+    def _unlock(self) -> None:
+        for lock in self._locks:
             lock.close()
-            raise VmError(f"Another VM already runs from {self.workdir} (one VM per instance "
-                          "and GPU): stop it first, or use another instance number.") from None
-        self._lock_file = lock
+        self._locks.clear()
 
     async def _follow_console(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -331,6 +349,10 @@ class VirtualMachine:
         if self._client is not None:
             await self._client.close()
         (self.workdir / "channel-token").unlink(missing_ok=True)
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        if self.gpu is not None and self._restore_gpu is not None and self._locks:
+            try:
+                await self._restore_gpu(self.gpu)
+            except Exception as exc:  # the VM is down either way: say what is left to do
+                log.error("the card %s could not be given back to its driver: %s", self.gpu,
+                          exc)
+        self._unlock()

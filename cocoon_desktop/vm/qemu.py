@@ -52,6 +52,11 @@ class VmPorts:
         return cls(ports[0], ports[1])
 
 
+def vsock_cid(instance: int, device: Path = Path("/dev/vhost-vsock")) -> int | None:
+    """The guest's vsock CID for rig instance N, or None where the host has no vhost-vsock."""
+    return BASE_VSOCK_CID + 10 * instance if device.exists() else None
+
+
 @dataclass(frozen=True)
 class VmLaunch:
     image: ImageManifest

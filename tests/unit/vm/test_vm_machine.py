@@ -10,6 +10,9 @@ import pytest
 
 from cocoon_desktop.vm.machine import VirtualMachine, VmError, VmState, failure_reason
 from cocoon_desktop.vm.modes import VmMode
+from cocoon_desktop.vm.qemu import vsock_cid
+from tests.helpers.devnet_harness import wait_until
+from tests.helpers.fake_sysfs import FakeSysfs
 from tests.helpers.vm_config import guest_config
 from tests.helpers.vm_image import fake_manifest
 
@@ -74,3 +77,37 @@ async def test_a_gpu_not_bound_to_vfio_is_not_started(tmp_path: Path) -> None:
     with pytest.raises(VmError, match=r"not bound to vfio-pci yet: ask the user, then run "
                        r"pkexec"):
         await vm.start()
+
+
+async def test_a_passed_through_card_is_locked_and_given_back_after_the_vm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COCOON_VM_CACHE", str(tmp_path / "cache"))
+    sysfs = FakeSysfs(tmp_path / "sys")
+    sysfs.device("0000:17:00.0", driver="vfio-pci")
+    given_back: list[str] = []
+
+    async def restore(address: str) -> None:
+        given_back.append(address)
+
+    qemu = fake_qemu(tmp_path, "cocoon-boot: initrd started",
+                     'echo "$@" > "$0.args"; exec sleep 30')
+    first = machine(tmp_path, qemu, gpu="0000:17:00.0", restore_gpu=restore, sysfs=sysfs.root)
+    await first.start()
+    try:
+        await wait_until(lambda: Path(qemu + ".args").exists(), 10)
+        assert "vfio-pci,host=0000:17:00.0,bus=gpu-port" in Path(qemu + ".args").read_text()
+        other = VirtualMachine(fake_manifest(tmp_path), VmMode.TCG, guest_config(),
+                               tmp_path / "model.img", tmp_path / "vm-1", qemu_binary=qemu,
+                               gpu="0000:17:00.0", sysfs=sysfs.root)
+        with pytest.raises(VmError, match=r"Another VM already runs from the card 0000:17:00\.0"):
+            await other.start()
+        assert given_back == []
+    finally:
+        await first.stop(0)
+    assert given_back == ["0000:17:00.0"]
+
+
+def test_vsock_only_where_the_host_has_vhost_vsock(tmp_path: Path) -> None:
+    assert vsock_cid(2, tmp_path / "vhost-vsock") is None
+    (tmp_path / "vhost-vsock").touch()
+    assert vsock_cid(2, tmp_path / "vhost-vsock") == 26
