@@ -209,7 +209,12 @@ def main() -> int:
     except (devices.GuestDeviceError, ValueError, measurement.MeasurementError) as exc:
         say(f"failed: {exc}")
         return 1
-    asyncio.run(GuestAgent(booted).run())
+    try:
+        asyncio.run(GuestAgent(booted).run())
+    except Exception as exc:  # the host reads the reason from the console
+        log.exception("the guest agent failed")
+        say(f"failed: {exc}")
+        return 1
     return 0
 
 
