@@ -58,14 +58,18 @@ EventHandler = Callable[[Message], None]
 
 
 class ControlClient:
-    """The host's end: connect, authenticate, hand each event to `on_event`, then acknowledge
-    it (an event the handler cannot take is logged and acknowledged too: sending the same
-    bytes again would not help)."""
+    """The host's end: connect, authenticate, hand each event to `on_event`, run `persist`
+    (in a thread: e.g. the ledger recorder's flush), then acknowledge it. So an event is
+    acknowledged only once it is stored, and the guest sends it again if the app died first
+    (the ledger ignores a request id it has). An event the handler cannot take is logged and
+    acknowledged too: sending the same bytes again would not help."""
 
-    def __init__(self, host: str, port: int, token: str, on_event: EventHandler) -> None:
+    def __init__(self, host: str, port: int, token: str, on_event: EventHandler,
+                 persist: Callable[[], object] | None = None) -> None:
         self.host, self.port = host, port
         self._token = token
         self._on_event = on_event
+        self._persist = persist
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self.hello: Message | None = None
@@ -107,6 +111,8 @@ class ControlClient:
                 except Exception:
                     log.exception("a VM event could not be handled: %s", message.get("event"))
                 if isinstance(message.get("seq"), int):
+                    if self._persist is not None:
+                        await asyncio.to_thread(self._persist)
                     await self.send({"ack": message["seq"]})
         except (ChannelError, ConnectionError) as exc:
             log.warning("the VM's control channel broke: %s", exc)

@@ -101,12 +101,15 @@ class VirtualMachine:
     def __init__(self, image: ImageManifest, mode: VmMode, config: GuestConfig,
                  model_disk: Path, workdir: Path, *, ports: VmPorts | None = None,
                  on_worker_event: Callable[[WorkerEvent], None] | None = None,
+                 persist_events: Callable[[], object] | None = None,
                  memory_mib: int = 2048, cpus: int = 2, gpu: str | None = None,
                  restore_gpu: Callable[[str], Awaitable[None]] | None = None,
                  tdx_firmware: Path | None = None, vsock_cid: int | None = None,
                  qemu_binary: str = "qemu-system-x86_64", sysfs: Path = SYSFS) -> None:
-        """`gpu`: a card already bound to vfio-pci (the caller asked the user and ran the
-        helper); `restore_gpu(address)` is awaited once QEMU has exited, to give it back."""
+        """`persist_events` (e.g. `EarningsRecorder.flush`) runs before each event is
+        acknowledged to the guest. `gpu`: a card already bound to vfio-pci (the caller asked
+        the user and ran the helper); `restore_gpu(address)` is awaited once QEMU has exited,
+        to give it back."""
         self.image, self.mode, self.config = image, mode, config
         self.workdir = workdir
         self.console_file = workdir / "console.log"
@@ -117,6 +120,7 @@ class VirtualMachine:
         self._ports = ports
         self._qemu_binary = qemu_binary
         self._on_worker_event = on_worker_event
+        self._persist_events = persist_events
         self._status = VmStatus(VmState.STOPPED, "The VM is not running.", mode)
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[VmStatus], None]] = []
@@ -174,7 +178,8 @@ class VirtualMachine:
             *qemu_command(launch, self._qemu_binary), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True)
-        self._client = ControlClient("127.0.0.1", ports.control, token, self._on_message)
+        self._client = ControlClient("127.0.0.1", ports.control, token, self._on_message,
+                                     self._persist_events)
         self._tasks = [asyncio.create_task(self._follow_console(), name="vm-console"),
                        asyncio.create_task(self._follow_channel(), name="vm-channel")]
 

@@ -74,7 +74,8 @@ async def served(vm_image: ImageManifest, model_disk: tuple[Path, ModelDiskInfo]
     config = GuestConfig(mode="tcg", network="devnet", model_name=MODEL_NAME,
                          model=model_disk[1], worker=worker_section(devnet))
     vm = VirtualMachine(vm_image, VmMode.TCG, config, model_disk[0], workdir / "instance-0",
-                        on_worker_event=recorder.on_worker_event)
+                        on_worker_event=recorder.on_worker_event,
+                        persist_events=recorder.flush)
     await vm.start()
     try:
         await vm.wait_ready(BOOT_TIMEOUT_S)

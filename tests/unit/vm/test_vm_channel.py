@@ -92,3 +92,29 @@ async def test_garbage_on_the_channel_ends_the_connection() -> None:
         writer.close()
     finally:
         await server.stop()
+
+
+async def test_an_event_is_acknowledged_only_after_it_is_persisted() -> None:
+    server, port = await started_server([])
+    stored: list[str] = []
+    pending: list[str] = []
+    release = asyncio.Event()
+
+    def persist() -> None:  # runs in a thread, like a ledger flush
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=10)
+        stored.extend(pending)
+
+    loop = asyncio.get_running_loop()
+    client = ControlClient("127.0.0.1", port, TOKEN, lambda m: pending.append(m["event"]),
+                           persist)
+    try:
+        await client.connect(timeout_s=5)
+        server.publish("request_finished", request_id="r1")
+        await wait_until(lambda: pending == ["request_finished"], 5)
+        assert not await server.wait_acknowledged(0.3)  # not stored yet: not acknowledged
+        release.set()
+        assert await server.wait_acknowledged(5)
+        assert stored == ["request_finished"]
+    finally:
+        await client.close()
+        await server.stop()
