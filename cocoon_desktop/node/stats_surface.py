@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from cocoon_desktop.network.worker.http_stats import PayoutHook, build_stats_app
-from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.node.status import NodeProblem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,7 +79,7 @@ class StatsSurface:
                 "`stats.tls_key`, or set `stats.accept_plain_http_risk = true`")
         return None
 
-    async def start(self, worker: Worker, on_payout: PayoutHook | None,
+    async def start(self, worker: ServedWorker, on_payout: PayoutHook | None,
                     extra_metrics: Callable[[], str],
                     node_status: Callable[[], dict[str, Any]]) -> str:
         """Listen; OSError when the address is taken (another instance with this number?) or

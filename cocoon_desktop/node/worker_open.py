@@ -37,6 +37,7 @@ from cocoon_desktop.network.root_config import (
     from_fake_ton_json,
 )
 from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.network.worker.types import WorkerConfig
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig, node_home
@@ -62,7 +63,7 @@ class WorkerSetupError(Exception):
 
 @dataclass
 class OpenedWorker:
-    worker: Worker
+    worker: ServedWorker  # a `Worker` here, or the host's view of one in the VM
     label: str  # e.g. "the local devnet (proxy 127.0.0.1:40123)"
     close: Callable[[], Awaitable[None]]
     devnet: Devnet | None = None
@@ -77,7 +78,7 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
     """The worker for `config.network`, not yet started (raises WorkerSetupError)."""
     if config.network is NetworkKind.DEVNET:
         return await _devnet_worker(config, model_name, owner_address, engine)
-    root, root_address = await _root_config(config, chain)
+    root, root_address = await root_config_for(config, chain)
     mainnet = config.network is NetworkKind.MAINNET
     provider = await run_blocking(_quote_provider, config)
     image_hash = await run_blocking(provider.image_hash) or b""
@@ -151,8 +152,9 @@ def _quote_provider(config: NodeConfig) -> QuoteProvider:
         )) from None
 
 
-async def _root_config(config: NodeConfig, chain: ChainService | None
-                       ) -> tuple[RootConfig, str]:
+async def root_config_for(config: NodeConfig, chain: ChainService | None
+                          ) -> tuple[RootConfig, str]:
+    """The root config of a test network or mainnet, and the root contract's address."""
     if config.root_config_file is not None:
         try:
             root = await run_blocking(from_fake_ton_json, config.root_config_file)
