@@ -25,8 +25,7 @@ from cocoon_desktop.engine.attestation.providers import (
     select_quote_provider,
 )
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.network.attestation import AttestationPolicy, DcapVerifier
-from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
+from cocoon_desktop.network.attestation import AttestationPolicy, dcap_policy
 from cocoon_desktop.network.devnet.network import Devnet, DevnetSettings, start_devnet
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import (
@@ -110,16 +109,10 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
 
 def _proxy_policy(config: NodeConfig, mainnet: bool) -> tuple[AttestationPolicy, TaskSet]:
     """Mainnet: TDX checked with DCAP, its collateral refreshed by a task; else fake_tdx."""
-    refresher = TaskSet("the collateral refresher")
     if not mainnet:
-        return AttestationPolicy("fake_tdx"), refresher
+        return AttestationPolicy("fake_tdx"), TaskSet("no collateral refresher")
     folder = node_home(config.instance, config.home).paths.cache_dir / "dcap-collateral"
-    cache = CollateralCache(folder)
-    refresher.spawn(CollateralRefresher(cache, config.collateral_url).run(),
-                    "collateral refresher")
-    return AttestationPolicy("tdx", verifier=DcapVerifier(cache),
-                             accepted_tcb_statuses=frozenset(config.accepted_tcb_statuses)
-                             ), refresher
+    return dcap_policy(folder, config.collateral_url, config.accepted_tcb_statuses)
 
 
 async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str,

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from cocoon_desktop.core.tasks import spawn
-from cocoon_desktop.settings import AppSettings, NetworkKind, SettingsError, Theme
+from cocoon_desktop.settings import AppSettings, NetworkKind, ServeFrom, SettingsError, Theme
 from cocoon_desktop.ui.controllers.settings import SettingsController
 from cocoon_desktop.ui.widgets import Card, StateLabel, muted
 
@@ -55,6 +55,12 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("coefficient", "Price coefficient", "1000 = 1.0x the network price.",
                   1, 1_000_000),
         FieldSpec("max_active_requests", "Max parallel jobs", "", 1, 256),
+        FieldSpec("serve_from", "Serve from",
+                  "A confidential VM runs the engine and the worker in a virtual machine "
+                  "booted from a measured image: the proxies' TLS ends inside it. Only Intel "
+                  "TDX hardware makes it attested (mainnet needs it); with KVM it is isolated "
+                  "but not attested (test networks only); without KVM it is emulated and slow "
+                  "(tests and demos). A GPU moves to it only after you agree."),
         FieldSpec("serve_on_start", "Serve when the app starts"),
     )),
     ("GPU protection", (
@@ -81,8 +87,12 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("context_tokens", "Context", "", 256, 1_048_576, 256, " tokens"),
     )),
 )
-CHOICES: dict[str, list[str]] = {
-    "theme": [t.value for t in Theme], "network": [n.value for n in NetworkKind],
+# Each choice as (value, what the list shows).
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "theme": [(t.value, t.value) for t in Theme],
+    "network": [(n.value, n.value) for n in NetworkKind],
+    "serve_from": [(ServeFrom.SANDBOX.value, "this computer's sandbox"),
+                   (ServeFrom.VM.value, "a confidential VM")],
 }
 
 
@@ -133,7 +143,8 @@ class SettingsPage(QWidget):
         editor: QWidget
         if spec.name in CHOICES:
             editor = QComboBox()
-            editor.addItems(CHOICES[spec.name])
+            for value, text in CHOICES[spec.name]:
+                editor.addItem(text, value)
         elif isinstance(default, bool):
             editor = QCheckBox()
         elif isinstance(default, int):
@@ -173,7 +184,7 @@ class SettingsPage(QWidget):
         for name, editor in self.editors.items():
             value = getattr(settings, name)
             if isinstance(editor, QComboBox):
-                editor.setCurrentText(str(value))
+                editor.setCurrentIndex(max(0, editor.findData(str(value))))
             elif isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QSpinBox | QDoubleSpinBox):
@@ -188,7 +199,7 @@ class SettingsPage(QWidget):
         out: dict[str, Any] = {}
         for name, editor in self.editors.items():
             if isinstance(editor, QComboBox):
-                out[name] = editor.currentText()
+                out[name] = editor.currentData()
             elif isinstance(editor, QCheckBox):
                 out[name] = editor.isChecked()
             elif isinstance(editor, QSpinBox | QDoubleSpinBox):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cocoon_desktop.engine.attestation.measurement import AttestationStatus
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.node.status import NodeState, NodeStatus, VmView
 
 WAITING_FOR_ENGINE = "Starting: waiting for the engine."
 
@@ -42,4 +42,22 @@ def attestation_line(status: AttestationStatus) -> tuple[str, str, str]:
     if status.better_unavailable_reason:
         details.append(f"Why not Intel TDX: {status.better_unavailable_reason}")
     level = "good" if status.mainnet_capable else "bad" if status.problem else "warn"
+    return line, level, "\n".join(details)
+
+
+def vm_attestation_line(vm: VmView) -> tuple[str, str, str]:
+    """What attests the engine in the confidential VM: (line, level, tooltip). Only TDX is
+    "good"; KVM and TCG say, in the line itself, what they are good for."""
+    if vm.mode == "tdx":
+        line, level = "Intel TDX confidential VM: quotes signed by the CPU.", "good"
+    elif vm.mode == "kvm":
+        line, level = ("VM isolation without attestation (KVM): test networks only.", "warn")
+    elif vm.mode == "tcg":
+        line, level = ("Emulated VM (TCG), not attested: slow; for tests and demos only.",
+                       "warn")
+    else:
+        return "Measured once the VM runs.", "", ""
+    details = [vm.mode_label, f"Image hash: {vm.image_sha256}"]
+    if vm.measurement:
+        details.append(f"Measured configuration: {vm.measurement}")
     return line, level, "\n".join(details)

@@ -15,6 +15,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cocoon_desktop.network.collateral import INTEL_PCS_URL
+
 CONFIG_FORMAT = "cocoon-desktop-vm-config/1"
 SECTOR_BYTES = 512
 # Where the guest listens, on its user-mode network address (QEMU forwards host ports here).
@@ -62,6 +64,9 @@ class WorkerSection:
     coefficient: int = 1000
     max_active_requests: int = 1
     is_test: bool = True
+    # With proxy_policy tdx: where the guest fetches Intel DCAP collateral, what TCB it takes.
+    collateral_url: str = INTEL_PCS_URL
+    accepted_tcb_statuses: tuple[str, ...] = ("UpToDate",)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class GuestConfig:
         doc["format"] = CONFIG_FORMAT
         if self.worker is not None:
             doc["worker"]["proxies"] = list(self.worker.proxies)
+            doc["worker"]["accepted_tcb_statuses"] = list(self.worker.accepted_tcb_statuses)
         return doc
 
     def to_bytes(self) -> bytes:
@@ -112,8 +118,10 @@ class GuestConfig:
                 mode=str(doc["mode"]), network=str(doc["network"]),
                 model_name=str(doc["model_name"]), model=ModelDiskInfo(**doc["model"]),
                 engine=EngineSection(**doc.get("engine", {})),
-                worker=None if worker is None else WorkerSection(
-                    **{**worker, "proxies": tuple(worker["proxies"])}))
+                worker=None if worker is None else WorkerSection(**{
+                    **worker, "proxies": tuple(worker["proxies"]),
+                    "accepted_tcb_statuses": tuple(worker.get("accepted_tcb_statuses",
+                                                              ("UpToDate",)))}))
         except (KeyError, TypeError) as exc:
             raise GuestConfigError(f"The config disk lacks or has a bad field ({exc}).") \
                 from None

@@ -1,4 +1,5 @@
-"""An image manifest for tests that only build command lines (no image on disk)."""
+"""An image manifest for tests that only build command lines (no image on disk), and a
+stand-in for QEMU (a script that prints a console and then does what it is told)."""
 
 from __future__ import annotations
 
@@ -12,3 +13,10 @@ def fake_manifest(folder: Path, tdx_missing: tuple[str, ...] = ()) -> ImageManif
     root = VerityDisk(folder / "root.img", "ee" * 32, 100)
     return ImageManifest(folder, "key", "6.1.0-test", "11" * 32, "22" * 32, root,
                          f"console=ttyS0 cocoon.root={root.kernel_argument()}", tdx_missing)
+
+
+def fake_qemu(folder: Path, console: str, then: str = "exit 0") -> str:
+    script = folder / "fake-qemu"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{console}\nEOF\n{then}\n")
+    script.chmod(0o755)
+    return str(script)

@@ -30,7 +30,7 @@ from cocoon_desktop.engine.attestation.providers import (
 )
 from cocoon_desktop.engine.host.supervisor import EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings, EngineState
-from cocoon_desktop.network.attestation import AttestationPolicy
+from cocoon_desktop.network.attestation import AttestationPolicy, dcap_policy
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import from_fake_ton_json
 from cocoon_desktop.network.transport import Endpoint
@@ -46,6 +46,7 @@ from cocoon_desktop.vm.guest_config import (
     GUEST_CONTROL_PORT,
     GUEST_ENGINE_PORT,
     GuestConfig,
+    WorkerSection,
 )
 from cocoon_desktop.vm.guest_state import encode_state
 
@@ -53,6 +54,7 @@ log = logging.getLogger("cocoon_desktop.vm.guest")
 ENGINE_READY_TIMEOUT_S = 1800.0  # an emulated (TCG) guest loads slowly
 STATUS_INTERVAL_S = 5.0
 FINAL_ACK_TIMEOUT_S = 15.0
+COLLATERAL_DIR = Path("/tmp/dcap-collateral")
 
 
 def say(text: str) -> None:
@@ -99,6 +101,7 @@ class GuestAgent:
         self.relay = PortRelay(lambda: self.supervisor.endpoint)
         self.worker: Worker | None = None
         self._tasks = TaskSet("the guest agent")
+        self._refresher = TaskSet("no collateral refresher")
         self._stop = asyncio.Event()
         self._drain_timeout_s = 0.0
         self._last_engine: dict[str, Any] = {}
@@ -124,6 +127,7 @@ class GuestAgent:
             await self._shut_down()
         finally:
             await self._tasks.close()
+            await self._refresher.close()
             await self.relay.stop()
             await self.control.stop()
 
@@ -140,6 +144,15 @@ class GuestAgent:
             return False
         return True
 
+    def _proxy_policy(self, section: WorkerSection) -> AttestationPolicy:
+        """What proxies must show: on mainnet (tdx) their quotes are checked with Intel DCAP,
+        the collateral fetched through the host's network and kept in the guest's tmpfs."""
+        if section.proxy_policy != "tdx":
+            return AttestationPolicy(section.proxy_policy)
+        policy, self._refresher = dcap_policy(COLLATERAL_DIR, section.collateral_url,
+                                              section.accepted_tcb_statuses)
+        return policy
+
     def _make_worker(self) -> Worker:
         section = self.booted.config.worker
         assert section is not None
@@ -151,7 +164,7 @@ class GuestAgent:
             root_config=from_fake_ton_json(section.root_config),
             root_contract_address=section.root_contract_address,
             proxies=tuple(Endpoint.parse(p) for p in section.proxies),
-            proxy_policy=AttestationPolicy(section.proxy_policy), is_test=section.is_test,
+            proxy_policy=self._proxy_policy(section), is_test=section.is_test,
             coefficient=section.coefficient, max_active_requests=section.max_active_requests,
             image_hash=(provider.image_hash() or b"") if provider is not None else b"")
         return Worker(config, make_identity(provider))

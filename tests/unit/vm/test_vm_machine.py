@@ -15,14 +15,7 @@ from cocoon_desktop.vm.qemu import vsock_cid
 from tests.helpers.devnet_harness import wait_until
 from tests.helpers.fake_sysfs import FakeSysfs
 from tests.helpers.vm_config import guest_config
-from tests.helpers.vm_image import fake_manifest
-
-
-def fake_qemu(tmp_path: Path, console: str, then: str = "exit 0") -> str:
-    script = tmp_path / "fake-qemu"
-    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{console}\nEOF\n{then}\n")
-    script.chmod(0o755)
-    return str(script)
+from tests.helpers.vm_image import fake_manifest, fake_qemu
 
 
 def machine(tmp_path: Path, qemu: str, **options: object) -> VirtualMachine:
