@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent installer shared by scripts/run-app.sh and scripts/test.sh.
 #   scripts/bootstrap.sh app    system libraries for Qt, the virtual environment, llama-cpp-python,
-#                               the project and the bundled default model
+#                               the project and the bundled default model, QEMU and the image
+#                               tools for the confidential VM
 #   scripts/bootstrap.sh test   all of the above plus the test tools (xvfb, dbus, gnome-keyring,
 #                               bubblewrap, trayer) and the test extras
 # Each step checks first and does nothing when it is already done.
@@ -40,13 +41,14 @@ app_packages=(python3 python3-venv python3-dev build-essential cmake bubblewrap
   libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xkb1 gnome-keyring)
 test_packages=(xvfb xauth dbus dbus-x11 trayer desktop-file-utils dpkg-dev libsecret-tools)
-# The confidential VM (docs/areas/vm.md): QEMU runs it, erofs-utils and cryptsetup-bin
-# (veritysetup) build its disks. Tested here; the app's list gets them when the app uses the VM.
+# "Serve from: a confidential VM" (docs/areas/vm.md): QEMU runs it, erofs-utils and
+# cryptsetup-bin (veritysetup) build its image and model disks (bubblewrap, above, compiles the
+# guest's byte code). Moving a GPU into it also needs pkexec, installed by the user who does.
 vm_packages=(qemu-system-x86 erofs-utils cryptsetup-bin)
 
 if command -v dpkg-query >/dev/null; then
-  apt_ensure "${app_packages[@]}"
-  [ "$mode" = test ] && apt_ensure "${test_packages[@]}" "${vm_packages[@]}"
+  apt_ensure "${app_packages[@]}" "${vm_packages[@]}"
+  [ "$mode" = test ] && apt_ensure "${test_packages[@]}"
 fi
 
 py=${PYTHON:-python3}

@@ -72,6 +72,7 @@ def gather_inputs(recipe: Path = RECIPE_DIR, epoch: int | None = None) -> BuildI
     pins = payload.read_python_lock(recipe / "python.lock")
     files = (*payload.library_files(pins), *payload.app_files())
     payload.check_imports(files, pins)
+    payload.check_cpu_only(files)
     return BuildInputs(recipe, debian.read_lock(recipe / "debian.lock"), files, epoch,
                        disks.tool_versions())
 

@@ -59,8 +59,8 @@ def log_console_line(line: str) -> None:
     console_log.log(LEVELS.get(level_name, logging.INFO), "%s", line)
 
 
-def failure_reason(console_tail: list[str]) -> str:
-    """Why a guest stopped, from the last lines of its console."""
+def failure_reason(console_tail: list[str], exit_code: int | None = None) -> str:
+    """Why a guest stopped, from the last lines of its console (and QEMU's exit status)."""
     text = "\n".join(console_tail)
     for line in reversed(console_tail):
         if f"{BOOT_PREFIX} failed:" in line:
@@ -71,4 +71,5 @@ def failure_reason(console_tail: list[str]) -> str:
                 "(scripts/build-vm-image.sh) and check the model file.")
     if "Kernel panic" in text:
         return "The guest kernel panicked: see the VM's console log."
-    return "QEMU exited: " + (" / ".join(console_tail[-3:]) or "no output")
+    status = f" with status {exit_code}" if exit_code is not None else ""
+    return f"QEMU exited{status}: " + (" / ".join(console_tail[-3:]) or "no output")

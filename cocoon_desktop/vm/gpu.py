@@ -99,7 +99,8 @@ async def run_helper(argv: list[str]) -> tuple[int, str]:
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT)
     except OSError as exc:
-        return 127, f"{argv[0]} cannot be run ({exc.strerror}): install policykit-1 (pkexec)"
+        return 127, (f"{argv[0]} cannot be run ({exc.strerror}): install the Debian package "
+                     "pkexec (policykit-1 on older releases)")
     output, _ = await process.communicate()
     return process.returncode or 0, output.decode(errors="replace").strip()
 

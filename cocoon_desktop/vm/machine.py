@@ -230,7 +230,7 @@ class VirtualMachine:
                       f"The VM was stopped (QEMU exit status {code}).")
         else:
             self._set(state=VmState.FAILED, engine=None, stopped_cleanly=False,
-                      progress_fraction=None, detail=failure_reason(list(self._tail)))
+                      progress_fraction=None, detail=failure_reason(list(self._tail), code))
 
     async def _follow_channel(self) -> None:
         """Connect once the guest listens, and again if the channel breaks while it runs."""

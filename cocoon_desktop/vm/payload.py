@@ -32,6 +32,7 @@ from cocoon_desktop.vm.debian import inside
 GUEST_ENTRY_MODULES = (*ENGINE_ENTRY_MODULES, "cocoon_desktop.vm.guest.agent")
 SITE_PACKAGES = "usr/lib/python3/dist-packages"
 GUEST_PYTHON = "usr/bin/python3.11"
+_GPU_BACKEND = re.compile(r"libggml-(cuda|vulkan|hip|sycl|metal|opencl)\b")
 _SKIPPED = re.compile(r"(^|/)(__pycache__|tests?|include)/|\.(pyc|pyi|h)$|^(\.\./|bin/|share/)")
 
 
@@ -107,6 +108,20 @@ def library_files(pins: dict[str, str]) -> list[PayloadFile]:
                            + ", ".join(wrong) + ". Run scripts/bootstrap.sh, or update the "
                            "lock with scripts/build-vm-image.sh --lock.")
     return files
+
+
+def check_cpu_only(files: Iterable[PayloadFile]) -> None:
+    """The image has no GPU driver or GPU runtime (no NVIDIA kernel module, no CUDA): a
+    llama.cpp built for a GPU would fail to load in the guest, so the build refuses it here."""
+    backends = sorted({m.group(1) for f in files
+                       if (m := _GPU_BACKEND.search(f.dest)) is not None})
+    if backends:
+        raise PayloadError(
+            f"This environment's llama-cpp-python is built for {', '.join(backends)}, and the "
+            "VM image carries no GPU driver or GPU runtime yet (the guest runs llama.cpp on its "
+            "CPUs). Build the image from an environment with the CPU build: "
+            "COCOON_CUDA=0 COCOON_VENV=<another folder> scripts/bootstrap.sh test, then "
+            "COCOON_VENV=<that folder> scripts/build-vm-image.sh.")
 
 
 def app_files(entry_modules: Iterable[str] = GUEST_ENTRY_MODULES) -> list[PayloadFile]:

@@ -3,7 +3,10 @@ stand-in for QEMU (a script that prints a console and then does what it is told)
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from cocoon_desktop.vm.disks import VerityDisk
 from cocoon_desktop.vm.image import ImageManifest
@@ -20,3 +23,14 @@ def fake_qemu(folder: Path, console: str, then: str = "exit 0") -> str:
     script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{console}\nEOF\n{then}\n")
     script.chmod(0o755)
     return str(script)
+
+
+VM_TOOLS = ("qemu-system-x86_64", "mkfs.erofs", "veritysetup", "bwrap")
+
+
+def vm_tools_or_skip() -> None:
+    """The VM's tests need QEMU, erofs-utils, cryptsetup-bin and bubblewrap."""
+    missing = [t for t in VM_TOOLS
+               if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} missing: run scripts/bootstrap.sh test")

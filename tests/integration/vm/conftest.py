@@ -3,7 +3,6 @@ packages scripts/bootstrap.sh fetched) and the bundled model's disk."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,12 @@ from cocoon_desktop.vm.guest_config import ModelDiskInfo
 from cocoon_desktop.vm.image import ImageManifest
 from cocoon_desktop.vm.model_disk import ensure_model_disk
 from tests.helpers.bundled_model import bundled_model_or_skip
-
-TOOLS = ("qemu-system-x86_64", "mkfs.erofs", "veritysetup", "bwrap")
+from tests.helpers.vm_image import vm_tools_or_skip
 
 
 @pytest.fixture(scope="session")
 def vm_image() -> ImageManifest:
-    missing = [t for t in TOOLS if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} missing: run scripts/bootstrap.sh test")
+    vm_tools_or_skip()
     return ensure_image(offline=True)
 
 

@@ -43,3 +43,13 @@ def test_the_guest_gets_the_engine_worker_and_agent_but_no_app_side() -> None:
             "cocoon_desktop/network/worker/worker.py"} <= modules
     assert not [m for m in modules if m.startswith(("cocoon_desktop/ui", "cocoon_desktop/node",
                                                     "cocoon_desktop/wallet"))]
+
+
+def test_a_gpu_build_of_llama_cpp_is_refused_before_the_build(tmp_path: Path) -> None:
+    """The image has no NVIDIA driver or CUDA: a CUDA llama.cpp would not load in the guest."""
+    payload.check_cpu_only(payload.library_files(PINS))  # this environment's CPU build
+    cuda = payload.PayloadFile(tmp_path / "x", f"{payload.SITE_PACKAGES}/lib/libggml-cuda.so",
+                               "00")
+    with pytest.raises(payload.PayloadError, match="built for cuda, and the VM image carries "
+                       "no GPU driver"):
+        payload.check_cpu_only([*payload.library_files(PINS), cuda])
