@@ -67,6 +67,10 @@ class BuildInputs:
 
 
 def gather_inputs(recipe: Path = RECIPE_DIR, epoch: int | None = None) -> BuildInputs:
+    if not (recipe / "debian.lock").is_file():
+        raise ImageError(f"There is no image recipe here ({recipe} is missing): the image is "
+                         "built from the source checkout, with its pinned environment. Serve "
+                         "from the VM with the app run from a checkout (scripts/run-app.sh).")
     if epoch is None:
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
     pins = payload.read_python_lock(recipe / "python.lock")

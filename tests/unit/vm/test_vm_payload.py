@@ -53,3 +53,13 @@ def test_a_gpu_build_of_llama_cpp_is_refused_before_the_build(tmp_path: Path) ->
     with pytest.raises(payload.PayloadError, match="built for cuda, and the VM image carries "
                        "no GPU driver"):
         payload.check_cpu_only([*payload.library_files(PINS), cuda])
+
+
+def test_without_the_recipe_the_build_says_it_needs_the_checkout(tmp_path: Path) -> None:
+    """An installed bundle has the VM's host code but not the recipe (vm/) nor the pinned
+    environment: choosing the VM there says where it works instead of a traceback."""
+    from cocoon_desktop.vm.build import gather_inputs
+    from cocoon_desktop.vm.image import ImageError
+
+    with pytest.raises(ImageError, match=r"built from the source checkout.*scripts/run-app.sh"):
+        gather_inputs(tmp_path / "vm")
