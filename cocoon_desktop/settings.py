@@ -37,6 +37,14 @@ class NetworkKind(StrEnum):
     MAINNET = "mainnet"
 
 
+class ServeFrom(StrEnum):
+    """Where the engine and the worker run: this computer's sandbox (a bubblewrap process), or
+    a confidential VM (docs/areas/vm.md)."""
+
+    SANDBOX = "sandbox"
+    VM = "vm"
+
+
 class SettingsError(ValueError):
     """One or more settings are invalid; `problems` maps each field to what is wrong."""
 
@@ -67,6 +75,7 @@ class AppSettings:
     owner_address: str = ""  # public: where payouts go (never a secret)
     coefficient: int = 1000  # Cocoon price coefficient, 1000 = 1.0x
     max_active_requests: int = 4
+    serve_from: ServeFrom = ServeFrom.SANDBOX
     # Model
     model_path: str = ""  # empty = the bundled default model
     gpu_layers: int = -1  # -1 = as many as fit
@@ -159,7 +168,8 @@ def _problems(s: AppSettings) -> dict[str, str]:
     return {name: why for name, why in checks.items() if why}
 
 
-_ENUMS: dict[str, type[StrEnum]] = {"theme": Theme, "network": NetworkKind}
+_ENUMS: dict[str, type[StrEnum]] = {"theme": Theme, "network": NetworkKind,
+                                    "serve_from": ServeFrom}
 _TYPES: dict[str, type] = {
     f.name: type(f.default) for f in fields(AppSettings) if f.name != "extra"
 }

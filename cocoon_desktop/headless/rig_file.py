@@ -23,10 +23,10 @@ from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.units import MiB
 from cocoon_desktop.headless.rig_schema import BY_DOTTED, SECTIONS
 from cocoon_desktop.network.transport import Endpoint
-from cocoon_desktop.node.config import ATTESTATION_KINDS, MAX_INSTANCE, NodeConfig
+from cocoon_desktop.node.config import ATTESTATION_KINDS, MAX_INSTANCE, VM_MODES, NodeConfig
 from cocoon_desktop.protocol.model_names import CocoonModelName
 from cocoon_desktop.protocol.money import ton_to_nanoton
-from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.settings import NetworkKind, ServeFrom
 from cocoon_desktop.wallet.address import parse_address
 from cocoon_desktop.wallet.errors import AddressError
 
@@ -169,7 +169,7 @@ class _Reader:
         return NodeConfig(
             instance=instance, home=(self.base / Path(home).expanduser()) if home else None,
             network=network, **self._network(network), **self._worker(), **self._model(),
-            **self._gpu(), **self._earnings(), **self._stats(),
+            **self._vm(), **self._gpu(), **self._earnings(), **self._stats(),
             drain_timeout_s=self.number("shutdown.drain_timeout_s", 0, 3600),
             headless=headless)
 
@@ -224,6 +224,15 @@ class _Reader:
                 "gpu_layers": self.number("model.gpu_layers", -1, 10_000),
                 "threads": self.number("model.threads", 0, 1024),
                 "upstream_gateway_port": self.number("engine.upstream_gateway_port", 0, 65535)}
+
+    def _vm(self) -> dict[str, Any]:
+        serve_from = self.choice("engine.serve_from", tuple(s.value for s in ServeFrom))
+        return {"serve_from": ServeFrom(serve_from) if serve_from in tuple(ServeFrom)
+                else ServeFrom.SANDBOX,
+                "vm_mode": self.choice("vm.mode", VM_MODES),
+                "vm_memory_mib": self.number("vm.memory_mib", 512, 262_144),
+                "vm_cpus": self.number("vm.cpus", 1, 256),
+                "vm_gpu_passthrough": self.get("vm.gpu_passthrough")}
 
     def _gpu(self) -> dict[str, Any]:
         headroom = self.number("gpu.vram_headroom_mib", 0, 65536)

@@ -67,6 +67,19 @@ KEYS: tuple[RigKey, ...] = (
        "this port that forwards requests WITHOUT a token to the engine, for upstream's worker "
        "runner (its forward_requests_to; upstream's default is 8000); anything on this machine "
        "can then use the engine; 0: off"),
+    _k("engine", "serve_from", str, "sandbox", "where the engine and the worker run: "
+       "sandbox (a process on this machine, in bubblewrap) or vm (a VM booted from the measured "
+       "image, docs/areas/vm.md: the proxies' TLS ends inside it, so network jobs' prompts are "
+       "decrypted only there; only tdx also keeps the VM's memory from the host)"),
+    _k("vm", "mode", str, "auto", "how the VM runs: auto (the best this host has: tdx, then "
+       "kvm, then tcg), tdx (attested; mainnet needs it), kvm (isolation without attestation, "
+       "test networks only) or tcg (emulated, slow: tests and demos)"),
+    _k("vm", "memory_mib", int, 2048, "the VM's memory in MiB (512-262144): the model and "
+       "its KV cache must fit"),
+    _k("vm", "cpus", int, 2, "the VM's virtual CPUs (1-256)"),
+    _k("vm", "gpu_passthrough", bool, False, "true: this node's GPU may be moved to vfio-pci "
+       "for the VM and back after (as root: pkexec, or a polkit rule for the service's user); "
+       "false: a node with a GPU refuses to serve from the VM"),
     _k("gpu", "device", str, "", "PCI bus id (0000:01:00.0), number, UUID (GPU-...) or "
        "`all`; empty: the only GPU, or GPU number `instance` when there are several"),
     _k("gpu", "pause_temperature_c", int, 83, "pause new jobs at this temperature"),

@@ -19,9 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-from cocoon_desktop.network.collateral import CollateralCache
+from cocoon_desktop.core.tasks import TaskSet
+from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
 from cocoon_desktop.protocol import tdx_quote as quote_mod
 
 POLICY_KINDS = ("any", "fake_tdx", "tdx")
@@ -179,3 +181,15 @@ class AttestationPolicy:
                 f"and this node accepts only {', '.join(sorted(self.accepted_tcb_statuses))}; "
                 "refused (the peer must update its platform)")
         return verdict
+
+
+def dcap_policy(collateral_folder: Path, collateral_url: str,
+                accepted_tcb_statuses: Iterable[str]) -> tuple[AttestationPolicy, TaskSet]:
+    """The `tdx` policy mainnet workers hold proxies to: quotes checked with Intel DCAP
+    against collateral from `collateral_url`, cached in `collateral_folder` and refreshed by
+    the returned task set's task (close it with the worker)."""
+    cache = CollateralCache(collateral_folder)
+    refresher = TaskSet("the collateral refresher")
+    refresher.spawn(CollateralRefresher(cache, collateral_url).run(), "collateral refresher")
+    return AttestationPolicy("tdx", verifier=DcapVerifier(cache),
+                             accepted_tcb_statuses=frozenset(accepted_tcb_statuses)), refresher

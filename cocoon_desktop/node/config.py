@@ -25,13 +25,14 @@ from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.units import MiB
 from cocoon_desktop.network.collateral import INTEL_PCS_URL
 from cocoon_desktop.protocol.money import ton_to_nanoton
-from cocoon_desktop.settings import AppSettings, NetworkKind
+from cocoon_desktop.settings import AppSettings, NetworkKind, ServeFrom
 from cocoon_desktop.wallet.secret_store import SERVICE_NAME, profile_service_name
 
 STATS_PORT_BASE = 12000  # upstream's worker runner: http_port 12000, +10 per instance
 PORTS_PER_INSTANCE = 10
 MAX_INSTANCE = 999
 ATTESTATION_KINDS = ("auto", "tdx", "fake_tdx", "none")
+VM_MODES = ("auto", "tdx", "kvm", "tcg")
 
 
 def stats_port_for(instance: int) -> int:
@@ -65,6 +66,13 @@ class NodeConfig:
     gpu_layers: int = -1  # -1: as many as fit
     threads: int = 0  # 0: one per physical core
     upstream_gateway_port: int = 0  # a token-free loopback door for upstream's runner; 0: off
+    # Where the engine and the worker run: the sandbox here, or a confidential VM
+    serve_from: ServeFrom = ServeFrom.SANDBOX
+    vm_mode: str = "auto"  # auto: the best this host has (tdx, then kvm, then tcg)
+    vm_memory_mib: int = 2048
+    vm_cpus: int = 2
+    # A rig's consent to move its GPU to vfio-pci for the VM (the desktop app asks instead).
+    vm_gpu_passthrough: bool = False
     # GPU and protection
     gpu: str = ""  # PCI bus id, NVML index or UUID; empty: see `node.gpu_select`
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
@@ -93,6 +101,10 @@ class NodeConfig:
     @property
     def is_devnet(self) -> bool:
         return self.network is NetworkKind.DEVNET
+
+    @property
+    def serves_from_vm(self) -> bool:
+        return self.serve_from is ServeFrom.VM
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ def from_app_settings(s: AppSettings, instance: int = 0) -> NodeConfig:
         ton_config_file=Path(s.ton_config_path).expanduser() if s.ton_config_path else None,
         proxies=(proxy_text.strip(),) if proxy_text.strip() else (),
         owner_address=s.owner_address, coefficient=s.coefficient,
-        max_active_requests=s.max_active_requests,
+        max_active_requests=s.max_active_requests, serve_from=s.serve_from,
         model_path=Path(s.model_path).expanduser() if s.model_path else None,
         context_tokens=s.context_tokens, gpu_layers=s.gpu_layers,
         protection=ProtectionSettings(

@@ -28,7 +28,7 @@ from cocoon_desktop.earnings.recorder import EarningsRecorder
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
 from cocoon_desktop.hardware.energy import EnergyMeter
 from cocoon_desktop.network.worker.http_stats import PayoutHook
-from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.chain import ChainService
@@ -103,11 +103,11 @@ class EarningsHost:
         self._dirty.set()
         return True
 
-    def attach(self, worker: Worker) -> None:
+    def attach(self, worker: ServedWorker) -> None:
         if self.recorder is not None:
             worker.add_listener(self.recorder.on_worker_event)
 
-    def detach(self, worker: Worker) -> None:
+    def detach(self, worker: ServedWorker) -> None:
         if self.recorder is not None:
             worker.remove_listener(self.recorder.on_worker_event)
 

@@ -5,12 +5,18 @@ a chat or the user needs it), stopped to free VRAM (game mode), never restarted 
 a GPU fault (the node refuses to start it then). What it runs comes from the node's
 `EnginePlanner`, asked at each start. The upstream gateway (opt-in, loopback, no token) forwards
 upstream's runner to whichever engine runs now.
+
+What runs the engine is an `EngineRunner`: the `EngineSupervisor` of a sandboxed process here,
+or, when the node serves from the confidential VM, the VM's engine (`vm.vm_engine.VmEngine`).
+The factory makes one when the engine must start; `use` puts a given one in place (the VM that
+serves), `release` forgets it once it stopped (the next start asks the factory again).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from cocoon_desktop.engine.host.gateway import GatewayError, UpstreamGateway
 from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus, EngineSupervisor
@@ -19,7 +25,26 @@ from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineSt
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 600.0
 StatusListener = Callable[[EngineStatus], None]
-SupervisorFactory = Callable[[EngineSettings, Mapping[str, str] | None], EngineSupervisor]
+
+
+class EngineRunner(Protocol):
+    """What the engine host needs of whatever runs the engine."""
+
+    @property
+    def settings(self) -> EngineSettings: ...
+
+    def on_status(self, listener: StatusListener) -> Callable[[], None]: ...
+
+    async def start(self) -> None: ...
+
+    async def wait_ready(self, timeout_s: float | None = None) -> EngineEndpoint: ...
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None: ...
+
+    async def cancel_load(self) -> bool: ...
+
+
+SupervisorFactory = Callable[[EngineSettings, Mapping[str, str] | None], EngineRunner]
 
 
 def default_supervisor(settings: EngineSettings, env: Mapping[str, str] | None
@@ -39,7 +64,8 @@ class EngineHost:
         # The engine's environment: set once the node has chosen its GPU (only that one is
         # visible to the engine); None: the app's own.
         self.env: Mapping[str, str] | None = None
-        self.supervisor: EngineSupervisor | None = None
+        self.supervisor: EngineRunner | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self.gateway: UpstreamGateway | None = None  # upstream's runner's door (opt-in)
         self.problems: dict[str, str] = {}  # things that work badly but do not stop serving
         self.status = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
@@ -69,9 +95,28 @@ class EngineHost:
                 self._publish(EngineStatus(EngineState.CRASHED, f"The engine cannot start: "
                                            f"{exc}", gave_up=True))
                 raise
-            self.supervisor = self._factory(settings, self.env)
-            self.supervisor.on_status(self._publish)
+            self._follow(self._factory(settings, self.env))
+        assert self.supervisor is not None
         await self.supervisor.start()
+
+    def _follow(self, runner: EngineRunner) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.supervisor = runner
+        self._unsubscribe = runner.on_status(self._publish)
+
+    async def use(self, runner: EngineRunner) -> None:
+        """Run the engine with `runner` from now on (not started yet): the engine running
+        now stops first (its memory is free on return)."""
+        await self.release()
+        self._follow(runner)
+
+    async def release(self, drain_timeout_s: float = 0.0) -> None:
+        """Stop the engine and forget its runner: the next start makes a new one."""
+        await self.stop(drain_timeout_s)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.supervisor = self._unsubscribe = None
 
     async def ensure_running(self, timeout_s: float = READY_TIMEOUT_S) -> EngineEndpoint:
         """The endpoint of a ready engine, starting it first if needed (EngineStartError)."""
@@ -94,8 +139,7 @@ class EngineHost:
     async def reconfigure(self) -> None:
         """Apply new engine settings: stop, forget the settings, start again if it ran."""
         was_running = self.status.state in (EngineState.LOADING, EngineState.READY)
-        await self.stop()
-        self.supervisor = None
+        await self.release(10.0)
         if was_running:
             await self.start()
 

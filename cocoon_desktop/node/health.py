@@ -25,7 +25,12 @@ from cocoon_desktop.hardware.service import HealthService
 from cocoon_desktop.hardware.snapshots import HealthTick
 from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 from cocoon_desktop.node.config import NodeConfig
-from cocoon_desktop.node.gpu_select import GpuSelectError, SelectedGpuMonitor, choose_gpu
+from cocoon_desktop.node.gpu_select import (
+    GpuChoice,
+    GpuSelectError,
+    SelectedGpuMonitor,
+    choose_gpu,
+)
 from cocoon_desktop.node.request_energy import RequestEnergyMeter
 from cocoon_desktop.node.status import NodeProblem
 
@@ -42,6 +47,7 @@ class NodeHealth:
         self.policy = ProtectionPolicy(config.protection)
         self.protection = ProtectionController(self.policy, control, notify)
         self.monitor: GpuMonitor | None = None
+        self.choice: GpuChoice | None = None  # the card this node serves on, once open
         self.energy: RequestEnergyMeter | None = None
         self.service: HealthService | None = None  # running once open
 
@@ -67,6 +73,7 @@ class NodeHealth:
         except GpuSelectError as exc:
             problem = NodeProblem(str(exc), "Fix `gpu` in the rig file.")
             choice = None
+        self.choice = choice
         if choice is not None:
             monitor = SelectedGpuMonitor(monitor, choice)
             env = {**os.environ, **choice.engine_environment}

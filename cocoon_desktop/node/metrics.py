@@ -1,8 +1,10 @@
 """The node's figures for Prometheus and as JSON, next to the worker's own.
 
 `/metrics` answers the worker's counters (network area) followed by these node gauges, so one
-scrape per instance shows a farm's state, GPUs, protection and earnings. The label is
-`node_instance`, not `instance`, which Prometheus sets itself to the scraped address.
+scrape per instance shows a farm's state, GPUs, protection, earnings and, when it serves from
+the confidential VM, the VM's state and mode. The label is `node_instance`, not `instance`,
+which Prometheus sets itself to the scraped address. `/jsonstats` gets the VM as a `vm` key
+(`vm_json`) beside upstream's own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any
 
 from cocoon_desktop import __version__
 from cocoon_desktop.earnings.labels import known_energy_j
-from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.node.status import NodeState, NodeStatus, VmView
+
+VM_STATES = ("preparing", "starting", "booting", "loading", "ready", "stopping", "stopped",
+             "failed")
 
 
 def _escape(value: str) -> str:
@@ -57,6 +62,8 @@ def node_metrics(status: NodeStatus) -> str:
              "while the engine loads it (absent otherwise).", [({}, status.engine_load_fraction)])
     _gpu_metrics(t, status)
     _earnings_metrics(t, status)
+    if status.vm is not None:
+        _vm_metrics(t, status.vm)
     return "\n".join(t.lines) + "\n"
 
 
@@ -103,6 +110,25 @@ def _earnings_metrics(t: _Text, status: NodeStatus) -> None:
     t.metric("cocoon_node_served_energy_joules", "gauge",
              "GPU energy of served requests, all time (absent while not measured).",
              [(net, known_energy_j(summary.all_time))])
+
+
+def _vm_metrics(t: _Text, vm: VmView) -> None:
+    t.metric("cocoon_node_vm_info", "gauge", "The confidential VM the node serves from: its "
+             "mode (tdx: attested; kvm: test networks only; tcg: emulated) and image hash.",
+             [({"mode": vm.mode or "none", "image_hash": vm.image_sha256}, 1)])
+    t.metric("cocoon_node_vm_state", "gauge", "1 for the VM's current state.",
+             [({"state": s}, float(vm.state == s)) for s in VM_STATES])
+    t.metric("cocoon_node_vm_attested", "gauge", "1 when the VM's quotes come from TDX "
+             "hardware.", [({}, float(vm.mode == "tdx"))])
+    t.metric("cocoon_node_vm_start_ratio", "gauge", "Share of the VM's start done, while it "
+             "starts (absent otherwise).", [({}, vm.progress_fraction)])
+    t.metric("cocoon_node_vm_boot_seconds", "gauge", "From QEMU's start to the guest engine "
+             "ready.", [({}, vm.boot_s)])
+
+
+def vm_json(status: NodeStatus) -> dict[str, Any]:
+    """`/jsonstats`' `vm` key: the VM the node serves from (nothing when it serves here)."""
+    return {} if status.vm is None else {"vm": _plain(dataclasses.asdict(status.vm))}
 
 
 def status_json(status: NodeStatus) -> dict[str, Any]:

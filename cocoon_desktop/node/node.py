@@ -8,7 +8,9 @@ A `Node` owns named parts, each with one job, and wires them once:
 - `health` (`NodeHealth`): GPU monitoring and protection, acting through `control`
   (`NodeServingControl`, the hardware area's `ServingControl`);
 - `wallets` (`WalletHost`): the wallet and chain of the network served;
-- `serving` (`Serving`): the Serve toggle's life (bring-up, retries, drain).
+- `serving` (`Serving`): the Serve toggle's life (bring-up, retries, drain);
+- `vm` (`VmHost`): the confidential VM the engine and the worker run in when the config says
+  `serve_from = vm` (the engine host then runs the VM's engine, the worker host its worker).
 
 Front ends (the GUI's controllers, the headless service) drive it and follow its events:
 
@@ -59,14 +61,16 @@ from cocoon_desktop.node.status import (
     ProtectionView,
     describe,
 )
+from cocoon_desktop.node.vm_host import VmHost
 from cocoon_desktop.node.wallet_host import NodeWallet, WalletHost
 from cocoon_desktop.node.worker_host import WorkerHost
 from cocoon_desktop.node.worker_open import WorkerOpener, open_worker
+from cocoon_desktop.vm.gpu import GpuConsent
 from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
 ENGINE_FIELDS = ("model_path", "model_name", "context_tokens", "gpu_layers", "threads",
-                 "max_active_requests")
+                 "max_active_requests", "serve_from", "vm_mode", "vm_memory_mib", "vm_cpus")
 WORKER_FIELDS = ("network", "root_config_file", "root_contract_address", "ton_config_file",
                  "proxies", "attestation", "owner_address", "stats_port", "stats_listen",
                  "stats_token_file")
@@ -77,7 +81,10 @@ class Node:
     def __init__(self, config: NodeConfig, home: NodeHome | None = None, *,
                  monitor: GpuMonitor | None = None, secret_store: SecretStore | None = None,
                  supervisor_factory: SupervisorFactory = default_supervisor,
-                 opener: WorkerOpener = open_worker) -> None:
+                 opener: WorkerOpener = open_worker,
+                 gpu_consent: GpuConsent | None = None) -> None:
+        """`gpu_consent`: how the front end asks before the GPU moves to the VM (the desktop
+        asks the user); None: the rig file's `vm.gpu_passthrough` answers."""
         self.config = config
         self.home = home or node_home(config.instance, config.home)
         self.status = NodeStatus(state=NodeState.STOPPED, headline="Not open yet.",
@@ -96,8 +103,11 @@ class Node:
         self._gpus: tuple[GpuSample, ...] = ()
         self.planner = EnginePlanner(self.home.paths, lambda: self.config,
                                      lambda: self.health.free_vram_bytes())
+        self.vm = VmHost(self.home, lambda: self.config, lambda: self.engine,
+                         self.planner.settings, lambda: self.health.choice,
+                         lambda: self.earnings, consent=gpu_consent)
         self.engine = EngineHost(self.planner.settings, self._on_engine_status,
-                                 factory=supervisor_factory)
+                                 factory=self.vm.runner_factory(supervisor_factory))
         self.worker = WorkerHost(self.home, lambda: self.config, lambda: self.engine.gateway_url)
         self.control = NodeServingControl(
             self._flags, self.engine, self.worker, self._engine_lock, self._tasks,
@@ -112,7 +122,8 @@ class Node:
             earnings=lambda: self.earnings, config=lambda: self.config,
             keyring_service=self.home.keyring_service, opener=opener, tasks=self._tasks,
             publish=self.publish, status=lambda: self.status,
-            on_worker_event=self._on_worker_event)
+            on_worker_event=self._on_worker_event,
+            vm=lambda: self.vm if self.config.serves_from_vm else None)
 
     # -- life cycle --------------------------------------------------------------------------
     async def open(self) -> NodeStatus:
@@ -350,7 +361,7 @@ class Node:
             stats_url=self.worker.stats_url, retry_in_s=retry_in,
             engine_capacity_note=self.planner.capacity_note,
             earnings_network=self.earnings.network if summary is not None and self.earnings
-            else None)
+            else None, vm=self.vm.view())
         self.status_changed.emit(self.status)
         return self.status
 

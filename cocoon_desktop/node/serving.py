@@ -23,10 +23,12 @@ from cocoon_desktop.node.engine_host import EngineHost
 from cocoon_desktop.node.engine_plan import network_jobs_for
 from cocoon_desktop.node.serving_control import ServingFlags
 from cocoon_desktop.node.status import NodeProblem, NodeStatus
+from cocoon_desktop.node.vm_host import VmHost
 from cocoon_desktop.node.wallet_host import WalletHost
 from cocoon_desktop.node.wallet_prep import WalletNotReady, WalletReady, prepare_wallet
 from cocoon_desktop.node.worker_host import WorkerHost, WorkerListener
 from cocoon_desktop.node.worker_open import OpenedWorker, WorkerOpener, WorkerSetupError
+from cocoon_desktop.wallet.chain import ChainService
 
 log = logging.getLogger(__name__)
 RETRY_FIRST_S = 15.0
@@ -38,7 +40,9 @@ class Serving:
                  wallets: WalletHost, earnings: Callable[[], EarningsHost | None],
                  config: Callable[[], NodeConfig], keyring_service: str, opener: WorkerOpener,
                  tasks: TaskSet, publish: Callable[[], NodeStatus],
-                 status: Callable[[], NodeStatus], on_worker_event: WorkerListener) -> None:
+                 status: Callable[[], NodeStatus], on_worker_event: WorkerListener,
+                 vm: Callable[[], VmHost | None] = lambda: None) -> None:
+        """`vm`: the confidential VM when the node serves from it (None: the sandbox)."""
         self._flags = flags
         self._engine = engine
         self._worker = worker
@@ -51,6 +55,7 @@ class Serving:
         self._publish = publish
         self._status = status  # the node's latest, for the stats surface
         self._on_worker_event = on_worker_event
+        self._vm = vm
         self.failure: NodeProblem | None = None  # needs the user; cleared by the next start
         self.retrying: NodeProblem | None = None  # a passing failure, tried again soon
         self._retry_at: float | None = None
@@ -165,18 +170,16 @@ class Serving:
         c = self._config()
         ready = await run_blocking(prepare_wallet, wallet.wallet, c.owner_address,
                                    not c.is_devnet, c.headless, self._keyring_service)
-        engine = self._engine
-        if not self._flags.unloaded:
-            await engine.ensure_running()
+        vm = self._vm()
+        if vm is None and not self._flags.unloaded:
+            await self._engine.ensure_running()
         if self._worker.opened is not None:
             return
-        settings = engine.settings
-        assert settings is not None
-        # announce what the engine can really take, not just what was asked for
-        worker_config = replace(c, max_active_requests=network_jobs_for(
-            settings.parallel_sequences))
-        opened = await self._opener(worker_config, settings.model_name, ready.owner_address,
-                                    lambda: engine.endpoint, wallet.chain)
+        if vm is not None:  # the engine and the worker boot together, in the VM
+            opened = await vm.open_worker(c, ready.owner_address, wallet.chain)
+        else:
+            opened = await self._open_here(c, ready.owner_address, wallet.chain)
+        engine = self._engine
         await self._worker.connect(opened, self._on_worker_event, engine.ready,
                                    self._flags.take_jobs)
         self._attach_earnings(opened, ready)
@@ -184,6 +187,18 @@ class Serving:
         await self._worker.start_stats(earnings.payout_hook if earnings else None, self._status)
         self._worker.write_run_file()
         log.info("serving on %s as owner %s", opened.label, ready.owner_address)
+
+    async def _open_here(self, c: NodeConfig, owner_address: str, chain: ChainService | None
+                         ) -> OpenedWorker:
+        """The worker for the network, beside the engine in this computer's sandbox."""
+        engine = self._engine
+        settings = engine.settings
+        assert settings is not None
+        # announce what the engine can really take, not just what was asked for
+        worker_config = replace(c, max_active_requests=network_jobs_for(
+            settings.parallel_sequences))
+        return await self._opener(worker_config, settings.model_name, owner_address,
+                                  lambda: engine.endpoint, chain)
 
     def _attach_earnings(self, opened: OpenedWorker, ready: WalletReady) -> None:
         earnings, wallet = self._earnings(), self._wallets.current

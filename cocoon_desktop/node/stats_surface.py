@@ -11,6 +11,7 @@ Prometheus server elsewhere on the farm's network: then over HTTPS (`tls_certifi
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from cocoon_desktop.network.worker.http_stats import PayoutHook, build_stats_app
-from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.node.status import NodeProblem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,14 +80,17 @@ class StatsSurface:
                 "`stats.tls_key`, or set `stats.accept_plain_http_risk = true`")
         return None
 
-    async def start(self, worker: Worker, on_payout: PayoutHook | None,
+    async def start(self, worker: ServedWorker, on_payout: PayoutHook | None,
                     extra_metrics: Callable[[], str],
-                    node_status: Callable[[], dict[str, Any]]) -> str:
+                    node_status: Callable[[], dict[str, Any]],
+                    extra_json: Callable[[], dict[str, Any]] = dict) -> str:
         """Listen; OSError when the address is taken (another instance with this number?) or
-        a plain-HTTP bind beyond loopback was not allowed (PermissionError)."""
+        a plain-HTTP bind beyond loopback was not allowed (PermissionError). `extra_json`:
+        keys added to `/jsonstats` (the node's VM)."""
         context = self._ssl_context()
         app = build_stats_app(worker, self.token, on_payout)
         app.middlewares.append(_append_to_metrics(extra_metrics))
+        app.middlewares.append(_add_to_jsonstats(extra_json))
 
         async def nodestatus(request: web.Request) -> web.Response:
             return web.json_response(node_status())
@@ -111,6 +115,20 @@ class StatsSurface:
             await self._runner.cleanup()
             self._runner = None
         self.url = ""
+
+
+def _add_to_jsonstats(extra: Callable[[], dict[str, Any]]) -> Any:
+    """A middleware adding the node's keys to upstream's `/jsonstats` (after the token)."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        added = extra() if request.path == "/jsonstats" else {}
+        if added and isinstance(response, web.Response) and response.status == 200 \
+                and response.text is not None:
+            return web.json_response({**json.loads(response.text), **added})
+        return response
+
+    return middleware
 
 
 def _append_to_metrics(extra: Callable[[], str]) -> Any:

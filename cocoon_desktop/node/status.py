@@ -54,6 +54,22 @@ class ProtectionView:
     stopped_because: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class VmView:
+    """The confidential VM the node serves from (`serve_from = vm`), as front ends show it."""
+
+    state: str  # preparing, starting, booting, loading, ready, stopping, stopped, failed
+    detail: str  # one sentence: the boot's step, or why it failed and what to do
+    mode: str = ""  # tdx, kvm or tcg once chosen
+    mode_label: str = ""  # e.g. "KVM virtual machine: isolated, not attested (test networks only)"
+    progress_fraction: float | None = None  # while it starts: boot steps, then the model load
+    boot_s: float | None = None  # from QEMU's start to the guest engine ready
+    image_sha256: str = ""  # what a network would list (kernel, initrd, command line)
+    measurement: str = ""  # the guest's measured config, in one line
+    gpu: str = ""  # the PCI address of the card passed to it; empty: the VM's CPUs only
+    worker_inside: bool = False  # the worker runs in it (serving), not only the engine
+
+
 ENGINE_STOPPED = EngineStatus(EngineState.STOPPED, "The engine is stopped.")
 
 
@@ -86,6 +102,8 @@ class NodeStatus:
     earnings_network: NetworkKind | None = None
     # Why the engine serves this many requests at once (memory, context, settings).
     engine_capacity_note: str = ""
+    # The confidential VM the engine (and while serving the worker) runs in; None: the sandbox.
+    vm: VmView | None = None
 
     @property
     def needs_user(self) -> bool:

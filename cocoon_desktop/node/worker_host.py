@@ -18,7 +18,7 @@ from cocoon_desktop.network.devnet.load import DevnetEndpoint
 from cocoon_desktop.network.worker.http_stats import PayoutHook
 from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome
-from cocoon_desktop.node.metrics import node_metrics, status_json
+from cocoon_desktop.node.metrics import node_metrics, status_json, vm_json
 from cocoon_desktop.node.runtime import write_run_file
 from cocoon_desktop.node.stats_surface import StatsSurface, StatsTokenError, load_stats_token
 from cocoon_desktop.node.status import NodeProblem, NodeStatus
@@ -116,7 +116,8 @@ class WorkerHost:
         try:
             url = await surface.start(self.opened.worker, payout_hook,
                                       lambda: node_metrics(status()),
-                                      lambda: status_json(status()))
+                                      lambda: status_json(status()),
+                                      lambda: vm_json(status()))
         except PermissionError as exc:  # a plain non-loopback bind the operator did not accept
             self.problems["stats"] = f"The stats page is off: {exc}."
             log.error("%s", self.problems["stats"])

@@ -25,8 +25,7 @@ from cocoon_desktop.engine.attestation.providers import (
     select_quote_provider,
 )
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.network.attestation import AttestationPolicy, DcapVerifier
-from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
+from cocoon_desktop.network.attestation import AttestationPolicy, dcap_policy
 from cocoon_desktop.network.devnet.network import Devnet, DevnetSettings, start_devnet
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import (
@@ -37,6 +36,7 @@ from cocoon_desktop.network.root_config import (
     from_fake_ton_json,
 )
 from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.network.worker.types import WorkerConfig
 from cocoon_desktop.network.worker.worker import Worker
 from cocoon_desktop.node.config import NodeConfig, node_home
@@ -62,7 +62,7 @@ class WorkerSetupError(Exception):
 
 @dataclass
 class OpenedWorker:
-    worker: Worker
+    worker: ServedWorker  # a `Worker` here, or the host's view of one in the VM
     label: str  # e.g. "the local devnet (proxy 127.0.0.1:40123)"
     close: Callable[[], Awaitable[None]]
     devnet: Devnet | None = None
@@ -77,7 +77,7 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
     """The worker for `config.network`, not yet started (raises WorkerSetupError)."""
     if config.network is NetworkKind.DEVNET:
         return await _devnet_worker(config, model_name, owner_address, engine)
-    root, root_address = await _root_config(config, chain)
+    root, root_address = await root_config_for(config, chain)
     mainnet = config.network is NetworkKind.MAINNET
     provider = await run_blocking(_quote_provider, config)
     image_hash = await run_blocking(provider.image_hash) or b""
@@ -109,16 +109,10 @@ async def open_worker(config: NodeConfig, model_name: str, owner_address: str,
 
 def _proxy_policy(config: NodeConfig, mainnet: bool) -> tuple[AttestationPolicy, TaskSet]:
     """Mainnet: TDX checked with DCAP, its collateral refreshed by a task; else fake_tdx."""
-    refresher = TaskSet("the collateral refresher")
     if not mainnet:
-        return AttestationPolicy("fake_tdx"), refresher
+        return AttestationPolicy("fake_tdx"), TaskSet("no collateral refresher")
     folder = node_home(config.instance, config.home).paths.cache_dir / "dcap-collateral"
-    cache = CollateralCache(folder)
-    refresher.spawn(CollateralRefresher(cache, config.collateral_url).run(),
-                    "collateral refresher")
-    return AttestationPolicy("tdx", verifier=DcapVerifier(cache),
-                             accepted_tcb_statuses=frozenset(config.accepted_tcb_statuses)
-                             ), refresher
+    return dcap_policy(folder, config.collateral_url, config.accepted_tcb_statuses)
 
 
 async def _devnet_worker(config: NodeConfig, model_name: str, owner_address: str,
@@ -151,8 +145,9 @@ def _quote_provider(config: NodeConfig) -> QuoteProvider:
         )) from None
 
 
-async def _root_config(config: NodeConfig, chain: ChainService | None
-                       ) -> tuple[RootConfig, str]:
+async def root_config_for(config: NodeConfig, chain: ChainService | None
+                          ) -> tuple[RootConfig, str]:
+    """The root config of a test network or mainnet, and the root contract's address."""
     if config.root_config_file is not None:
         try:
             root = await run_blocking(from_fake_ton_json, config.root_config_file)

@@ -40,12 +40,14 @@ from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.controllers.settings import SettingsController
 from cocoon_desktop.ui.controllers.wallet import WalletController
 from cocoon_desktop.ui.glance_feed import GlanceFeed
+from cocoon_desktop.ui.gpu_consent import ask_gpu_passthrough
 from cocoon_desktop.ui.theme import ThemeManager
 from cocoon_desktop.ui.tray import Tray
 from cocoon_desktop.ui.windows import Windows
 from cocoon_desktop.ui_logic.chat import GenerationParams
 from cocoon_desktop.ui_logic.chat_store import ChatStore
 from cocoon_desktop.ui_logic.glance import close_notice
+from cocoon_desktop.vm.gpu import PassthroughRequest
 from cocoon_desktop.wallet.secret_store import SecretStore
 from cocoon_desktop.wallet.transactions import TransactionRecord
 
@@ -73,7 +75,8 @@ class AppShell(QObject):
         # The app's own profile is the node's instance 0; other folders (tests) their own home.
         home = node_home(0, None if paths == app_paths() else paths.config_dir.parent)
         self.node = NodeController(Node(from_app_settings(s), home, monitor=monitor,
-                                        secret_store=secret_store), self)
+                                        secret_store=secret_store,
+                                        gpu_consent=self._ask_gpu_passthrough), self)
         self.models = ModelController(ModelLibrary(paths), self)
         self.engine = EngineController(self.node, self)
         self.gpu = GpuController(self)
@@ -206,6 +209,11 @@ class AppShell(QObject):
                 chat_system_prompt=self.chat.conversation.system_prompt)
         except SettingsError as exc:
             log.warning("the chat's settings were not saved: %s", exc)
+
+    async def _ask_gpu_passthrough(self, request: PassthroughRequest) -> bool:
+        """Before the node moves the GPU to the VM: the user's answer, never assumed."""
+        self.windows.show_main()
+        return await ask_gpu_passthrough(self.windows.main, request)
 
     # -- reactions -----------------------------------------------------------------------
     def notify(self, title: str, message: str, critical: bool = False) -> None:

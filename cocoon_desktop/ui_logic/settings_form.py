@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cocoon_desktop.settings import NetworkKind, Theme
+from cocoon_desktop.settings import NetworkKind, ServeFrom, Theme
 
 COEFFICIENT_PER_1X = 1000  # Cocoon's price coefficient: 1000 is the network's price
 
@@ -38,6 +38,8 @@ THEMES = ((Theme.SYSTEM.value, "Follow the desktop"), (Theme.LIGHT.value, "Light
 NETWORKS = ((NetworkKind.DEVNET.value, "Local devnet (on this computer)"),
             (NetworkKind.TESTNET.value, "Cocoon test network"),
             (NetworkKind.MAINNET.value, "Cocoon mainnet"))
+SERVE_FROM = ((ServeFrom.SANDBOX.value, "This computer's sandbox"),
+              (ServeFrom.VM.value, "A confidential VM"))
 
 SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Appearance and desktop", (
@@ -57,6 +59,13 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
                   "network's price; more earns more per job, but proxies prefer cheaper workers.",
                   0.001, 1000, 0.05, " × the network price", scale=COEFFICIENT_PER_1X),
         FieldSpec("max_active_requests", "Max parallel jobs", "", 1, 256),
+        FieldSpec("serve_from", "Serve from",
+                  "A confidential VM runs the engine and the worker in a virtual machine "
+                  "booted from a measured image: the proxies' TLS ends inside it. Only Intel "
+                  "TDX hardware makes it attested (mainnet needs it); with KVM it is isolated "
+                  "but not attested (test networks only); without KVM it is emulated and slow "
+                  "(tests and demos). A GPU moves to it only after you agree.",
+                  choices=SERVE_FROM),
         FieldSpec("serve_on_start", "Serve when the app starts"),
     )),
     ("GPU protection", (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from cocoon_desktop.engine.attestation.measurement import AttestationStatus
 from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.node.status import NodeState, NodeStatus, VmView
 from cocoon_desktop.ui_logic.format import model_display_name
 
 WAITING_FOR_ENGINE = "Starting: waiting for the engine."
@@ -94,3 +94,21 @@ def panel_rows(status: NodeStatus) -> dict[str, str]:
     elif status.state is NodeState.STARTING:
         rows["Network jobs"] = "Connecting…"
     return rows
+
+
+def vm_attestation_line(vm: VmView) -> tuple[str, str, str]:
+    """What attests the engine in the confidential VM: (line, level, tooltip). Only TDX is
+    "good"; KVM and TCG say, in the line itself, what they are good for."""
+    if vm.mode == "tdx":
+        line, level = "Intel TDX confidential VM: quotes signed by the CPU.", "good"
+    elif vm.mode == "kvm":
+        line, level = ("VM isolation without attestation (KVM): test networks only.", "warn")
+    elif vm.mode == "tcg":
+        line, level = ("Emulated VM (TCG), not attested: slow; for tests and demos only.",
+                       "warn")
+    else:
+        return "Measured once the VM runs.", "", ""
+    details = [vm.mode_label, f"Image hash: {vm.image_sha256}"]
+    if vm.measurement:
+        details.append(f"Measured configuration: {vm.measurement}")
+    return line, level, "\n".join(details)

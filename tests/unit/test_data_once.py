@@ -1,5 +1,8 @@
 """Each fact is established once and carried: a payment statement is verified where it comes
-off the wire and nowhere else; the earnings records are built by the earnings side only.
+off a wire into this process and nowhere else (the proxy's, in the worker; the VM's control
+channel, on the host side of a worker that runs in the confidential VM: a `VerifiedStatement`
+cannot cross a process boundary, only its bytes do); the earnings records are built by the
+earnings side only.
 (The behaviour is tested where it happens: tests/unit/network/test_network_payments.py,
 tests/unit/earnings/test_earnings_recorder.py and test_earnings_ledger.py.)"""
 
@@ -31,7 +34,7 @@ def callers_of(*names: str) -> list[str]:
 
 
 def test_a_statement_is_verified_once_where_it_comes_off_the_wire() -> None:
-    assert callers_of("verify_statement") == ["network/worker/accounts.py"]
+    assert callers_of("verify_statement") == ["network/worker/accounts.py", "vm/events.py"]
 
 
 def test_only_the_earnings_side_builds_its_records() -> None:

@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"engine", "hardware", "wallet", "platform"},  # the machine's services, side by side
     {"network"},  # the Cocoon protocol, speaking for the engine
     {"earnings", "doctor"},  # what the worker earned; what this machine can serve
+    {"vm"},  # the confidential VM: the engine and the worker in a guest, driven from the host
     {"node"},  # one worker on one GPU with everything around it
     {"headless", "ui_logic"},  # front ends without Qt
     {"ui"},  # the desktop app (Qt)

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from cocoon_desktop import __version__
 from cocoon_desktop.network.root_config import RootConfig, friendly, parse_address
-from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.network.worker.served import ServedWorker
 
 PayoutHook = Callable[[str], Awaitable[str]]
 
@@ -56,7 +56,7 @@ def root_config_json(root: RootConfig) -> dict[str, Any]:
     }
 
 
-def json_stats(worker: Worker) -> dict[str, Any]:
+def json_stats(worker: ServedWorker) -> dict[str, Any]:
     config, root, status = worker.config, worker.config.root_config, worker.status()
     check = config.checks_proxy_hashes
     proxies = []
@@ -91,7 +91,7 @@ def json_stats(worker: Worker) -> dict[str, Any]:
     }
 
 
-def prometheus(worker: Worker) -> str:
+def prometheus(worker: ServedWorker) -> str:
     """The same figures in Prometheus' text exposition format."""
     status, stats = worker.status(), worker.stats
     fee = worker.config.root_config.worker_fee_per_token
@@ -151,7 +151,7 @@ def _bad_request(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-def _coefficient_handler(worker: Worker) -> Handler:
+def _coefficient_handler(worker: ServedWorker) -> Handler:
     async def change_coefficient(request: web.Request) -> web.Response:
         text = await _argument(request, "coefficient")
         if text is None:
@@ -179,7 +179,7 @@ async def _use_post(request: web.Request) -> web.Response:
         status=405, headers={"Allow": "POST"})
 
 
-def _payout_handler(worker: Worker, on_payout: PayoutHook | None) -> Handler:
+def _payout_handler(worker: ServedWorker, on_payout: PayoutHook | None) -> Handler:
     async def payout(request: web.Request) -> web.Response:
         target = await _argument(request, "proxy") or ""
         known = {friendly(parse_address(a.proxy_sc_address, "proxy")): a
@@ -194,7 +194,7 @@ def _payout_handler(worker: Worker, on_payout: PayoutHook | None) -> Handler:
     return payout
 
 
-def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = None
+def build_stats_app(worker: ServedWorker, token: str, on_payout: PayoutHook | None = None
                     ) -> web.Application:
     @web.middleware
     async def require_token(request: web.Request, handler):  # type: ignore[no-untyped-def]
@@ -230,7 +230,7 @@ def build_stats_app(worker: Worker, token: str, on_payout: PayoutHook | None = N
     return app
 
 
-async def serve_stats(worker: Worker, token: str, port: int = 0,
+async def serve_stats(worker: ServedWorker, token: str, port: int = 0,
                       on_payout: PayoutHook | None = None) -> tuple[web.AppRunner, int]:
     """Start the surface on 127.0.0.1; returns the runner (call `cleanup()`) and the port."""
     runner = web.AppRunner(build_stats_app(worker, token, on_payout), access_log=None)

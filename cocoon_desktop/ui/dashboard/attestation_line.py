@@ -4,7 +4,9 @@ networks that is enough ("Fake TDX (software): Test networks and private deploym
 It follows the engine's launches and the network the node serves; each launch is measured once
 on the blocking pool (`engine_attestation`: the engine's code, llama.cpp, the model and the
 settings, plus one quote). The desktop app always lets the network choose the quote kind
-("auto"); a rig file may name another, but the headless service has no dashboard.
+("auto"); a rig file may name another, but the headless service has no dashboard. When the
+node serves from the confidential VM, the VM attests it: the line says its mode (TDX, or KVM
+and TCG with what they are good for) and the tooltip its image hash and measured config.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cocoon_desktop.protocol.tdx_quote import QuoteError
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import StateLabel
-from cocoon_desktop.ui_logic.status_text import attestation_line
+from cocoon_desktop.ui_logic.status_text import attestation_line, vm_attestation_line
 
 NOT_RUNNING = "Measured when the engine runs."
 RUNNING = (EngineState.LOADING, EngineState.READY)
@@ -37,6 +39,13 @@ class AttestationLine(StateLabel):
         self.refresh()
 
     def refresh(self, _status: object = None) -> None:
+        vm = self.node.status.vm
+        if vm is not None:
+            self.measured = None
+            line, level, details = vm_attestation_line(vm)
+            self.set_state(line, level)
+            self.setToolTip(details)
+            return
         status = self.engine.status
         if status.state not in RUNNING or status.settings is None:
             self.measured = None

@@ -105,6 +105,9 @@ class EnginePanel(Card):
     def show_status(self, status: NodeStatus) -> None:
         """The node's state and its engine's, as of this status."""
         self._show_serving(status)
+        # In the VM the bar is the whole start: the boot's steps, then the model's load.
+        self.load_bar.setFormat("Starting the VM: %p %" if status.vm is not None
+                                else "Loading the model: %p %")
         self._show_engine(status.engine, gpu_fault=status.protection.stopped_because is not None)
 
     def _show_serving(self, status: NodeStatus) -> None:

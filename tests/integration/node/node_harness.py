@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState, NodeStatus
 
+ROOT = Path(__file__).resolve().parents[3]
 COUNTING = "1, 2, 3, 4, 5, 6, 7,"  # the model keeps counting for as long as it may
 
 
@@ -105,3 +110,55 @@ async def complete(url: str, token: str, model: str, prompt: str = COUNTING,
 def served_ok(answer: tuple[int, str]) -> bool:
     status, text = answer
     return status == 200 and "data: [DONE]" in text and '"error"' not in text
+
+
+class Served:
+    """A running `cocoon-desktop serve` and what its run file says."""
+
+    def __init__(self, rig: Path, instance: int | None, home: Path,
+                 env: dict[str, str] | None = None) -> None:
+        args = [sys.executable, "-m", "cocoon_desktop", "serve", "--config", str(rig)]
+        args += ["--instance", str(instance)] if instance is not None else []
+        self.stderr_file = home.parent / f"serve-{instance}.log"
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env or serve_env(home.parent),
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=self.stderr_file.open("wb"))
+        self.run_file = home / "data" / "node-run.json"
+
+    @property
+    def log(self) -> str:
+        return self.stderr_file.read_text(errors="replace")
+
+    def run(self) -> dict[str, str]:
+        return json.loads(self.run_file.read_text())
+
+    async def serving(self, timeout_s: float = 180) -> dict[str, str]:
+        async def poll() -> dict[str, str]:
+            while True:
+                assert self.process.poll() is None, self.log
+                if self.run_file.exists() and self.run().get("stats_url"):
+                    run = self.run()
+                    if (await stats(run, "/nodestatus")).get("state") == "serving":
+                        return run
+                await asyncio.sleep(0.2)
+        return await asyncio.wait_for(poll(), timeout_s)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=120)
+
+
+def serve_env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "COCOON_HOME": str(home)}
+    env.pop("NOTIFY_SOCKET", None)
+    return env
+
+
+async def stats(run: dict[str, str], path: str, token: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token or run['stats_token']}"}
+    async with aiohttp.ClientSession() as session, session.get(
+            run["stats_url"] + path, headers=headers) as response:
+        if response.status != 200:
+            return {"http_status": response.status}
+        return await response.json()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,7 +13,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import psutil
 import pytest
 
@@ -26,7 +24,14 @@ from cocoon_desktop.network.devnet.network import (
     fake_ton_json,
 )
 from cocoon_desktop.network.root_config import friendly
-from tests.integration.node.node_harness import COUNTING, complete, served_ok
+from tests.integration.node.node_harness import (
+    COUNTING,
+    Served,
+    complete,
+    serve_env,
+    served_ok,
+    stats,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,58 +44,6 @@ threads = 2
 [stats]
 {port}
 """
-
-
-class Served:
-    """A running `cocoon-desktop serve` and what its run file says."""
-
-    def __init__(self, rig: Path, instance: int | None, home: Path,
-                 env: dict[str, str] | None = None) -> None:
-        args = [sys.executable, "-m", "cocoon_desktop", "serve", "--config", str(rig)]
-        args += ["--instance", str(instance)] if instance is not None else []
-        self.stderr_file = home.parent / f"serve-{instance}.log"
-        self.process = subprocess.Popen(args, cwd=ROOT, env=env or _env(home.parent),
-                                        stdout=subprocess.DEVNULL,
-                                        stderr=self.stderr_file.open("wb"))
-        self.run_file = home / "data" / "node-run.json"
-
-    @property
-    def log(self) -> str:
-        return self.stderr_file.read_text(errors="replace")
-
-    def run(self) -> dict[str, str]:
-        return json.loads(self.run_file.read_text())
-
-    async def serving(self, timeout_s: float = 180) -> dict[str, str]:
-        async def poll() -> dict[str, str]:
-            while True:
-                assert self.process.poll() is None, self.log
-                if self.run_file.exists() and self.run().get("stats_url"):
-                    run = self.run()
-                    if (await stats(run, "/nodestatus")).get("state") == "serving":
-                        return run
-                await asyncio.sleep(0.2)
-        return await asyncio.wait_for(poll(), timeout_s)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=120)
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {**os.environ, "COCOON_HOME": str(home)}
-    env.pop("NOTIFY_SOCKET", None)
-    return env
-
-
-async def stats(run: dict[str, str], path: str, token: str | None = None) -> dict:
-    headers = {"Authorization": f"Bearer {token or run['stats_token']}"}
-    async with aiohttp.ClientSession() as session, session.get(
-            run["stats_url"] + path, headers=headers) as response:
-        if response.status != 200:
-            return {"http_status": response.status}
-        return await response.json()
 
 
 @pytest.fixture
@@ -155,7 +108,7 @@ async def test_two_instances_keep_their_ports_folders_and_tokens_apart(
     assert await stats(run7, "/jsonstats", token=run8["stats_token"]) == {"http_status": 401}
     checks = [subprocess.run([sys.executable, "-m", "cocoon_desktop", "serve", "--config",
                               str(rig), "--instance", n, "--check"], capture_output=True,
-                             text=True, cwd=ROOT, env=_env(tmp_path)).stdout
+                             text=True, cwd=ROOT, env=serve_env(tmp_path)).stdout
               for n in ("7", "8")]
     services = {line.split("service ", 1)[1] for text in checks for line in text.splitlines()
                 if line.strip().startswith("keyring:")}
@@ -181,7 +134,7 @@ owner_address = "{friendly(DEVNET_WORKER_OWNER)}"
 [stats]
 port = 0
 """)
-    env = {**_env(tmp_path), "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"}
+    env = {**serve_env(tmp_path), "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"}
     result = subprocess.run([sys.executable, "-m", "cocoon_desktop", "serve", "--config",
                              str(rig)], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)

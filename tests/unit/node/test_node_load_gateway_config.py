@@ -4,18 +4,19 @@ gateway's rig key and `serve` flag: off by default, checked, shown by `--check`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.headless.journal import StatusLogger
+from cocoon_desktop.headless.journal import StatusLogger, heartbeat
 from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
 from cocoon_desktop.headless.rig_schema import BY_DOTTED, example_rig_text
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.metrics import node_metrics, status_json
-from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.node.status import NodeState, NodeStatus, VmView
 from tests.unit.node.test_node_headless_cli import serve
 
 
@@ -52,6 +53,21 @@ def test_a_slow_load_logs_a_line_every_five_seconds(caplog: pytest.LogCaptureFix
     assert lines[-1].endswith("% of the weights in memory")
     state_lines = [r for r in caplog.records if r.getMessage().startswith("starting:")]
     assert len(state_lines) == 1  # the headline did not change with every per cent
+
+
+def test_a_vm_that_boots_slowly_says_it_starts_the_vm(caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    """Serving from the VM the fraction is the VM's whole start, not the weights in memory."""
+    caplog.set_level(logging.INFO)
+    clock = Clock()
+    logger = StatusLogger(logging.getLogger("test.load"), heartbeat_s=3600, clock=clock)
+    vm = VmView(state="booting", detail="The root filesystem matches its hash.", mode="tcg")
+    for step in range(12):
+        logger(replace(loading(step / 24), vm=vm))
+        clock.now_s += 1.0
+    lines = [r.getMessage() for r in caplog.records if "%" in r.getMessage()]
+    assert lines == ["starting the VM: 21 % done", "starting the VM: 42 % done"]
+    assert "VM tcg booting" in heartbeat(replace(loading(0.5), vm=vm))
 
 
 def test_a_quick_load_logs_no_progress_lines(caplog: pytest.LogCaptureFixture) -> None:

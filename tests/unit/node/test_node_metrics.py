@@ -11,8 +11,8 @@ from cocoon_desktop.earnings.figures import EarningsSummary, PeriodFigures
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
 from cocoon_desktop.hardware.snapshots import GpuSample
-from cocoon_desktop.node.metrics import node_metrics, status_json
-from cocoon_desktop.node.status import NodeState, NodeStatus, ProtectionView
+from cocoon_desktop.node.metrics import node_metrics, status_json, vm_json
+from cocoon_desktop.node.status import NodeState, NodeStatus, ProtectionView, VmView
 from cocoon_desktop.settings import NetworkKind
 
 SAMPLE = re.compile(r'^([a-z_]+)\{node_instance="2"(,[a-z_]+="(?:[^"\\]|\\.)*")*\} (\S+)$')
@@ -97,3 +97,24 @@ def test_nodestatus_json_never_holds_the_engine_token() -> None:
     assert "engine" not in data
     assert (data["engine_state"], data["engine_detail"], data["engine_warnings"],
             data["engine_load_fraction"]) == ("ready", "The engine is ready.", [], None)
+
+
+def test_the_vm_in_metrics_jsonstats_and_nodestatus() -> None:
+    """Serving from the confidential VM: its state and mode (named for what it is worth) in
+    /metrics, /jsonstats' `vm` key and /nodestatus; nothing of it while serving here."""
+    assert vm_json(status()) == {} and "cocoon_node_vm" not in node_metrics(status())
+    vm = VmView(state="booting", detail="The root filesystem matches its hash.", mode="tcg",
+                mode_label="Emulated virtual machine (TCG): emulated, slow; for tests and demos",
+                progress_fraction=0.25, image_sha256="ab" * 32)
+    text = node_metrics(replace(status(), vm=vm))
+    for line in text.splitlines():
+        assert line.startswith("# ") or SAMPLE.match(line), line
+    assert f'cocoon_node_vm_info{{node_instance="2",mode="tcg",image_hash="{"ab" * 32}"}} 1' \
+        in text
+    assert 'cocoon_node_vm_state{node_instance="2",state="booting"} 1' in text
+    assert 'cocoon_node_vm_state{node_instance="2",state="ready"} 0' in text
+    assert 'cocoon_node_vm_attested{node_instance="2"} 0' in text
+    assert 'cocoon_node_vm_start_ratio{node_instance="2"} 0.25' in text
+    assert "cocoon_node_vm_boot_seconds" not in text  # not booted yet: absent, not 0
+    assert json.loads(json.dumps(vm_json(replace(status(), vm=vm))))["vm"]["mode"] == "tcg"
+    assert status_json(replace(status(), vm=vm))["vm"]["state"] == "booting"

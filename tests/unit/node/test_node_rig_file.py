@@ -12,7 +12,7 @@ from cocoon_desktop.headless.rig_file import RigFileError, load_rig_file
 from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER
 from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.node.config import NodeConfig
-from cocoon_desktop.settings import NetworkKind
+from cocoon_desktop.settings import NetworkKind, ServeFrom
 
 OWNER = friendly(DEVNET_WORKER_OWNER)
 
@@ -193,3 +193,33 @@ def test_broken_toml_and_unreadable_files(tmp_path: Path) -> None:
     path.write_bytes('home = "caf\xe9"\n'.encode("latin-1"))
     assert problems(path) == ["it is not UTF-8 text"]
     assert problems(tmp_path / "missing.toml")[0].startswith("it cannot be read")
+
+
+def test_serving_from_the_vm_and_its_keys(tmp_path: Path) -> None:
+    config = load_rig_file(rig(tmp_path, """
+[engine]
+serve_from = "vm"
+[vm]
+mode = "kvm"
+memory_mib = 8192
+cpus = 4
+gpu_passthrough = true
+"""))
+    assert config.serves_from_vm and config.serve_from is ServeFrom.VM
+    assert (config.vm_mode, config.vm_memory_mib, config.vm_cpus) == ("kvm", 8192, 4)
+    assert config.vm_gpu_passthrough
+    plain = load_rig_file(rig(tmp_path, ""))
+    assert not plain.serves_from_vm and not plain.vm_gpu_passthrough  # never by default
+    found = "\n".join(problems(rig(tmp_path, """
+[engine]
+serve_from = "cloud"
+[vm]
+mode = "sev"
+memory_mib = 64
+gpu_passthrough = "yes"
+""")))
+    for expected in ("`engine.serve_from` must be one of sandbox, vm (got 'cloud')",
+                     "`vm.mode` must be one of auto, tdx, kvm, tcg (got 'sev')",
+                     "`vm.memory_mib` must be between 512 and 262144 (got 64)",
+                     "`vm.gpu_passthrough` must be true or false"):
+        assert expected in found, expected

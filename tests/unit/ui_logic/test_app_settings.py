@@ -11,6 +11,7 @@ import pytest
 from cocoon_desktop.settings import (
     AppSettings,
     NetworkKind,
+    ServeFrom,
     SettingsError,
     Theme,
     load_settings,
@@ -119,3 +120,13 @@ def test_save_refuses_invalid_settings_and_keeps_old_file(tmp_path: Path) -> Non
     with pytest.raises(SettingsError):
         save_settings(path, bad)
     assert load_settings(path).settings.theme is Theme.LIGHT
+
+
+def test_serve_from_is_the_sandbox_unless_the_vm_is_chosen(tmp_path: Path) -> None:
+    assert AppSettings().serve_from is ServeFrom.SANDBOX
+    chosen = AppSettings().with_changes(serve_from="vm")
+    save_settings(tmp_path / "s.json", chosen)
+    assert load_settings(tmp_path / "s.json").settings.serve_from is ServeFrom.VM
+    with pytest.raises(SettingsError) as err:
+        AppSettings().with_changes(serve_from="cloud")
+    assert err.value.problems["serve_from"] == "must be one of sandbox, vm (got 'cloud')"

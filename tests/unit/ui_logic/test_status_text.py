@@ -5,12 +5,13 @@ from __future__ import annotations
 from cocoon_desktop.engine.attestation.measurement import AttestationStatus
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
-from cocoon_desktop.node.status import NodeState, NodeStatus
+from cocoon_desktop.node.status import NodeState, NodeStatus, VmView
 from cocoon_desktop.ui_logic.status_text import (
     WAITING_FOR_ENGINE,
     attestation_line,
     engine_line,
     panel_headline,
+    vm_attestation_line,
 )
 
 
@@ -61,3 +62,18 @@ def test_the_attestation_line_says_what_it_is_good_for_and_how_sure() -> None:
     line, level, details = attestation_line(failed)
     assert level == "bad" and line.endswith("The quote failed: the quote timed out")
     assert "Image hash" not in details
+
+
+def test_the_vm_says_what_attests_it_and_what_that_is_good_for() -> None:
+    def line(mode: str) -> tuple[str, str, str]:
+        return vm_attestation_line(VmView(state="ready", detail="", mode=mode,
+                                          mode_label=f"{mode} label", image_sha256="ab" * 32,
+                                          measurement="VM: config cd…"))
+    assert line("tdx")[:2] == ("Intel TDX confidential VM: quotes signed by the CPU.", "good")
+    assert line("kvm")[:2] == ("VM isolation without attestation (KVM): test networks only.",
+                               "warn")
+    assert line("tcg")[0].startswith("Emulated VM (TCG), not attested") and \
+        "tests and demos" in line("tcg")[0]
+    assert f"Image hash: {'ab' * 32}" in line("tcg")[2] and "config cd" in line("tcg")[2]
+    assert vm_attestation_line(VmView(state="preparing", detail=""))[0] == \
+        "Measured once the VM runs."

@@ -1,0 +1,159 @@
+"""The node's VM part without a VM: the GPU moves to vfio-pci only after consent (the desktop's
+question, or a rig file's `vm.gpu_passthrough`), through the elevated helper, and goes back
+after; a card that drives a display is refused without asking; mainnet needs TDX; the
+guest reaches this host's loopback at 10.0.2.2; the status shows the VM only when the node
+serves from it. (sysfs and the helper are fakes: this machine has no GPU and no IOMMU.)"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cocoon_desktop.engine.host.supervisor import EngineStartError
+from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.node.config import NodeConfig, node_home
+from cocoon_desktop.node.engine_host import EngineHost
+from cocoon_desktop.node.gpu_select import GpuChoice
+from cocoon_desktop.node.vm_host import VmHost
+from cocoon_desktop.node.vm_network import GuestNetwork, guest_address
+from cocoon_desktop.node.worker_open import WorkerSetupError
+from cocoon_desktop.settings import NetworkKind, ServeFrom
+from cocoon_desktop.vm.gpu import PassthroughRequest
+from cocoon_desktop.vm.modes import VmMode
+from tests.helpers.fake_sysfs import FakeSysfs
+from tests.helpers.vm_config import guest_config
+
+CARD = GpuChoice(0, "GPU-1", "00000000:17:00.0", "NVIDIA H100")
+ADDRESS = "0000:17:00.0"
+
+
+class Helper:
+    """The pkexec helper's stand-in: records each call and moves the card as root would."""
+
+    def __init__(self, sysfs: FakeSysfs, code: int = 0) -> None:
+        self.sysfs, self.code, self.calls = sysfs, code, []
+
+    async def __call__(self, argv: list[str]) -> tuple[int, str]:
+        self.calls.append(argv)
+        if self.code == 0:
+            device = self.sysfs.root / "bus/pci/devices" / ADDRESS
+            driver = "vfio-pci" if argv[-2] == "bind" else "nvidia"
+            target = self.sysfs.root / "bus/pci/drivers" / driver
+            target.mkdir(parents=True, exist_ok=True)
+            (device / "driver").unlink()
+            os.symlink(os.path.relpath(target, device), device / "driver")
+        return self.code, "" if self.code == 0 else "pkexec: the password was refused"
+
+
+def vm_host(tmp_path: Path, sysfs: FakeSysfs, answers: list[bool] | None, helper: Helper,
+            **config: Any) -> tuple[VmHost, list[PassthroughRequest]]:
+    asked: list[PassthroughRequest] = []
+
+    async def consent(request: PassthroughRequest) -> bool:
+        asked.append(request)
+        assert answers is not None
+        return answers.pop(0)
+
+    node_config = NodeConfig(home=tmp_path / "home", serve_from=ServeFrom.VM, **config)
+    host = VmHost(node_home(0, node_config.home), lambda: node_config,
+                  lambda: EngineHost(_no_settings, lambda _s: None), _no_settings,
+                  lambda: CARD, lambda: None, consent=None if answers is None else consent,
+                  helper=helper, sysfs=sysfs.root)
+    return host, asked
+
+
+async def _no_settings() -> Any:
+    raise AssertionError("no engine here")
+
+
+@pytest.fixture
+def sysfs(tmp_path: Path) -> FakeSysfs:
+    fake = FakeSysfs(tmp_path / "sys")
+    fake.device(ADDRESS)
+    return fake
+
+
+async def test_the_card_moves_only_after_a_yes_and_goes_back_after(
+        tmp_path: Path, sysfs: FakeSysfs) -> None:
+    helper = Helper(sysfs)
+    host, asked = vm_host(tmp_path, sysfs, [False, True], helper)
+    with pytest.raises(EngineStartError, match="was not passed to the VM: you did not agree"):
+        await host.pass_gpu(host._config())
+    assert helper.calls == [] and len(asked) == 1
+    assert "NVIDIA H100 (0000:17:00.0)" in asked[0].question and "pkexec" in asked[0].question
+    address, give_back = await host.pass_gpu(host._config())
+    assert address == ADDRESS and len(asked) == 2
+    assert helper.calls == [["pkexec", *helper.calls[0][1:-2], "bind", ADDRESS]]
+    assert give_back is not None
+    await give_back(ADDRESS)
+    assert helper.calls[-1][-2:] == ["restore", ADDRESS]
+
+
+async def test_a_rig_file_must_allow_it_in_so_many_words(tmp_path: Path,
+                                                         sysfs: FakeSysfs) -> None:
+    helper = Helper(sysfs)
+    host, _ = vm_host(tmp_path, sysfs, None, helper, headless=True)
+    with pytest.raises(EngineStartError, match=r"set `vm.gpu_passthrough = true`"):
+        await host.pass_gpu(host._config())
+    assert helper.calls == []
+    allowed, _ = vm_host(tmp_path, sysfs, None, helper, headless=True, vm_gpu_passthrough=True)
+    assert (await allowed.pass_gpu(allowed._config()))[0] == ADDRESS
+    assert [call[-2] for call in helper.calls] == ["bind"]
+
+
+async def test_a_card_that_drives_the_desktop_is_refused_without_asking(
+        tmp_path: Path) -> None:
+    sysfs = FakeSysfs(tmp_path / "sys")
+    sysfs.device(ADDRESS, boot_vga=True)
+    helper = Helper(sysfs)
+    host, asked = vm_host(tmp_path, sysfs, [True], helper)
+    with pytest.raises(EngineStartError, match="drives a display"):
+        await host.pass_gpu(host._config())
+    assert asked == [] and helper.calls == []
+
+
+async def test_a_helper_that_fails_says_so(tmp_path: Path, sysfs: FakeSysfs) -> None:
+    host, _ = vm_host(tmp_path, sysfs, [True], Helper(sysfs, code=126))
+    with pytest.raises(EngineStartError, match="could not be moved to vfio-pci: pkexec: the "
+                       "password was refused"):
+        await host.pass_gpu(host._config())
+
+
+def test_the_guest_reaches_this_hosts_loopback_at_10_0_2_2() -> None:
+    assert guest_address(Endpoint.parse("127.0.0.1:5000")) == "10.0.2.2:5000"
+    assert guest_address(Endpoint.parse("localhost:5000")) == "10.0.2.2:5000"
+    assert guest_address(Endpoint.parse("proxy.example.org:8888")) == "proxy.example.org:8888"
+
+
+@pytest.mark.parametrize(("network", "mode", "attestation"), [
+    (NetworkKind.TESTNET, VmMode.KVM, "fake_tdx"), (NetworkKind.TESTNET, VmMode.TCG, "fake_tdx"),
+    (NetworkKind.MAINNET, VmMode.TDX, "tdx"), (NetworkKind.MAINNET, VmMode.KVM, None),
+])
+def test_mainnet_needs_a_tdx_vm(network: NetworkKind, mode: VmMode,
+                                attestation: str | None) -> None:
+    section = guest_config().worker
+    assert section is not None
+
+    async def close() -> None: ...
+
+    guest = GuestNetwork(section, None, "", close)  # type: ignore[arg-type]
+    config = NodeConfig(network=network, serve_from=ServeFrom.VM)
+    if attestation is None:
+        with pytest.raises(WorkerSetupError, match="admits only Intel TDX machines"):
+            guest.for_mode(mode, config)
+    else:
+        assert guest.for_mode(mode, config).attestation == attestation
+
+
+def test_the_status_shows_the_vm_only_when_the_node_serves_from_it(
+        tmp_path: Path, sysfs: FakeSysfs) -> None:
+    host, _ = vm_host(tmp_path, sysfs, [], Helper(sysfs))
+    view = host.view()
+    assert view is not None and view.state == "stopped" and view.mode == ""
+    config = replace(host._config(), serve_from=ServeFrom.SANDBOX)
+    host._config = lambda: config  # type: ignore[method-assign]
+    assert host.view() is None
