@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cocoon_desktop.doctor.verdict import MachineFacts
-from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
+from cocoon_desktop.engine.types import REBUILD_WITH_CUDA
 from cocoon_desktop.hardware.gpu.nvml import NvmlState
 from cocoon_desktop.hardware.units import GiB, format_bytes
 

@@ -18,7 +18,7 @@ from cocoon_desktop.doctor.probes import (
     NvidiaFacts,
     TdxFacts,
 )
-from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
+from cocoon_desktop.engine.types import REBUILD_WITH_CUDA
 from cocoon_desktop.hardware.gpu.nvml import NvmlState
 
 

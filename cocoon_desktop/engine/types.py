@@ -76,3 +76,9 @@ class SandboxStatus:
         name = "bubblewrap" if self.kind == "bwrap" else self.kind
         files = ", read-only view" if self.files_isolated else "; the engine can read your files"
         return f"{name}: own {', '.join(own)}{files}"
+
+
+# What to do when llama.cpp was built without CUDA on a machine with an NVIDIA GPU (the engine
+# process, the model planner and the doctor all say it, in the same words).
+REBUILD_WITH_CUDA = ("To use the NVIDIA GPU, install NVIDIA's CUDA toolkit and run the app's "
+                     "installer again: it then rebuilds llama.cpp with CUDA by itself.")

@@ -57,12 +57,12 @@ def test_serve_from_shows_words_and_saves_its_value(qtbot: Any, paths: Any,
     page = SettingsPage(controller)
     qtbot.addWidget(page)
     combo = page.editors["serve_from"]
-    assert combo.currentText() == "this computer's sandbox"
-    combo.setCurrentText("a confidential VM")
+    assert combo.currentText() == "This computer's sandbox"
+    combo.setCurrentText("A confidential VM")
     assert run_async(page.apply()) is True
     assert load_settings(paths.settings_file).settings.serve_from is ServeFrom.VM
     page.load(controller.settings)
-    assert combo.currentText() == "a confidential VM"
+    assert combo.currentText() == "A confidential VM"
 
 
 def test_the_apps_node_asks_in_the_window_before_the_helper_runs(

@@ -42,7 +42,7 @@ def test_serve_from_the_vm_and_quit(qtbot: Any, paths: Any, shell_factory: Any,
     shell = shell_factory()
     run_async(shell.start(), 30_000)
     settings = shell.windows.settings
-    settings.editors["serve_from"].setCurrentText("a confidential VM")
+    settings.editors["serve_from"].setCurrentText("A confidential VM")
     assert run_async(settings.apply()) is True
     qtbot.waitUntil(lambda: shell.node.status.vm is not None, timeout=10_000)
     panel = shell.windows.dashboard.engine_panel

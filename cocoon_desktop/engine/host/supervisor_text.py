@@ -5,9 +5,8 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from cocoon_desktop.engine.models.offload import REBUILD_WITH_CUDA
 from cocoon_desktop.engine.stats import EngineStats
-from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
+from cocoon_desktop.engine.types import REBUILD_WITH_CUDA, EngineSettings, SandboxStatus
 
 if TYPE_CHECKING:
     from cocoon_desktop.engine.host.launcher import EngineProcess

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cocoon_desktop.engine.models.gguf_meta import GgufMetadata
+from cocoon_desktop.engine.types import REBUILD_WITH_CUDA
 
 GIB = 1024**3
 MIB = 1024**2
@@ -27,8 +28,6 @@ RESERVE_BYTES = 256 * MIB  # left free for the desktop and other programs
 UBATCH_TOKENS = 512  # llama.cpp's default physical batch
 # Plain words, never a shell command: the installer rebuilds llama.cpp with CUDA by itself when
 # it finds NVIDIA's toolkit and a GPU (scripts/bootstrap.sh).
-REBUILD_WITH_CUDA = ("To use the NVIDIA GPU, install NVIDIA's CUDA toolkit and run the app's "
-                     "installer again: it then rebuilds llama.cpp with CUDA by itself.")
 
 
 def _gib(n: int) -> str:
