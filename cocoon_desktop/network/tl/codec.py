@@ -76,9 +76,7 @@ class TlReader:
         else:
             raise TlError(f"bad TL string length marker 0xff at offset {self._pos - 1}")
         value = self.take(size)
-        if any(self.take((-(header + size)) % 4)):
-            raise TlError(f"non-zero TL padding after a {size}-byte string at offset "
-                          f"{self._pos}: the sender's encoder is broken or the data forged")
+        self.take((-(header + size)) % 4)  # padding skipped unread, as upstream's TlParser does
         return value
 
     def expect_end(self, what: str) -> None:
