@@ -122,6 +122,7 @@ class AttestationPolicy:
     allowed_image_hashes: frozenset[bytes] = field(default_factory=frozenset)
     verifier: QuoteVerifier = field(default_factory=NoQuoteVerifier, compare=False)
     accepted_tcb_statuses: frozenset[str] = UPSTREAM_TCB_STATUSES
+    allowed_root_key_ids: frozenset[bytes] = frozenset({quote_mod.INTEL_ROOT_KEY_ID})
 
     def __post_init__(self) -> None:
         if self.kind not in POLICY_KINDS:
@@ -173,6 +174,11 @@ class AttestationPolicy:
 
     def _check_tcb(self, quote: bytes) -> quote_mod.DcapVerdict:
         verdict = self.verifier.verify(quote)
+        if verdict.root_key_id not in self.allowed_root_key_ids:
+            raise AttestationError(
+                f"the peer's quote chains up to root key {verdict.root_key_id.hex()[:16]}…, "
+                "which is not an allowed collateral root (Intel's SGX Root CA by default, as "
+                "upstream); refused")
         if verdict.tcb_status not in self.accepted_tcb_statuses:
             advisories = (f" (advisories {', '.join(verdict.advisory_ids)})"
                           if verdict.advisory_ids else "")

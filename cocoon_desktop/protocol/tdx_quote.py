@@ -23,6 +23,8 @@ import struct
 from dataclasses import dataclass
 
 import dcap_qvl
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 REPORT_DATA_BYTES = 64
 REGISTER_BYTES = 48
@@ -30,6 +32,10 @@ TEE_TYPE_TDX = 0x81
 _QUOTE_HEADER_BYTES = 48
 _TD_REPORT_MRTD_OFFSET = 136  # tee_tcb_svn, mr_seam, mr_signer_seam, attributes, xfam
 _TD_REPORT10_BYTES = 584
+# Upstream's default `allowed_collateral_root_hashes` (tee/cocoon/router.cpp): the key ID of
+# Intel's SGX Root CA, SHA-384 of its public key as an uncompressed point.
+INTEL_ROOT_KEY_ID = bytes.fromhex(
+    "46e403bd34f05a3f2817ab9badcaacc7ffc98e0f261008cd30dae936cace18d5dcf58eef31463613de1570d516200993")
 
 
 class QuoteError(Exception):
@@ -50,6 +56,7 @@ class DcapVerdict:
 
     tcb_status: str  # "UpToDate", "SWHardeningNeeded", "OutOfDate", ...
     advisory_ids: tuple[str, ...]  # Intel security advisories, e.g. "INTEL-SA-00837"
+    root_key_id: bytes  # SHA-384 of the chain's root CA key (upstream's collateral root hash)
 
 
 def collateral_key(quote: bytes) -> CollateralKey:
@@ -68,7 +75,19 @@ def dcap_verify(quote: bytes, collateral_json: str, now_unix_s: int) -> DcapVerd
         report = dcap_qvl.verify(quote, collateral, int(now_unix_s))
     except Exception as exc:
         raise QuoteError(f"Intel DCAP refused the quote: {_first_line(exc)}") from None
-    return DcapVerdict(str(report.status), tuple(str(a) for a in report.advisory_ids))
+    return DcapVerdict(str(report.status), tuple(str(a) for a in report.advisory_ids),
+                       root_key_id(quote))
+
+
+def root_key_id(quote: bytes) -> bytes:
+    """SHA-384 of the public key of the root CA at the end of the quote's PCK chain."""
+    try:
+        chain = x509.load_pem_x509_certificates(dcap_qvl.parse_quote(quote).cert_chain_pem_bytes())
+        point = chain[-1].public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    except Exception as exc:  # parse_quote, the PEM loader and a non-EC key raise differently
+        raise QuoteError(f"The TDX quote's certificate chain cannot be read "
+                         f"({_first_line(exc)}).") from None
+    return hashlib.sha384(point).digest()
 
 
 def _first_line(exc: BaseException) -> str:

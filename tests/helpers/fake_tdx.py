@@ -78,9 +78,14 @@ class FakeDcapVerifier:
 
     def verify(self, quote: bytes):
         from cocoon_desktop.network.attestation import AttestationError
-        from cocoon_desktop.protocol.tdx_quote import DcapVerdict, QuoteError, parse_tdx_quote
+        from cocoon_desktop.protocol.tdx_quote import (
+            INTEL_ROOT_KEY_ID,
+            DcapVerdict,
+            QuoteError,
+            parse_tdx_quote,
+        )
         try:
             parse_tdx_quote(quote)
         except QuoteError as exc:
             raise AttestationError(str(exc)) from None
-        return DcapVerdict(self.status, self.advisories)
+        return DcapVerdict(self.status, self.advisories, INTEL_ROOT_KEY_ID)

@@ -31,7 +31,7 @@ from cocoon_desktop.network.collateral import (
     CollateralRefresher,
     fetch_collateral,
 )
-from cocoon_desktop.protocol.tdx_quote import collateral_key, parse_tdx_quote
+from cocoon_desktop.protocol.tdx_quote import INTEL_ROOT_KEY_ID, collateral_key, parse_tdx_quote
 
 TDX = Path(__file__).resolve().parents[4] / "shared" / "tdx"
 INSIDE_WINDOW = 1750329207
@@ -113,6 +113,21 @@ def test_the_forged_632_byte_quote_is_refused(tmp_path) -> None:
                                             clock=lambda: INSIDE_WINDOW))
     with pytest.raises(AttestationError, match="The TDX quote cannot be read"):
         policy.validate(forged, attacker_key)
+
+
+def test_the_quote_chains_up_to_intels_root_key_the_id_upstream_allows_by_default(
+        tmp_path) -> None:
+    verdict = DcapVerifier(cache_with(tmp_path, "tdx_quote", INSIDE_WINDOW),
+                           clock=lambda: INSIDE_WINDOW).verify(quote())
+    assert verdict.root_key_id == INTEL_ROOT_KEY_ID  # router.cpp's default collateral hash
+
+
+def test_a_root_key_outside_the_allow_list_is_refused(tmp_path) -> None:
+    policy = AttestationPolicy("tdx", verifier=DcapVerifier(
+        cache_with(tmp_path, "tdx_quote", INSIDE_WINDOW), clock=lambda: INSIDE_WINDOW),
+        allowed_root_key_ids=frozenset({b"\x07" * 48}))
+    with pytest.raises(AttestationError, match="not an allowed collateral root"):
+        policy.validate(quote(), b"\x01" * 32)
 
 
 def test_the_real_quote_passes_dcap_then_must_be_bound_to_the_certificate(tmp_path) -> None:
