@@ -1,7 +1,7 @@
 """What earnings figures say about themselves: which network they belong to, whether they are
 real TON, and which parts are unknown.
 
-Each network has its own ledger (`node.ledger_files`). Devnet and testnet amounts are test
+Each network has its own ledger (`earnings.ledger_files`). Devnet and testnet amounts are test
 tokens: every place that shows figures (earnings page, dashboard glance, tray, CSV file name,
 the headless log) names the network and says so plainly.
 

@@ -1,7 +1,7 @@
 """The node's money side: the ledger, the recorder fed by the worker, the earnings summary,
 payouts and the periodic chain sync.
 
-One ledger per network (`node.ledger_files`): the host records into the ledger of the network
+One ledger per network (`earnings.ledger_files`): the host records into the ledger of the network
 the node serves and switches ledgers when the user picks another network, so the summary is
 always one network's figures (`network` says which). A ledger that cannot be opened is a
 problem the node reports, not a reason to stop serving (the proxy keeps its own count; the

@@ -1,12 +1,11 @@
-"""GPU offload: can this llama.cpp build use the GPU, how many layers should go there, and did
-they?
+"""GPU offload: can this llama.cpp build use the GPU, and how many layers should go there?
 
 `plan_offload` estimates a model's GPU memory (weights + KV cache for the context + buffers) from
 its GGUF metadata and the free VRAM the hardware monitor measured, and chooses llama.cpp's
 `n_gpu_layers`: -1 (every layer and the output), N (the last N layers, as llama.cpp offloads
 them) or 0, with the reason in words. After the engine loads the model it reports how many layers
-really are on the GPU; `OffloadReport` compares the two and words a loud warning when a model that
-should run on the GPU runs on the CPU.
+really are on the GPU; `engine.host.supervisor_text.status_warnings` words a loud warning when a
+model that should run on the GPU runs on the CPU.
 
 The estimate is deliberately on the safe side: compute buffers are sized for llama.cpp without
 flash attention, and `RESERVE_BYTES` stays free for the desktop and the CUDA runtime's growth.
@@ -189,41 +188,3 @@ def llama_library_dir() -> Path | None:
         return None
     lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
     return lib if lib.is_dir() else None
-
-
-@dataclass(frozen=True)
-class OffloadReport:
-    """Planned GPU layers against what the engine reported after loading the model."""
-
-    supports_gpu_offload: bool
-    planned_layers: int  # a count (resolve -1 to total_layers first)
-    actual_layers: int  # layers llama.cpp put on the GPU, as the engine reported
-    total_layers: int
-
-    @property
-    def runs_on_cpu_unexpectedly(self) -> bool:
-        return self.planned_layers > 0 and self.actual_layers == 0
-
-    @property
-    def warning(self) -> str | None:
-        """A loud text when the GPU is not used as planned, else None."""
-        if self.actual_layers >= self.planned_layers:
-            return None
-        if self.runs_on_cpu_unexpectedly:
-            cause = (
-                "this llama.cpp build cannot use the GPU (CPU-only build). "
-                + REBUILD_WITH_CUDA.rstrip(".")
-                if not self.supports_gpu_offload
-                else "llama.cpp did not offload (driver or CUDA error, or the GPU ran out of "
-                "memory): see the engine log, update the NVIDIA driver, or free GPU memory"
-            )
-            return (
-                f"WARNING: THE MODEL IS RUNNING ON THE CPU, NOT THE GPU. {self.planned_layers} "
-                f"of {self.total_layers} layers should be on the GPU but none are, so "
-                f"generation is many times slower and you earn less. Cause: {cause}."
-            )
-        return (
-            f"Warning: only {self.actual_layers} of the {self.planned_layers} planned layers "
-            f"are on the GPU (of {self.total_layers}); the rest run on the CPU, which is slower. "
-            "Free GPU memory or choose a smaller context, then restart the engine."
-        )

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from cocoon_desktop.engine.models.gguf_meta import GgufMetadata
 from cocoon_desktop.engine.models.offload import (
     MIB,
     RESERVE_BYTES,
-    OffloadReport,
     estimate_memory,
     plan_offload,
 )
@@ -119,27 +116,3 @@ def test_unequal_layers_are_counted_from_the_last_one() -> None:
     plan = plan_offload(meta, 512, free, True)
     assert plan.gpu_layers == 3
     assert "KV cache not counted" in plan.reason
-
-
-@pytest.mark.parametrize(
-    ("supports", "planned", "actual", "expected"),
-    [
-        (True, 32, 32, None),
-        (True, 0, 0, None),
-        (False, 0, 0, None),
-        (False, 32, 0, "CPU-only build"),
-        (True, 32, 0, "driver or CUDA error"),
-        (True, 32, 20, "only 20 of the 32 planned layers"),
-    ],
-)
-def test_offload_report_warnings(
-    supports: bool, planned: int, actual: int, expected: str | None
-) -> None:
-    report = OffloadReport(supports, planned, actual, total_layers=32)
-    if expected is None:
-        assert report.warning is None and not report.runs_on_cpu_unexpectedly
-        return
-    assert report.warning is not None and expected in report.warning
-    if actual == 0:
-        assert report.runs_on_cpu_unexpectedly
-        assert report.warning.startswith("WARNING: THE MODEL IS RUNNING ON THE CPU")
