@@ -9,13 +9,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cocoon_desktop.network.devnet.network import DevnetSettings, devnet_root_config
 from cocoon_desktop.network.worker.http_stats import json_stats, prometheus
 from cocoon_desktop.network.worker.stats import WorkerStats
 from cocoon_desktop.network.worker.types import (
     ProxyStateChanged,
     ProxyStatus,
-    WorkerConfig,
     WorkerEvent,
     WorkerStatus,
 )
@@ -23,7 +21,7 @@ from cocoon_desktop.vm.guest_state import AccountView, encode_state
 from cocoon_desktop.vm.guest_worker import GuestWorker
 from cocoon_desktop.vm.machine import VirtualMachine
 from cocoon_desktop.vm.modes import VmMode
-from tests.helpers.vm_config import guest_config
+from tests.helpers.vm_config import guest_config, worker_config
 from tests.helpers.vm_image import fake_manifest
 
 PROXY_SC, WORKER_SC = "0:" + "5c" * 32, "0:" + "3c" * 32
@@ -47,11 +45,7 @@ class ReportedWorker:
 def guest_worker(tmp_path: Path) -> GuestWorker:
     vm = VirtualMachine(fake_manifest(tmp_path), VmMode.TCG, guest_config(),
                         tmp_path / "model.img", tmp_path / "vm")
-    root = devnet_root_config(DevnetSettings())
-    config = WorkerConfig(owner_address="UQ-owner", model_name="m@c:h", engine=lambda: None,
-                          root_config=root, root_contract_address="EQ-root",
-                          max_active_requests=2)
-    return GuestWorker(vm, config)
+    return GuestWorker(vm, worker_config())
 
 
 def test_the_agents_report_is_the_workers_status_counters_and_accounts(tmp_path: Path) -> None:
