@@ -27,7 +27,7 @@ from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.node.status import NodeProblem
 from cocoon_desktop.node.worker_open import WorkerSetupError, root_config_for
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.vm.forwards import GuestForward, plan_forwards
+from cocoon_desktop.vm.forwards import GuestForward, collateral_targets, plan_forwards
 from cocoon_desktop.vm.guest_config import WorkerSection
 from cocoon_desktop.vm.modes import VmMode
 from cocoon_desktop.wallet.chain import ChainService
@@ -72,6 +72,25 @@ def proxy_targets(proxies: tuple[Endpoint, ...], root: RootConfig,
     return tuple(registered[: max(1, connections)])
 
 
+def _plan(config: NodeConfig, targets: tuple[Endpoint, ...], policy: str
+          ) -> tuple[tuple[GuestForward, ...], dict[str, str]]:
+    """The guest's forwards: its proxies first, then (checking proxies' TDX quotes) the hosts
+    of the DCAP collateral, with the names the guest resolves to their forwards."""
+    if not targets:
+        raise WorkerSetupError(NodeProblem(
+            "The root config lists no proxy, and none is configured.",
+            "Add `proxies = [\"host:port\"]` to the rig file, or use a root config that lists "
+            "registered proxies."))
+    try:
+        collateral = collateral_targets(config.collateral_url) if policy == "tdx" else ()
+        forwards = plan_forwards((*targets, *collateral))
+    except ValueError as exc:
+        raise WorkerSetupError(NodeProblem(str(exc), "Name fewer proxies, and a collateral "
+                                           "URL like https://pccs.example:8081.")) from None
+    names = {f.target.host: f.guest_host for f in forwards[len(targets):]}
+    return forwards, names
+
+
 async def resolve_guest_network(config: NodeConfig, model_name: str, owner_address: str,
                                 max_active_requests: int, engine: EndpointSource,
                                 chain: ChainService | None) -> GuestNetwork:
@@ -94,25 +113,18 @@ async def resolve_guest_network(config: NodeConfig, model_name: str, owner_addre
         policy = "tdx" if config.network is NetworkKind.MAINNET else "fake_tdx"
     mainnet = config.network is NetworkKind.MAINNET
     targets = proxy_targets(proxies, root)
-    if not targets:
-        raise WorkerSetupError(NodeProblem(
-            "The root config lists no proxy, and none is configured.",
-            "Add `proxies = [\"host:port\"]` to the rig file, or use a root config that lists "
-            "registered proxies."))
-    try:
-        forwards = plan_forwards(targets)
-    except ValueError as exc:
-        raise WorkerSetupError(NodeProblem(str(exc), "Name fewer proxies.")) from None
+    forwards, names = _plan(config, targets, policy)
     section = WorkerSection(
         owner_address=owner_address, root_config=fake_ton_json(root),
-        root_contract_address=root_address, proxies=tuple(f.guest_address for f in forwards),
+        root_contract_address=root_address,
+        proxies=tuple(f.guest_address for f in forwards[:len(targets)]),
         proxy_policy=policy, coefficient=config.coefficient,
         max_active_requests=max_active_requests, is_test=not mainnet,
-        collateral_url=config.collateral_url,
+        collateral_url=config.collateral_url, collateral_hosts=names,
         accepted_tcb_statuses=config.accepted_tcb_statuses)
     worker_config = WorkerConfig(
         owner_address=owner_address, model_name=model_name, engine=engine, root_config=root,
-        root_contract_address=root_address, proxies=proxies, is_test=not mainnet,
+        root_contract_address=root_address, proxies=targets, is_test=not mainnet,
         check_proxy_hashes=mainnet, proxy_policy=AttestationPolicy(policy),
         coefficient=config.coefficient, max_active_requests=max_active_requests)
 

@@ -6,7 +6,10 @@ The host forwards in (the control channel, the engine) still work. Each proxy th
 worker serves gets one guest forward: the guest connects to a virtual address on its own
 network (10.0.2.100 + i, the proxy's port) and, for each such connection, QEMU runs
 `proxy_pipe.py` on the host, which connects to the proxy itself (a loopback devnet or an
-address on the internet) and joins the two.
+address on the internet) and joins the two. On mainnet the guest also fetches Intel's DCAP
+collateral (to check the proxies' quotes): each of those hosts gets a forward too, and the guest
+resolves their names to the forwards' addresses (`guest/names.py`; it has no DNS), so TLS still
+runs from the guest to Intel with the real name.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from cocoon_desktop.network.collateral import INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL
 from cocoon_desktop.network.transport import Endpoint
 
 GUEST_NETWORK_PREFIX = "10.0.2."  # QEMU's user network; the guest is 10.0.2.15
@@ -50,6 +55,22 @@ def plan_forwards(targets: Sequence[Endpoint]) -> tuple[GuestForward, ...]:
                          f"{len(targets)} are configured.")
     return tuple(GuestForward(f"{GUEST_NETWORK_PREFIX}{FIRST_FORWARD_HOST + i}", target)
                  for i, target in enumerate(targets))
+
+
+def collateral_targets(collateral_url: str) -> tuple[Endpoint, ...]:
+    """The hosts the guest fetches DCAP collateral from: the service's, and Intel's
+    certificate host for the root CA's CRL when the service is Intel's PCS."""
+    urls = [collateral_url]
+    if collateral_url.rstrip("/") == INTEL_PCS_URL:
+        urls.append(INTEL_ROOT_CA_CRL_URL)
+    targets = []
+    for url in urls:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ValueError(f"The collateral URL {url!r} names no host.")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        targets.append(Endpoint(parts.hostname, port))
+    return tuple(targets)
 
 
 def host_address(forwards: Sequence[GuestForward], guest_address: str) -> str:

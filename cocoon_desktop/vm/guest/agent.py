@@ -44,6 +44,7 @@ from cocoon_desktop.vm import measurement
 from cocoon_desktop.vm.events import EventError, RestoredAccount, decode_account, encode_event
 from cocoon_desktop.vm.guest import devices
 from cocoon_desktop.vm.guest.control_server import ControlServer
+from cocoon_desktop.vm.guest.names import forwarded_session
 from cocoon_desktop.vm.guest.relay import PortRelay
 from cocoon_desktop.vm.guest_config import (
     GUEST_ADDRESS,
@@ -184,11 +185,13 @@ class GuestAgent:
 
     def _proxy_policy(self, section: WorkerSection) -> AttestationPolicy:
         """What proxies must show: on mainnet (tdx) their quotes are checked with Intel DCAP,
-        the collateral fetched through the host's network and kept in the guest's tmpfs."""
+        the collateral fetched through its forwards (`names.py`) and kept in the guest's
+        tmpfs."""
         if section.proxy_policy != "tdx":
             return AttestationPolicy(section.proxy_policy)
         policy, self._refresher = dcap_policy(COLLATERAL_DIR, section.collateral_url,
-                                              section.accepted_tcb_statuses)
+                                              section.accepted_tcb_statuses,
+                                              forwarded_session(section.collateral_hosts))
         return policy
 
     def _make_worker(self) -> Worker:

@@ -7,6 +7,7 @@ from it. (sysfs and the helper are fakes: this machine has no GPU and no IOMMU.)
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,11 @@ from typing import Any
 import pytest
 
 from cocoon_desktop.engine.host.supervisor import EngineStartError
-from cocoon_desktop.network.devnet.network import DevnetSettings, devnet_root_config
+from cocoon_desktop.network.devnet.network import (
+    DevnetSettings,
+    devnet_root_config,
+    fake_ton_json,
+)
 from cocoon_desktop.network.root_config import parse_proxy_address
 from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.node.config import NodeConfig, node_home
@@ -137,6 +142,30 @@ async def test_the_guest_is_told_the_forward_to_each_proxy_it_serves() -> None:
         assert network.worker_config.proxies == (network.devnet.workers_endpoint,)
     finally:
         await network.close()
+
+
+async def test_on_mainnet_the_guest_also_reaches_the_dcap_collateral_by_name(
+        tmp_path: Path) -> None:
+    """Proxies first; then Intel's PCS and its certificate host, each a forward the guest
+    resolves by name (TLS to Intel keeps the real name); a test network gets neither."""
+    root_file = tmp_path / "root.json"
+    root_file.write_text(json.dumps(fake_ton_json(devnet_root_config(DevnetSettings()))))
+    config = NodeConfig(network=NetworkKind.MAINNET, serve_from=ServeFrom.VM,
+                        root_config_file=root_file, proxies=("203.0.113.7:8888",))
+    network = await resolve_guest_network(config, "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert network.section.proxies == ("10.0.2.100:8888",)
+    assert [str(f.target) for f in network.forwards] == [
+        "203.0.113.7:8888", "api.trustedservices.intel.com:443",
+        "certificates.trustedservices.intel.com:443"]
+    assert network.section.collateral_hosts == {
+        "api.trustedservices.intel.com": "10.0.2.101",
+        "certificates.trustedservices.intel.com": "10.0.2.102"}
+    testnet = await resolve_guest_network(replace(config, network=NetworkKind.TESTNET),
+                                          "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert len(testnet.forwards) == 1 and testnet.section.collateral_hosts == {}
+    pccs = await resolve_guest_network(replace(config, collateral_url="https://pccs.lan:8081"),
+                                       "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert [str(f.target) for f in pccs.forwards][1:] == ["pccs.lan:8081"]
 
 
 def test_without_configured_proxies_the_guest_gets_a_registered_one() -> None:
