@@ -35,7 +35,7 @@ from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.network.worker.types import WorkerEvent
+from cocoon_desktop.network.worker.types import ProxyStateChanged, WorkerEvent
 from cocoon_desktop.vm.channel import ChannelError, ControlClient, Message
 from cocoon_desktop.vm.console import (
     boot_step,
@@ -44,7 +44,7 @@ from cocoon_desktop.vm.console import (
     log_console_line,
 )
 from cocoon_desktop.vm.events import EventError, decode_event
-from cocoon_desktop.vm.forwards import GuestForward
+from cocoon_desktop.vm.forwards import GuestForward, host_address
 from cocoon_desktop.vm.gpu import SYSFS, check_passthrough, helper_command
 from cocoon_desktop.vm.guest_config import GuestConfig
 from cocoon_desktop.vm.guest_events import EventStore, GuestEvents
@@ -278,6 +278,8 @@ class VirtualMachine:
         except EventError as exc:
             log.error("%s", exc)
             return
+        if isinstance(event, ProxyStateChanged):  # the proxy's own address, not its forward's
+            event = replace(event, endpoint=host_address(self.forwards, event.endpoint))
         if event is not None:
             self.events.received(event)
         elif kind not in ("engine", "hello"):
@@ -376,4 +378,3 @@ class VirtualMachine:
                 log.error("the card %s could not be given back to its driver: %s", self.gpu,
                           exc)
         self._unlock()
-
