@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cocoon_desktop.core.paths import app_paths
 from cocoon_desktop.doctor.bundle import write_support_bundle
-from cocoon_desktop.doctor.probes import Endpoint
+from cocoon_desktop.doctor.probes import Endpoint, VmModeFacts
 from cocoon_desktop.doctor.report import DoctorInputs, render_text, run_doctor
 
 
@@ -71,6 +71,14 @@ def configured_endpoints(settings_file: Path) -> tuple[tuple[Endpoint, ...], lis
     return tuple(endpoints), notes
 
 
+def vm_modes() -> tuple[VmModeFacts, ...]:
+    """The confidential VM's modes on this host, found without booting one."""
+    from cocoon_desktop.vm.host import known_modes  # the VM's code only when the doctor runs
+
+    return tuple(VmModeFacts(str(m.mode), m.available, m.label, m.reason)
+                 for m in known_modes())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Check what this machine can serve on Cocoon, and why."
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -108,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         endpoints += configured
         for note in notes:
             print(f"cocoon-desktop doctor: {note}", file=sys.stderr)
-    report = run_doctor(DoctorInputs(paths.data_dir, tuple(endpoints), args.timeout))
+    report = run_doctor(DoctorInputs(paths.data_dir, tuple(endpoints), args.timeout,
+                                     vm_modes=vm_modes))
     print(json.dumps(report.to_dict(), indent=2) if args.json else render_text(report), end="")
     if args.bundle is not None:
         try:

@@ -27,6 +27,9 @@ class Listeners(Generic[T]):
     def __len__(self) -> int:
         return len(self._listeners)
 
+    def __contains__(self, listener: object) -> bool:
+        return listener in self._listeners
+
     def add(self, listener: Callable[[T], None]) -> Callable[[], None]:
         """Call `listener` with every value from now on; returns a function that unsubscribes
         it (calling that twice is harmless)."""

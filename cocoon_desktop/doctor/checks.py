@@ -74,18 +74,43 @@ def _llama(facts: MachineFacts) -> Check:
     return Check("llama", "llama.cpp", CheckStatus.OK, facts.llama_detail)
 
 
+CC_ON_FIX = ("Turn the GPU's confidential-computing mode on from the host (NVIDIA "
+             "gpu-admin-tools: `--set-cc-mode on`, then reset the card); inside the TDX guest "
+             "run `sudo nvidia-smi conf-compute -srs 1` to mark it ready.")
+VM_TITLES = {"tdx": "VM: Intel TDX", "kvm": "VM: KVM", "tcg": "VM: emulated (TCG)"}
+
+
 def _confidential(facts: MachineFacts) -> list[Check]:
     tdx, cc = facts.tdx, facts.confidential_gpu
     tdx_status = CheckStatus.OK if tdx.guest and tdx.quote_interface else (
         CheckStatus.WARNING if tdx.guest else CheckStatus.INFO)
     checks = [Check("tdx", "Intel TDX", tdx_status, tdx.detail)]
-    if facts.nvidia.gpus:
+    capable = [gpu for gpu in facts.nvidia.gpus if gpu.cc_capable]
+    if capable:
         ready = {True: ", ready", False: ", not ready", None: ""}[cc.ready]
-        on = cc.mode == "on" and cc.ready is not False
-        checks.append(Check("gpu-cc", "GPU confidential computing",
-                            CheckStatus.OK if on else CheckStatus.INFO,
-                            f"Mode {cc.mode}{ready}."))
+        if cc.mode == "on" and cc.ready is not False:
+            checks.append(Check("gpu-cc", "GPU confidential computing", CheckStatus.OK,
+                                f"{capable[0].name}: confidential-computing mode is on{ready}."))
+        else:
+            state = "unknown (the driver does not say)" if cc.mode == "unknown" else cc.mode
+            checks.append(Check("gpu-cc", "GPU confidential computing", CheckStatus.INFO,
+                                f"{capable[0].name} has a confidential-computing mode; it is "
+                                f"{state}{ready}. Cocoon mainnet needs it on.", CC_ON_FIX))
+    elif facts.nvidia.gpus:
+        checks.append(Check("gpu-cc", "GPU confidential computing", CheckStatus.INFO,
+                            "No GPU here has a confidential-computing mode (H100 class and "
+                            "newer data-centre cards have one)."))
     return checks
+
+
+def _vm(facts: MachineFacts) -> list[Check]:
+    """Which ways this host can run the confidential VM ("Serve from: a confidential VM")."""
+    if not facts.vm_modes:
+        return [Check("vm", "Confidential VM", CheckStatus.INFO,
+                      "Not checked: this report was made without the VM's part.")]
+    return [Check(f"vm-{m.mode}", VM_TITLES.get(m.mode, f"VM: {m.mode}"),
+                  CheckStatus.OK if m.available else CheckStatus.INFO, m.reason)
+            for m in facts.vm_modes]
 
 
 def _disk(facts: MachineFacts) -> Check:
@@ -131,6 +156,6 @@ def _endpoints(facts: MachineFacts) -> list[Check]:
 
 def build_checks(facts: MachineFacts) -> tuple[Check, ...]:
     return (
-        _driver(facts), *_gpus(facts), _llama(facts), *_confidential(facts), _disk(facts),
-        _keyring(facts), *_endpoints(facts),
+        _driver(facts), *_gpus(facts), _llama(facts), *_confidential(facts), *_vm(facts),
+        _disk(facts), _keyring(facts), *_endpoints(facts),
     )

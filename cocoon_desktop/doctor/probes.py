@@ -1,8 +1,10 @@
 """The doctor's probes: each finds one fact about this machine and never raises.
 
 Everything that touches the machine can be redirected for tests: `root` for files (TDX device,
-configfs-tsm, /proc/cpuinfo, sysfs), an `Nvml` for the driver, callables for llama.cpp and the
-keyring. No probe reads a secret: the keyring probe only looks at which backend would be used.
+configfs-tsm, /proc/cpuinfo, sysfs), an `Nvml` for the driver, callables for llama.cpp, the
+keyring and the VM's modes (the command line passes `vm.host.known_modes`: the doctor sits below
+`vm` and does not import it). No probe reads a secret: the keyring probe only looks at which
+backend would be used.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ class TdxFacts:
     guest: bool  # this is an Intel TDX confidential VM
     quote_interface: bool  # configfs-tsm can produce quotes
     detail: str
+
+
+@dataclass(frozen=True)
+class VmModeFacts:
+    """One way this host could run the confidential VM (`vm.modes`), found without booting
+    one: "tdx", "kvm" or "tcg", whether it can, and why (not)."""
+
+    mode: str
+    available: bool
+    label: str
+    reason: str
 
 
 @dataclass(frozen=True)

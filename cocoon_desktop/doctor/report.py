@@ -27,6 +27,7 @@ from cocoon_desktop.doctor.checks import Check, CheckStatus, build_checks
 from cocoon_desktop.doctor.probes import (
     Endpoint,
     KeyringFacts,
+    VmModeFacts,
     probe_confidential_gpu,
     probe_disk,
     probe_endpoints,
@@ -48,6 +49,8 @@ class DoctorInputs:
     nvml: Nvml | None = None
     llama_offload: Callable[[], tuple[bool | None, str]] = probe_llama_offload
     keyring: Callable[[], KeyringFacts] = probe_keyring
+    # The VM's modes (TDX / KVM / TCG); none given: the report says they were not checked.
+    vm_modes: Callable[[], tuple[VmModeFacts, ...]] = lambda: ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ def run_doctor(inputs: DoctorInputs) -> DoctorReport:
         disk_free_bytes=disk_free,
         keyring=inputs.keyring(),
         endpoints=probe_endpoints(inputs.endpoints, inputs.timeout_s),
+        vm_modes=inputs.vm_modes(),
     )
     checks = build_checks(facts)
     problems = tuple(c for c in checks if c.status is CheckStatus.PROBLEM)

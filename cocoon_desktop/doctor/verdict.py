@@ -17,6 +17,7 @@ from cocoon_desktop.doctor.probes import (
     KeyringFacts,
     NvidiaFacts,
     TdxFacts,
+    VmModeFacts,
 )
 from cocoon_desktop.engine.types import REBUILD_WITH_CUDA
 from cocoon_desktop.hardware.gpu.nvml import NvmlState
@@ -62,6 +63,7 @@ class MachineFacts:
     disk_free_bytes: int | None
     keyring: KeyringFacts
     endpoints: tuple[EndpointResult, ...]
+    vm_modes: tuple[VmModeFacts, ...] = ()  # empty: not checked
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,9 @@ def _case_reasons(case: HardwareCase, facts: MachineFacts) -> tuple[list[str], l
     if case is HardwareCase.GPU_WITHOUT_CC:
         return ([f"{name} has no confidential-computing mode. {MAINNET_RULE}"], [])
     if case is HardwareCase.CC_GPU_WITHOUT_TDX:
-        return ([f"{name} can run in confidential-computing mode, but this machine is not an "
-                 f"Intel TDX confidential VM. {MAINNET_RULE}"],
-                ["Run the app inside a TDX guest with this GPU passed through (see Cocoon's "
-                 "docs/gpu.md and its TDX host set-up)."])
+        return ([f"{name} can run in confidential-computing mode (now {cc.mode}), but this "
+                 f"machine is not an Intel TDX confidential VM. {MAINNET_RULE}"],
+                [_tdx_vm_step(facts)])
     if case is HardwareCase.TDX_GPU_CC_OFF:
         mode = f"{cc.mode}" + (", not ready" if cc.ready is False else "")
         return ([f"This is an Intel TDX guest, but {name}'s confidential-computing mode is "
@@ -130,6 +131,18 @@ def _case_reasons(case: HardwareCase, facts: MachineFacts) -> tuple[list[str], l
                "worker runs an image whose hash is published on-chain."]
     steps = [] if tdx.quote_interface else [tdx.detail]
     return reasons, steps
+
+
+def _tdx_vm_step(facts: MachineFacts) -> str:
+    """How this host gets a TDX guest: the app's own confidential VM where it can run one."""
+    tdx_vm = next((m for m in facts.vm_modes if m.mode == "tdx"), None)
+    if tdx_vm is not None and tdx_vm.available:
+        return ("This host can run the app's Intel TDX VM: choose \"Serve from: a confidential "
+                "VM\" (a rig file's `engine.serve_from = \"vm\"`) with this GPU passed through, "
+                "its confidential-computing mode on.")
+    why = f" The app's own TDX VM cannot run here yet: {tdx_vm.reason}" if tdx_vm else ""
+    return ("Run the app inside a TDX guest with this GPU passed through (see Cocoon's "
+            "docs/gpu.md and its TDX host set-up)." + why)
 
 
 def _blockers(facts: MachineFacts) -> tuple[list[str], list[str]]:

@@ -150,12 +150,14 @@ class EarningsRecorder:
             return False
         return True
 
-    def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait until every write queued so far has been tried."""
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every write queued so far has been tried; True when none is left
+        waiting for a retry (everything handed over is stored)."""
         with self._lock:
             last = self._last
         if last is not None:
             last.result(timeout=timeout_s)
+        return self.backlog == 0
 
     def close(self) -> None:
         """Finish the queued writes (retrying a failed one once) and stop the thread."""

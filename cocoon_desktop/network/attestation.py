@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import aiohttp
+
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
 from cocoon_desktop.protocol import tdx_quote as quote_mod
@@ -190,12 +192,16 @@ class AttestationPolicy:
 
 
 def dcap_policy(collateral_folder: Path, collateral_url: str,
-                accepted_tcb_statuses: Iterable[str]) -> tuple[AttestationPolicy, TaskSet]:
+                accepted_tcb_statuses: Iterable[str],
+                session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession
+                ) -> tuple[AttestationPolicy, TaskSet]:
     """The `tdx` policy mainnet workers hold proxies to: quotes checked with Intel DCAP
-    against collateral from `collateral_url`, cached in `collateral_folder` and refreshed by
-    the returned task set's task (close it with the worker)."""
+    against collateral from `collateral_url` (fetched with `session_factory`'s sessions),
+    cached in `collateral_folder` and refreshed by the returned task set's task (close it
+    with the worker)."""
     cache = CollateralCache(collateral_folder)
     refresher = TaskSet("the collateral refresher")
-    refresher.spawn(CollateralRefresher(cache, collateral_url).run(), "collateral refresher")
+    refresher.spawn(CollateralRefresher(cache, collateral_url, session_factory).run(),
+                    "collateral refresher")
     return AttestationPolicy("tdx", verifier=DcapVerifier(cache),
                              accepted_tcb_statuses=frozenset(accepted_tcb_statuses)), refresher

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,14 @@ from cocoon_desktop.earnings.ledger import Ledger, LedgerError
 from cocoon_desktop.earnings.ledger_files import choose_ledger
 from cocoon_desktop.earnings.payout_service import PayoutService
 from cocoon_desktop.earnings.recorder import EarningsRecorder
+from cocoon_desktop.earnings.records import ProxyInfo
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
 from cocoon_desktop.hardware.energy import EnergyMeter
+from cocoon_desktop.network.errors import RemoteError
 from cocoon_desktop.network.worker.http_stats import PayoutHook
 from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.node.config import NodeConfig
+from cocoon_desktop.protocol.statements import VerifiedStatement
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import WalletManager
@@ -102,6 +106,30 @@ class EarningsHost:
         self.start()
         self._dirty.set()
         return True
+
+    async def restore_accounts(self, worker: ServedWorker) -> int:
+        """Seed the worker, before it starts, with what each proxy committed as this ledger
+        knows it (newest statement, the proxy's counters), so a proxy that lost or rolled
+        back its books is refused at the first handshake of this run too. The number seeded."""
+        if self.ledger is None:
+            return 0
+        try:
+            balances = await run_blocking(_committed_balances, self.ledger)
+        except (LedgerError, sqlite3.Error, OSError) as exc:
+            log.error("the proxies' balances could not be read from the ledger (%s): this run "
+                      "cannot tell whether a proxy rolled back what it committed", exc)
+            return 0
+        for info, statement in balances:
+            try:
+                worker.restore_account(statement, info.proxy_sc_address, info.db_tokens,
+                                       info.max_tokens)
+            except RemoteError as exc:  # the ledger holds two keys for one proxy contract
+                log.error("the balance of proxy %s was not restored: %s", info.proxy_key[:12],
+                          exc.message)
+        if balances:
+            log.info("restored what %d prox%s committed, from the %s ledger", len(balances),
+                     "y" if len(balances) == 1 else "ies", self.network.value)
+        return len(balances)
 
     def attach(self, worker: ServedWorker) -> None:
         if self.recorder is not None:
@@ -205,3 +233,13 @@ class EarningsHost:
                 log.exception("a periodic earnings step failed; it runs again in %.0f s",
                               interval_s)
             await asyncio.sleep(interval_s)
+
+
+def _committed_balances(ledger: Ledger) -> list[tuple[ProxyInfo, VerifiedStatement]]:
+    """Each proxy the ledger holds a statement of, with its newest statement."""
+    found = []
+    for info in ledger.proxies():
+        latest = ledger.latest_statement(info.proxy_key)
+        if latest is not None:
+            found.append((info, latest[1]))
+    return found

@@ -131,10 +131,12 @@ class Serving:
         return drain.result()
 
     async def _close(self, opened: OpenedWorker) -> None:
+        """Close the worker, then detach the recorder: what the worker reports while it stops
+        (a job cut off, a last statement, the guest's final events) still reaches the ledger."""
+        await self._worker.close_worker(opened, self._on_worker_event)
         earnings = self._earnings()
         if earnings is not None:
             earnings.detach(opened.worker)
-        await self._worker.close_worker(opened, self._on_worker_event)
 
     async def _bring_up(self) -> None:
         delay = RETRY_FIRST_S
@@ -179,11 +181,13 @@ class Serving:
             opened = await vm.open_worker(c, ready.owner_address, wallet.chain)
         else:
             opened = await self._open_here(c, ready.owner_address, wallet.chain)
+        earnings = self._earnings()
+        if earnings is not None and opened.devnet is None:  # a devnet's proxy is new each run
+            await earnings.restore_accounts(opened.worker)
         engine = self._engine
         await self._worker.connect(opened, self._on_worker_event, engine.ready,
                                    self._flags.take_jobs)
         self._attach_earnings(opened, ready)
-        earnings = self._earnings()
         await self._worker.start_stats(earnings.payout_hook if earnings else None, self._status)
         self._worker.write_run_file()
         log.info("serving on %s as owner %s", opened.label, ready.owner_address)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from cocoon_desktop.core.tasks import run_blocking
+from cocoon_desktop.earnings.recorder import EarningsRecorder
 from cocoon_desktop.engine.host.supervisor import EngineStartError
 from cocoon_desktop.engine.types import EngineSettings, EngineState
 from cocoon_desktop.node.config import NodeConfig, NodeHome
@@ -102,11 +103,10 @@ class VmHost:
             return sandboxed(settings, env)
         return make
 
-    def _persist_events(self) -> None:
-        """Run before the VM's events are acknowledged: the ledger has them then."""
+    def _recorder(self) -> EarningsRecorder | None:
+        """Where the VM's worker events are stored: the node's recorder of the moment."""
         earnings = self._earnings()
-        if earnings is not None and earnings.recorder is not None:
-            earnings.recorder.flush()
+        return earnings.recorder if earnings is not None else None
 
     # -- the engine alone (chat) -------------------------------------------------------------
     def engine_for(self, settings: EngineSettings) -> VmEngine:
@@ -162,11 +162,11 @@ class VmHost:
                             engine=_engine_section(settings, config), worker=section)
         log.info("the VM runs as %s: %s", mode, LABELS[mode])
         return VirtualMachine(
-            image, mode, guest, model_disk, self.workdir, persist_events=self._persist_events,
+            image, mode, guest, model_disk, self.workdir, event_store=self._recorder,
             memory_mib=config.vm_memory_mib, cpus=config.vm_cpus, gpu=gpu, restore_gpu=restore,
             tdx_firmware=self._facts.firmware() if mode is VmMode.TDX else None,
             vsock_cid=vsock_cid(config.instance), qemu_binary=self._facts.qemu_binary,
-            sysfs=self._sysfs)
+            forwards=network.forwards if network is not None else (), sysfs=self._sysfs)
 
     async def _image(self) -> ImageManifest:
         try:

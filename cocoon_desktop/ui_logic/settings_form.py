@@ -60,11 +60,10 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
                   0.001, 1000, 0.05, " × the network price", scale=COEFFICIENT_PER_1X),
         FieldSpec("max_active_requests", "Max parallel jobs", "", 1, 256),
         FieldSpec("serve_from", "Serve from",
-                  "A confidential VM runs the engine and the worker in a virtual machine "
-                  "booted from a measured image: the proxies' TLS ends inside it. Only Intel "
-                  "TDX hardware makes it attested (mainnet needs it); with KVM it is isolated "
-                  "but not attested (test networks only); without KVM it is emulated and slow "
-                  "(tests and demos). A GPU moves to it only after you agree.",
+                  "A confidential VM decrypts network jobs' prompts only inside a measured "
+                  "virtual machine: attested on Intel TDX (mainnet needs it), isolated with "
+                  "KVM, else emulated and slow. The set-up wizard's check says which this "
+                  "computer can run.",
                   choices=SERVE_FROM),
         FieldSpec("serve_on_start", "Serve when the app starts"),
     )),

@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cocoon_desktop.core.tasks import TaskSet, run_blocking
+from cocoon_desktop.core.tasks import TaskSet
 
 MAX_LINE_BYTES = 1 << 20
 PROTOCOL_VERSION = 1
@@ -60,20 +60,26 @@ EventHandler = Callable[[Message], None]
 
 
 class ControlClient:
-    """The host's end: connect, authenticate, hand each event to `on_event`, run `persist`
-    (in a thread: e.g. the ledger recorder's flush), then acknowledge it. So an event is
-    acknowledged only once it is stored, and the guest sends it again if the app died first
-    (the ledger ignores a request id it has). An event the handler cannot take is logged and
-    acknowledged too: sending the same bytes again would not help."""
+    """The host's end: connect, authenticate, hand each event to `on_event`, then ask
+    `stored` whether everything handed on so far is stored (e.g. in the ledger) and only then
+    acknowledge it. An acknowledgement covers every event before it, so while `stored` says
+    no nothing more is acknowledged: the guest keeps those events and sends them again if the
+    app dies first (the ledger ignores a request id it has). `settle()` asks again (the
+    caller does, once a store is there). An event the handler cannot take is logged and
+    counts as handed on: sending the same bytes again would not help. An event sent again
+    after a reconnect that this client already handed on is not handed on twice."""
 
     def __init__(self, host: str, port: int, token: str, on_event: EventHandler,
-                 persist: Callable[[], object] | None = None) -> None:
+                 stored: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.host, self.port = host, port
         self._token = token
         self._on_event = on_event
-        self._persist = persist
+        self._stored = stored
         self._writer: asyncio.StreamWriter | None = None
         self._tasks = TaskSet("the VM's control channel")
+        self._received = 0  # the highest event number handed on
+        self._acknowledged = 0
+        self._settling = asyncio.Lock()
         self.hello: Message | None = None
         self.closed = asyncio.Event()
 
@@ -108,18 +114,45 @@ class ControlClient:
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while (message := await read_message(reader)) is not None:
+                seq = message.get("seq")
+                numbered = isinstance(seq, int) and not isinstance(seq, bool)
+                if numbered and seq <= self._received:
+                    await self.settle()  # sent again after a reconnect: handed on before
+                    continue
                 try:
                     self._on_event(message)
                 except Exception:
                     log.exception("a VM event could not be handled: %s", message.get("event"))
-                if isinstance(message.get("seq"), int):
-                    if self._persist is not None:
-                        await run_blocking(self._persist)
-                    await self.send({"ack": message["seq"]})
+                if numbered:
+                    self._received = seq
+                    await self.settle()
         except (ChannelError, ConnectionError) as exc:
             log.warning("the VM's control channel broke: %s", exc)
         finally:
             self.closed.set()
+
+    async def settle(self) -> bool:
+        """Acknowledge every event handed on, if `stored` says they are stored; True when
+        nothing handed on waits for an acknowledgement."""
+        async with self._settling:
+            received = self._received
+            if received <= self._acknowledged:
+                return True
+            try:
+                stored = await self._stored() if self._stored is not None else True
+            except Exception:
+                log.exception("the VM's events could not be stored; they stay unacknowledged")
+                stored = False
+            if not stored:
+                return False
+            try:
+                await self.send({"ack": received})
+            except (ChannelError, ConnectionError) as exc:
+                log.warning("the VM's events were stored but not acknowledged (%s): the guest "
+                            "sends them again", exc)
+                return False
+            self._acknowledged = received
+            return True
 
     async def send(self, message: Message) -> None:
         if self._writer is None or self._writer.is_closing():

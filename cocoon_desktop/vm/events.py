@@ -6,11 +6,16 @@ signed statements. The channel is the host's wire: a statement reaches the host 
 bytes, and the host's `VerifiedStatement` is made where it comes off that wire, by
 `verify_statement`, once, here (the guest checked its own copy as it came from the proxy). A
 statement that fails becomes a `PaymentRejected`, as on the proxy's wire.
+
+The other way, at the guest worker's start, go the accounts the host's ledger restored (what
+each proxy committed, so a proxy that rolled back is refused): the guest verifies each
+statement itself (`decode_account`), so the host can only hand it statements the proxies
+really signed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +28,12 @@ from cocoon_desktop.network.worker.types import (
     WorkerEvent,
 )
 from cocoon_desktop.protocol.pricing import AdjustedTokens, TokenCounts
-from cocoon_desktop.protocol.statements import RejectReason, StatementRejected, verify_statement
+from cocoon_desktop.protocol.statements import (
+    RejectReason,
+    StatementRejected,
+    VerifiedStatement,
+    verify_statement,
+)
 
 Message = dict[str, Any]
 
@@ -86,6 +96,37 @@ def decode_event(message: Message) -> WorkerEvent | None:
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError(f"A {kind} message from the guest is malformed ({exc}).") from None
     return None
+
+
+@dataclass(frozen=True)
+class RestoredAccount:
+    """What a proxy committed, from the ledger: its newest statement and its counters."""
+
+    statement: VerifiedStatement
+    proxy_sc_address: str
+    db_tokens: int = 0
+    max_tokens: int = 0
+
+
+def encode_account(account: RestoredAccount) -> Message:
+    statement = account.statement
+    return {"proxy_key": statement.proxy_key_hex, "proxy_sc_address": account.proxy_sc_address,
+            "worker_sc_address": statement.worker_sc_address, "boc": statement.boc.hex(),
+            "db_tokens": account.db_tokens, "max_tokens": account.max_tokens}
+
+
+def decode_account(message: Message) -> RestoredAccount:
+    """A restored account, its statement verified here (`EventError` or `StatementRejected`
+    say why not)."""
+    try:
+        boc = bytes.fromhex(message["boc"])
+        proxy_key = bytes.fromhex(message["proxy_key"])
+        worker_sc, proxy_sc = str(message["worker_sc_address"]), str(message["proxy_sc_address"])
+        db_tokens, max_tokens = int(message["db_tokens"]), int(message["max_tokens"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventError(f"A restored account from the host is malformed ({exc}).") from None
+    return RestoredAccount(verify_statement(boc, proxy_key, worker_sc), proxy_sc, db_tokens,
+                           max_tokens)
 
 
 def _finished(message: Message) -> RequestFinished:

@@ -4,9 +4,9 @@
 a card can go to the VM and why not: the IOMMU must be on; the card's IOMMU group may hold only
 the card's own functions (its audio function, say) and PCI bridges, since everything in the
 group goes to the VM together; a card that drives a display (the boot VGA device, or a
-connected monitor) is refused, since taking it would blank the desktop. For H100-class cards
-`cc_mode` says whether confidential computing is on (read through NVML while the host driver
-still has the card).
+connected monitor) is refused, since taking it would blank the desktop. Whether an H100-class
+card's confidential-computing mode is on is the doctor's line ("GPU confidential computing",
+read through NVML while the host driver still has the card).
 
 Binding is the elevated helper's job (`python -m cocoon_desktop.vm.gpu bind <address>` through
 pkexec), run only after the user said yes: it checks again as root, then sets
@@ -25,7 +25,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 SYSFS = Path("/sys")
 VFIO_DRIVER = "vfio-pci"
@@ -216,18 +215,6 @@ def helper_command(action: str, address: str) -> list[str]:
     if action not in ("bind", "restore"):
         raise ValueError(action)
     return ["pkexec", sys.executable, "-m", "cocoon_desktop.vm.gpu", action, address]
-
-
-def cc_mode(nvml: Any) -> str:
-    """'on', 'off' or 'unsupported': confidential computing (H100 class), through NVML."""
-    try:
-        state = nvml.nvmlSystemGetConfComputeState()
-    except nvml.NVMLError as exc:
-        if isinstance(exc, nvml.NVMLError_NotSupported | nvml.NVMLError_FunctionNotFound):
-            return "unsupported"
-        raise PassthroughError(f"NVML could not read the confidential-computing state: {exc}") \
-            from None
-    return "on" if state.ccFeature == nvml.NVML_CC_SYSTEM_FEATURE_ENABLED else "off"
 
 
 def main(argv: list[str] | None = None, sysfs: Path = SYSFS) -> int:

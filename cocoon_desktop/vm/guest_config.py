@@ -67,6 +67,8 @@ class WorkerSection:
     # With proxy_policy tdx: where the guest fetches Intel DCAP collateral, what TCB it takes.
     collateral_url: str = INTEL_PCS_URL
     accepted_tcb_statuses: tuple[str, ...] = ("UpToDate",)
+    # The collateral's host names and the forward (guest address) each is reached through.
+    collateral_hosts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 node, protection, the earnings recorder and upstream's stats pages treat both alike.
 
 Its events are the guest worker's (over the control channel, acknowledged once the recorder
-stored them); its status, counters and accounts are the agent's latest report; its controls
-are commands: `disable`/`enable` pause and resume the guest worker, `drain` waits for the
-guest's answer, `set_coefficient` passes the new price on. `config` is what the host gave the
-guest (the same root config, proxies and owner), for the stats pages. It does not start or stop
-the guest worker: the VM does (the worker runs from the boot, with the measured config).
+stored them; a listener added late gets those not stored yet); its status, counters and
+accounts are the agent's latest report; its controls are commands: `start` lets the guest
+worker connect (with the accounts the ledger restored), `disable`/`enable` pause and resume
+it, `drain` waits for the guest's answer, `set_coefficient` passes the new price on. `config`
+is what the host gave the guest (the same root config, proxies and owner), for the stats
+pages. The VM stops the guest worker (`VirtualMachine.stop`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.worker.served import AccountFigures, CounterFigures
 from cocoon_desktop.network.worker.types import WorkerConfig, WorkerEvent, WorkerStatus
+from cocoon_desktop.protocol.statements import VerifiedStatement
 from cocoon_desktop.vm.channel import ChannelError, Message
+from cocoon_desktop.vm.events import RestoredAccount, encode_account
+from cocoon_desktop.vm.forwards import host_address
 from cocoon_desktop.vm.guest_state import CountersView, GuestState, GuestStateError, decode_state
 from cocoon_desktop.vm.machine import VirtualMachine, VmError
 
@@ -33,6 +38,7 @@ class GuestWorker:
         self._state = GuestState(None, CountersView(), {}, None)
         self._drained: asyncio.Future[bool] | None = None
         self._commands = TaskSet("commands to the guest worker")
+        self._restored: list[RestoredAccount] = []
         self._unsubscribe = vm.guest_messages.add(self._on_message)
 
     # -- what the guest reported ----------------------------------------------------------------
@@ -71,16 +77,28 @@ class GuestWorker:
     def _on_message(self, message: Message) -> None:
         if message.get("event") == "status":
             try:
-                self._state = decode_state(message)
+                self._state = self._as_host_sees_it(decode_state(message))
             except GuestStateError as exc:
                 log.error("%s", exc)
         elif message.get("event") == "drained" and self._drained is not None \
                 and not self._drained.done():
             self._drained.set_result(bool(message.get("finished")))
 
+    def _as_host_sees_it(self, state: GuestState) -> GuestState:
+        """Proxies under their own addresses, not the guest's forwards to them."""
+        if state.worker is None:
+            return state
+        proxies = tuple(replace(p, endpoint=host_address(self.vm.forwards, p.endpoint))
+                        for p in state.worker.proxies)
+        return replace(state, worker=replace(state.worker, proxies=proxies))
+
     # -- events -----------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> Callable[[], None]:
-        return self.vm.worker_events.add(listener)
+        """Follow the guest worker's events, starting with those not yet stored (the
+        recorder, attached once serving is up, gets the first proxy handshakes too)."""
+        unsubscribe = self.vm.worker_events.add(listener)
+        self.vm.replay(listener)
+        return unsubscribe
 
     def remove_listener(self, listener: Listener) -> None:
         self.vm.worker_events.remove(listener)
@@ -114,8 +132,20 @@ class GuestWorker:
         finally:
             self._drained = None
 
+    def restore_account(self, statement: VerifiedStatement, proxy_sc: str, db_tokens: int = 0,
+                        max_tokens: int = 0) -> None:
+        """Seed what a proxy owes from the ledger, before `start` (like `Worker`'s): the
+        guest worker gets it with its start and checks the statement's signature itself."""
+        self._restored.append(RestoredAccount(statement, proxy_sc, db_tokens, max_tokens))
+
     async def start(self) -> None:
-        """The guest worker started with the VM."""
+        """Tell the guest worker to connect to its proxies, with the accounts restored so far
+        (it waits for this, so a rolled-back proxy is refused at the first handshake);
+        ValueError when the guest cannot be told."""
+        try:
+            await self.vm.command("start", accounts=[encode_account(a) for a in self._restored])
+        except (ChannelError, ConnectionError, VmError) as exc:
+            raise ValueError(f"the worker in the VM could not be started: {exc}") from None
 
     async def stop(self) -> None:
         """Stop following the guest (commands in flight end); the guest worker itself stops

@@ -2,7 +2,8 @@
 in a log file), talks to the guest agent over the control channel, and stops it cleanly.
 
     vm = VirtualMachine(image, VmMode.TCG, config, model_disk, workdir,
-                        on_worker_event=recorder.on_worker_event)
+                        event_store=lambda: recorder, forwards=plan_forwards(proxies))
+    vm.worker_events.add(recorder.on_worker_event)   # (or through a GuestWorker)
     await vm.start()
     endpoint = await vm.wait_ready(timeout_s=600)   # the guest engine, through the forward
     ...
@@ -34,7 +35,7 @@ from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.engine.types import EngineEndpoint
-from cocoon_desktop.network.worker.types import WorkerEvent
+from cocoon_desktop.network.worker.types import ProxyStateChanged, WorkerEvent
 from cocoon_desktop.vm.channel import ChannelError, ControlClient, Message
 from cocoon_desktop.vm.console import (
     boot_step,
@@ -43,8 +44,10 @@ from cocoon_desktop.vm.console import (
     log_console_line,
 )
 from cocoon_desktop.vm.events import EventError, decode_event
+from cocoon_desktop.vm.forwards import GuestForward, host_address
 from cocoon_desktop.vm.gpu import SYSFS, check_passthrough, helper_command
 from cocoon_desktop.vm.guest_config import GuestConfig
+from cocoon_desktop.vm.guest_events import EventStore, GuestEvents
 from cocoon_desktop.vm.image import ImageManifest, vm_cache_dir
 from cocoon_desktop.vm.measurement import MeasurementError, MeasurementRecord
 from cocoon_desktop.vm.modes import VmMode
@@ -86,31 +89,35 @@ class VmStatus:
 class VirtualMachine:
     def __init__(self, image: ImageManifest, mode: VmMode, config: GuestConfig,
                  model_disk: Path, workdir: Path, *, ports: VmPorts | None = None,
-                 persist_events: Callable[[], object] | None = None,
+                 event_store: Callable[[], EventStore | None] | None = None,
                  memory_mib: int = 2048, cpus: int = 2, gpu: str | None = None,
                  restore_gpu: Callable[[str], Awaitable[None]] | None = None,
                  tdx_firmware: Path | None = None, vsock_cid: int | None = None,
+                 forwards: tuple[GuestForward, ...] = (),
                  qemu_binary: str = "qemu-system-x86_64", sysfs: Path = SYSFS) -> None:
         """Listeners: `status_changed` (every `VmStatus`), `worker_events` (the guest worker's
         events, as the worker's own types), `guest_messages` (the agent's other messages:
-        its status, answers to commands). `persist_events` (e.g. `EarningsRecorder.flush`)
-        runs before each event is acknowledged to the guest. `gpu`: a card already bound to
+        its status, answers to commands). `event_store` names the store of the moment (the
+        earnings recorder): worker events are acknowledged to the guest only once it follows
+        them and wrote them (`guest_events.py`). `gpu`: a card already bound to
         vfio-pci (the caller asked the user and ran the helper); `restore_gpu(address)` is
-        awaited once QEMU has exited, to give it back."""
+        awaited once QEMU has exited, to give it back. `forwards`: the proxies the guest may
+        reach (it reaches nothing else)."""
         self.image, self.mode, self.config = image, mode, config
         self.workdir = workdir
         self.console_file = workdir / "console.log"
         self.model_disk, self.memory_mib, self.cpus = model_disk, memory_mib, cpus
         self.gpu, self.tdx_firmware, self.vsock_cid = gpu, tdx_firmware, vsock_cid
+        self.forwards = forwards
         self._restore_gpu = restore_gpu
         self._sysfs = sysfs
         self._ports = ports
         self._qemu_binary = qemu_binary
-        self.persist_events = persist_events
         self._status = VmStatus(VmState.STOPPED, "The VM is not running.", mode)
         self._changed = asyncio.Event()
         self.status_changed: Listeners[VmStatus] = Listeners("the VM's status")
-        self.worker_events: Listeners[WorkerEvent] = Listeners("the guest worker's events")
+        self.events = GuestEvents(event_store)
+        self.worker_events = self.events.listeners
         self.guest_messages: Listeners[Message] = Listeners("the guest agent's messages")
         self._process: asyncio.subprocess.Process | None = None
         self._client: ControlClient | None = None
@@ -154,7 +161,8 @@ class VirtualMachine:
             f.write(token)
         launch = VmLaunch(self.image, self.mode, config_disk, self.model_disk, token_file,
                           ports, memory_mib=self.memory_mib, cpus=self.cpus, gpu=self.gpu,
-                          tdx_firmware=self.tdx_firmware, vsock_cid=self.vsock_cid)
+                          tdx_firmware=self.tdx_firmware, vsock_cid=self.vsock_cid,
+                          forwards=self.forwards)
         self._ports, self._stopping = ports, False
         self._tail.clear()
         self._set(state=VmState.STARTING, detail=f"Starting the VM ({self.mode}).",
@@ -167,15 +175,18 @@ class VirtualMachine:
             *qemu_command(launch, self._qemu_binary), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True)
+        self.events.clear()
         self._client = ControlClient("127.0.0.1", ports.control, token, self._on_message,
-                                     self._persist)
+                                     self.events.stored)
         self._tasks = TaskSet("the VM")
         self._console_task = self._tasks.spawn(self._follow_console(), name="vm-console")
         self._tasks.spawn(self._follow_channel(), name="vm-channel")
 
-    def _persist(self) -> None:
-        if self.persist_events is not None:
-            self.persist_events()
+    def replay(self, listener: Callable[[WorkerEvent], None]) -> None:
+        """Give a listener added late the worker events not stored yet, then acknowledge
+        them if that made them stored."""
+        if self.events.replay(listener) and self._client is not None:
+            self._tasks.spawn(self._client.settle(), name="vm-events-settle")
 
     def _lock_instance(self) -> None:
         """One VM per instance folder and per card (locks held while QEMU runs)."""
@@ -267,8 +278,10 @@ class VirtualMachine:
         except EventError as exc:
             log.error("%s", exc)
             return
+        if isinstance(event, ProxyStateChanged):  # the proxy's own address, not its forward's
+            event = replace(event, endpoint=host_address(self.forwards, event.endpoint))
         if event is not None:
-            self.worker_events.emit(event)
+            self.events.received(event)
         elif kind not in ("engine", "hello"):
             self.guest_messages.emit(message)
 
@@ -349,9 +362,14 @@ class VirtualMachine:
         if self._console_task is not None:  # it ends by itself once QEMU's output closes
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._console_task), KILL_WAIT_S)
+        if self._client is not None:  # its last events: read to the end, stored or not
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._client.closed.wait(), KILL_WAIT_S)
         await self._tasks.close()  # the channel's (re)connect loop, a stop of its own
         if self._client is not None:
             await self._client.close()
+        if self.events.report_unstored():
+            self._set(stopped_cleanly=False)
         (self.workdir / "channel-token").unlink(missing_ok=True)
         if self.gpu is not None and self._restore_gpu is not None and self._locks:
             try:

@@ -112,7 +112,13 @@ def detect_tdx(facts: HostFacts, image_tdx_missing: tuple[str, ...]) -> ModeAvai
 ProbeBoot = Callable[[], Awaitable[tuple[bool, str]]]
 
 
-async def detect_kvm(facts: HostFacts, probe: ProbeBoot | None) -> ModeAvailability:
+KVM_UNTRIED = ("KVM is present, but whether a guest boots with it here is not known yet: the "
+               f"VM's first start tries a probe boot (up to {KVM_PROBE_TIMEOUT_S:.0f} s) and "
+               "remembers the answer until the host restarts.")
+
+
+def kvm_blocker(facts: HostFacts) -> ModeAvailability | None:
+    """Why KVM cannot be used at all, before any probe boot (None: it may be tried)."""
     if not facts.dev_kvm.exists():
         return ModeAvailability(VmMode.KVM, False, f"KVM is not available ({facts.dev_kvm} "
                                 "is missing: no hardware virtualization, or it is off in the "
@@ -120,10 +126,10 @@ async def detect_kvm(facts: HostFacts, probe: ProbeBoot | None) -> ModeAvailabil
     if not os.access(facts.dev_kvm, os.R_OK | os.W_OK):
         return ModeAvailability(VmMode.KVM, False, f"KVM is present but {facts.dev_kvm} is not "
                                 "writable for this user: add the user to the kvm group.")
-    if probe is None:
-        return ModeAvailability(VmMode.KVM, False, "KVM is present, but no image was given to "
-                                "probe whether a guest boots with it.")
-    booted, detail = await probe()
+    return None
+
+
+def kvm_after_probe(booted: bool, detail: str) -> ModeAvailability:
     if not booted:
         return ModeAvailability(VmMode.KVM, False, "KVM is present but a guest does not boot "
                                 f"with it here ({detail}); nested virtualization often stalls.")
@@ -131,14 +137,27 @@ async def detect_kvm(facts: HostFacts, probe: ProbeBoot | None) -> ModeAvailabil
                             "(fake_tdx), test networks only.")
 
 
+async def detect_kvm(facts: HostFacts, probe: ProbeBoot | None) -> ModeAvailability:
+    blocked = kvm_blocker(facts)
+    if blocked is not None:
+        return blocked
+    if probe is None:
+        return ModeAvailability(VmMode.KVM, False, KVM_UNTRIED)
+    return kvm_after_probe(*await probe())
+
+
+def detect_tcg(facts: HostFacts) -> ModeAvailability:
+    if facts.qemu_path() is not None:
+        return ModeAvailability(VmMode.TCG, True, "QEMU emulation (TCG): always possible, slow.")
+    return ModeAvailability(VmMode.TCG, False, f"{facts.qemu_binary} is not installed: install "
+                            "the Debian package qemu-system-x86.")
+
+
 async def detect_modes(facts: HostFacts, image_tdx_missing: tuple[str, ...],
                        kvm_probe: ProbeBoot | None) -> tuple[ModeAvailability, ...]:
     """Every mode, best first, each with why it is (not) available."""
-    tcg_ok = facts.qemu_path() is not None
-    tcg = ModeAvailability(VmMode.TCG, tcg_ok, "QEMU emulation (TCG): always possible, slow."
-                           if tcg_ok else f"{facts.qemu_binary} is not installed: install the "
-                           "Debian package qemu-system-x86.")
-    return (detect_tdx(facts, image_tdx_missing), await detect_kvm(facts, kvm_probe), tcg)
+    return (detect_tdx(facts, image_tdx_missing), await detect_kvm(facts, kvm_probe),
+            detect_tcg(facts))
 
 
 def choose_mode(availability: tuple[ModeAvailability, ...], requested: VmMode | None = None

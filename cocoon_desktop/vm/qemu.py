@@ -5,8 +5,10 @@ measures the kernel into RTMR1 and the initrd and command line into RTMR2. Disks
 (read-only, verity), the config (read-only, measured by the guest) and the model (read-only,
 verity), found by the guest through their virtio serials. The channel token travels in
 fw_cfg from a private file (never on the command line, which other users can read). The
-guest's ports are forwarded from the host's 127.0.0.1 only; where /dev/vhost-vsock exists the
-VM also gets a vsock device with the instance's CID (upstream's numbering).
+guest's ports are forwarded from the host's 127.0.0.1 only; the user network is restricted
+(`restrict=on`): the guest reaches only its proxies, through one guest forward each
+(`forwards.py`). Where /dev/vhost-vsock exists the VM also gets a vsock device with the
+instance's CID (upstream's numbering).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from cocoon_desktop.vm.forwards import GuestForward
 from cocoon_desktop.vm.guest_config import GUEST_ADDRESS, GUEST_CONTROL_PORT, GUEST_ENGINE_PORT
 from cocoon_desktop.vm.image import ImageManifest
 from cocoon_desktop.vm.modes import VmMode
@@ -70,6 +73,7 @@ class VmLaunch:
     gpu: str | None = None  # PCI address of a card bound to vfio-pci
     tdx_firmware: Path | None = None  # TDX-enabled OVMF (TDX mode)
     vsock_cid: int | None = None
+    forwards: tuple[GuestForward, ...] = ()  # what the guest may reach (its proxies)
     qmp_socket: Path | None = None
     extra_kernel_args: str = ""
 
@@ -96,11 +100,17 @@ def _disk(path: Path, serial: str, index: int) -> list[str]:
             "-device", f"virtio-blk-pci,drive=disk{index},serial={serial}"]
 
 
+def netdev_option(launch: VmLaunch) -> str:
+    """The user network: restricted, the host's two forwards in, one forward out per proxy."""
+    rules = [f"hostfwd=tcp:127.0.0.1:{launch.ports.control}-{GUEST_ADDRESS}:"
+             f"{GUEST_CONTROL_PORT}",
+             f"hostfwd=tcp:127.0.0.1:{launch.ports.engine}-{GUEST_ADDRESS}:{GUEST_ENGINE_PORT}",
+             *(forward.netdev_rule() for forward in launch.forwards)]
+    return ",".join(["user", "id=net0", "restrict=on", *rules])
+
+
 def qemu_command(launch: VmLaunch, qemu_binary: str = "qemu-system-x86_64") -> list[str]:
     image = launch.image
-    forwards = (f"hostfwd=tcp:127.0.0.1:{launch.ports.control}-{GUEST_ADDRESS}:"
-                f"{GUEST_CONTROL_PORT},hostfwd=tcp:127.0.0.1:{launch.ports.engine}-"
-                f"{GUEST_ADDRESS}:{GUEST_ENGINE_PORT}")
     argv = [qemu_binary, "-name", "cocoon-desktop-vm", "-nodefaults", "-no-reboot",
             "-display", "none", "-monitor", "none", "-serial", "stdio", "-rtc", "base=utc",
             "-smp", str(launch.cpus),
@@ -109,7 +119,7 @@ def qemu_command(launch: VmLaunch, qemu_binary: str = "qemu-system-x86_64") -> l
             "-append", " ".join(filter(None, (image.cmdline, launch.extra_kernel_args))),
             *_disk(image.root.path, "root", 0), *_disk(launch.config_disk, "config", 1),
             *_disk(launch.model_disk, "model", 2),
-            "-netdev", f"user,id=net0,{forwards}", "-device", "virtio-net-pci,netdev=net0",
+            "-netdev", netdev_option(launch), "-device", "virtio-net-pci,netdev=net0",
             "-fw_cfg", f"name={TOKEN_FW_CFG_NAME},file={launch.token_file}"]
     if launch.vsock_cid is not None:
         argv += ["-device", f"vhost-vsock-pci,guest-cid={launch.vsock_cid}"]

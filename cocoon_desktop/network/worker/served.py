@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from cocoon_desktop.network.worker.types import WorkerConfig, WorkerEvent, WorkerStatus
+from cocoon_desktop.protocol.statements import VerifiedStatement
 
 
 class AccountFigures(Protocol):
@@ -59,6 +60,9 @@ class ServedWorker(Protocol):
     def remove_listener(self, listener: Callable[[WorkerEvent], None]) -> None: ...
 
     def set_engine_ready(self, ready: bool) -> None: ...
+
+    def restore_account(self, statement: VerifiedStatement, proxy_sc: str, db_tokens: int = 0,
+                        max_tokens: int = 0) -> None: ...
 
     def enable(self) -> None: ...
 

@@ -3,10 +3,11 @@
 Order matters: it reads the config disk and measures it (RTMR3, or the software record)
 before acting on it, opens the model disk through dm-verity, then opens the control channel,
 starts the engine (the same supervisor and engine process as on the host) and, when the
-config names a network, the worker (the same `Worker`), whose events it streams to the host,
+config names a network and the host says `start` (with the accounts its ledger restored, each
+statement verified here), the worker (the same `Worker`), whose events it streams to the host,
 each after a `status` with the worker's and the engine's figures (`vm.guest_state`).
 Prompts and answers stay here: the channel carries counts and signed statements, and nothing
-here logs a request's content. Commands from the host: `pause` / `resume` (protection),
+here logs a request's content. Commands from the host: `start`, `pause` / `resume` (protection),
 `drain` (answered by a `drained` event), `coefficient`, and `stop`, which drains the worker,
 stops the engine, waits until the host has every event, and returns: the init then powers the
 VM off.
@@ -18,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +33,18 @@ from cocoon_desktop.engine.attestation.providers import (
 from cocoon_desktop.engine.host.supervisor import EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineSettings, EngineState
 from cocoon_desktop.network.attestation import AttestationPolicy, dcap_policy
+from cocoon_desktop.network.errors import RemoteError
 from cocoon_desktop.network.ratls import make_identity
 from cocoon_desktop.network.root_config import from_fake_ton_json
 from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.network.worker.types import WorkerConfig, WorkerEvent
 from cocoon_desktop.network.worker.worker import Worker
+from cocoon_desktop.protocol.statements import StatementRejected
 from cocoon_desktop.vm import measurement
-from cocoon_desktop.vm.events import encode_event
+from cocoon_desktop.vm.events import EventError, RestoredAccount, decode_account, encode_event
 from cocoon_desktop.vm.guest import devices
 from cocoon_desktop.vm.guest.control_server import ControlServer
+from cocoon_desktop.vm.guest.names import forwarded_session
 from cocoon_desktop.vm.guest.relay import PortRelay
 from cocoon_desktop.vm.guest_config import (
     GUEST_ADDRESS,
@@ -103,6 +108,9 @@ class GuestAgent:
         self._tasks = TaskSet("the guest agent")
         self._refresher = TaskSet("no collateral refresher")
         self._stop = asyncio.Event()
+        self._host_started = asyncio.Event()  # the host's `start`, after it restored accounts
+        self._restored: list[RestoredAccount] = []
+        self._enabled = True  # the host's pause/resume, kept until the worker exists
         self._drain_timeout_s = 0.0
         self._last_engine: dict[str, Any] = {}
 
@@ -118,8 +126,12 @@ class GuestAgent:
         await self.supervisor.start()
         self._tasks.spawn(self._report_status(), name="guest-status")
         try:
-            if await self._engine_ready_or_stop() and self.booted.config.worker is not None:
+            if self.booted.config.worker is not None and await self._engine_ready_or_stop() \
+                    and await self._or_stop(self._host_started.wait()):
                 self.worker = self._make_worker()
+                self._restore(self.worker)
+                if not self._enabled:
+                    self.worker.disable()
                 self.worker.add_listener(self._on_worker_event)
                 await self.worker.start()
                 say("worker started")
@@ -132,25 +144,54 @@ class GuestAgent:
             await self.control.stop()
 
     async def _engine_ready_or_stop(self) -> bool:
-        ready = asyncio.create_task(self.supervisor.wait_ready(ENGINE_READY_TIMEOUT_S))
+        try:
+            return await self._or_stop(self.supervisor.wait_ready(ENGINE_READY_TIMEOUT_S))
+        except Exception as exc:
+            log.error("the engine did not start: %s", exc)
+            return False
+
+    async def _or_stop(self, awaitable: Coroutine[Any, Any, object]) -> bool:
+        """True once `awaitable` is done; False if the host said stop first."""
+        done = asyncio.create_task(awaitable)
         stopped = asyncio.create_task(self._stop.wait())
-        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        if not ready.done():
-            ready.cancel()
+        if not done.done():
+            done.cancel()
             return False
-        if ready.exception() is not None:
-            log.error("the engine did not start: %s", ready.exception())
-            return False
+        done.result()
         return True
+
+    def _take_accounts(self, accounts: object) -> None:
+        """The host's restored accounts: each statement checked here before it counts."""
+        for message in accounts if isinstance(accounts, list) else []:
+            try:
+                self._restored.append(decode_account(message))
+            except (EventError, StatementRejected) as exc:
+                log.error("a restored account from the host was refused: %s", exc)
+        if self.worker is not None:  # a start sent again after a reconnect
+            self._restore(self.worker)
+
+    def _restore(self, worker: Worker) -> None:
+        for account in self._restored:
+            try:
+                worker.restore_account(account.statement, account.proxy_sc_address,
+                                       account.db_tokens, account.max_tokens)
+            except RemoteError as exc:
+                log.error("a restored account was not taken: %s", exc.message)
+        if self._restored:
+            log.info("restored what %d prox%s committed before", len(self._restored),
+                     "y" if len(self._restored) == 1 else "ies")
 
     def _proxy_policy(self, section: WorkerSection) -> AttestationPolicy:
         """What proxies must show: on mainnet (tdx) their quotes are checked with Intel DCAP,
-        the collateral fetched through the host's network and kept in the guest's tmpfs."""
+        the collateral fetched through its forwards (`names.py`) and kept in the guest's
+        tmpfs."""
         if section.proxy_policy != "tdx":
             return AttestationPolicy(section.proxy_policy)
         policy, self._refresher = dcap_policy(COLLATERAL_DIR, section.collateral_url,
-                                              section.accepted_tcb_statuses)
+                                              section.accepted_tcb_statuses,
+                                              forwarded_session(section.collateral_hosts))
         return policy
 
     def _make_worker(self) -> Worker:
@@ -193,8 +234,13 @@ class GuestAgent:
         if command == "stop":
             self._drain_timeout_s = _seconds(message.get("drain_timeout_s"))
             self._stop.set()
-        elif command in ("pause", "resume") and self.worker is not None:
-            (self.worker.disable if command == "pause" else self.worker.enable)()
+        elif command == "start":
+            self._take_accounts(message.get("accounts"))
+            self._host_started.set()
+        elif command in ("pause", "resume"):
+            self._enabled = command == "resume"
+            if self.worker is not None:
+                (self.worker.enable if self._enabled else self.worker.disable)()
         elif command == "drain" and self.worker is not None:
             self._tasks.spawn(self._drain(_seconds(message.get("timeout_s"))), name="drain")
         elif command == "coefficient" and self.worker is not None:
@@ -229,7 +275,9 @@ class GuestAgent:
         await self.supervisor.stop(drain_timeout_s=self._drain_timeout_s)
         self.control.publish("stopped")
         if not await self.control.wait_acknowledged(FINAL_ACK_TIMEOUT_S):
-            log.error("the host did not acknowledge every event before the power-off")
+            log.error("the host stored not every event within %.0f s: %d left unacknowledged "
+                      "at the power-off (the host says which)", FINAL_ACK_TIMEOUT_S,
+                      self.control.unacknowledged)
         say("stopped cleanly")
 
 

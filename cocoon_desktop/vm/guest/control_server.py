@@ -42,6 +42,10 @@ class ControlServer:
         self._server = await asyncio.start_server(self._serve, host, port,
                                                   limit=MAX_LINE_BYTES)
 
+    @property
+    def unacknowledged(self) -> int:
+        return len(self._unacked)
+
     def publish(self, event: str, **fields: Any) -> None:
         """Queue an event for the host (sent at once when it is connected)."""
         seq = self._next_seq

@@ -110,6 +110,23 @@ async def test_stop_serving_lets_a_running_job_finish(tmp_path: Path) -> None:
         assert node.engine.ready  # stopping serving leaves the engine to the chat
 
 
+async def test_a_job_cut_off_at_stop_still_reaches_the_ledger(tmp_path: Path) -> None:
+    """What the worker reports while it stops (a job the drain could not wait for, cut off
+    and reported failed) is recorded: the recorder is detached only after the worker."""
+    async with serving_node(devnet_config(tmp_path / "home")) as (node, _):
+        assert node.engine is not None and node.engine.settings is not None
+        url, token = client_of(node.home.run_file)
+        started = asyncio.Event()
+        job = asyncio.ensure_future(complete(url, token, node.engine.settings.model_name,
+                                             max_tokens=400, started=started))
+        await asyncio.wait_for(started.wait(), 60)
+        assert await node.stop_serving(drain_timeout_s=0) is False  # not waited for
+        await asyncio.gather(job, return_exceptions=True)
+    with Ledger.open(tmp_path / "home" / "data" / "ledger-devnet.sqlite3") as ledger:
+        [cut_off] = ledger.requests()
+    assert not cut_off.succeeded
+
+
 async def test_live_settings_reach_protection_monitoring_and_money(tmp_path: Path) -> None:
     node = Node(devnet_config(tmp_path / "home"))
     await node.open()

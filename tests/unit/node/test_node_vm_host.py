@@ -1,11 +1,13 @@
 """The node's VM part without a VM: the GPU moves to vfio-pci only after consent (the desktop's
 question, or a rig file's `vm.gpu_passthrough`), through the elevated helper, and goes back
-after; a card that drives a display is refused without asking; mainnet needs TDX; the
-guest reaches this host's loopback at 10.0.2.2; the status shows the VM only when the node
-serves from it. (sysfs and the helper are fakes: this machine has no GPU and no IOMMU.)"""
+after; a card that drives a display is refused without asking; mainnet needs TDX; the guest
+gets a forward to each proxy it serves (and reaches nothing else); the VM's worker events are
+stored by the node's recorder of the moment; the status shows the VM only when the node serves
+from it. (sysfs and the helper are fakes: this machine has no GPU and no IOMMU.)"""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -14,12 +16,18 @@ from typing import Any
 import pytest
 
 from cocoon_desktop.engine.host.supervisor import EngineStartError
+from cocoon_desktop.network.devnet.network import (
+    DevnetSettings,
+    devnet_root_config,
+    fake_ton_json,
+)
+from cocoon_desktop.network.root_config import parse_proxy_address
 from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.node.config import NodeConfig, node_home
 from cocoon_desktop.node.engine_host import EngineHost
 from cocoon_desktop.node.gpu_select import GpuChoice
 from cocoon_desktop.node.vm_host import VmHost
-from cocoon_desktop.node.vm_network import GuestNetwork, guest_address
+from cocoon_desktop.node.vm_network import GuestNetwork, proxy_targets, resolve_guest_network
 from cocoon_desktop.node.worker_open import WorkerSetupError
 from cocoon_desktop.settings import NetworkKind, ServeFrom
 from cocoon_desktop.vm.gpu import PassthroughRequest
@@ -123,10 +131,50 @@ async def test_a_helper_that_fails_says_so(tmp_path: Path, sysfs: FakeSysfs) -> 
         await host.pass_gpu(host._config())
 
 
-def test_the_guest_reaches_this_hosts_loopback_at_10_0_2_2() -> None:
-    assert guest_address(Endpoint.parse("127.0.0.1:5000")) == "10.0.2.2:5000"
-    assert guest_address(Endpoint.parse("localhost:5000")) == "10.0.2.2:5000"
-    assert guest_address(Endpoint.parse("proxy.example.org:8888")) == "proxy.example.org:8888"
+async def test_the_guest_is_told_the_forward_to_each_proxy_it_serves() -> None:
+    config = NodeConfig(network=NetworkKind.DEVNET, serve_from=ServeFrom.VM)
+    network = await resolve_guest_network(config, "m@c:h", "UQ-owner", 2, lambda: None, None)
+    try:
+        assert network.devnet is not None
+        [forward] = network.forwards
+        assert forward.target == network.devnet.workers_endpoint  # the host connects there
+        assert network.section.proxies == (f"10.0.2.100:{forward.target.port}",)
+        assert network.worker_config.proxies == (network.devnet.workers_endpoint,)
+    finally:
+        await network.close()
+
+
+async def test_on_mainnet_the_guest_also_reaches_the_dcap_collateral_by_name(
+        tmp_path: Path) -> None:
+    """Proxies first; then Intel's PCS and its certificate host, each a forward the guest
+    resolves by name (TLS to Intel keeps the real name); a test network gets neither."""
+    root_file = tmp_path / "root.json"
+    root_file.write_text(json.dumps(fake_ton_json(devnet_root_config(DevnetSettings()))))
+    config = NodeConfig(network=NetworkKind.MAINNET, serve_from=ServeFrom.VM,
+                        root_config_file=root_file, proxies=("203.0.113.7:8888",))
+    network = await resolve_guest_network(config, "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert network.section.proxies == ("10.0.2.100:8888",)
+    assert [str(f.target) for f in network.forwards] == [
+        "203.0.113.7:8888", "api.trustedservices.intel.com:443",
+        "certificates.trustedservices.intel.com:443"]
+    assert network.section.collateral_hosts == {
+        "api.trustedservices.intel.com": "10.0.2.101",
+        "certificates.trustedservices.intel.com": "10.0.2.102"}
+    testnet = await resolve_guest_network(replace(config, network=NetworkKind.TESTNET),
+                                          "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert len(testnet.forwards) == 1 and testnet.section.collateral_hosts == {}
+    pccs = await resolve_guest_network(replace(config, collateral_url="https://pccs.lan:8081"),
+                                       "m@c:h", "UQ-owner", 2, lambda: None, None)
+    assert [str(f.target) for f in pccs.forwards][1:] == ["pccs.lan:8081"]
+
+
+def test_without_configured_proxies_the_guest_gets_a_registered_one() -> None:
+    registered = tuple(parse_proxy_address(i, f"203.0.113.{i}:8888") for i in (1, 2, 3))
+    root = replace(devnet_root_config(DevnetSettings()), registered_proxies=registered)
+    [chosen] = proxy_targets((), root)
+    assert chosen in [p.for_workers for p in registered]
+    configured = (Endpoint.parse("127.0.0.1:5000"),)
+    assert proxy_targets(configured, root) == configured
 
 
 @pytest.mark.parametrize(("network", "mode", "attestation"), [

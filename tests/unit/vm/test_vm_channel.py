@@ -94,27 +94,52 @@ async def test_garbage_on_the_channel_ends_the_connection() -> None:
         await server.stop()
 
 
-async def test_an_event_is_acknowledged_only_after_it_is_persisted() -> None:
+async def test_an_event_is_acknowledged_only_once_it_is_stored() -> None:
+    """Not stored: no acknowledgement, and none for a later event either (an ack covers all
+    before it); stored later (`settle`): everything is acknowledged at once."""
     server, port = await started_server([])
+    handed: list[str] = []
     stored: list[str] = []
-    pending: list[str] = []
-    release = asyncio.Event()
 
-    def persist() -> None:  # runs in a thread, like a ledger flush
-        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=10)
-        stored.extend(pending)
+    async def all_stored() -> bool:
+        return stored == handed
 
-    loop = asyncio.get_running_loop()
-    client = ControlClient("127.0.0.1", port, TOKEN, lambda m: pending.append(m["event"]),
-                           persist)
+    client = ControlClient("127.0.0.1", port, TOKEN, lambda m: handed.append(m["event"]),
+                           all_stored)
     try:
         await client.connect(timeout_s=5)
         server.publish("request_finished", request_id="r1")
-        await wait_until(lambda: pending == ["request_finished"], 5)
-        assert not await server.wait_acknowledged(0.3)  # not stored yet: not acknowledged
-        release.set()
+        await wait_until(lambda: handed == ["request_finished"], 5)
+        assert not await server.wait_acknowledged(0.3)  # not stored: not acknowledged
+        server.publish("engine", state="ready")
+        await wait_until(lambda: len(handed) == 2, 5)
+        assert not await server.wait_acknowledged(0.3) and server.unacknowledged == 2
+        stored.extend(handed)
+        assert await client.settle()
         assert await server.wait_acknowledged(5)
-        assert stored == ["request_finished"]
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_events_sent_again_after_a_reconnect_are_not_handed_on_twice() -> None:
+    server, port = await started_server([])
+    handed: list[str] = []
+    stored = False
+
+    async def store() -> bool:
+        return stored
+
+    client = ControlClient("127.0.0.1", port, TOKEN, lambda m: handed.append(m["event"]), store)
+    try:
+        await client.connect(timeout_s=5)
+        server.publish("request_finished", request_id="r1")
+        await wait_until(lambda: handed == ["request_finished"], 5)
+        await client.close()
+        stored = True
+        await client.connect(timeout_s=5)  # the guest sends the unacknowledged one again
+        assert await server.wait_acknowledged(5)
+        assert handed == ["request_finished"]
     finally:
         await client.close()
         await server.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
-import pynvml
 import pytest
 
 from cocoon_desktop.vm import gpu
@@ -92,21 +90,3 @@ def test_helper_checks_without_root_and_refuses_to_bind_without_it(
     override = sysfs.root / "bus/pci/devices" / GPU / "driver_override"
     assert override.read_text() == "(null)\n"  # nothing changed
     assert gpu.helper_command("bind", GPU)[0] == "pkexec"
-
-
-def test_cc_mode_through_nvml() -> None:
-    def nvml(state: object) -> SimpleNamespace:
-        def read() -> object:
-            if isinstance(state, Exception):
-                raise state
-            return state
-        return SimpleNamespace(**{n: getattr(pynvml, n) for n in (
-            "NVMLError", "NVMLError_NotSupported", "NVMLError_FunctionNotFound",
-            "NVML_CC_SYSTEM_FEATURE_ENABLED")}, nvmlSystemGetConfComputeState=read)
-
-    on = SimpleNamespace(ccFeature=pynvml.NVML_CC_SYSTEM_FEATURE_ENABLED)
-    off = SimpleNamespace(ccFeature=pynvml.NVML_CC_SYSTEM_FEATURE_DISABLED)
-    assert gpu.cc_mode(nvml(on)) == "on"
-    assert gpu.cc_mode(nvml(off)) == "off"
-    not_supported = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-    assert gpu.cc_mode(nvml(not_supported)) == "unsupported"

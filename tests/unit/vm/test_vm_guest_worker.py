@@ -9,21 +9,22 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cocoon_desktop.network.devnet.network import DevnetSettings, devnet_root_config
+from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.network.worker.http_stats import json_stats, prometheus
 from cocoon_desktop.network.worker.stats import WorkerStats
 from cocoon_desktop.network.worker.types import (
     ProxyStateChanged,
     ProxyStatus,
-    WorkerConfig,
     WorkerEvent,
     WorkerStatus,
 )
+from cocoon_desktop.vm.events import encode_event
+from cocoon_desktop.vm.forwards import plan_forwards
 from cocoon_desktop.vm.guest_state import AccountView, encode_state
 from cocoon_desktop.vm.guest_worker import GuestWorker
 from cocoon_desktop.vm.machine import VirtualMachine
 from cocoon_desktop.vm.modes import VmMode
-from tests.helpers.vm_config import guest_config
+from tests.helpers.vm_config import guest_config, worker_config
 from tests.helpers.vm_image import fake_manifest
 
 PROXY_SC, WORKER_SC = "0:" + "5c" * 32, "0:" + "3c" * 32
@@ -47,11 +48,7 @@ class ReportedWorker:
 def guest_worker(tmp_path: Path) -> GuestWorker:
     vm = VirtualMachine(fake_manifest(tmp_path), VmMode.TCG, guest_config(),
                         tmp_path / "model.img", tmp_path / "vm")
-    root = devnet_root_config(DevnetSettings())
-    config = WorkerConfig(owner_address="UQ-owner", model_name="m@c:h", engine=lambda: None,
-                          root_config=root, root_contract_address="EQ-root",
-                          max_active_requests=2)
-    return GuestWorker(vm, config)
+    return GuestWorker(vm, worker_config())
 
 
 def test_the_agents_report_is_the_workers_status_counters_and_accounts(tmp_path: Path) -> None:
@@ -88,3 +85,18 @@ async def test_a_drain_the_guest_cannot_be_asked_for_did_not_finish(tmp_path: Pa
     assert await worker.drain(1) is False
     await worker.stop()
     worker.disable()  # after stop: nothing is sent, nothing fails
+
+
+def test_proxy_events_name_the_proxy_not_its_forward(tmp_path: Path) -> None:
+    """The guest reaches a proxy at its forward's address; the host's log, status and ledger
+    get the proxy's own (an address that is no forward stays as the guest said it)."""
+    forwards = plan_forwards([Endpoint.parse("127.0.0.1:5000")])
+    vm = VirtualMachine(fake_manifest(tmp_path), VmMode.TCG, guest_config(),
+                        tmp_path / "model.img", tmp_path / "vm", forwards=forwards)
+    seen: list[WorkerEvent] = []
+    vm.worker_events.add(seen.append)
+    for event in (ProxyStateChanged("10.0.2.100:5000", "ready"),
+                  ProxyStateChanged("10.0.2.2:6000", "disconnected")):
+        vm._on_message({"seq": 1, **encode_event(event)})  # as the channel hands it on
+    assert [(e.endpoint, e.state) for e in seen if isinstance(e, ProxyStateChanged)] == [
+        ("127.0.0.1:5000", "ready"), ("10.0.2.2:6000", "disconnected")]

@@ -1,5 +1,6 @@
 """The QEMU command per mode: direct kernel boot, read-only disks by serial, forwards bound to
-loopback only, the token from a file (never on the command line)."""
+loopback only, a restricted user network with one guest forward per proxy, the token from a
+file (never on the command line)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.vm.forwards import PIPE_SCRIPT, plan_forwards
 from cocoon_desktop.vm.modes import VmMode
 from cocoon_desktop.vm.qemu import VmLaunch, VmPorts, probe_command, qemu_command
 from tests.helpers.vm_image import fake_manifest
@@ -40,6 +43,27 @@ def test_tcg_command(tmp_path: Path) -> None:
     assert option_values(argv, "-fw_cfg") == [
         f"name=opt/cocoon/channel-token,file={tmp_path / 'channel-token'}"]
     assert "-no-reboot" in argv  # a panic (dm-verity) ends QEMU instead of looping
+
+
+def test_the_guest_network_is_restricted_to_the_proxies(tmp_path: Path) -> None:
+    forwards = plan_forwards([Endpoint.parse("127.0.0.1:40123"),
+                              Endpoint.parse("proxy.example.org:8888")])
+    assert [f.guest_address for f in forwards] == ["10.0.2.100:40123", "10.0.2.101:8888"]
+    netdev = option_values(qemu_command(launch(tmp_path, forwards=forwards)), "-netdev")[0]
+    assert netdev.startswith("user,id=net0,restrict=on,")
+    rules = [r for r in netdev.split(",") if r.startswith("guestfwd=")]
+    assert len(rules) == 2
+    assert rules[0].startswith("guestfwd=tcp:10.0.2.100:40123-cmd:")
+    assert rules[0].endswith(f"{PIPE_SCRIPT} 127.0.0.1 40123")
+    assert rules[1].endswith(f"{PIPE_SCRIPT} proxy.example.org 8888")
+    engine_only = option_values(qemu_command(launch(tmp_path)), "-netdev")[0]
+    assert "restrict=on" in engine_only and "guestfwd" not in engine_only
+
+
+def test_a_comma_in_a_forward_is_doubled_for_qemus_option_parser(tmp_path: Path) -> None:
+    [forward] = plan_forwards([Endpoint.parse("127.0.0.1:5000")])
+    rule = forward.netdev_rule("/opt/py,thon/bin/python3")
+    assert "/opt/py,,thon/bin/python3" in rule
 
 
 def test_kvm_tdx_gpu_and_vsock(tmp_path: Path) -> None:
