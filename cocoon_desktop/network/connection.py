@@ -38,7 +38,8 @@ PacketHandler = Callable[[bytes], Awaitable[None]]
 
 class ByteStream(Protocol):
     async def read(self) -> bytes: ...
-    async def write(self, data: bytes) -> None: ...
+    def write_nowait(self, data: bytes) -> None: ...  # queued, in order; sent soon
+    async def drain(self) -> None: ...  # waits while the peer reads slower than we write
     async def close(self) -> None: ...
 
 
@@ -109,11 +110,17 @@ class TlConnection:
                 self._early = payloads[1:]
                 return payloads[0]
 
-    async def _send(self, payload: bytes) -> None:
+    def _send_nowait(self, payload: bytes) -> None:
+        """Number and queue one frame (numbering and queueing happen together, so frames
+        leave in the order of their sequence numbers whoever sends them)."""
         frame = encode_frame(payload, self._out_seqno)
         self._out_seqno += 1
         self._last_sent = asyncio.get_running_loop().time()
-        await self._stream.write(frame)
+        self._stream.write_nowait(frame)
+
+    async def _send(self, payload: bytes) -> None:
+        self._send_nowait(payload)
+        await self._stream.drain()
 
     async def _serve(self) -> None:
         keepalive = self._serving.spawn(self._keepalive(), name=f"tl-keepalive {self.name}")
@@ -209,10 +216,19 @@ class TlConnection:
         finally:
             self._pending.pop(query_id, None)
 
-    async def send_packet(self, data: bytes) -> None:
+    def send_packet_nowait(self, data: bytes) -> None:
+        """Queue a `tcp.packet` without waiting (see `drain`); ConnectionClosed once closed."""
         if self.closed.is_set():
             raise ConnectionClosed(f"{self.name}: {self.close_reason}")
-        await self._send(TcpPacket(data).encode())
+        self._send_nowait(TcpPacket(data).encode())
+
+    async def drain(self) -> None:
+        """Wait while the peer reads slower than we write."""
+        await self._stream.drain()
+
+    async def send_packet(self, data: bytes) -> None:
+        self.send_packet_nowait(data)
+        await self.drain()
 
     async def close(self, reason: str = "closed locally") -> None:
         if not self.close_reason:

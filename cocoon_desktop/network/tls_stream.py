@@ -1,4 +1,10 @@
-"""A TLS byte stream over asyncio streams, driving a pyOpenSSL memory-BIO connection."""
+"""A TLS byte stream over asyncio streams, driving a pyOpenSSL memory-BIO connection.
+
+A write to a stream that has been quiet for `JOIN_WINDOW_S` leaves at once. Writes that follow
+closer together (the parts of several answers after one batch of tokens from the engine) are
+joined and leave at the end of the event loop's turn: one TLS record and one socket write
+instead of one each, and a write never waits longer than the turn it was made in.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from cocoon_desktop.network.attestation import AttestationError, PeerAttestation
 from cocoon_desktop.network.ratls import handshake_result
 
 READ_CHUNK = 65536
+JOIN_WINDOW_S = 0.001
 
 
 class TlsStream:
@@ -21,7 +28,9 @@ class TlsStream:
         self._conn = conn
         self._reader = reader
         self._writer = writer
-        self._write_lock = asyncio.Lock()
+        self._queued: list[bytes] = []  # plaintext written this turn of the event loop
+        self._last_sent_at = -JOIN_WINDOW_S
+        self._error: ConnectionError | None = None  # a write that failed after it was queued
         self.peer: PeerAttestation | None = None
 
     def _flush(self) -> None:
@@ -91,20 +100,55 @@ class TlsStream:
             except SSL.Error as exc:
                 raise ConnectionError(f"TLS error: {exc}") from exc
 
+    def write_nowait(self, data: bytes) -> None:
+        """Send `data` now, or at the end of this turn of the event loop together with what
+        else is written in it (see the module's docstring). Order is the order of the calls."""
+        if self._error is not None:
+            raise self._error
+        if self._writer.is_closing():
+            raise ConnectionError("the connection is closed")
+        if not self._queued:
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._last_sent_at >= JOIN_WINDOW_S:
+                self._queued.append(data)
+                self._send_queued()
+                if self._error is not None:
+                    raise self._error
+                return
+            loop.call_soon(self._send_queued)
+        self._queued.append(data)
+
+    def _send_queued(self) -> None:
+        data = b"".join(self._queued)
+        self._queued.clear()
+        if not data or self._writer.is_closing():
+            return
+        self._last_sent_at = asyncio.get_running_loop().time()
+        try:
+            self._conn.sendall(data)
+        except SSL.Error as exc:
+            self._error = ConnectionError(f"TLS error: {exc}")
+            self._writer.close()
+            return
+        self._flush()
+
+    async def drain(self) -> None:
+        """Wait while the socket's send buffer is full (the peer reads slower than we write)."""
+        if self._error is not None:
+            raise self._error
+        await self._writer.drain()
+
     async def write(self, data: bytes) -> None:
-        async with self._write_lock:
-            try:
-                self._conn.sendall(data)
-            except SSL.Error as exc:
-                raise ConnectionError(f"TLS error: {exc}") from exc
-            self._flush()
-            await self._writer.drain()
+        self.write_nowait(data)
+        await self.drain()
 
     def abort(self) -> None:
         """Drop the connection at once, without a TLS close (for shutdown paths)."""
+        self._queued.clear()
         self._writer.close()
 
     async def close(self) -> None:
+        self._send_queued()  # what was written before the close still goes out
         with contextlib.suppress(SSL.Error, ConnectionError, OSError):
             self._conn.shutdown()
             self._flush()

@@ -272,10 +272,20 @@ class ProxyLink:
             log.error("dropping a message from %s: unexpected %s", self.endpoint,
                       message.TL_NAME)
 
-    async def send(self, data: bytes) -> None:
+    def send_nowait(self, data: bytes) -> None:
+        """Queue one message; it leaves with whatever else is sent in this turn of the loop."""
         if self.conn is None:
             raise ConnectionError(f"proxy {self.endpoint} is not connected")
-        await self.conn.send_packet(data)
+        self.conn.send_packet_nowait(data)
+
+    async def drain(self) -> None:
+        """Wait while the proxy reads slower than we send."""
+        if self.conn is not None:
+            await self.conn.drain()
+
+    async def send(self, data: bytes) -> None:
+        self.send_nowait(data)
+        await self.drain()
 
     async def send_state(self, disabled: bool) -> None:
         if self.state == "ready":

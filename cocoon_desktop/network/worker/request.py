@@ -3,7 +3,10 @@
 Validate, forward to the engine with its bearer token, stream the answer back as
 `proxy.queryAnswerEx` (the HTTP head) then `proxy.queryAnswerPartEx` parts, the last one with
 `tokensUsed` in its final info; any failure becomes `proxy.queryAnswerErrorEx` with an upstream
-error code. Peers on protocol version 0 get the older answer constructors.
+error code. Peers on protocol version 0 get the older answer constructors. The engine's bytes
+pass through as they are (only the usage chunk gains upstream's cost fields) and are joined
+into fewer parts when the engine outpaces the link (`coalesce.PartCoalescer`: no byte waits
+longer than `WorkerConfig.answer_part_hold_s`).
 
 Nothing the proxy sends is trusted as it is: its numbers and HTTP head are checked first
 (`validation`); a bad one is refused with `queryAnswerErrorEx` and a failed `RequestFinished`
@@ -17,8 +20,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aiohttp
 
@@ -37,6 +41,7 @@ from cocoon_desktop.network.tl.worker import (
     ProxyQueryFinalInfo,
     ProxyRunQueryEx,
 )
+from cocoon_desktop.network.worker.coalesce import PartCoalescer
 from cocoon_desktop.network.worker.stats import WorkerStats
 from cocoon_desktop.network.worker.tokens import TokenCounter
 from cocoon_desktop.network.worker.types import RequestFinished, RequestStarted, WorkerConfig
@@ -50,8 +55,15 @@ from cocoon_desktop.network.worker.validation import (
 log = logging.getLogger(__name__)
 DROPPED_HEADERS = {"content-length", "transfer-encoding", "connection", "host", "authorization",
                    "keep-alive", LANE_HEADER.lower()}
-Send = Callable[[bytes], Awaitable[None]]
 Emit = Callable[[object], None]
+
+
+class AnswerLink(Protocol):
+    """Where the answer goes (`proxy_link.ProxyLink`)."""
+
+    def send_nowait(self, data: bytes) -> None: ...  # queue one message, in order
+
+    async def drain(self) -> None: ...  # wait while the proxy reads slower than we send
 
 
 class ProxyGone(Exception):
@@ -60,14 +72,14 @@ class ProxyGone(Exception):
 
 class RunningRequest:
     def __init__(self, req: ProxyRunQueryEx, *, proto_version: int, config: WorkerConfig,
-                 session: aiohttp.ClientSession, send: Send, stats: WorkerStats,
+                 session: aiohttp.ClientSession, link: AnswerLink, stats: WorkerStats,
                  proxy_key: str, emit: Emit) -> None:
         self.req = req
         self.request_id = req.request_id.hex()
         self._proto = proto_version
         self._config = config
         self._session = session
-        self._send = send
+        self._link = link
         self._stats = stats
         self._proxy_key = proxy_key
         self._emit = emit
@@ -153,11 +165,14 @@ class RunningRequest:
         async with self._session.request(http_request.method or "POST", url, data=valid.body,
                                          headers=headers) as resp:
             await self._send_head(resp)
-            async for chunk in resp.content.iter_any():
-                out = self._counter.feed(chunk)
-                if out:
-                    await self._send_part(out, final=False)
-            await self._send_part(self._counter.finish(), final=True)
+            parts = PartCoalescer(self._queue_part, self._config.answer_part_hold_s)
+            try:
+                async for chunk in resp.content.iter_any():
+                    parts.add(self._counter.feed(chunk))
+                    await self._drain()
+                await self._send_part(parts.take() + self._counter.finish(), final=True)
+            finally:
+                parts.close()
             return resp.status < 400
 
     async def _send_head(self, resp: aiohttp.ClientResponse) -> None:
@@ -173,12 +188,11 @@ class RunningRequest:
             message = ProxyQueryAnswer(head, False, rid, self._counter.usage()).encode()
         else:
             message = ProxyQueryAnswerEx(rid, head, 0, None).encode()
-        await self._deliver(message)
+        self._queue(message)
         self._sent_head = True
+        await self._drain()
 
-    async def _send_part(self, data: bytes, final: bool) -> None:
-        if not data and not final:
-            return
+    def _queue_part(self, data: bytes, final: bool = False) -> None:
         self._stats.add("bytes_sent", len(data))
         rid = self.req.request_id
         if self._proto == 0:
@@ -186,11 +200,21 @@ class RunningRequest:
         else:
             message = ProxyQueryAnswerPartEx(rid, data, 0, self._final_info() if final else None
                                              ).encode()
-        await self._deliver(message)
+        self._queue(message)
 
-    async def _deliver(self, message: bytes) -> None:
+    async def _send_part(self, data: bytes, final: bool) -> None:
+        self._queue_part(data, final)
+        await self._drain()
+
+    def _queue(self, message: bytes) -> None:
         try:
-            await self._send(message)
+            self._link.send_nowait(message)
+        except (ConnectionError, OSError) as exc:
+            raise ProxyGone(str(exc)) from exc
+
+    async def _drain(self) -> None:
+        try:
+            await self._link.drain()
         except (ConnectionError, OSError) as exc:
             raise ProxyGone(str(exc)) from exc
 
@@ -210,7 +234,8 @@ class RunningRequest:
         else:
             payload = ProxyQueryAnswerErrorEx(rid, code, message, 0, self._final_info()).encode()
         try:
-            await self._send(payload)
+            self._link.send_nowait(payload)
+            await self._link.drain()
         except (ConnectionError, OSError) as exc:
             log.info("request %s: could not report the error: %s", self.request_id[:16], exc)
 

@@ -4,7 +4,8 @@ The counter reads the answer as it streams: server-sent events (`data: {...}` li
 document. Whenever a `usage` object raises a count, the running totals move and upstream's cost
 fields (`prompt_total_cost`, `completion_total_cost`, `total_cost`, in nanoTON at the root
 config's price) are added to that usage object. Complete SSE lines pass through at once, so
-streaming stays streaming; a partial line waits for its end.
+streaming stays streaming; a partial line waits for its end. Bytes without a usage object are
+returned as they came (the same object when a chunk holds whole lines), never re-encoded.
 
 Upstream's own counter parses the body as a stream of bare JSON values, so it sees no usage in
 SSE answers until the end; here SSE is parsed line by line, which counts the same numbers.
@@ -87,6 +88,9 @@ class TokenCounter:
 
     def feed(self, chunk: bytes) -> bytes:
         """Take engine bytes; return the bytes that can be forwarded now."""
+        if self._sse and not self._buffer and chunk.endswith(b"\n") \
+                and not _USAGE_OBJECT.search(chunk):
+            return chunk  # the usual chunk: whole events, no usage object: passed as it is
         self._buffer += chunk
         if self._sse is None:
             start = self._buffer.lstrip()

@@ -17,6 +17,7 @@ from cocoon_desktop.engine.types import EngineEndpoint
 from cocoon_desktop.network.attestation import AttestationPolicy
 from cocoon_desktop.network.root_config import RootConfig
 from cocoon_desktop.network.transport import Endpoint
+from cocoon_desktop.network.worker.coalesce import HOLD_S
 from cocoon_desktop.protocol.model_names import base_model_name
 from cocoon_desktop.protocol.pricing import AdjustedTokens, PriceMultipliers, TokenCounts
 from cocoon_desktop.protocol.statements import RejectReason, VerifiedStatement
@@ -46,6 +47,8 @@ class WorkerConfig:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
     connection_timeout_s: float = 20.0
+    # How long a piece of an answer may wait to share its part with the next (coalesce.py).
+    answer_part_hold_s: float = HOLD_S
 
     @property
     def checks_proxy_hashes(self) -> bool:

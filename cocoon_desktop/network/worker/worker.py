@@ -201,7 +201,7 @@ class Worker:
         assert link.account is not None and self._session is not None
         link.account.update_payment(req.signed_payment)
         running = RunningRequest(req, proto_version=link.proto_version, config=self.config,
-                                 session=self._session, send=link.send, stats=self.stats,
+                                 session=self._session, link=link, stats=self.stats,
                                  proxy_key=link.account.proxy_key, emit=self.emit)
         self.active_requests += 1
         self._idle.clear()

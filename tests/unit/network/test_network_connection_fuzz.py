@@ -27,10 +27,13 @@ class MemoryStream:
         await asyncio.sleep(0.01)
         return b""  # then the peer "closes"
 
-    async def write(self, data: bytes) -> None:
+    def write_nowait(self, data: bytes) -> None:
         if self.closed:
             raise ConnectionError("closed")
         self.written.append(data)
+
+    async def drain(self) -> None:
+        pass
 
     async def close(self) -> None:
         self.closed = True
