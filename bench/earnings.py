@@ -114,7 +114,7 @@ def main() -> None:
                      lambda: timed_query(path, lambda ledger: summarize(ledger, now=now,
                                                                         zone=UTC)))
         print(f"summary on {args.rows:,} requests: {times.median_b() * 1000:.1f} ms; one bare "
-              f"sum {times.median_a() * 1000:.1f} ms; ratio {spread(times.ratios(), '.1f')}")
+              f"sum {times.median_a() * 1000:.1f} ms; ratio {spread(times.ratios())}")
 
 
 if __name__ == "__main__":

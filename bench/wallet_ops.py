@@ -12,8 +12,8 @@
   parsing) against one bare `emulate_transaction` call on an emulator built outside the timed
   region (and freed before our side runs).
 Each side runs alone, in `--rounds` ABBA rounds (bench/abba.py): the times are medians per call,
-the ratio is our time over the baseline's, median and range over the rounds. The machine is
-shared, so read ratios, not times.
+the ratio is our time over the baseline's, median and range over the rounds. Times are process
+CPU time per call. The machine is shared, so read ratios, not times.
 """
 
 from __future__ import annotations
@@ -48,12 +48,14 @@ OWNER = TonAddress(0, b"\x44" * 32)
 
 
 def per_call(fn: Callable[[], object], repeat: int = 1) -> Callable[[], float]:
-    """A side that times `repeat` calls of `fn` and returns seconds per call."""
+    """A side that times `repeat` calls of `fn` and returns CPU seconds per call: the operations
+    are CPU-bound in this thread, and CPU time leaves out the time other programs on a shared
+    machine hold the core."""
     def side() -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(repeat):
             fn()
-        return (time.perf_counter() - start) / repeat
+        return (time.process_time() - start) / repeat
     return side
 
 
