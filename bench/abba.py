@@ -78,11 +78,9 @@ def abba_many(rounds: int, side_a: Callable[[], tuple[float, ...]],
     return a, b
 
 
-def pick(a: list[tuple[float, ...]], b: list[tuple[float, ...]], index_a: int,
-         index_b: int | None = None) -> Paired:
-    """The figures at `index_a` of side A's runs and `index_b` (default the same) of side B's."""
-    index_b = index_a if index_b is None else index_b
-    return Paired(tuple(x[index_a] for x in a), tuple(x[index_b] for x in b))
+def pick(a: list[tuple[float, ...]], b: list[tuple[float, ...]], index: int) -> Paired:
+    """The figure at `index` of each run of both sides, paired."""
+    return Paired(tuple(x[index] for x in a), tuple(x[index] for x in b))
 
 
 def spread(values: list[float], fmt: str = ".2f") -> str:
