@@ -1,13 +1,15 @@
 """The earnings ledger's cost: durable writes and dashboard figures, against plain SQLite.
 
-    .venv/bin/python bench/earnings.py [--writes 300] [--rows 200000]
+    .venv/bin/python bench/earnings.py [--writes 300] [--rows 200000] [--rounds 2]
 
 1. Writes: `Ledger.record_request` (one fsynced transaction per request, as the worker does)
    beside a bare `sqlite3` INSERT + COMMIT with the same pragmas (WAL, synchronous=FULL) on the
    same disk. Ratio = ledger writes/s over bare writes/s (1.0 = no overhead over SQLite itself).
 2. Figures: `summarize()` (four periods, pending/paid, rates, per-model and per-proxy) on a
-   ledger of `--rows` requests, beside one bare `SELECT sum(earned_nanoton)` over the same table.
-The machine is shared: figures are noisy; the best of three runs of each is kept.
+   ledger of `--rows` requests, beside one bare `SELECT sum(earned_nanoton)` over the same table,
+   each run opening the ledger outside its timed region and closing it after.
+Each side runs alone, in `--rounds` ABBA rounds (bench/abba.py): medians per side, and the ratio's
+median and range over the rounds. The machine is shared: figures are noisy.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from abba import abba, setting, spread
 
 from cocoon_desktop.earnings.figures import summarize
 from cocoon_desktop.earnings.ledger import Ledger
@@ -40,10 +46,6 @@ def request(n: int) -> ServedRequest:
         adjusted_tokens=150 + n % 40, worker_fee_per_token=1000,
         started_at=finished - timedelta(seconds=3), finished_at=finished,
         energy_j=40.0, energy_cost_nano=3_300_000, energy_currency="EUR")
-
-
-def best_of(runs: int, action) -> float:
-    return min(action() for _ in range(runs))
 
 
 def ledger_writes(folder: Path, count: int) -> float:
@@ -85,34 +87,34 @@ def filled_ledger(folder: Path, rows: int) -> Path:
     return path
 
 
+def timed_query(path: Path, query: Callable[[Ledger], object]) -> float:
+    """Seconds for one query on a freshly opened ledger (opening and closing not timed)."""
+    with Ledger.open(path) as ledger:
+        start = time.perf_counter()
+        query(ledger)
+        return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp, setting():
         folder = Path(tmp)
-        ours = best_of(3, lambda: ledger_writes(folder, args.writes))
-        bare = best_of(3, lambda: bare_writes(folder, args.writes))
-        print(f"durable writes: ledger {args.writes / ours:,.0f}/s, bare sqlite "
-              f"{args.writes / bare:,.0f}/s, ratio {bare / ours:.2f}")
+        writes = abba(args.rounds, lambda: args.writes / bare_writes(folder, args.writes),
+                      lambda: args.writes / ledger_writes(folder, args.writes))
+        print(f"durable writes: ledger {writes.median_b():,.0f}/s, bare sqlite "
+              f"{writes.median_a():,.0f}/s, ratio {spread(writes.ratios())}")
         path = filled_ledger(folder, args.rows)
         now = START + timedelta(days=200)
-        with Ledger.open(path) as ledger:
-            def timed_summary() -> float:
-                start = time.perf_counter()
-                summarize(ledger, now=now, zone=UTC)
-                return time.perf_counter() - start
-
-            def timed_bare() -> float:
-                start = time.perf_counter()
-                ledger.query("SELECT sum(earned_nanoton) FROM served_requests")
-                return time.perf_counter() - start
-
-            full = best_of(3, timed_summary)
-            one = best_of(3, timed_bare)
-        print(f"summary on {args.rows:,} requests: {full * 1000:.1f} ms; one bare sum "
-              f"{one * 1000:.1f} ms; ratio {full / one:.1f}")
+        bare_sum = "SELECT sum(earned_nanoton) FROM served_requests"
+        times = abba(args.rounds, lambda: timed_query(path, lambda ledger: ledger.query(bare_sum)),
+                     lambda: timed_query(path, lambda ledger: summarize(ledger, now=now,
+                                                                        zone=UTC)))
+        print(f"summary on {args.rows:,} requests: {times.median_b() * 1000:.1f} ms; one bare "
+              f"sum {times.median_a() * 1000:.1f} ms; ratio {spread(times.ratios())}")
 
 
 if __name__ == "__main__":

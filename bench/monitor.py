@@ -1,15 +1,19 @@
 """What GPU health monitoring at 1 Hz costs, against an idle loop measured in the same run.
 
-    .venv/bin/python bench/monitor.py [--seconds 20] [--ticks 300] [--gpus 1]
+    .venv/bin/python bench/monitor.py [--seconds 20] [--ticks 300] [--gpus 1] [--rounds 2]
 
 Three figures, all process CPU time (every thread of this process, so other programs' load on a
 shared machine does not count; it still adds noise through caches and scheduling):
 
-1. baseline: an asyncio loop that wakes once a second and does nothing, for `--seconds`;
-2. monitoring: the app's `HealthService.run()` at 1 Hz for `--seconds`: the fake NVML (this
-   machine has no GPU; see below) with GPU processes listed, real psutil (system, the engine
-   process tree, the game-list scan), the history, the protection policy, the energy meter, the
-   Xid event thread waiting on its event set;
+1. baseline: an asyncio loop that wakes once a second and does nothing;
+2. monitoring: the app's `HealthService.run()` at 1 Hz: the fake NVML (this machine has no GPU;
+   see below) with GPU processes listed, real psutil (system, the engine process tree, the
+   game-list scan), the history, the protection policy, the energy meter, the Xid event thread
+   waiting on its event set;
+   1 and 2 run alone, each in its own event loop, in `--rounds` ABBA rounds (bench/abba.py), each
+   run timing `--seconds` / (2 x rounds) ticks from just after its first tick (the service is
+   built and closed outside the timed region); the cost is the per-round difference, median and
+   range;
 3. per tick: `tick()` + `publish()` back to back `--ticks` times, as milliseconds per tick and
    the share of one core that is at 1 Hz.
 
@@ -25,13 +29,15 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from abba import abba, setting, spread
 
 from cocoon_desktop.hardware.energy import EnergyMeter, MonitorEnergySource
 from cocoon_desktop.hardware.gpu.monitor import open_gpu_monitor
@@ -43,25 +49,41 @@ from tests.helpers.fake_nvml import FakeGpu, FakeNvml, GiB
 from tests.helpers.serving_control import RecordingControl
 
 
-async def idle_loop(seconds: float) -> None:
-    for _ in range(int(seconds)):
+async def idle_loop(on_tick: Callable[[object], None]) -> None:
+    while True:
+        on_tick(None)
         await asyncio.sleep(1.0)
 
 
-async def monitored_loop(service: HealthService, seconds: float) -> int:
-    task = asyncio.create_task(service.run())
-    await asyncio.sleep(seconds)
+async def cpu_percent(ticks: int, service: HealthService | None) -> float:
+    """Process CPU as % of one core over `ticks` 1 Hz ticks of the service (or of an idle loop),
+    timed from just after the first tick to just after tick `ticks` + 1."""
+    seen: list[tuple[float, float]] = []
+    done = asyncio.Event()
+
+    def on_tick(_tick: object) -> None:
+        seen.append((time.process_time(), time.perf_counter()))
+        if len(seen) == ticks + 1:
+            done.set()
+
+    if service is None:
+        task = asyncio.create_task(idle_loop(on_tick))
+    else:
+        service.add_tick_listener(on_tick)
+        task = asyncio.create_task(service.run())
+    await done.wait()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    return len(service.history.series("system.cpu_percent", seconds + 5,
-                                      time.time() + 1, max_points=100_000))
+    (cpu0, wall0), (cpu1, wall1) = seen[0], seen[ticks]
+    return (cpu1 - cpu0) / (wall1 - wall0) * 100
 
 
-def cpu_share(work: Coroutine[Any, Any, None]) -> tuple[float, float]:
-    """(CPU seconds used, wall seconds) while running the coroutine."""
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    asyncio.run(work)
-    return time.process_time() - cpu0, time.perf_counter() - wall0
+def monitored(ticks: int, data_dir: Path) -> float:
+    service = make_service(data_dir)
+    try:
+        return asyncio.run(cpu_percent(ticks, service))
+    finally:
+        service.close()
 
 
 def make_service(data_dir: Path) -> HealthService:
@@ -81,6 +103,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--ticks", type=int, default=300)
     parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with pytest.MonkeyPatch.context() as patch:
         fake = FakeNvml([FakeGpu.h100(uuid=f"GPU-{i}") for i in range(args.gpus)]).install(patch)
@@ -89,33 +112,24 @@ def main() -> int:
             gpu.grab_vram(1, 300 * 1024**2, kind="graphics", sm_percent=1)
         data_dir = Path.cwd()
 
-        idle_cpu, idle_wall = cpu_share(idle_loop(args.seconds))
-        service = make_service(data_dir)
-        ticks_box: list[int] = []
-
-        async def monitored() -> None:
-            ticks_box.append(await monitored_loop(service, args.seconds))
-
-        mon_cpu, mon_wall = cpu_share(monitored())
-        service.close()
-
-        service = make_service(data_dir)
-        cpu0 = time.process_time()
-        for _ in range(args.ticks):
-            service.publish(service.tick())
-        per_tick_ms = (time.process_time() - cpu0) / args.ticks * 1000
-        service.close()
-
-    idle_pct = idle_cpu / idle_wall * 100
-    mon_pct = mon_cpu / mon_wall * 100
-    print(f"GPUs (fake NVML): {args.gpus}; {ticks_box[0]} ticks in {mon_wall:.1f} s")
-    print(f"baseline idle loop : {idle_pct:6.3f} % of one core ({idle_cpu * 1000:.1f} ms CPU "
-          f"in {idle_wall:.1f} s)")
-    print(f"monitoring at 1 Hz : {mon_pct:6.3f} % of one core ({mon_cpu * 1000:.1f} ms CPU "
-          f"in {mon_wall:.1f} s)")
-    print(f"cost of monitoring : {mon_pct - idle_pct:6.3f} % of one core over the baseline")
-    print(f"per tick (back to back, {args.ticks}): {per_tick_ms:.3f} ms CPU = "
-          f"{per_tick_ms / 10:.3f} % of one core at 1 Hz")
+        ticks = max(1, round(args.seconds / (2 * args.rounds)))
+        with setting():
+            share = abba(args.rounds, lambda: asyncio.run(cpu_percent(ticks, None)),
+                         lambda: monitored(ticks, data_dir))
+            service = make_service(data_dir)
+            cpu0 = time.process_time()
+            for _ in range(args.ticks):
+                service.publish(service.tick())
+            per_tick_ms = (time.process_time() - cpu0) / args.ticks * 1000
+            service.close()
+            print(f"GPUs (fake NVML): {args.gpus}; {ticks} ticks timed per run, "
+                  f"{2 * args.rounds} runs per side")
+            print(f"baseline idle loop : {share.median_a():6.3f} % of one core (median)")
+            print(f"monitoring at 1 Hz : {share.median_b():6.3f} % of one core (median)")
+            print(f"cost of monitoring : {spread(share.differences(), '.3f')} % of one core "
+                  "over the baseline")
+            print(f"per tick (back to back, {args.ticks}): {per_tick_ms:.3f} ms CPU = "
+                  f"{per_tick_ms / 10:.3f} % of one core at 1 Hz")
     return 0
 
 

@@ -1,14 +1,17 @@
 """What the node adds around the engine: time to serve, time to stop, and the status it
 publishes on every GPU tick and worker event.
 
-    .venv/bin/python bench/node.py [--rounds 3]
+    .venv/bin/python bench/node.py [--rounds 2] [--calls 2000]
 
 1. Start: a bare `EngineSupervisor` (start -> ready) beside a whole devnet `Node` (open ->
    start_serving -> SERVING: monitoring, ledger, wallet, engine, devnet, worker, stats surface),
-   same model and settings, rounds alternating; ratio = node / bare engine (medians).
+   same model and settings; ratio = node / bare engine.
 2. Stop: `EngineSupervisor.stop()` beside `Node.close()` (drain, engine, ledger, tasks).
+The two sides run alone, each in its own event loop, in `--rounds` ABBA rounds (bench/abba.py):
+medians per side, the ratio's median and range over the rounds.
 3. Status: one `Node.publish()` (a full NodeStatus with its rule, to no listener) beside one
-   `Worker.status()` (the worker snapshot it includes), per call.
+   `Worker.status()` (the worker snapshot it includes), per call: both inside each running node
+   (the worker lives in it), one ABBA round of `--calls` / 4 calls per run in each node run.
 The machine is shared: figures are noisy.
 """
 
@@ -16,13 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from abba import abba, abba_many, pick, setting, spread
 
 from cocoon_desktop.engine.host.supervisor import EngineSupervisor
 from cocoon_desktop.engine.models.model_library import ModelLibrary
@@ -47,7 +55,8 @@ async def bare_engine(folder: Path) -> tuple[float, float]:
     return ready, time.perf_counter() - start
 
 
-async def whole_node(folder: Path, calls: int) -> tuple[float, float, float, float]:
+async def whole_node(folder: Path, calls: int) -> tuple[float, float, float, float, float]:
+    """(start s, stop s, Worker.status() s per call, Node.publish() s per call, their ratio)."""
     node = Node(NodeConfig(home=folder, **CONFIG))  # type: ignore[arg-type]
     start = time.perf_counter()
     await node.open()
@@ -57,44 +66,45 @@ async def whole_node(folder: Path, calls: int) -> tuple[float, float, float, flo
     ready = time.perf_counter() - start
     assert node.worker.opened is not None
     worker = node.worker.opened.worker
-    start = time.perf_counter()
-    for _ in range(calls):
-        node.publish()
-    publish = (time.perf_counter() - start) / calls
-    start = time.perf_counter()
-    for _ in range(calls):
-        worker.status()
-    snapshot = (time.perf_counter() - start) / calls
+    status = abba(1, lambda: per_call(worker.status, calls // 4),
+                  lambda: per_call(node.publish, calls // 4))
     start = time.perf_counter()
     await node.close()
-    return ready, time.perf_counter() - start, publish, snapshot
+    stop = time.perf_counter() - start
+    return ready, stop, status.median_a(), status.median_b(), status.ratios()[0]
 
 
-async def main(rounds: int, calls: int) -> None:
-    bare: list[tuple[float, float]] = []
-    full: list[tuple[float, float, float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(rounds):
-            bare.append(await bare_engine(Path(tmp) / f"bare-{n}"))
-            full.append(await whole_node(Path(tmp) / f"node-{n}", calls))
+def per_call(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
 
-    def median(values: list[tuple[float, ...]], index: int) -> float:
-        return statistics.median(v[index] for v in values)
 
-    start_b, start_n = median(bare, 0), median(full, 0)
-    stop_b, stop_n = median(bare, 1), median(full, 1)
-    pub, snap = median(full, 2), median(full, 3)
-    print(f"start to serving: bare engine {start_b:.2f} s, node {start_n:.2f} s "
-          f"(ratio {start_n / start_b:.2f})")
-    print(f"stop:             bare engine {stop_b:.2f} s, node {stop_n:.2f} s "
-          f"(ratio {stop_n / stop_b:.2f})")
-    print(f"status:           Worker.status() {snap * 1e6:.1f} us, Node.publish() "
-          f"{pub * 1e6:.1f} us (ratio {pub / snap:.1f})")
+def main(rounds: int, calls: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, setting(
+            "each side alone, in its own event loop: the bare side is one engine process, the "
+            "node side this process's node and its engine process; nothing else of ours alive"):
+        folders = (Path(tmp) / f"run-{n}" for n in itertools.count())
+        bare, full = abba_many(rounds, lambda: asyncio.run(bare_engine(next(folders))),
+                               lambda: asyncio.run(whole_node(next(folders), calls)))
+        start, stop = pick(bare, full, 0), pick(bare, full, 1)
+        print(f"start to serving: bare engine {start.median_a():.2f} s, node "
+              f"{start.median_b():.2f} s, ratio {spread(start.ratios())}")
+        print(f"stop:             bare engine {stop.median_a():.2f} s, node "
+              f"{stop.median_b():.2f} s, ratio {spread(stop.ratios())}")
+        snapshot = statistics.median(run[2] for run in full)
+        publish = statistics.median(run[3] for run in full)
+        ratios = [run[4] for run in full]
+        print(f"status:           Worker.status() {snapshot * 1e6:.1f} us, Node.publish() "
+              f"{publish * 1e6:.1f} us, ratio {statistics.median(ratios):.1f} "
+              f"({min(ratios):.1f} to {max(ratios):.1f}, one ABBA round in each of "
+              f"{len(ratios)} node runs)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.calls))
+    main(args.rounds, args.calls)
