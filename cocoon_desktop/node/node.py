@@ -58,7 +58,7 @@ from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
 ENGINE_FIELDS = ("model_path", "model_name", "context_tokens", "gpu_layers", "threads",
-                 "max_active_requests")
+                 "max_active_requests", "speculative", "draft_model_path")
 WORKER_FIELDS = ("network", "root_config_file", "root_contract_address", "ton_config_file",
                  "proxies", "attestation", "owner_address", "stats_port", "stats_listen",
                  "stats_token_file")
@@ -362,6 +362,7 @@ class Node(ServingHands):
             self._gpus, summary, self.problems(), self.stats.url if self.stats else "", retry_in,
             engine_load_fraction=engine.load_fraction if engine else None,
             engine_capacity_note=self.engine_capacity_note,
+            engine_stats=engine.stats if engine else None,
             earnings_network=self.earnings.network if summary is not None and self.earnings
             else None)
         self.emit(self.status)
