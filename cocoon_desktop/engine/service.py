@@ -361,6 +361,7 @@ class EngineService:
 
     def stats(self) -> EngineStats:
         info = self.core.info if self.core is not None else None
+        core = self.core.stats if self.core is not None else None
         return EngineStats(
             state=self.state.value, detail=self.detail, model_name=self.settings.model_name,
             pid=os.getpid(), uptime_s=round(time.monotonic() - self._started_at, 3),
@@ -377,4 +378,8 @@ class EngineService:
             prompt_tokens_total=self.counters["prompt"],
             cached_tokens_total=self.counters["cached"],
             completion_tokens_total=self.counters["completion"], sandbox=self.sandbox,
+            speculation=info.speculation if info else "off",
+            draft_tokens_total=core.draft_tokens_total if core else 0,
+            draft_tokens_accepted_total=core.draft_tokens_accepted_total if core else 0,
+            shared_prefix_tokens_total=core.shared_prefix_tokens_total if core else 0,
         )

@@ -37,6 +37,17 @@ class EngineStats:
     cached_tokens_total: int
     completion_tokens_total: int
     sandbox: SandboxStatus
+    speculation: str = "off"  # "off", "prompt lookup" or "draft model <file>"
+    draft_tokens_total: int = 0  # drafted and verified (speculative decoding)
+    draft_tokens_accepted_total: int = 0  # of those, confirmed by the model
+    shared_prefix_tokens_total: int = 0  # cached prompt tokens copied from another sequence
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        """Share of drafted tokens the model confirmed; None before any was drafted."""
+        if not self.draft_tokens_total:
+            return None
+        return self.draft_tokens_accepted_total / self.draft_tokens_total
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

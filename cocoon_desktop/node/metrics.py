@@ -55,9 +55,35 @@ def node_metrics(status: NodeStatus) -> str:
              [({}, float(status.engine_state.value == "ready"))])
     t.metric("cocoon_node_engine_load_ratio", "gauge", "Share of the model's weights loaded, "
              "while the engine loads it (absent otherwise).", [({}, status.engine_load_fraction)])
+    _engine_metrics(t, status)
     _gpu_metrics(t, status)
     _earnings_metrics(t, status)
     return "\n".join(t.lines) + "\n"
+
+
+def _engine_metrics(t: _Text, status: NodeStatus) -> None:
+    """Speculative decoding and prompt reuse, as the engine counts them (absent before the
+    engine's first status answer)."""
+    stats = status.engine_stats
+    if stats is None:
+        return
+    t.metric("cocoon_node_engine_speculation_info", "gauge", "How the engine drafts tokens.",
+             [({"speculation": stats.speculation}, 1)])
+    t.metric("cocoon_node_engine_draft_tokens_total", "counter",
+             "Tokens drafted and verified by speculative decoding.",
+             [({}, stats.draft_tokens_total)])
+    t.metric("cocoon_node_engine_draft_tokens_accepted_total", "counter",
+             "Drafted tokens the model confirmed (each one a decode step saved).",
+             [({}, stats.draft_tokens_accepted_total)])
+    t.metric("cocoon_node_engine_draft_acceptance_ratio", "gauge",
+             "Share of drafted tokens confirmed, since the engine started (absent before the "
+             "first draft).", [({}, stats.draft_acceptance)])
+    t.metric("cocoon_node_engine_cached_prompt_tokens_total", "counter",
+             "Prompt tokens whose KV was reused instead of decoded.",
+             [({}, stats.cached_tokens_total)])
+    t.metric("cocoon_node_engine_shared_prefix_tokens_total", "counter",
+             "Of those, tokens copied from another job's KV (shared prefixes).",
+             [({}, stats.shared_prefix_tokens_total)])
 
 
 def _gpu_metrics(t: _Text, status: NodeStatus) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cocoon_desktop.earnings.figures import EarningsSummary
+from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.snapshots import GpuSample
 from cocoon_desktop.network.worker.types import WorkerStatus
@@ -83,6 +84,8 @@ class NodeStatus:
     earnings_network: NetworkKind | None = None
     # Why the engine serves this many requests at once (memory, context, settings).
     engine_capacity_note: str = ""
+    # The engine's own figures as its latest status answer gave them; None before the first.
+    engine_stats: EngineStats | None = None
 
     @property
     def needs_user(self) -> bool:

@@ -8,6 +8,7 @@ in the headline.
 
 from __future__ import annotations
 
+from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
 
@@ -26,3 +27,14 @@ def panel_headline(status: NodeStatus) -> str:
             and detail and status.headline.endswith(detail)):
         return WAITING_FOR_ENGINE
     return status.headline
+
+
+def speculation_line(stats: EngineStats) -> str:
+    """The engine panel's Speculation row: how drafts are made and how many the model kept."""
+    if stats.speculation == "off":
+        return "Off"
+    acceptance = stats.draft_acceptance
+    if acceptance is None:
+        return f"{stats.speculation.capitalize()} · no drafts yet"
+    return (f"{stats.speculation.capitalize()} · {acceptance:.0%} of "
+            f"{stats.draft_tokens_total:,} drafted tokens accepted")

@@ -12,7 +12,7 @@ from cocoon_desktop.ui.aio import spawn
 from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
-from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline
+from cocoon_desktop.ui_logic.status_text import engine_line, panel_headline, speculation_line
 
 STATE_LEVEL = {EngineState.READY: "good", EngineState.LOADING: "", EngineState.STOPPING: "",
                EngineState.STOPPED: "", EngineState.CRASHED: "bad"}
@@ -47,8 +47,8 @@ class EnginePanel(Card):
         engine_row.addWidget(self.engine_button)
         self.body.addLayout(engine_row)
         self.body.addLayout(self._load_row())
-        for name in ("Model", "GPU offload", "Throughput", "Engine load", "Network jobs",
-                     "Capacity", "Isolation"):
+        for name in ("Model", "GPU offload", "Throughput", "Speculation", "Engine load",
+                     "Network jobs", "Capacity", "Isolation"):
             label = QLabel("—")
             label.setWordWrap(True)
             self.values[name] = label
@@ -123,6 +123,7 @@ class EnginePanel(Card):
             self.values["GPU offload"].setText(offload)
             self.values["Throughput"].setText(f"{stats.tokens_per_second_recent:.1f} tokens/s "
                                               "(last 10 s)")
+            self.values["Speculation"].setText(speculation_line(stats))
             self.values["Engine load"].setText(
                 f"{stats.active_requests} running · {stats.queued_requests} queued "
                 f"(of {stats.capacity} at once)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cocoon_desktop.earnings.figures import EarningsSummary, PeriodFigures
@@ -12,6 +13,7 @@ from cocoon_desktop.hardware.snapshots import GpuSample
 from cocoon_desktop.node.metrics import node_metrics, status_json
 from cocoon_desktop.node.status import NodeState, NodeStatus, ProtectionView
 from cocoon_desktop.settings import NetworkKind
+from tests.helpers.engine_stats import engine_stats
 
 SAMPLE = re.compile(r'^([a-z_]+)\{node_instance="2"(,[a-z_]+="(?:[^"\\]|\\.)*")*\} (\S+)$')
 
@@ -72,6 +74,24 @@ def _version() -> str:
     from cocoon_desktop import __version__
 
     return __version__
+
+
+def test_the_engines_speculation_figures() -> None:
+    assert "draft" not in node_metrics(status())  # no engine status yet: nothing made up
+    engine = engine_stats(speculation="prompt lookup", draft_tokens_total=400,
+                          draft_tokens_accepted_total=300, cached_tokens_total=900,
+                          shared_prefix_tokens_total=120)
+    text = node_metrics(replace(status(), engine_stats=engine))
+    lines = set(text.splitlines())
+    assert 'cocoon_node_engine_draft_tokens_total{node_instance="2"} 400' in lines
+    assert 'cocoon_node_engine_draft_tokens_accepted_total{node_instance="2"} 300' in lines
+    assert 'cocoon_node_engine_draft_acceptance_ratio{node_instance="2"} 0.75' in lines
+    assert 'cocoon_node_engine_shared_prefix_tokens_total{node_instance="2"} 120' in lines
+    assert ('cocoon_node_engine_speculation_info{node_instance="2",speculation="prompt lookup"} 1'
+            in lines)
+    assert "# TYPE cocoon_node_engine_draft_tokens_total counter" in lines
+    assert json.loads(json.dumps(status_json(replace(status(), engine_stats=engine))))[
+        "engine_stats"]["draft_tokens_accepted_total"] == 300
 
 
 def test_the_status_as_json() -> None:

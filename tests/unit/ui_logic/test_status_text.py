@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.node.status import NodeState, NodeStatus
-from cocoon_desktop.ui_logic.status_text import WAITING_FOR_ENGINE, engine_line, panel_headline
+from cocoon_desktop.ui_logic.status_text import (
+    WAITING_FOR_ENGINE,
+    engine_line,
+    panel_headline,
+    speculation_line,
+)
+from tests.helpers.engine_stats import engine_stats
 
 
 def test_the_engine_line_is_its_own_sentence() -> None:
@@ -29,3 +35,13 @@ def test_the_panel_headline_leaves_the_engine_sentence_to_the_engine_line() -> N
     serving = NodeStatus(NodeState.SERVING, "Serving on the local devnet: …",
                          engine_state=EngineState.READY, engine_detail="The engine is ready.")
     assert panel_headline(serving) == serving.headline
+
+
+def test_the_speculation_line_says_how_drafts_are_made_and_how_many_are_kept() -> None:
+    assert speculation_line(engine_stats()) == "Off"
+    assert speculation_line(engine_stats(speculation="prompt lookup")) == \
+        "Prompt lookup · no drafts yet"
+    assert speculation_line(engine_stats(speculation="draft model small.gguf",
+                                         draft_tokens_total=1500,
+                                         draft_tokens_accepted_total=1230)) == \
+        "Draft model small.gguf · 82% of 1,500 drafted tokens accepted"
