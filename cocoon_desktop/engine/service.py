@@ -37,14 +37,13 @@ from cocoon_desktop.engine.inference_types import (
 from cocoon_desktop.engine.load_progress import LoadWatch
 from cocoon_desktop.engine.openai_api import ApiError, ApiRequest, Endpoint
 from cocoon_desktop.engine.queue import AdmissionQueue, Lane, QueueFull, Ticket
-from cocoon_desktop.engine.stats import EngineStats
+from cocoon_desktop.engine.stats import EngineStats, ThroughputMeter
 from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 
 if TYPE_CHECKING:
     from cocoon_desktop.engine.inference import GenerationHandle, InferenceCore
 
 log = logging.getLogger(__name__)
-THROUGHPUT_WINDOW_S = 10.0
 NO_SEQUENCE_RETRY_S = 0.005
 INLINE_TOKENIZE_CHARS = 16_384  # longer prompts are tokenized off the event loop
 ENGINE_STOPPING = "engine stopping"  # the core's error text for requests ended by close()
@@ -112,26 +111,6 @@ class Generation:
                 return
 
 
-class ThroughputMeter:
-    """Completion tokens per second over the last `THROUGHPUT_WINDOW_S`, all requests together."""
-
-    def __init__(self) -> None:
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def add(self, tokens: int) -> None:
-        if tokens > 0:
-            self._samples.append((time.monotonic(), tokens))
-
-    def tokens_per_second(self) -> float:
-        now = time.monotonic()
-        while self._samples and self._samples[0][0] < now - THROUGHPUT_WINDOW_S:
-            self._samples.popleft()
-        if not self._samples:
-            return 0.0
-        span_s = max(1.0, now - self._samples[0][0])
-        return sum(n for _, n in self._samples) / span_s
-
-
 class EngineService:
     def __init__(self, settings: EngineSettings, sandbox: SandboxStatus,
                  on_load_progress: Callable[[float], None] | None = None) -> None:
@@ -146,6 +125,8 @@ class EngineService:
                                      settings.max_queued_requests)
         self._generations: dict[Ticket, Generation] = {}
         self._loop = asyncio.get_running_loop()
+        self._mailbox: deque[tuple[Generation, GenerationEvent]] = deque()
+        self._drain_scheduled = False
         self._load_watch = LoadWatch(self._progress_reporter(on_load_progress))
         self._meter = ThroughputMeter()
         self._durations_s: deque[float] = deque(maxlen=20)
@@ -280,14 +261,26 @@ class EngineService:
                                      type="server_error"))
 
     def _sink(self, gen: Generation) -> Callable[[GenerationEvent], None]:
-        """The core's callback for `gen`: runs on the decode thread, must be quick and not raise."""
-        loop = self._loop
+        """The core's callback for `gen`: runs on the decode thread, must be quick and not raise.
+
+        Events of every generation share one mailbox, and the loop is woken only when no drain
+        is pending: one wake-up per decode step however many sequences it advanced."""
+        mailbox = self._mailbox
 
         def on_event(event: GenerationEvent) -> None:
-            with suppress(RuntimeError):  # the loop is closed: the process is exiting
-                loop.call_soon_threadsafe(self._on_event, gen, event)
+            mailbox.append((gen, event))
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                with suppress(RuntimeError):  # the loop is closed: the process is exiting
+                    self._loop.call_soon_threadsafe(self._drain_mailbox)
 
         return on_event
+
+    def _drain_mailbox(self) -> None:
+        self._drain_scheduled = False  # before draining: an event added meanwhile is drained
+        mailbox = self._mailbox        # now, or schedules the next drain
+        while mailbox:
+            self._on_event(*mailbox.popleft())
 
     def _on_event(self, gen: Generation, event: GenerationEvent) -> None:
         if isinstance(event, TokenDelta):

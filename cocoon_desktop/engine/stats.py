@@ -7,10 +7,14 @@ the same typed values.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cocoon_desktop.engine.types import SandboxStatus
+
+THROUGHPUT_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,23 @@ class EngineStats:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"the engine's status is incomplete ({exc})") from None
         return cls(sandbox=sandbox, **values)
+
+
+class ThroughputMeter:
+    """Completion tokens per second over the last `THROUGHPUT_WINDOW_S`, all requests together."""
+
+    def __init__(self) -> None:
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, tokens: int) -> None:
+        if tokens > 0:
+            self._samples.append((time.monotonic(), tokens))
+
+    def tokens_per_second(self) -> float:
+        now = time.monotonic()
+        while self._samples and self._samples[0][0] < now - THROUGHPUT_WINDOW_S:
+            self._samples.popleft()
+        if not self._samples:
+            return 0.0
+        span_s = max(1.0, now - self._samples[0][0])
+        return sum(n for _, n in self._samples) / span_s
