@@ -171,3 +171,23 @@ def test_a_new_prompt_copies_a_running_jobs_shared_prefix(make_core: MakeCore) -
     assert finished.cached_tokens == shared
     assert core.stats.shared_prefix_tokens_total == shared
     assert text == expected
+
+
+def test_a_cancel_stops_a_drafting_sequence_within_one_step(make_core: MakeCore) -> None:
+    core = make_core(speculative=True)
+    handle_box: list[object] = []
+    seen: list[int] = []
+
+    def cancel_once_drafting(delta: object) -> None:
+        seen.append(delta.completion_tokens)  # type: ignore[attr-defined]
+        if core.stats.draft_tokens_accepted_total > 0 and seen[-1] > 40:
+            handle_box[0].cancel()  # type: ignore[attr-defined]
+
+    sink = Collector(on_delta=cancel_once_drafting)
+    prompt = chat_tokens(core, "Write the numbers from 1 to 300, separated by commas.")
+    handle_box.append(core.start(GenerationRequest("count", prompt, SamplingParams(
+        max_tokens=500, temperature=0)), sink))
+    finished = sink.wait()
+    assert finished.finish_reason == "cancelled"
+    assert finished.completion_tokens == seen[-1]  # nothing after the step that saw the cancel
+    assert core.stats.draft_tokens_accepted_total > 0
