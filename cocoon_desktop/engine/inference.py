@@ -77,7 +77,7 @@ MAX_DRAFT_TOKENS = 64
 # What verifying one more drafted token costs, as a share of what a kept token saves: a
 # GPU's step barely grows with a few more tokens, a CPU's grows more (see docs, inference).
 DRAFT_TOKEN_COST_GPU = 0.05
-DRAFT_TOKEN_COST_CPU = 0.25
+DRAFT_TOKEN_COST_CPU = 0.4
 STOPPING = "engine stopping"
 
 
