@@ -46,6 +46,7 @@ from cocoon_desktop.engine.llama_native import (
     NativeLoadCancelled,
     NativeModel,
 )
+from cocoon_desktop.engine.pass_cost import PassCost
 from cocoon_desktop.engine.scheduler import Admission, CancelFlag, Scheduler
 from cocoon_desktop.engine.speculative import PromptLookup, Speculation
 from cocoon_desktop.engine.types import EngineSettings
@@ -73,11 +74,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 PROMPT_CHUNK_TOKENS = 512  # tokens of new prompts decoded per step (bounds a step's length)
-MAX_DRAFT_TOKENS = 64
-# What verifying one more drafted token costs, as a share of what a kept token saves: a
-# GPU's step barely grows with a few more tokens, a CPU's grows more (see docs, inference).
-DRAFT_TOKEN_COST_GPU = 0.05
-DRAFT_TOKEN_COST_CPU = 0.4
+MAX_DRAFT_TOKENS = 32  # a verification stays under ggml's 64-row flash-attention tile
+# Priors of what one more token in a pass costs (measured as the engine runs, `PassCost`): a
+# GPU's pass barely grows with a few more tokens, a CPU's grows a lot (docs, inference).
+TOKEN_COST_PRIOR_GPU = 0.05
+TOKEN_COST_PRIOR_CPU = 0.4
 STOPPING = "engine stopping"
 
 
@@ -307,8 +308,8 @@ def _speculation(settings: EngineSettings, model: NativeModel, context: NativeCo
     """The drafter the settings ask for: the draft model, prompt lookup, or none."""
     if not settings.speculative or settings.draft_tokens_max == 0:
         return None
-    cost = DRAFT_TOKEN_COST_GPU if model.gpu_layers_offloaded(settings.gpu_layers) else \
-        DRAFT_TOKEN_COST_CPU
+    cost = PassCost(TOKEN_COST_PRIOR_GPU if model.gpu_layers_offloaded(settings.gpu_layers)
+                    else TOKEN_COST_PRIOR_CPU)
     if settings.draft_model_path is None:
         return Speculation(PromptLookup(), settings.draft_tokens_max, cost)
     drafter = DraftModel(Path(settings.draft_model_path), model, n_ctx=context.n_ctx,

@@ -12,6 +12,7 @@ shares a long prefix with any slot gets a copy of that KV. Runs only on the deco
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from cocoon_desktop.engine.batch import TokenBatch
@@ -23,6 +24,7 @@ from cocoon_desktop.engine.inference_types import (
     TokenDelta,
 )
 from cocoon_desktop.engine.llama_native import NativeContext, NativeModel
+from cocoon_desktop.engine.pass_cost import PassCost
 from cocoon_desktop.engine.prefix_cache import PrefixCache, SlotChoice, SlotMemory, copy_threshold
 from cocoon_desktop.engine.sampling import SequenceSampler, resolve_seed
 from cocoon_desktop.engine.sequence import ActiveSequence, Admission, CancelFlag
@@ -80,7 +82,7 @@ class Scheduler:
         speculation = self._speculation
         if speculation is not None:
             speculation.drafter.begin(slot.seq_id)
-        pace = DraftPace(speculation.floor if speculation else 1.0)
+        pace = DraftPace(speculation.cost if speculation else PassCost(1.0))
         log.debug("request %s: sequence %d, %d of %d prompt tokens cached",
                   admission.request.request_id, slot.seq_id, reused, len(prompt))
         self.active.append(ActiveSequence(admission, slot, sampler, TextStream(params.stop),
@@ -142,10 +144,12 @@ class Scheduler:
         if not members:
             return
         self._counts["steps"] += 1
+        started = time.perf_counter()
         status = self._context.decode(self._batch.native)
         if status != 0:
             self._fail_batch(members, status)
             return
+        one_pass = self._one_generating_pass(members)
         for seq in members:
             if seq.next_token is None:
                 seq.slot.tokens.extend(seq.chunk)
@@ -155,6 +159,17 @@ class Scheduler:
                 self._sample(seq, pending=seq.next_token, draft=seq.draft)
             elif seq.output_row >= 0:
                 self._sample(seq, pending=None, draft=[])
+        if one_pass and self._speculation is not None:  # decoded and sampled: the step's cost
+            self._speculation.cost.add(self._batch.size, time.perf_counter() - started)
+
+    @staticmethod
+    def _one_generating_pass(members: list[ActiveSequence]) -> bool:
+        """Whether llama.cpp decoded `members` in one pass: generating sequences only (their
+        rows all of one length), with consecutive ids."""
+        if any(seq.next_token is None for seq in members):
+            return False
+        ids = [seq.slot.seq_id for seq in members]  # in order (see _fill_batch)
+        return ids[-1] - ids[0] == len(ids) - 1
 
     def _fill_batch(self) -> list[ActiveSequence]:
         batch = self._batch
@@ -201,7 +216,7 @@ class Scheduler:
         proposed = {seq_id: job.tokens[:job.limit] for seq_id, job in jobs.items()}
         offers = [DraftOffer(seq.pace.offered_acceptance, len(proposed.get(seq.slot.seq_id, [])))
                   for seq in generating]
-        length = step_draft_length(offers, speculation.token_cost, most)
+        length = step_draft_length(offers, speculation.cost.value, most)
         if length == 0:
             return
         for seq in generating:
@@ -229,8 +244,10 @@ class Scheduler:
             lambda row: seq.sampler.sample(self._context, row), emit,
             first_row=seq.output_row, first_position=first_position, draft=draft)
         slot.tokens.extend(draft[:kept])
-        if kept < len(draft):
-            self._trim(slot, first_position + kept)
+        if kept < len(draft) and not self._trim(slot, first_position + kept):
+            self.finish(seq, "error", "The engine could not drop rejected drafts from its cache; "
+                        "the request was stopped and the engine keeps serving. Retry it.")
+            return
         if seq.drafted:
             seq.pace.record(seq.drafted, min(kept, seq.drafted))
             self._counts["drafted"] += seq.drafted
@@ -256,13 +273,15 @@ class Scheduler:
             return "length"
         return None
 
-    def _trim(self, slot: SlotMemory, from_position: int) -> None:
-        """Drop the KV of rejected drafts (a failure clears the slot: still consistent)."""
+    def _trim(self, slot: SlotMemory, from_position: int) -> bool:
+        """Drop the KV of rejected drafts; False when llama.cpp could not (it then cleared the
+        sequence, so the request cannot go on)."""
         try:
             self._context.remove_tokens(slot.seq_id, from_position)
         except RuntimeError:
             log.exception("could not drop the rejected drafts of sequence %d", slot.seq_id)
-            slot.tokens.clear()
+            return False
+        return True
 
     def _fail_batch(self, members: list[ActiveSequence], status: int) -> None:
         log.error("llama_decode failed with status %d for %d sequences", status, len(members))

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cocoon_desktop.engine.pass_cost import PassCost
+
 NGRAM_LONGEST = 4  # the longest suffix looked up first (a longer match predicts better)
 NGRAM_SHORTEST = 2  # single tokens ("the", ",") match everywhere and predict little
 PACE_START_ACCEPTANCE = 0.5  # prior of a new sequence's per-token acceptance
@@ -58,17 +60,11 @@ class Drafter(Protocol):
 @dataclass(frozen=True)
 class Speculation:
     """How the scheduler speculates: who drafts, at most how many tokens per sequence and step,
-    and what one more token in a decode pass costs (see `step_draft_length`)."""
+    and what one more token in a decode pass costs on this machine (see `step_draft_length`)."""
 
     drafter: Drafter
     max_tokens: int
-    token_cost: float  # a pass over n tokens costs about 1 + token_cost * n
-
-    @property
-    def floor(self) -> float:
-        """What a drafted token must be worth (its chance of being kept) to pay for itself
-        when a sequence decodes alone."""
-        return self.token_cost / (1 + self.token_cost)
+    cost: PassCost  # a pass over n tokens costs about 1 + cost.value * n (measured)
 
 
 class NgramIndex:
@@ -129,13 +125,14 @@ class DraftPace:
     """One sequence's record of how its drafts fare.
 
     `acceptance` estimates the chance that a drafted token is kept given the ones before it
-    were (recent drafts weigh most). Where drafts keep failing (the estimate below `floor`,
-    what a drafted token must be worth to pay for itself) the sequence rests from drafting,
-    for a time that doubles with each failed try (up to 32 steps), then offers one more try
-    with the starting estimate (`offered_acceptance`)."""
+    were (recent drafts weigh most). Where drafts keep failing (the estimate below what a
+    drafted token must be worth to pay for itself alone, c / (1 + c) with c the cost of a
+    token in a pass) the sequence rests from drafting, for a time that doubles with each
+    failed try (up to 32 steps), then offers one more try with the starting estimate
+    (`offered_acceptance`)."""
 
-    def __init__(self, floor: float) -> None:
-        self._floor = floor
+    def __init__(self, cost: PassCost) -> None:
+        self._cost = cost
         self._kept = PACE_START_ACCEPTANCE
         self._tried = 1.0
         self._rest = 0
@@ -152,7 +149,7 @@ class DraftPace:
 
     @property
     def _failing(self) -> bool:
-        return self.acceptance < self._floor
+        return self.acceptance < self._cost.value / (1 + self._cost.value)
 
     def wants_draft(self) -> bool:
         """False while resting (counting the step)."""

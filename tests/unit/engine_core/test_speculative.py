@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cocoon_desktop.engine.pass_cost import PassCost
 from cocoon_desktop.engine.speculative import (
     DraftJob,
     DraftOffer,
@@ -115,7 +117,7 @@ def test_the_acceptance_rule_keeps_the_target_distribution() -> None:
 
 
 def test_the_pace_rests_where_drafts_keep_failing_and_tries_again() -> None:
-    pace = DraftPace(floor=0.2)
+    pace = DraftPace(PassCost(0.25))  # drafts must be kept 20 % of the time
     rested = []
     for _ in range(40):
         if pace.wants_draft():
@@ -130,7 +132,7 @@ def test_the_pace_rests_where_drafts_keep_failing_and_tries_again() -> None:
 
 
 def test_the_pace_follows_recent_acceptance() -> None:
-    pace = DraftPace(floor=0.2)
+    pace = DraftPace(PassCost(0.25))  # drafts must be kept 20 % of the time
     for _ in range(10):
         pace.record(5, 5)
     assert pace.acceptance > 0.9
@@ -151,3 +153,30 @@ def test_one_length_for_the_step_is_chosen_by_expected_tokens_per_cost() -> None
     assert step_draft_length(offers, token_cost=0.3, most=8) == 0
     assert step_draft_length([sure] * 8, token_cost=0.05, most=8) > 0
     assert step_draft_length([sure], token_cost=0.3, most=2) <= 2
+
+
+def test_the_pass_cost_is_learnt_from_the_steps() -> None:
+    rng = random.Random(3)
+    cost = PassCost(0.4)
+    for _ in range(200):
+        tokens = rng.choice([1, 1, 1, 4, 6, 9])
+        cost.add(tokens, 0.010 * (1 + 0.12 * tokens) * rng.uniform(0.95, 1.05))
+    assert 0.08 < cost.value < 0.17  # a fast machine: the prior of 0.4 was too cautious
+    for _ in range(200):
+        tokens = rng.choice([1, 1, 4, 9])
+        cost.add(tokens, 0.030 * (1 + 0.9 * tokens))  # the machine got busy
+    assert 0.7 < cost.value < 1.1
+
+
+def test_the_pass_cost_keeps_its_value_while_passes_do_not_vary() -> None:
+    cost = PassCost(0.4)
+    for _ in range(50):
+        cost.add(8, 0.05)
+    assert cost.value == pytest.approx(0.4)
+    cost.add(0, 0.05)
+    cost.add(3, -1.0)  # nonsense is ignored
+    assert cost.value == pytest.approx(0.4)
+    flat = PassCost(0.4)
+    for tokens in [1, 9] * 20:
+        flat.add(tokens, 0.02)  # more tokens were not slower (a GPU)
+    assert flat.value < 0.03
