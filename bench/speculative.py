@@ -139,6 +139,12 @@ def ratio(a: Side, b: Side, workload: str) -> float:
                              zip(a.runs[workload], b.runs[workload], strict=True))
 
 
+def ratio_range(a: Side, b: Side, workload: str) -> str:
+    ratios = [x.tokens_per_s / y.tokens_per_s
+              for x, y in zip(a.runs[workload], b.runs[workload], strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str]) -> None:
     by_name = {side.name: side for side in sides}
     spec, plain, server, server_spec = (by_name[name] for name in SIDES)
@@ -149,7 +155,8 @@ def print_level(level: int, sides: list[Side], idle_share: float, workloads: lis
         target = TARGETS.get((workload, level), CHAT_TARGET if workload == "chat" else None)
         verdict = "" if target is None else ("ok" if over_plain >= target else "BELOW")
         print(f"{workload:>9} {level:>2}  " + "  ".join(f"{s:>8.1f}" for s in speeds) +
-              f"  {over_plain:>5.2f} {verdict:<5}  {ratio(spec, server, workload):>5.2f}  "
+              f"  {over_plain:>5.2f} {verdict:<5} ({ratio_range(spec, plain, workload)})  "
+              f"{ratio(spec, server, workload):>5.2f}  "
               f"{ratio(spec, server_spec, workload):>5.2f}  "
               f"{ratio(server_spec, server, workload):>5.2f}", flush=True)
     print(f"{'':>12}  idle sides used at most {idle_share:.1%} of a core while another ran",
@@ -169,7 +176,7 @@ def main() -> None:
           f"sequence, {args.tokens} tokens per request, greedy, prompts cached, medians of "
           f"{args.rounds} ABBA rounds\n")
     print(f"{'workload':>9} {'N':>2}  {'eng+spec':>8}  {'engine':>8}  {'server':>8}  "
-          f"{'srv+spec':>8}  {'spec/engine':>11}  {'/server':>6} {'/srv+spec':>9} "
+          f"{'srv+spec':>8}  {'spec/engine (range)':>23}  {'/server':>6} {'/srv+spec':>9} "
           f"{'srv+spec/srv':>12}")
     for level in [int(x) for x in args.levels.split(",")]:
         sides, idle_share = asyncio.run(measure_level(level, args, binary, model))

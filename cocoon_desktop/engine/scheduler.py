@@ -159,8 +159,11 @@ class Scheduler:
                 self._sample(seq, pending=seq.next_token, draft=seq.draft)
             elif seq.output_row >= 0:
                 self._sample(seq, pending=None, draft=[])
-        if one_pass and self._speculation is not None:  # decoded and sampled: the step's cost
-            self._speculation.cost.add(self._batch.size, time.perf_counter() - started)
+        if self._speculation is not None:  # decoded and sampled: what the step cost
+            if one_pass:
+                self._speculation.cost.add(self._batch.size, time.perf_counter() - started)
+            else:
+                self._speculation.cost.forget_neighbour()
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:

@@ -20,6 +20,7 @@ from cocoon_desktop.engine.inference import (
     ModelLoadError,
     SamplingParams,
 )
+from cocoon_desktop.engine.llama_native import NativeContext, NativeError
 from cocoon_desktop.engine.prefix_cache import common_prefix_length
 from cocoon_desktop.engine.types import EngineSettings
 from tests.helpers.tiny_gguf import write_tiny_llama
@@ -205,3 +206,25 @@ def test_a_cancel_stops_a_drafting_sequence_within_one_step(make_core: MakeCore)
     assert finished.finish_reason == "cancelled"
     assert finished.completion_tokens == seen[-1]  # nothing after the step that saw the cancel
     assert core.stats.draft_tokens_accepted_total > 0
+
+
+def test_a_sequence_whose_drafts_cannot_be_dropped_ends_with_an_error(
+        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulates llama.cpp refusing to trim a sequence's KV after a rejected draft (it does
+    not on a CPU with a plain model): that request ends with an error, the engine serves on."""
+    core = make_core(speculative=True)
+    prompt = chat_tokens(core, "Write the numbers from 1 to 30, separated by commas.")
+    real_remove = NativeContext.remove_tokens
+
+    def remove_tokens(self: NativeContext, seq_id: int, from_position: int) -> None:
+        if from_position > len(prompt):  # past the prompt: dropping rejected drafts
+            raise NativeError("simulated: llama.cpp could not trim the sequence")
+        real_remove(self, seq_id, from_position)
+
+    monkeypatch.setattr(NativeContext, "remove_tokens", remove_tokens)
+    _, finished = generate(core, prompt, SamplingParams(max_tokens=200, temperature=0))
+    assert finished.finish_reason == "error"
+    assert "rejected drafts" in (finished.error or "")
+    monkeypatch.setattr(NativeContext, "remove_tokens", real_remove)
+    _, done = generate(core, chat_tokens(core, "Say hello."), SamplingParams(max_tokens=5))
+    assert done.finish_reason in ("stop", "length") and done.completion_tokens > 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -155,28 +154,38 @@ def test_one_length_for_the_step_is_chosen_by_expected_tokens_per_cost() -> None
     assert step_draft_length([sure], token_cost=0.3, most=2) <= 2
 
 
-def test_the_pass_cost_is_learnt_from_the_steps() -> None:
+def test_the_pass_cost_is_learnt_from_neighbouring_steps() -> None:
     rng = random.Random(3)
     cost = PassCost(0.4)
+    weights_s = 0.010
     for _ in range(200):
+        weights_s *= rng.uniform(0.97, 1.03)  # the machine's load drifts
         tokens = rng.choice([1, 1, 1, 4, 6, 9])
-        cost.add(tokens, 0.010 * (1 + 0.12 * tokens) * rng.uniform(0.95, 1.05))
+        cost.add(tokens, weights_s * (1 + 0.12 * tokens) * rng.uniform(0.97, 1.03))
     assert 0.08 < cost.value < 0.17  # a fast machine: the prior of 0.4 was too cautious
-    for _ in range(200):
+    for _ in range(100):
         tokens = rng.choice([1, 1, 4, 9])
         cost.add(tokens, 0.030 * (1 + 0.9 * tokens))  # the machine got busy
-    assert 0.7 < cost.value < 1.1
+    assert 0.8 < cost.value < 1.0
 
 
-def test_the_pass_cost_keeps_its_value_while_passes_do_not_vary() -> None:
+def test_the_pass_cost_returns_to_its_prior_while_nothing_is_learnt() -> None:
     cost = PassCost(0.4)
-    for _ in range(50):
-        cost.add(8, 0.05)
-    assert cost.value == pytest.approx(0.4)
+    for tokens in [1, 9] * 10:
+        cost.add(tokens, 0.02 * (1 + 1.2 * tokens))
+    assert cost.value > 1.0
+    for _ in range(300):
+        cost.add(8, 0.05)  # no drafts: every pass alike
+    assert 0.4 < cost.value < 0.5  # back near the prior: drafts get tried again
     cost.add(0, 0.05)
     cost.add(3, -1.0)  # nonsense is ignored
-    assert cost.value == pytest.approx(0.4)
+    cost.forget_neighbour()
+    cost.add(1, 0.05)  # no neighbour: nothing learnt from it
+    assert 0.4 < cost.value < 0.5
+
+
+def test_a_pass_that_does_not_grow_with_its_tokens_costs_nearly_nothing() -> None:
     flat = PassCost(0.4)
     for tokens in [1, 9] * 20:
         flat.add(tokens, 0.02)  # more tokens were not slower (a GPU)
-    assert flat.value < 0.03
+    assert flat.value == 0.01
