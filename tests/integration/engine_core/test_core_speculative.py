@@ -21,6 +21,7 @@ from cocoon_desktop.engine.inference import (
     SamplingParams,
 )
 from cocoon_desktop.engine.llama_native import NativeContext, NativeError
+from cocoon_desktop.engine.pass_cost import PassCost
 from cocoon_desktop.engine.prefix_cache import common_prefix_length
 from cocoon_desktop.engine.types import EngineSettings
 from tests.helpers.tiny_gguf import write_tiny_llama
@@ -43,6 +44,14 @@ REPEATING = [
 ]
 GREEDY = SamplingParams(max_tokens=60, temperature=0)
 Texts = list[tuple[str, int, str]]
+
+
+@pytest.fixture(autouse=True)
+def fixed_pass_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """How much to draft depends on acceptance and on the measured cost of a token in a pass,
+    which follows this machine's load; keeping the cost at its prior makes what is drafted
+    (and so what these tests check) the same on a quiet or a busy machine."""
+    monkeypatch.setattr(PassCost, "add", lambda self, tokens, seconds: None)
 
 
 def _texts(core: InferenceCore, params: SamplingParams, prompts: list[str] = REPEATING
@@ -142,7 +151,8 @@ def test_a_draft_model_of_the_same_family_gives_the_same_text(
     assert _texts(drafted, GREEDY, REPEATING[:2]) == plain_greedy[0][:2]
     stats = drafted.stats
     assert stats.draft_tokens_total > 15
-    assert stats.draft_tokens_accepted_total / stats.draft_tokens_total > 0.9  # itself, greedy
+    # itself, greedy: every draft is kept but those past the end of an answer
+    assert stats.draft_tokens_accepted_total / stats.draft_tokens_total > 0.75
 
 
 def test_a_draft_model_with_another_vocabulary_is_refused(make_core: MakeCore,
