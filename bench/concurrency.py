@@ -11,7 +11,9 @@ load. Rounds alternate the two servers in ABBA order and the medians are printed
 being the median of the paired rounds' ratios (robust to a shared machine's load drifts).
 The engine runs as the app runs it (its own process, started by `EngineSupervisor`) and is
 reached through its HTTP API; `--in-process` calls `InferenceCore` directly instead, to show what
-the HTTP layer costs.
+the HTTP layer costs. Speculative decoding is off (llama-server runs without it: like for like;
+bench/speculative.py compares it); `--speculative` turns it on. Both servers stay loaded for a
+level's rounds; the idle one sleeps while the other runs.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
     engine_runs: list[RunResult] = []
     server_runs: list[RunResult] = []
     async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
-                           in_process=args.in_process) as engine:
+                           in_process=args.in_process, speculative=args.speculative) as engine:
         await burst_engine(engine, 1, 8)  # warm-up
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
                                          context_tokens=context, threads=THREADS)
@@ -197,10 +199,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--in-process", action="store_true",
                         help="call InferenceCore directly instead of the engine's HTTP API")
+    parser.add_argument("--speculative", action="store_true",
+                        help="the engine drafts tokens (off by default: like for like)")
     args = parser.parse_args()
     binary, model = ensure_llama_server(), model_path()
     print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
-          f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds\n")
+          f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds, "
+          f"engine speculative decoding {'on' if args.speculative else 'off'}\n")
     print(f"{'N':>2}  {'engine tok/s':>12}  {'llama-server':>12}  {'ratio':>5}  "
           f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  via")
     for level in [int(x) for x in args.levels.split(",")]:

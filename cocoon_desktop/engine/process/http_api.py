@@ -204,7 +204,7 @@ async def _write_stream(request: web.Request, api: ApiRequest, gen: Generation,
             response = await _open_stream(request, formatter)
         if not isinstance(event, GenerationFinished):
             if event.text:
-                await response.write(sse_event(formatter.text_chunk(event.text)))
+                await response.write(formatter.text_event(event.text))
             continue
         if event.finish_reason == "error":
             await response.write(sse_event(_generation_error(event).body()))
