@@ -101,12 +101,20 @@ class InferenceCore:
 
     `on_load_progress` gets the fraction of the weights loaded (0.0 to 1.0, per tensor, on the
     constructing thread); returning False stops the load: the constructor then raises
-    `LoadCancelled` and nothing stays allocated."""
+    `LoadCancelled` and nothing stays allocated.
+
+    Events reach each request's `on_event` at once, on the decode thread. `flush_events`, if
+    given, is called on that thread when they should be acted on: right before each
+    `llama_decode`, and before the thread waits for work. A consumer that queues events and
+    wakes another thread there lets that thread run while the decode has released the GIL,
+    instead of taking the GIL from the decode thread's own Python between two decodes."""
 
     def __init__(self, settings: EngineSettings, *,
-                 on_load_progress: LoadProgress | None = None) -> None:
+                 on_load_progress: LoadProgress | None = None,
+                 flush_events: Callable[[], None] | None = None) -> None:
         _check_settings(settings)
         self._settings = settings
+        self._flush_events = flush_events or _nothing
         self._model, self._context = _load(settings, on_load_progress)
         speculation: Speculation | None = None
         try:
@@ -139,7 +147,8 @@ class InferenceCore:
         self._closing = False
         self._scheduler = Scheduler(self._model, self._context, capacity=self._info.capacity,
                                     engine_seed=settings.seed, on_released=self._release,
-                                    speculation=speculation)
+                                    speculation=speculation,
+                                    before_decode=self._flush_events)
         self._thread = threading.Thread(target=self._run, name="inference-decode", daemon=True)
         self._thread.start()
 
@@ -244,6 +253,8 @@ class InferenceCore:
                         break
                     admissions, self._pending = self._pending, []
                 self._advance(admissions)
+                if not scheduler.active:  # (with sequences active, the next decode flushes)
+                    self._flush_events()
         finally:
             with self._lock:
                 self._closing = True  # also if the loop died: never accept work nobody runs
@@ -252,6 +263,7 @@ class InferenceCore:
                 admission.cancel.set("error", STOPPING)
                 scheduler.admit(admission)
             scheduler.finish_all("error", STOPPING)
+            self._flush_events()
             with self._model_lock:
                 scheduler.close()
                 self._context.close()
@@ -275,6 +287,10 @@ class InferenceCore:
             log.exception("the decode step failed; its requests end with an error")
             scheduler.finish_all("error", "The engine hit an internal error and stopped this "
                                  "request; it keeps serving. Retry the request.")
+
+
+def _nothing() -> None:
+    pass
 
 
 def _check_settings(settings: EngineSettings) -> None:

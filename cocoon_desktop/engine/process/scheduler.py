@@ -52,8 +52,12 @@ class Scheduler:
 
     def __init__(self, model: NativeModel, context: NativeContext, *, capacity: int,
                  engine_seed: int, on_released: Callable[[], None],
-                 speculation: Speculation | None = None) -> None:
+                 speculation: Speculation | None = None,
+                 before_decode: Callable[[], None] = lambda: None) -> None:
+        """`before_decode` runs right before each `llama_decode` (see `InferenceCore`'s
+        `flush_events`)."""
         self._model = model
+        self._before_decode = before_decode
         self._context = context
         self._engine_seed = engine_seed
         self._on_released = on_released
@@ -146,6 +150,7 @@ class Scheduler:
     def step(self) -> None:
         """Decode one batch for every active sequence and sample their next tokens."""
         members = self._fill_batch()
+        self._before_decode()
         if not members:
             return
         self._counts["steps"] += 1

@@ -94,10 +94,16 @@ class Generation:
         self.completion_tokens = 0
         self.started_at = time.monotonic()
         self._events: asyncio.Queue[GenerationEvent | ApiError] = asyncio.Queue()
+        # Set by a streaming handler: writes a text delta straight to its client (True) or
+        # declines (False), and the delta queues for the handler like any other event.
+        self.write_text: Callable[[str], bool] | None = None
 
     def deliver(self, event: GenerationEvent | ApiError) -> None:
         if isinstance(event, GenerationFinished | ApiError):
             self.finished = True
+        elif (self.write_text is not None and self._events.empty()
+              and self.write_text(event.text)):
+            return  # (a delta queued before it is still the handler's: order is kept)
         self._events.put_nowait(event)
 
     def __aiter__(self) -> AsyncIterator[GenerationEvent]:
@@ -163,7 +169,8 @@ class EngineService:
 
         if self._load_watch.cancelled:
             raise LoadCancelled("Loading the model was cancelled before it began.")
-        return InferenceCore(self.settings, on_load_progress=self._load_watch)
+        return InferenceCore(self.settings, on_load_progress=self._load_watch,
+                             flush_events=self._wake_loop)
 
     def _progress_reporter(self, listener: Callable[[float], None] | None
                            ) -> Callable[[float], None]:
@@ -265,18 +272,23 @@ class EngineService:
     def _sink(self, gen: Generation) -> Callable[[GenerationEvent], None]:
         """The core's callback for `gen`: runs on the decode thread, must be quick and not raise.
 
-        Events of every generation share one mailbox, and the loop is woken only when no drain
-        is pending: one wake-up per decode step however many sequences it advanced."""
+        Events of every generation share one mailbox; the core wakes the loop for them once
+        per decode step (`_wake_loop`), however many sequences the step advanced."""
         mailbox = self._mailbox
 
         def on_event(event: GenerationEvent) -> None:
             mailbox.append((gen, event))
-            if not self._drain_scheduled:
-                self._drain_scheduled = True
-                with suppress(RuntimeError):  # the loop is closed: the process is exiting
-                    self._loop.call_soon_threadsafe(self._drain_mailbox)
 
         return on_event
+
+    def _wake_loop(self) -> None:
+        """The core's `flush_events` (decode thread): schedule a drain unless one is pending.
+        Called right before a decode, so the loop's work runs while the decode has released
+        the GIL."""
+        if self._mailbox and not self._drain_scheduled:
+            self._drain_scheduled = True
+            with suppress(RuntimeError):  # the loop is closed: the process is exiting
+                self._loop.call_soon_threadsafe(self._drain_mailbox)
 
     def _drain_mailbox(self) -> None:
         self._drain_scheduled = False  # before draining: an event added meanwhile is drained
