@@ -13,7 +13,9 @@ The engine runs as the app runs it (its own process, started by `EngineSuperviso
 reached through its HTTP API; `--in-process` calls `InferenceCore` directly instead, to show what
 the HTTP layer costs. Speculative decoding is off (llama-server runs without it: like for like;
 bench/speculative.py compares it); `--speculative` turns it on. Both servers stay loaded for a
-level's rounds; the idle one sleeps while the other runs.
+level's rounds; the idle one sleeps while the other runs. "loop us/tok" is the CPU time of the
+engine process's main thread (its event loop: HTTP, JSON, wake-ups) per completion token, which
+a shared machine's load barely moves, unlike tokens/s.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class LevelResult:
     engine: list[RunResult]
     server: list[RunResult]
     kind: str
+    loop_cpu_s: float | None  # the engine's main thread over all its rounds (HTTP only)
 
     @staticmethod
     def _median(runs: list[RunResult], value: Callable[[RunResult], float]) -> float:
@@ -145,9 +148,21 @@ class LevelResult:
         return self._median(self.server, value)
 
     @property
+    def loop_us_per_token(self) -> float | None:
+        if self.loop_cpu_s is None:
+            return None
+        return self.loop_cpu_s / sum(run.completion_tokens for run in self.engine) * 1e6
+
+    @property
     def ratio(self) -> float:
         return statistics.median(e.tokens_per_s / s.tokens_per_s
                                  for e, s in zip(self.engine, self.server, strict=True))
+
+
+def main_thread_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid`'s main thread so far."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure_level(level: int, args: argparse.Namespace, binary: Path, model: Path
@@ -157,9 +172,18 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
     context = CONTEXT_PER_SEQUENCE * level
     engine_runs: list[RunResult] = []
     server_runs: list[RunResult] = []
+    loop_cpu_s = 0.0
     async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
                            in_process=args.in_process, speculative=args.speculative) as engine:
         await burst_engine(engine, 1, 8)  # warm-up
+
+        async def engine_round() -> RunResult:
+            nonlocal loop_cpu_s
+            before = main_thread_cpu_s(engine.pid) if engine.pid else 0.0
+            run = await burst_engine(engine, level, args.tokens)
+            loop_cpu_s += main_thread_cpu_s(engine.pid) - before if engine.pid else 0.0
+            return run
+
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
                                          context_tokens=context, threads=THREADS)
         try:
@@ -167,13 +191,14 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
             for round_index in range(args.rounds):
                 if round_index % 2:
                     server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
-                    engine_runs.append(await burst_engine(engine, level, args.tokens))
+                    engine_runs.append(await engine_round())
                 else:
-                    engine_runs.append(await burst_engine(engine, level, args.tokens))
+                    engine_runs.append(await engine_round())
                     server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
         finally:
             server.close()
-        return LevelResult(engine_runs, server_runs, engine.kind)
+        return LevelResult(engine_runs, server_runs, engine.kind,
+                           loop_cpu_s if engine.pid else None)
 
 
 def print_level(level: int, result: LevelResult) -> None:
@@ -186,10 +211,11 @@ def print_level(level: int, result: LevelResult) -> None:
     def ttft_max(r: RunResult) -> float:
         return r.ttft_max_ms
 
+    loop = "-" if result.loop_us_per_token is None else f"{result.loop_us_per_token:.0f}"
     print(f"{level:>2}  {result.engine_median(tok):>12.1f}  {result.server_median(tok):>12.1f}  "
           f"{result.ratio:>5.2f}  {result.engine_median(ttft):>11.0f}/"
           f"{result.engine_median(ttft_max):<11.0f}  {result.server_median(ttft):>11.0f}/"
-          f"{result.server_median(ttft_max):<11.0f}  {result.kind}", flush=True)
+          f"{result.server_median(ttft_max):<11.0f}  {loop:>11}  {result.kind}", flush=True)
 
 
 def main() -> None:
