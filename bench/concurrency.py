@@ -11,7 +11,12 @@ load. Rounds alternate the two servers in ABBA order and the medians are printed
 being the median of the paired rounds' ratios (robust to a shared machine's load drifts).
 The engine runs as the app runs it (its own process, started by `EngineSupervisor`) and is
 reached through its HTTP API; `--in-process` calls `InferenceCore` directly instead, to show what
-the HTTP layer costs.
+the HTTP layer costs. Speculative decoding is off (llama-server runs without it: like for like;
+bench/speculative.py compares it); `--speculative` turns it on. Both servers stay loaded for a
+level's rounds; the idle one sleeps while the other runs. "loop us/tok" is the CPU time of the
+engine process's main thread (its event loop: HTTP, JSON, wake-ups) per completion token, which
+a shared machine's load moves far less than tokens/s (compare two codes in the same minutes;
+counted in 100 Hz ticks: 4 rounds of 96 tokens resolve about 26 us, more rounds finer).
 """
 
 from __future__ import annotations
@@ -131,6 +136,7 @@ class LevelResult:
     engine: list[RunResult]
     server: list[RunResult]
     kind: str
+    loop_cpu_s: float | None  # the engine's main thread over all its rounds (HTTP only)
 
     @staticmethod
     def _median(runs: list[RunResult], value: Callable[[RunResult], float]) -> float:
@@ -143,9 +149,21 @@ class LevelResult:
         return self._median(self.server, value)
 
     @property
+    def loop_us_per_token(self) -> float | None:
+        if self.loop_cpu_s is None:
+            return None
+        return self.loop_cpu_s / sum(run.completion_tokens for run in self.engine) * 1e6
+
+    @property
     def ratio(self) -> float:
         return statistics.median(e.tokens_per_s / s.tokens_per_s
                                  for e, s in zip(self.engine, self.server, strict=True))
+
+
+def main_thread_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid`'s main thread so far."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure_level(level: int, args: argparse.Namespace, binary: Path, model: Path
@@ -155,9 +173,18 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
     context = CONTEXT_PER_SEQUENCE * level
     engine_runs: list[RunResult] = []
     server_runs: list[RunResult] = []
+    loop_cpu_s = 0.0
     async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
-                           in_process=args.in_process) as engine:
+                           in_process=args.in_process, speculative=args.speculative) as engine:
         await burst_engine(engine, 1, 8)  # warm-up
+
+        async def engine_round() -> RunResult:
+            nonlocal loop_cpu_s
+            before = main_thread_cpu_s(engine.pid) if engine.pid else 0.0
+            run = await burst_engine(engine, level, args.tokens)
+            loop_cpu_s += main_thread_cpu_s(engine.pid) - before if engine.pid else 0.0
+            return run
+
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
                                          context_tokens=context, threads=THREADS)
         try:
@@ -165,13 +192,14 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
             for round_index in range(args.rounds):
                 if round_index % 2:
                     server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
-                    engine_runs.append(await burst_engine(engine, level, args.tokens))
+                    engine_runs.append(await engine_round())
                 else:
-                    engine_runs.append(await burst_engine(engine, level, args.tokens))
+                    engine_runs.append(await engine_round())
                     server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
         finally:
             server.close()
-        return LevelResult(engine_runs, server_runs, engine.kind)
+        return LevelResult(engine_runs, server_runs, engine.kind,
+                           loop_cpu_s if engine.pid else None)
 
 
 def print_level(level: int, result: LevelResult) -> None:
@@ -184,10 +212,11 @@ def print_level(level: int, result: LevelResult) -> None:
     def ttft_max(r: RunResult) -> float:
         return r.ttft_max_ms
 
+    loop = "-" if result.loop_us_per_token is None else f"{result.loop_us_per_token:.0f}"
     print(f"{level:>2}  {result.engine_median(tok):>12.1f}  {result.server_median(tok):>12.1f}  "
           f"{result.ratio:>5.2f}  {result.engine_median(ttft):>11.0f}/"
           f"{result.engine_median(ttft_max):<11.0f}  {result.server_median(ttft):>11.0f}/"
-          f"{result.server_median(ttft_max):<11.0f}  {result.kind}", flush=True)
+          f"{result.server_median(ttft_max):<11.0f}  {loop:>11}  {result.kind}", flush=True)
 
 
 def main() -> None:
@@ -197,10 +226,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--in-process", action="store_true",
                         help="call InferenceCore directly instead of the engine's HTTP API")
+    parser.add_argument("--speculative", action="store_true",
+                        help="the engine drafts tokens (off by default: like for like)")
     args = parser.parse_args()
     binary, model = ensure_llama_server(), model_path()
     print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
-          f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds\n")
+          f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds, "
+          f"engine speculative decoding {'on' if args.speculative else 'off'}\n")
     print(f"{'N':>2}  {'engine tok/s':>12}  {'llama-server':>12}  {'ratio':>5}  "
           f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  via")
     for level in [int(x) for x in args.levels.split(",")]:

@@ -9,8 +9,12 @@ threads, context and GPU layers, and the same prompts, greedy, streamed:
 - engine: the engine process as the app runs it (started by `EngineSupervisor`, sandboxed, one
   sequence), reached through `POST /v1/completions` with `stream: true` over loopback HTTP.
 Decode speed = (chunks - 1) / (last chunk - first chunk), time to first token = request sent to
-first text chunk, measured the same way on both sides. Rounds alternate the two sides, each round
-with a new prompt prefix (so neither reuses a cached prompt); the best round of each side is kept.
+first text chunk, measured the same way on both sides. Each side runs ALONE: it is loaded,
+warmed up, timed on one request and freed before the next side starts, so nothing else of ours
+(no idle engine process, no second model in this process) competes with it. Rounds run the
+sides in ABBA order, each round with a new prompt prefix; the figures are medians over the
+rounds, the ratios medians of the per-round ratios. Speculative decoding is off unless
+`--speculative` (it would turn this "count on" prompt into drafts: not like for like).
 Targets (issue 2): engine decode >= 0.95 x in-process, added time to first token <= 20 ms.
 The machine may be shared: the figures are as noisy as it is busy.
 """
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import statistics
 import sys
 import threading
 import time
@@ -139,9 +144,16 @@ async def _texts(chunks: AsyncIterator[dict]) -> AsyncIterator[str]:
             yield chunk["choices"][0]["text"]
 
 
-def best(samples: list[Sample]) -> tuple[float, float]:
-    """(decode tokens/s, first token ms), each the best round's: the least disturbed by others."""
-    return (max(s.decode_tokens_per_s for s in samples), min(s.ttft_s for s in samples) * 1000)
+def median_of(samples: list[Sample]) -> tuple[float, float]:
+    """(decode tokens/s, first token ms), each the median over the rounds."""
+    return (statistics.median(s.decode_tokens_per_s for s in samples),
+            statistics.median(s.ttft_s for s in samples) * 1000)
+
+
+def paired(results: dict[str, list[Sample]], side: str, base: str) -> float:
+    """Median over the rounds of side's decode speed over base's in the same round."""
+    return statistics.median(a.decode_tokens_per_s / b.decode_tokens_per_s
+                             for a, b in zip(results[side], results[base], strict=True))
 
 
 async def http_round_trip_ms(client: EngineClient, times: int = 20) -> float:
@@ -156,61 +168,86 @@ async def http_round_trip_ms(client: EngineClient, times: int = 20) -> float:
 
 def report(args: argparse.Namespace, results: dict[str, list[Sample]], round_trip_ms: float
            ) -> None:
-    base_tps, base_ttft = best(results["baseline"])
-    core_tps, core_ttft = best(results["core"])
-    eng_tps, eng_ttft = best(results["engine"])
-    ratio, added = eng_tps / base_tps, eng_ttft - base_ttft
     print(f"model {args.model.name}, {args.threads} threads, {args.gpu_layers} GPU layers, "
-          f"{args.tokens} tokens, best of {args.rounds} rounds")
-    print(f"{'':28}{'decode tok/s':>14}{'first token ms':>16}")
-    print(f"{'llama-cpp-python Llama (in)':28}{base_tps:14.1f}{base_ttft:16.1f}")
-    print(f"{'InferenceCore (in)':28}{core_tps:14.1f}{core_ttft:16.1f}")
-    print(f"{'engine process over HTTP':28}{eng_tps:14.1f}{eng_ttft:16.1f}")
-    print(f"HTTP + process layer alone: engine/core {eng_tps / core_tps:.3f}, "
-          f"{eng_ttft - core_ttft:+.1f} ms to the first token; loopback HTTP round trip "
-          f"{round_trip_ms:.2f} ms")
+          f"{args.tokens} tokens, speculative decoding {'on' if args.speculative else 'off'}, "
+          f"medians of {args.rounds} rounds (each side alone, ABBA order)")
+    print(f"{'':28}{'decode tok/s':>14}{'range':>16}{'first token ms':>16}")
+    for name, label in (("baseline", "llama-cpp-python Llama (in)"),
+                        ("core", "InferenceCore (in)"), ("engine", "engine process over HTTP")):
+        tps, ttft = median_of(results[name])
+        low = min(s.decode_tokens_per_s for s in results[name])
+        high = max(s.decode_tokens_per_s for s in results[name])
+        print(f"{label:28}{tps:14.1f}{f'{low:.1f}-{high:.1f}':>16}{ttft:16.1f}")
+    print("beside each side: nothing else of ours. The in-process sides ran in this process "
+          "with no engine process alive; the engine process ran with only this process's "
+          "HTTP client beside it (idle between its requests).")
+    ratio = paired(results, "engine", "baseline")
+    added = median_of(results["engine"])[1] - median_of(results["baseline"])[1]
+    print(f"HTTP + process layer alone: engine/core {paired(results, 'engine', 'core'):.3f}; "
+          f"loopback HTTP round trip {round_trip_ms:.2f} ms")
     verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
-    print(f"throughput ratio engine/in-process: {ratio:.3f} (target >= {TARGET_RATIO}: "
-          f"{verdict})")
+    print(f"throughput ratio engine/in-process (median of paired rounds): {ratio:.3f} "
+          f"(target >= {TARGET_RATIO}: {verdict})")
     verdict = "ok" if added <= TARGET_ADDED_TTFT_MS else "ABOVE TARGET"
     print(f"added time to first token: {added:+.1f} ms (target <= {TARGET_ADDED_TTFT_MS:.0f} ms:"
           f" {verdict})")
 
 
+async def run_engine_alone(args: argparse.Namespace, settings: EngineSettings, prompt: str,
+                           times: list[float]) -> Sample:
+    """Start the engine process, warm it up, time one request, stop it."""
+    supervisor = EngineSupervisor(settings, sandbox_mode=args.sandbox)
+    await supervisor.start()
+    try:
+        endpoint = await supervisor.wait_ready(600)
+        stats = supervisor.status.stats
+        if args.gpu_layers != 0 and (stats is None or stats.gpu_layers_offloaded == 0):
+            raise SystemExit("GPU layers were asked for but the engine put none on the GPU")
+        async with EngineClient(endpoint) as client:
+            await engine_run(client, PROMPT.format(round="warm-up"), 8)
+            if not times:  # the first start: say how the engine runs
+                if stats is not None:
+                    print(f"engine: sandbox {stats.sandbox.kind}, GPU offload supported "
+                          f"{stats.supports_gpu_offload}, layers on GPU "
+                          f"{stats.gpu_layers_offloaded}")
+                for warning in supervisor.status.warnings:
+                    print(f"WARNING: {warning}")
+                times.append(await http_round_trip_ms(client))
+            return await engine_run(client, prompt, args.tokens)
+    finally:
+        await supervisor.stop(drain_timeout_s=0)
+
+
+def run_in_process_alone(kind: str, args: argparse.Namespace, settings: EngineSettings,
+                         prompt: str) -> Sample:
+    """Load `kind` in this process, warm it up, time one request, free it."""
+    runner: InProcess | CoreInProcess = (InProcess(args) if kind == "baseline"
+                                         else CoreInProcess(settings))
+    try:
+        runner.run(PROMPT.format(round="warm-up"), 8)
+        return runner.run(prompt, args.tokens)
+    finally:
+        runner.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     settings = EngineSettings(model_path=args.model, model_name="bench@bench:bench",
                               context_tokens=args.context, parallel_sequences=1,
-                              threads=args.threads, gpu_layers=args.gpu_layers)
-    supervisor = EngineSupervisor(settings, sandbox_mode=args.sandbox)
-    await supervisor.start()
-    endpoint = await supervisor.wait_ready(600)
-    stats = supervisor.status.stats
-    if stats is not None:
-        print(f"engine: sandbox {stats.sandbox.kind}, GPU offload supported "
-              f"{stats.supports_gpu_offload}, layers on GPU {stats.gpu_layers_offloaded}")
-    for warning in supervisor.status.warnings:
-        print(f"WARNING: {warning}")
-    if args.gpu_layers != 0 and (stats is None or stats.gpu_layers_offloaded == 0):
-        await supervisor.stop(drain_timeout_s=0)
-        raise SystemExit("GPU layers were asked for but the engine put none on the GPU")
-    in_process = {"baseline": InProcess(args), "core": CoreInProcess(settings)}
+                              threads=args.threads, gpu_layers=args.gpu_layers,
+                              speculative=args.speculative)
     results: dict[str, list[Sample]] = {"baseline": [], "core": [], "engine": []}
-    try:
-        async with EngineClient(endpoint) as client:
-            await engine_run(client, PROMPT.format(round="warm-up"), 8)
-            for runner in in_process.values():
-                runner.run(PROMPT.format(round="warm-up"), 8)
-            round_trip_ms = await http_round_trip_ms(client)
-            for index in range(args.rounds):
-                prompt = PROMPT.format(round=index + 1)
-                for name, runner in in_process.items():
-                    results[name].append(runner.run(prompt, args.tokens))
-                results["engine"].append(await engine_run(client, prompt, args.tokens))
-    finally:
-        for runner in in_process.values():
-            runner.close()
-        await supervisor.stop(drain_timeout_s=0)
-    report(args, results, round_trip_ms)
+    round_trip: list[float] = []
+    sides = list(results)
+    for index in range(args.rounds):
+        prompt = PROMPT.format(round=index + 1)
+        for side in sides if index % 2 == 0 else sides[::-1]:
+            if side == "engine":
+                measured = await run_engine_alone(args, settings, prompt, round_trip)
+            else:
+                measured = await asyncio.to_thread(run_in_process_alone, side, args, settings,
+                                                  prompt)
+            results[side].append(measured)
+    report(args, results, round_trip[0])
 
 
 def parse_args() -> argparse.Namespace:
@@ -222,6 +259,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gpu-layers", type=int, default=0, help="-1 offloads every layer")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "unshare", "none"])
+    parser.add_argument("--speculative", action="store_true",
+                        help="turn the engine's speculative decoding on (off: like for like)")
     args = parser.parse_args()
     args.model = (args.model or bundled_model()).resolve()
     return args

@@ -32,6 +32,7 @@ class EngineTarget:
     base_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     core: InferenceCore | None = None
+    pid: int | None = None  # the engine process (HTTP)
 
     def run_in_process(self, texts: list[str], tokens: int) -> tuple[int, float, list[float]]:
         """N requests at once straight on the core: (completion tokens, wall s, TTFTs)."""
@@ -64,10 +65,13 @@ class EngineTarget:
 
 @asynccontextmanager
 async def open_engine(model: Path, *, parallel: int, context_tokens: int, threads: int,
-                      in_process: bool) -> AsyncIterator[EngineTarget]:
+                      in_process: bool, speculative: bool = False
+                      ) -> AsyncIterator[EngineTarget]:
+    """The engine as the app runs it (speculative decoding off unless asked for: the
+    benchmarks compare it with llama-server doing the same work)."""
     settings = EngineSettings(model_path=model, model_name=MODEL_NAME,
                               context_tokens=context_tokens, parallel_sequences=parallel,
-                              threads=threads)
+                              threads=threads, speculative=speculative)
     if in_process:
         core = await asyncio.to_thread(InferenceCore, settings)
         try:
@@ -79,6 +83,7 @@ async def open_engine(model: Path, *, parallel: int, context_tokens: int, thread
     await supervisor.start()
     try:
         endpoint = await supervisor.wait_ready(120)
-        yield EngineTarget(kind="http", base_url=endpoint.base_url, headers=endpoint.auth_header)
+        yield EngineTarget(kind="http", base_url=endpoint.base_url, headers=endpoint.auth_header,
+                           pid=supervisor.status.pid)
     finally:
         await supervisor.stop()

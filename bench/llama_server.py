@@ -79,14 +79,14 @@ class LlamaServer:
     """A running `llama-server --parallel N` on loopback."""
 
     def __init__(self, binary: Path, model: Path, *, parallel: int, context_tokens: int,
-                 threads: int) -> None:
+                 threads: int, extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log = (CACHE / "llama-server.log").open("w")
         self._process = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port),
              "-t", str(threads), "-c", str(context_tokens), "--parallel", str(parallel),
-             "--no-webui"],
+             "--no-webui", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
@@ -102,6 +102,10 @@ class LlamaServer:
             except OSError:
                 time.sleep(0.2)
         raise SystemExit("llama-server did not become ready in 120 s")
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def close(self) -> None:
         self._process.terminate()

@@ -80,6 +80,8 @@ class AppSettings:
     model_path: str = ""  # empty = the bundled default model
     gpu_layers: int = -1  # -1 = as many as fit
     context_tokens: int = 4096
+    speculative_decoding: bool = True  # draft tokens from the prompt (or the draft model)
+    draft_model_path: str = ""  # a small model of the same family; empty = drafts by lookup
     # Protection (GPU health)
     pause_temperature_c: int = 83
     resume_temperature_c: int = 75
@@ -165,6 +167,8 @@ def _problems(s: AppSettings) -> dict[str, str]:
             )
     if s.model_path and not s.model_path.lower().endswith(".gguf"):
         checks["model_path"] = "must be a .gguf model file (or empty for the bundled model)"
+    if s.draft_model_path and not s.draft_model_path.lower().endswith(".gguf"):
+        checks["draft_model_path"] = "must be a .gguf model file (or empty for none)"
     return {name: why for name, why in checks.items() if why}
 
 

@@ -35,6 +35,8 @@ class LaunchConfig:
     def to_line(self) -> bytes:
         settings = asdict(self.settings)
         settings["model_path"] = str(self.settings.model_path)
+        draft = self.settings.draft_model_path
+        settings["draft_model_path"] = str(draft) if draft is not None else None
         payload = {"token": self.token, "settings": settings, "sandbox": asdict(self.sandbox)}
         return json.dumps(payload).encode() + b"\n"
 
@@ -44,6 +46,8 @@ class LaunchConfig:
             data = json.loads(line)
             settings = dict(data["settings"])
             settings["model_path"] = Path(settings["model_path"])
+            draft = settings.get("draft_model_path")
+            settings["draft_model_path"] = Path(draft) if draft else None
             return cls(token=str(data["token"]), settings=EngineSettings(**settings),
                        sandbox=SandboxStatus(**data["sandbox"]))
         except (ValueError, KeyError, TypeError) as exc:

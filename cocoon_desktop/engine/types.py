@@ -35,6 +35,9 @@ class EngineSettings:
     max_queued_requests: int = 32
     max_completion_tokens: int = 4096  # larger max_tokens is rejected as absurd
     seed: int = -1
+    speculative: bool = True  # draft tokens by prompt lookup (or the draft model) and verify
+    draft_model_path: Path | None = None  # a small model with the same vocabulary drafts
+    draft_tokens_max: int = 8  # most tokens drafted per sequence and step
 
     @property
     def display_name(self) -> str:

@@ -223,7 +223,15 @@ class _Reader:
                 "context_tokens": self.number("model.context_tokens", 256, 1_048_576),
                 "gpu_layers": self.number("model.gpu_layers", -1, 10_000),
                 "threads": self.number("model.threads", 0, 1024),
+                "speculative": self.get("model.speculative"),
+                "draft_model_path": self._draft_path(),
                 "upstream_gateway_port": self.number("engine.upstream_gateway_port", 0, 65535)}
+
+    def _draft_path(self) -> Path | None:
+        path = self.path("model.draft_path")
+        if path is not None and path.suffix.lower() != ".gguf":
+            self.problems.append(f"`model.draft_path`: {path} is not a .gguf model file")
+        return path
 
     def _vm(self) -> dict[str, Any]:
         serve_from = self.choice("engine.serve_from", tuple(s.value for s in ServeFrom))

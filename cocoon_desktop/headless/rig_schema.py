@@ -63,6 +63,11 @@ KEYS: tuple[RigKey, ...] = (
     _k("model", "context_tokens", int, 4096, "context per request, in tokens"),
     _k("model", "gpu_layers", int, -1, "layers on the GPU; -1: as many as fit"),
     _k("model", "threads", int, 0, "CPU threads of the engine; 0: one per physical core"),
+    _k("model", "speculative", bool, True, "speculative decoding: the engine drafts tokens "
+       "from the prompt and the answer so far (or with `draft_path`) and verifies them in one "
+       "step; the text is the same, answers that repeat their prompt come faster"),
+    _k("model", "draft_path", str, "", "a small GGUF model with the same vocabulary (same "
+       "family) that drafts for `model.path`; empty: drafts come from the prompt"),
     _k("engine", "upstream_gateway_port", int, 0, "a loopback-only gateway on 127.0.0.1 at "
        "this port that forwards requests WITHOUT a token to the engine, for upstream's worker "
        "runner (its forward_requests_to; upstream's default is 8000); anything on this machine "

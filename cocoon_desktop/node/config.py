@@ -65,6 +65,8 @@ class NodeConfig:
     context_tokens: int = 4096  # per request
     gpu_layers: int = -1  # -1: as many as fit
     threads: int = 0  # 0: one per physical core
+    speculative: bool = True  # speculative decoding (prompt lookup, or the draft model)
+    draft_model_path: Path | None = None  # a small model of the same family drafts
     upstream_gateway_port: int = 0  # a token-free loopback door for upstream's runner; 0: off
     # Where the engine and the worker run: the sandbox here, or a confidential VM
     serve_from: ServeFrom = ServeFrom.SANDBOX
@@ -169,6 +171,8 @@ def from_app_settings(s: AppSettings, instance: int = 0) -> NodeConfig:
         max_active_requests=s.max_active_requests, serve_from=s.serve_from,
         model_path=Path(s.model_path).expanduser() if s.model_path else None,
         context_tokens=s.context_tokens, gpu_layers=s.gpu_layers,
+        speculative=s.speculative_decoding,
+        draft_model_path=Path(s.draft_model_path).expanduser() if s.draft_model_path else None,
         protection=ProtectionSettings(
             pause_temperature_c=s.pause_temperature_c,
             resume_temperature_c=s.resume_temperature_c,

@@ -83,7 +83,9 @@ def plan_engine(config: NodeConfig, library: ModelLibrary, free_vram_bytes: int 
         model_path=path.resolve(), model_name=name,
         context_tokens=context * sequences, parallel_sequences=sequences,
         threads=max(1, threads),
-        gpu_layers=config.gpu_layers if config.gpu_layers != -1 else plan.gpu_layers)
+        gpu_layers=config.gpu_layers if config.gpu_layers != -1 else plan.gpu_layers,
+        speculative=config.speculative,
+        draft_model_path=config.draft_model_path.resolve() if config.draft_model_path else None)
     return EnginePlan(settings, note)
 
 

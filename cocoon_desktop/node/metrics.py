@@ -60,11 +60,37 @@ def node_metrics(status: NodeStatus) -> str:
              [({}, float(status.engine_state.value == "ready"))])
     t.metric("cocoon_node_engine_load_ratio", "gauge", "Share of the model's weights loaded, "
              "while the engine loads it (absent otherwise).", [({}, status.engine_load_fraction)])
+    _engine_metrics(t, status)
     _gpu_metrics(t, status)
     _earnings_metrics(t, status)
     if status.vm is not None:
         _vm_metrics(t, status.vm)
     return "\n".join(t.lines) + "\n"
+
+
+def _engine_metrics(t: _Text, status: NodeStatus) -> None:
+    """Speculative decoding and prompt reuse, as the engine counts them (absent before the
+    engine's first status answer)."""
+    stats = status.engine.stats
+    if stats is None:
+        return
+    t.metric("cocoon_node_engine_speculation_info", "gauge", "How the engine drafts tokens.",
+             [({"speculation": stats.speculation}, 1)])
+    t.metric("cocoon_node_engine_draft_tokens_total", "counter",
+             "Tokens drafted and verified by speculative decoding.",
+             [({}, stats.draft_tokens_total)])
+    t.metric("cocoon_node_engine_draft_tokens_accepted_total", "counter",
+             "Drafted tokens the model confirmed (each one a decode step saved).",
+             [({}, stats.draft_tokens_accepted_total)])
+    t.metric("cocoon_node_engine_draft_acceptance_ratio", "gauge",
+             "Share of drafted tokens confirmed, since the engine started (absent before the "
+             "first draft).", [({}, stats.draft_acceptance)])
+    t.metric("cocoon_node_engine_cached_prompt_tokens_total", "counter",
+             "Prompt tokens whose KV was reused instead of decoded.",
+             [({}, stats.cached_tokens_total)])
+    t.metric("cocoon_node_engine_shared_prefix_tokens_total", "counter",
+             "Of those, tokens copied from another job's KV (shared prefixes).",
+             [({}, stats.shared_prefix_tokens_total)])
 
 
 def _gpu_metrics(t: _Text, status: NodeStatus) -> None:
@@ -132,13 +158,15 @@ def vm_json(status: NodeStatus) -> dict[str, Any]:
 
 
 def status_json(status: NodeStatus) -> dict[str, Any]:
-    """The status as JSON values. The engine is summed up in four plain fields: its status
-    also holds its endpoint, whose token must never leave the app."""
+    """The status as JSON values. The engine is summed up in four plain fields and its own
+    figures (`engine_stats`): its status also holds its endpoint, whose token must never leave
+    the app."""
     fields = {f.name: getattr(status, f.name) for f in dataclasses.fields(status)
               if f.name != "engine"}
     engine = {"engine_state": status.engine_state, "engine_detail": status.engine_detail,
               "engine_warnings": status.engine_warnings,
-              "engine_load_fraction": status.engine_load_fraction}
+              "engine_load_fraction": status.engine_load_fraction,
+              "engine_stats": status.engine.stats}
     return _plain({name: _plain_dataclass(value) for name, value in {**fields, **engine}.items()})
 
 

@@ -70,7 +70,8 @@ from cocoon_desktop.wallet.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
 ENGINE_FIELDS = ("model_path", "model_name", "context_tokens", "gpu_layers", "threads",
-                 "max_active_requests", "serve_from", "vm_mode", "vm_memory_mib", "vm_cpus")
+                 "max_active_requests", "speculative", "draft_model_path", "serve_from",
+                 "vm_mode", "vm_memory_mib", "vm_cpus")
 WORKER_FIELDS = ("network", "root_config_file", "root_contract_address", "ton_config_file",
                  "proxies", "attestation", "owner_address", "stats_port", "stats_listen",
                  "stats_token_file")

@@ -149,6 +149,12 @@ class VmHost:
     async def _prepare(self, settings: EngineSettings, network: GuestNetwork | None,
                        progress: Progress) -> VirtualMachine:
         config = self._config()
+        if settings.draft_model_path is not None:
+            raise EngineStartError(
+                f"The draft model {settings.draft_model_path.name} cannot be used in the "
+                "confidential VM: only the served model gets a verified disk the guest can "
+                "read. Clear the draft model (Settings, or `model.draft_path` in the rig file; "
+                "drafts then come from the prompt) or serve from this computer's sandbox.")
         progress("checking the VM image (built once, then cached).")
         image = await self._image()
         progress("finding how this host can run the VM.")
@@ -245,7 +251,7 @@ class VmHost:
 def _engine_section(settings: EngineSettings, config: NodeConfig) -> EngineSection:
     return EngineSection(context_tokens=settings.context_tokens,
                          parallel_sequences=settings.parallel_sequences, threads=config.vm_cpus,
-                         gpu_layers=settings.gpu_layers,
+                         gpu_layers=settings.gpu_layers, speculative=settings.speculative,
                          max_queued_requests=settings.max_queued_requests,
                          max_completion_tokens=settings.max_completion_tokens)
 

@@ -74,7 +74,7 @@ def panel_rows(status: NodeStatus) -> dict[str, str]:
     engine = status.engine
     stats = engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
     idle = ENGINE_IDLE.get(engine.state, "Engine stopped")
-    rows = {"Model": "—", "GPU offload": "—", "Throughput": idle,
+    rows = {"Model": "—", "GPU offload": "—", "Throughput": idle, "Speculation": "—",
             "Engine load": idle, "Network jobs": "Not serving",
             "Capacity": status.engine_capacity_note or "—",
             "Isolation": engine.sandbox.detail if engine.sandbox is not None else "—"}
@@ -84,6 +84,7 @@ def panel_rows(status: NodeStatus) -> dict[str, str]:
                                if stats.supports_gpu_offload
                                else "CPU only (this llama.cpp build cannot offload)")
         rows["Throughput"] = throughput_text(stats)
+        rows["Speculation"] = speculation_line(stats)
         rows["Engine load"] = (f"{stats.active_requests} running · {stats.queued_requests} "
                                f"queued (of {stats.capacity} at once)")
     w = status.worker
@@ -112,3 +113,14 @@ def vm_attestation_line(vm: VmView) -> tuple[str, str, str]:
     if vm.measurement:
         details.append(f"Measured configuration: {vm.measurement}")
     return line, level, "\n".join(details)
+
+
+def speculation_line(stats: EngineStats) -> str:
+    """The engine panel's Speculation row: how drafts are made and how many the model kept."""
+    if stats.speculation == "off":
+        return "Off"
+    acceptance = stats.draft_acceptance
+    if acceptance is None:
+        return f"{stats.speculation.capitalize()} · no drafts yet"
+    return (f"{stats.speculation.capitalize()} · {acceptance:.0%} of "
+            f"{stats.draft_tokens_total:,} drafted tokens accepted")

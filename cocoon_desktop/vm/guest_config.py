@@ -49,6 +49,7 @@ class EngineSection:
     gpu_layers: int = 0
     max_queued_requests: int = 16
     max_completion_tokens: int = 1024
+    speculative: bool = True  # prompt-lookup drafts (a draft model never enters the VM)
 
 
 @dataclass(frozen=True)

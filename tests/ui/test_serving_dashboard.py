@@ -53,6 +53,7 @@ def test_serve_earn_protect_and_quit(qtbot: Any, paths: Any, fake_gpu: Any,
     assert "as set (2 network jobs and the chat)" in panel.values["Capacity"].text()
     assert panel.values["Network jobs"].text() == "0 of 2 running · 1 proxy connected"
     assert "(of 3 at once)" in panel.values["Engine load"].text()
+    assert panel.values["Speculation"].text().startswith("Prompt lookup")
     qtbot.waitUntil(lambda: shell.tray.state is TrayState.SERVING, timeout=10_000)
 
     # Two served requests: ledger rows with energy, figures, table, tray.

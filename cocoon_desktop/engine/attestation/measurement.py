@@ -124,11 +124,14 @@ def llama_library_files(lib_dir: Path | None = None) -> tuple[Path, ...]:
 
 
 def settings_for_measurement(settings: EngineSettings) -> dict[str, Any]:
-    """The settings as JSON values, without machine-local paths (they differ per machine)."""
-    return {
+    """The settings as JSON values, without machine-local paths (they differ per machine);
+    whether a draft model drafts is kept (it changes speed, never the answers' distribution)."""
+    values = {
         f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
-        if not isinstance(getattr(settings, f.name), Path)
+        if not f.name.endswith("_path")
     }
+    values["draft_model"] = settings.draft_model_path is not None
+    return values
 
 
 def canonical_json(value: Any) -> str:

@@ -178,8 +178,9 @@ async def launch_engine(settings: EngineSettings, plan: SandboxPlan, *,
         package_root = Path(cocoon_desktop.__file__).resolve().parent.parent
         source = os.environ if env_source is None else env_source
         command = plan.wrap(engine_argv(listener.fileno()),
-                            read_only_paths=runtime_read_only_paths(settings.model_path,
-                                                                    source),
+                            read_only_paths=runtime_read_only_paths(
+                                settings.model_path, source,
+                                draft_model_path=settings.draft_model_path),
                             home=source.get("HOME"))
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

@@ -175,10 +175,11 @@ def prepare_gpu_devices(dev: Path = Path("/dev")) -> None:
                                timeout=PROBE_TIMEOUT_S, check=False)
 
 
-def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = None
-                            ) -> list[Path]:
-    """What the engine reads: the Python installation, the app's code, the model file, and the
-    library folders of `env` (LD_LIBRARY_PATH, CUDA_PATH: a CUDA toolkit outside /usr)."""
+def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = None, *,
+                            draft_model_path: Path | None = None) -> list[Path]:
+    """What the engine reads: the Python installation, the app's code, the model file (and the
+    draft model's), and the library folders of `env` (LD_LIBRARY_PATH, CUDA_PATH: a CUDA
+    toolkit outside /usr)."""
     import cocoon_desktop
 
     env = os.environ if env is None else env
@@ -189,6 +190,8 @@ def runtime_read_only_paths(model_path: Path, env: Mapping[str, str] | None = No
     candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), install_root,
                   Path(cocoon_desktop.__file__).resolve().parent.parent,
                   Path(model_path).resolve()]
+    if draft_model_path is not None:
+        candidates.append(Path(draft_model_path).resolve())
     candidates += [Path(p) for p in sys.path if p and Path(p).is_absolute()]
     libraries = [*env.get("LD_LIBRARY_PATH", "").split(":"), env.get("CUDA_PATH", "")]
     candidates += [Path(p) for p in libraries if p and Path(p).is_absolute()]

@@ -2,8 +2,8 @@
 
 `TokenBatch` owns a `llama_batch` from `llama_batch_init` and fills it in place each step, so a
 step allocates nothing. Each added token names its sequence and position; only tokens whose
-logits are wanted (the last prompt token, every generated token) produce an output row, and
-`add` returns that row's index for the sampler.
+logits are wanted (the last prompt token, every generated or drafted token) produce an output
+row, and `add`/`add_run` return that row's index for the sampler.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ class TokenBatch:
         return index if want_logits else -1
 
     def add_run(self, tokens: list[int], first_position: int, seq_id: int, *,
-                logits_on_last: bool) -> int:
-        """Append consecutive tokens of one sequence; returns the last token's output row or -1."""
+                logits_on_last: bool = False, logits_on_all: bool = False) -> int:
+        """Append consecutive tokens of one sequence. With `logits_on_all` every token gets an
+        output row (rows are consecutive) and the first's is returned; with `logits_on_last`
+        only the last does and its row is returned; else -1."""
         batch = self._batch
         start = batch.n_tokens
         if start + len(tokens) > self.capacity:
@@ -67,8 +69,10 @@ class TokenBatch:
             pos[index] = first_position + offset
             n_seq_id[index] = 1
             seq_ids[index][0] = seq_id
-            logits[index] = 0
+            logits[index] = logits_on_all
         batch.n_tokens = start + len(tokens)
+        if logits_on_all and tokens:
+            return start
         if logits_on_last and tokens:
             logits[batch.n_tokens - 1] = 1
             return batch.n_tokens - 1

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SERVICE_KEY = web.AppKey("service", EngineService)
 TOKEN_KEY = web.AppKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STREAM_HIGH_WATER_BYTES = 64 * 1024
 
 
 def build_app(service: EngineService, token: str) -> web.Application:
@@ -196,26 +197,55 @@ async def _stream(request: web.Request, api: ApiRequest, gen: Generation,
 async def _write_stream(request: web.Request, api: ApiRequest, gen: Generation,
                         formatter: ResponseFormatter) -> web.StreamResponse:
     response: web.StreamResponse | None = None
-    async for event in gen:
-        if response is None:
-            # Headers go out with the first event, so an early failure is still a plain error.
-            if isinstance(event, GenerationFinished) and event.finish_reason == "error":
-                raise _generation_error(event)
-            response = await _open_stream(request, formatter)
-        if not isinstance(event, GenerationFinished):
-            if event.text:
-                await response.write(sse_event(formatter.text_chunk(event.text)))
-            continue
-        if event.finish_reason == "error":
-            await response.write(sse_event(_generation_error(event).body()))
-        else:
-            await response.write(sse_event(formatter.finish_chunk(event.finish_reason)))
-            if api.include_usage:
-                await response.write(sse_event(formatter.usage_chunk(_usage(event))))
-        await response.write(SSE_DONE)
-        await response.write_eof()
-        return response
+    try:
+        async for event in gen:
+            if response is None:
+                # Headers go out with the first event: an early failure is still a plain error.
+                if isinstance(event, GenerationFinished) and event.finish_reason == "error":
+                    raise _generation_error(event)
+                response = await _open_stream(request, formatter)
+            if not isinstance(event, GenerationFinished):
+                if event.text:
+                    await response.write(formatter.text_event(event.text))
+                    # The headers are out: the next deltas may go straight to the client.
+                    gen.write_text = gen.write_text or _direct_writer(request, response,
+                                                                      formatter)
+                continue
+            if event.finish_reason == "error":
+                await response.write(sse_event(_generation_error(event).body()))
+            else:
+                await response.write(sse_event(formatter.finish_chunk(event.finish_reason)))
+                if api.include_usage:
+                    await response.write(sse_event(formatter.usage_chunk(_usage(event))))
+            await response.write(SSE_DONE)
+            await response.write_eof()
+            return response
+    finally:
+        gen.write_text = None
     raise ApiError(500, "The generation ended without a result.", type="server_error")
+
+
+def _direct_writer(request: web.Request, response: web.StreamResponse,
+                   formatter: ResponseFormatter) -> Callable[[str], bool] | None:
+    """A text delta's event written to the connection from the loop's pass over the engine's
+    events: no task switch, no coroutine and no aiohttp writer per token (the stream's hot
+    path, run while the next decode goes on). Framed as aiohttp frames the response (chunked
+    or not); it declines when the client is gone or reads slower than the engine writes
+    (`STREAM_HIGH_WATER_BYTES` unsent), and the handler then writes through aiohttp, whose
+    writes wait for the client."""
+    transport = request.transport
+    if transport is None:
+        return None
+    chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+
+    def write(text: str) -> bool:
+        if transport.is_closing() or transport.get_write_buffer_size() > STREAM_HIGH_WATER_BYTES:
+            return False
+        data = formatter.text_event(text)
+        transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
+        return True
+
+    return write
 
 
 async def _open_stream(request: web.Request, formatter: ResponseFormatter

@@ -21,6 +21,7 @@ from pathlib import Path
 import llama_cpp.llama_cpp as llama
 
 from cocoon_desktop.engine.process.chat_template import ChatRenderer
+from cocoon_desktop.engine.process.draft_model import DraftModel
 from cocoon_desktop.engine.process.inference_types import (
     CoreInfo,
     CoreStats,
@@ -45,7 +46,9 @@ from cocoon_desktop.engine.process.llama_native import (
     NativeLoadCancelled,
     NativeModel,
 )
+from cocoon_desktop.engine.process.pass_cost import PassCost
 from cocoon_desktop.engine.process.scheduler import Admission, CancelFlag, Scheduler
+from cocoon_desktop.engine.process.speculative import PromptLookup, Speculation
 from cocoon_desktop.engine.types import EngineSettings
 
 __all__ = [
@@ -71,6 +74,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 PROMPT_CHUNK_TOKENS = 512  # tokens of new prompts decoded per step (bounds a step's length)
+MAX_DRAFT_TOKENS = 32  # a verification stays under ggml's 64-row flash-attention tile
+# Priors of what one more token in a pass costs (measured as the engine runs, `PassCost`): a
+# GPU's pass barely grows with a few more tokens, a CPU's grows a lot (docs, inference).
+TOKEN_COST_PRIOR_GPU = 0.05
+TOKEN_COST_PRIOR_CPU = 0.4
 STOPPING = "engine stopping"
 
 
@@ -93,21 +101,33 @@ class InferenceCore:
 
     `on_load_progress` gets the fraction of the weights loaded (0.0 to 1.0, per tensor, on the
     constructing thread); returning False stops the load: the constructor then raises
-    `LoadCancelled` and nothing stays allocated."""
+    `LoadCancelled` and nothing stays allocated.
+
+    Events reach each request's `on_event` at once, on the decode thread. `flush_events`, if
+    given, is called on that thread when they should be acted on: right before each
+    `llama_decode`, and before the thread waits for work. A consumer that queues events and
+    wakes another thread there lets that thread run while the decode has released the GIL,
+    instead of taking the GIL from the decode thread's own Python between two decodes."""
 
     def __init__(self, settings: EngineSettings, *,
-                 on_load_progress: LoadProgress | None = None) -> None:
+                 on_load_progress: LoadProgress | None = None,
+                 flush_events: Callable[[], None] | None = None) -> None:
         _check_settings(settings)
         self._settings = settings
+        self._flush_events = flush_events or _nothing
         self._model, self._context = _load(settings, on_load_progress)
+        speculation: Speculation | None = None
         try:
-            self._start_serving(settings)
+            speculation = _speculation(settings, self._model, self._context)
+            self._start_serving(settings, speculation)
         except BaseException:
+            if speculation is not None:
+                speculation.drafter.close()
             self._context.close()
             self._model.close()
             raise
 
-    def _start_serving(self, settings: EngineSettings) -> None:
+    def _start_serving(self, settings: EngineSettings, speculation: Speculation | None) -> None:
         self._chat = ChatRenderer(self._model)
         self._info = CoreInfo(
             capacity=settings.parallel_sequences,
@@ -118,6 +138,7 @@ class InferenceCore:
             supports_gpu_offload=bool(llama.llama_supports_gpu_offload()),
             chat_template_present=self._chat.from_model,
             kv_bytes_per_token=self._model.shape.kv_bytes_per_token,
+            speculation=_describe(speculation),
         )
         self._lock = threading.Condition()
         self._model_lock = threading.Lock()
@@ -125,7 +146,9 @@ class InferenceCore:
         self._reserved = 0  # admitted or pending requests not yet finished
         self._closing = False
         self._scheduler = Scheduler(self._model, self._context, capacity=self._info.capacity,
-                                    engine_seed=settings.seed, on_released=self._release)
+                                    engine_seed=settings.seed, on_released=self._release,
+                                    speculation=speculation,
+                                    before_decode=self._flush_events)
         self._thread = threading.Thread(target=self._run, name="inference-decode", daemon=True)
         self._thread.start()
 
@@ -230,6 +253,8 @@ class InferenceCore:
                         break
                     admissions, self._pending = self._pending, []
                 self._advance(admissions)
+                if not scheduler.active:  # (with sequences active, the next decode flushes)
+                    self._flush_events()
         finally:
             with self._lock:
                 self._closing = True  # also if the loop died: never accept work nobody runs
@@ -238,6 +263,7 @@ class InferenceCore:
                 admission.cancel.set("error", STOPPING)
                 scheduler.admit(admission)
             scheduler.finish_all("error", STOPPING)
+            self._flush_events()
             with self._model_lock:
                 scheduler.close()
                 self._context.close()
@@ -263,6 +289,10 @@ class InferenceCore:
                                  "request; it keeps serving. Retry the request.")
 
 
+def _nothing() -> None:
+    pass
+
+
 def _check_settings(settings: EngineSettings) -> None:
     path = Path(settings.model_path)
     if not path.is_file():
@@ -279,6 +309,37 @@ def _check_settings(settings: EngineSettings) -> None:
             "size or lower the parallel requests.")
     if settings.threads < 1:
         raise ModelLoadError("The engine needs at least one CPU thread.")
+    if not 0 <= settings.draft_tokens_max <= MAX_DRAFT_TOKENS:
+        raise ModelLoadError(f"Drafted tokens per step must be from 0 (no speculative "
+                             f"decoding) to {MAX_DRAFT_TOKENS}; {settings.draft_tokens_max} "
+                             "was set.")
+    draft = settings.draft_model_path
+    if settings.speculative and draft is not None and not Path(draft).is_file():
+        raise ModelLoadError(f"The draft model file {draft} does not exist. Choose a draft "
+                             "model that is on this computer, or none.")
+
+
+def _speculation(settings: EngineSettings, model: NativeModel, context: NativeContext
+                 ) -> Speculation | None:
+    """The drafter the settings ask for: the draft model, prompt lookup, or none."""
+    if not settings.speculative or settings.draft_tokens_max == 0:
+        return None
+    cost = PassCost(TOKEN_COST_PRIOR_GPU if model.gpu_layers_offloaded(settings.gpu_layers)
+                    else TOKEN_COST_PRIOR_CPU)
+    if settings.draft_model_path is None:
+        return Speculation(PromptLookup(), settings.draft_tokens_max, cost)
+    drafter = DraftModel(Path(settings.draft_model_path), model, n_ctx=context.n_ctx,
+                         n_seq_max=settings.parallel_sequences, threads=settings.threads,
+                         gpu_layers=settings.gpu_layers)
+    return Speculation(drafter, settings.draft_tokens_max, cost)
+
+
+def _describe(speculation: Speculation | None) -> str:
+    if speculation is None:
+        return "off"
+    if isinstance(speculation.drafter, DraftModel):
+        return f"draft model {speculation.drafter.name}"
+    return "prompt lookup"
 
 
 def _load(settings: EngineSettings, progress: LoadProgress | None

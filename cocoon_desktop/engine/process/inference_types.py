@@ -158,6 +158,7 @@ class CoreInfo:
     supports_gpu_offload: bool
     chat_template_present: bool
     kv_bytes_per_token: int
+    speculation: str = "off"  # "off", "prompt lookup", or "draft model <file name>"
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,13 @@ class CoreStats:
     requests_finished: int
     completion_tokens_total: int
     cached_tokens_total: int
+    shared_prefix_tokens_total: int = 0  # cached tokens copied from another sequence's KV
+    draft_tokens_total: int = 0  # tokens drafted and verified (speculative decoding)
+    draft_tokens_accepted_total: int = 0  # of those, the ones the model confirmed
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        """Share of drafted tokens the model confirmed; None before any was drafted."""
+        if not self.draft_tokens_total:
+            return None
+        return self.draft_tokens_accepted_total / self.draft_tokens_total

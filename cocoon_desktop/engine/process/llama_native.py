@@ -2,9 +2,10 @@
 
 Only the calls the inference core needs: load a model, make one context holding several
 sequences, tokenize, turn tokens into bytes, read the chat template, edit the KV memory of one
-sequence. Everything here is synchronous and must be used from one thread at a time (the core's
-decode thread after start-up). llama.cpp's own log lines go to the Python logger
-`cocoon_desktop.engine.llama` instead of stderr.
+sequence (trim it, or copy another's), read a row of logits. Everything here is synchronous
+and must be used from one thread at a time (the core's decode thread after start-up).
+llama.cpp's own log lines go to the Python logger `cocoon_desktop.engine.llama` instead of
+stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp.llama_cpp as llama
+import numpy as np
 
 from cocoon_desktop.engine.models.capacity import kv_bytes_per_token
 
@@ -231,6 +233,7 @@ class NativeContext:
                 "sequences (out of memory?)"
             )
         self._context = context
+        self._n_vocab = model.shape.n_vocab
         self._memory = llama.llama_get_memory(context)
         self.n_ctx = llama.llama_n_ctx(context)
         self.n_ctx_per_sequence = llama.llama_n_ctx_seq(context)
@@ -245,6 +248,19 @@ class NativeContext:
         if not llama.llama_memory_seq_rm(self._memory, seq_id, from_position, -1):
             llama.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
             raise NativeError(f"llama.cpp could not trim sequence {seq_id}; it was cleared")
+
+    def copy_sequence(self, source: int, target: int) -> None:
+        """Make `target` hold all that `source` holds. With one KV stream per sequence
+        llama.cpp copies the whole stream's buffers at the start of the next decode (so the
+        copy sees `source` as it is now); trim the copy with `remove_tokens` before then."""
+        llama.llama_memory_seq_cp(self._memory, source, target, -1, -1)
+
+    def logits(self, row: int) -> np.ndarray:
+        """The logits of batch row `row` of the last decode: a view, valid until the next."""
+        pointer = llama.llama_get_logits_ith(self._context, row)
+        if not pointer:
+            raise NativeError(f"llama.cpp has no logits for batch row {row}")
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
 
     def cells_used(self, seq_id: int) -> int:
         """Tokens of `seq_id` held in the KV cache, as llama.cpp itself reports."""

@@ -17,6 +17,7 @@ from typing import Any
 from cocoon_desktop.engine.process.openai_api import ApiRequest, Endpoint
 
 SSE_DONE = b"data: [DONE]\n\n"
+_MARK = "\u2063text\u2063"  # stands for the text while a chunk's template is made
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:
@@ -48,6 +49,10 @@ class ResponseFormatter:
         prefix = "chatcmpl-" if self._chat else "cmpl-"
         self.response_id = prefix + secrets.token_hex(12)
         self._created = int(time.time())
+        # A text chunk is the same bytes around the text every time: made once, the text is
+        # the only JSON encoded per token (the stream's hot path).
+        head, _, tail = sse_event(self.text_chunk(_MARK)).partition(json.dumps(_MARK).encode())
+        self._text_head, self._text_tail = head, tail
 
     def _envelope(self, object_name: str) -> dict[str, Any]:
         return {
@@ -85,6 +90,10 @@ class ResponseFormatter:
 
     def text_chunk(self, text: str) -> dict[str, Any]:
         return self._chunk([self._choice(text, None)])
+
+    def text_event(self, text: str) -> bytes:
+        """`sse_event(text_chunk(text))`, byte for byte, without building the chunk."""
+        return self._text_head + json.dumps(text).encode() + self._text_tail
 
     def finish_chunk(self, finish_reason: str) -> dict[str, Any]:
         return self._chunk([self._choice(None if self._chat else "", finish_reason)])

@@ -4,6 +4,11 @@ A new request gets the free slot whose remembered tokens share the longest prefi
 prompt; that prefix's KV is kept and the rest dropped, so a follow-up chat turn (the previous
 prompt and answer plus one more message) decodes only the new part. With no shared prefix the
 least recently used free slot is taken, keeping the fresher caches for later.
+
+When another slot, busy or not, holds a clearly longer prefix (many jobs start with the same
+system prompt), the choice names it as `source`: its KV is copied into the chosen slot instead
+of decoding the prefix again. A copy moves a sequence's whole KV stream, so it is chosen only
+for a prefix of at least `copy_threshold(context per sequence)` tokens more than the slot's own.
 """
 
 from __future__ import annotations
@@ -33,34 +38,49 @@ class SlotMemory:
 
 @dataclass(frozen=True)
 class SlotChoice:
-    """The slot given to a request and how many of its prompt tokens are already cached."""
+    """The slot given to a request and how many of its prompt tokens are already cached
+    (in the slot itself, or in `source`, whose KV is to be copied into it first)."""
 
     slot: SlotMemory
     reusable_tokens: int
+    source: SlotMemory | None = None
+
+
+def copy_threshold(context_tokens_per_sequence: int) -> int:
+    """Fewest extra prefix tokens worth copying a whole KV stream of that many cells for:
+    decoding one token costs far more than copying one cell, but the copy moves every cell."""
+    return max(16, context_tokens_per_sequence // 64)
 
 
 class PrefixCache:
     """Picks slots for new prompts and keeps the token record in step with the KV cache."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, copy_from: int | None = None) -> None:
+        """`copy_from`: extra shared tokens from which another slot's KV is copied (None:
+        never copy)."""
         self.slots = [SlotMemory(seq_id) for seq_id in range(capacity)]
+        self._copy_from = copy_from
 
     def free_count(self) -> int:
         return sum(not slot.busy for slot in self.slots)
 
     def choose(self, prompt: Sequence[int]) -> SlotChoice | None:
-        """The free slot with the longest common prefix (ties: least recently used), or None.
+        """The free slot with the longest common prefix (ties: least recently used), or the
+        least recently used free slot with another slot's longer prefix to copy; None when no
+        slot is free.
 
         At least one prompt token is always left to decode, because the logits for the first
         generated token come from decoding the prompt's last token.
         """
-        best: SlotChoice | None = None
-        for slot in self.slots:
-            if slot.busy:
-                continue
-            shared = min(common_prefix_length(slot.tokens, prompt), len(prompt) - 1)
-            if (best is None or shared > best.reusable_tokens
-                    or (shared == best.reusable_tokens
-                        and slot.last_used_step < best.slot.last_used_step)):
-                best = SlotChoice(slot, shared)
-        return best
+        shared = {slot.seq_id: min(common_prefix_length(slot.tokens, prompt), len(prompt) - 1)
+                  for slot in self.slots}
+        free = [slot for slot in self.slots if not slot.busy]
+        if not free:
+            return None
+        own = max(free, key=lambda slot: (shared[slot.seq_id], -slot.last_used_step))
+        best = max(self.slots, key=lambda slot: shared[slot.seq_id])
+        if (self._copy_from is not None and best is not own
+                and shared[best.seq_id] >= shared[own.seq_id] + self._copy_from):
+            target = min(free, key=lambda slot: slot.last_used_step)
+            return SlotChoice(target, shared[best.seq_id], source=best)
+        return SlotChoice(own, shared[own.seq_id])

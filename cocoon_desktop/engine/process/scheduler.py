@@ -1,17 +1,19 @@
 """The continuous-batching scheduler: one `llama_decode` per step for every active sequence.
 
-Each step puts the next token of every generating sequence and then chunks of new prompts (up
-to the batch's room) into one batch, decodes it, and samples one token for every sequence whose
-logits came out. Requests join (`admit`) and leave (finish) between steps; a finished
-sequence's KV stays in its slot for prefix reuse until another prompt claims the slot. Runs only
-on the core's decode thread.
+Each step puts the pending token of every generating sequence (followed by the tokens drafted
+for it, when speculating: `engine.process.speculative`) and then chunks of new prompts (up to the
+batch's room) into one batch, decodes it, and samples every sequence whose logits came out:
+one token, or row by row while the drafts are confirmed, dropping the KV of those that were
+not. Requests join (`admit`) and leave (finish) between steps; a finished sequence's KV stays
+in its slot for prefix reuse until another prompt claims the slot, and a new prompt that
+shares a long prefix with any slot gets a copy of that KV. Runs only on the decode thread.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from cocoon_desktop.engine.process.batch import TokenBatch
 from cocoon_desktop.engine.process.inference_types import (
@@ -19,81 +21,53 @@ from cocoon_desktop.engine.process.inference_types import (
     FinishReason,
     GenerationEvent,
     GenerationFinished,
-    GenerationRequest,
     TokenDelta,
 )
 from cocoon_desktop.engine.process.llama_native import NativeContext, NativeModel
-from cocoon_desktop.engine.process.prefix_cache import PrefixCache, SlotMemory
+from cocoon_desktop.engine.process.pass_cost import PassCost
+from cocoon_desktop.engine.process.prefix_cache import (
+    PrefixCache,
+    SlotChoice,
+    SlotMemory,
+    copy_threshold,
+)
 from cocoon_desktop.engine.process.sampling import SequenceSampler, resolve_seed
+from cocoon_desktop.engine.process.sequence import ActiveSequence, Admission, CancelFlag
+from cocoon_desktop.engine.process.speculative import (
+    DraftJob,
+    DraftOffer,
+    DraftPace,
+    Speculation,
+    accept_drafts,
+    step_draft_length,
+)
 from cocoon_desktop.engine.process.text_stream import TextStream
 
+__all__ = ["ActiveSequence", "Admission", "CancelFlag", "Scheduler"]
 log = logging.getLogger(__name__)
-EventSink = Callable[[GenerationEvent], None]
-
-
-class CancelFlag:
-    """Set from any thread; read by the decode thread between steps."""
-
-    def __init__(self) -> None:
-        self.reason: FinishReason | None = None
-        self.error: str | None = None
-
-    @property
-    def is_set(self) -> bool:
-        return self.reason is not None
-
-    def set(self, reason: FinishReason = "cancelled", error: str | None = None) -> None:
-        if self.reason is None:
-            self.error = error
-            self.reason = reason
-
-
-@dataclass(frozen=True)
-class Admission:
-    """A request accepted by `InferenceCore.start`, waiting for the next step."""
-
-    request: GenerationRequest
-    on_event: EventSink
-    cancel: CancelFlag
-
-
-@dataclass(eq=False)
-class ActiveSequence:
-    """A request bound to a slot: its prompt progress, sampler and text stream."""
-
-    admission: Admission
-    slot: SlotMemory
-    sampler: SequenceSampler
-    text: TextStream
-    cached_tokens: int
-    prompt_fed: int
-    next_token: int | None = None  # sampled, not yet decoded
-    completion_tokens: int = 0
-    output_row: int = -1
-    chunk: list[int] = field(default_factory=list)
-
-    @property
-    def prompt(self) -> tuple[int, ...]:
-        return self.admission.request.prompt_tokens
 
 
 class Scheduler:
     """Owns the active sequences, the slots and the batch; `step` advances all of them."""
 
     def __init__(self, model: NativeModel, context: NativeContext, *, capacity: int,
-                 engine_seed: int, on_released: Callable[[], None]) -> None:
+                 engine_seed: int, on_released: Callable[[], None],
+                 speculation: Speculation | None = None,
+                 before_decode: Callable[[], None] = lambda: None) -> None:
+        """`before_decode` runs right before each `llama_decode` (see `InferenceCore`'s
+        `flush_events`)."""
         self._model = model
+        self._before_decode = before_decode
         self._context = context
         self._engine_seed = engine_seed
         self._on_released = on_released
-        self._cache = PrefixCache(capacity)
+        self._speculation = speculation
+        self._cache = PrefixCache(capacity, copy_from=copy_threshold(context.n_ctx_per_sequence))
         self._batch = TokenBatch(max(context.n_batch, capacity))
         self._context_limit = context.n_ctx_per_sequence
         self.active: list[ActiveSequence] = []
-        self._steps = 0
-        self._finished = 0
-        self._completion_total = 0
-        self._cached_total = 0
+        self._counts = dict.fromkeys(("steps", "finished", "completion", "cached", "copied",
+                                      "drafted", "accepted"), 0)
         self.stats = self._measure()  # replaced whole, never mutated: safe to read anywhere
 
     # -- joining and leaving -------------------------------------------------------------
@@ -109,38 +83,56 @@ class Scheduler:
         if choice is None:  # start() reserves a slot for every admission; this is a bug
             self._release_and_emit(admission, "error", 0, 0, "no free sequence slot")
             return
-        slot, reused = choice.slot, choice.reusable_tokens
-        try:
-            self._context.remove_tokens(slot.seq_id, reused)
-        except RuntimeError:
-            reused = 0
-        del slot.tokens[reused:]
+        slot, reused = choice.slot, self._claim(choice)
         params = admission.request.sampling
         sampler = SequenceSampler(params, seed=resolve_seed(params.seed, self._engine_seed),
                                   n_vocab=self._model.shape.n_vocab)
         slot.busy = True
+        speculation = self._speculation
+        if speculation is not None:
+            speculation.drafter.begin(slot.seq_id)
+        pace = DraftPace(speculation.cost if speculation else PassCost(1.0))
         log.debug("request %s: sequence %d, %d of %d prompt tokens cached",
                   admission.request.request_id, slot.seq_id, reused, len(prompt))
         self.active.append(ActiveSequence(admission, slot, sampler, TextStream(params.stop),
-                                          cached_tokens=reused, prompt_fed=reused))
+                                          cached_tokens=reused, prompt_fed=reused, pace=pace))
+
+    def _claim(self, choice: SlotChoice) -> int:
+        """Keep the chosen prefix in the slot (copying it from `choice.source` first when it
+        is another slot's); returns the prompt tokens whose KV is there."""
+        slot, reused = choice.slot, choice.reusable_tokens
+        try:
+            if choice.source is not None:
+                self._context.copy_sequence(choice.source.seq_id, slot.seq_id)
+                slot.tokens[:] = choice.source.tokens[:reused]
+            self._context.remove_tokens(slot.seq_id, reused)
+        except RuntimeError:
+            log.exception("could not prepare sequence %d; its prompt is decoded in full",
+                          slot.seq_id)
+            reused = 0
+        del slot.tokens[reused:]
+        if choice.source is not None and reused:
+            self._counts["copied"] += reused
+        return reused
 
     def reject(self, admission: Admission, error: str) -> None:
         """End a request that could not be admitted."""
         self._release_and_emit(admission, "error", 0, 0, error)
 
     def finish(self, seq: ActiveSequence, reason: FinishReason, error: str | None = None) -> None:
-        """Remove `seq` from the batch, free its sampler and send its last event."""
+        """Remove `seq` from the batch, free its sampler and send its last events."""
+        self._flush_text(seq)
         self.active.remove(seq)
         log.debug("request %s: %s after %d tokens", seq.admission.request.request_id, reason,
                   seq.completion_tokens)
         seq.sampler.close()
         seq.slot.busy = False
-        seq.slot.last_used_step = self._steps
+        seq.slot.last_used_step = self._counts["steps"]
         if reason == "error":
             self._forget_slot(seq.slot)
-        self._finished += 1
-        self._completion_total += seq.completion_tokens
-        self._cached_total += seq.cached_tokens
+        self._counts["finished"] += 1
+        self._counts["completion"] += seq.completion_tokens
+        self._counts["cached"] += seq.cached_tokens
         self.publish_stats()  # so a caller reading stats on the Finished event sees its effect
         self._release_and_emit(seq.admission, reason, seq.cached_tokens, seq.completion_tokens,
                                error)
@@ -158,34 +150,50 @@ class Scheduler:
     def step(self) -> None:
         """Decode one batch for every active sequence and sample their next tokens."""
         members = self._fill_batch()
+        self._before_decode()
         if not members:
             return
-        self._steps += 1
+        self._counts["steps"] += 1
+        started = time.perf_counter()
         status = self._context.decode(self._batch.native)
         if status != 0:
             self._fail_batch(members, status)
             return
+        one_pass = self._one_generating_pass(members)
         for seq in members:
-            if seq.next_token is not None:
-                seq.slot.tokens.append(seq.next_token)
-                seq.next_token = None
-            else:
+            if seq.next_token is None:
                 seq.slot.tokens.extend(seq.chunk)
                 seq.prompt_fed += len(seq.chunk)
         for seq in members:
-            if seq.output_row >= 0:
-                token = seq.sampler.sample(self._context.pointer, seq.output_row)
-                self._on_token(seq, token)
+            if seq.next_token is not None:
+                self._sample(seq, pending=seq.next_token, draft=seq.draft)
+            elif seq.output_row >= 0:
+                self._sample(seq, pending=None, draft=[])
+        if self._speculation is not None:  # decoded and sampled: what the step cost
+            if one_pass:
+                self._speculation.cost.add(self._batch.size, time.perf_counter() - started)
+            else:
+                self._speculation.cost.forget_neighbour()
+
+    @staticmethod
+    def _one_generating_pass(members: list[ActiveSequence]) -> bool:
+        """Whether llama.cpp decoded `members` in one pass: generating sequences only (their
+        rows all of one length), with consecutive ids."""
+        if any(seq.next_token is None for seq in members):
+            return False
+        ids = [seq.slot.seq_id for seq in members]  # in order (see _fill_batch)
+        return ids[-1] - ids[0] == len(ids) - 1
 
     def _fill_batch(self) -> list[ActiveSequence]:
         batch = self._batch
         batch.clear()
-        members: list[ActiveSequence] = []
-        for seq in self.active:
-            if seq.next_token is not None:
-                seq.output_row = batch.add(seq.next_token, len(seq.slot.tokens), seq.slot.seq_id,
-                                           want_logits=True)
-                members.append(seq)
+        # in sequence order: llama.cpp decodes a run of consecutive sequences in one pass
+        members = sorted((seq for seq in self.active if seq.next_token is not None),
+                         key=lambda seq: seq.slot.seq_id)
+        self._draft(members)
+        for seq in members:
+            seq.output_row = batch.add_run([seq.next_token, *seq.draft], len(seq.slot.tokens),
+                                           seq.slot.seq_id, logits_on_all=True)
         for seq in self.active:
             if seq.next_token is not None or seq.prompt_fed >= len(seq.prompt):
                 continue
@@ -199,22 +207,94 @@ class Scheduler:
             members.append(seq)
         return members
 
-    def _on_token(self, seq: ActiveSequence, token: int) -> None:
+    def _draft(self, generating: list[ActiveSequence]) -> None:
+        """Give every generating sequence this step's draft, all of one length (padded)."""
+        for seq in generating:
+            seq.draft, seq.drafted = [], 0
+        speculation = self._speculation
+        if speculation is None or not generating:
+            return
+        most = min(speculation.max_tokens, self._batch.capacity // (2 * len(generating)),
+                   *(self._context_limit - 1 - len(seq.slot.tokens) for seq in generating))
+        jobs: dict[int, DraftJob] = {}
+        for seq in generating:
+            limit = min(most, seq.max_tokens - seq.completion_tokens - 1)
+            if limit > 0 and seq.pace.wants_draft():
+                assert seq.next_token is not None
+                jobs[seq.slot.seq_id] = DraftJob(seq.slot.seq_id, seq.slot.tokens,
+                                                 seq.next_token, limit)
+        if not jobs:
+            return
+        speculation.drafter.draft(list(jobs.values()))
+        proposed = {seq_id: job.tokens[:job.limit] for seq_id, job in jobs.items()}
+        offers = [DraftOffer(seq.pace.offered_acceptance, len(proposed.get(seq.slot.seq_id, [])))
+                  for seq in generating]
+        length = step_draft_length(offers, speculation.cost.value, most)
+        if length == 0:
+            return
+        for seq in generating:
+            real = proposed.get(seq.slot.seq_id, [])[:length]
+            filler = real[-1:] or [seq.next_token]
+            seq.draft, seq.drafted = real + filler * (length - len(real)), len(real)
+
+    def _sample(self, seq: ActiveSequence, *, pending: int | None, draft: list[int]) -> None:
+        """Sample `seq`'s rows of this step: after its last prompt chunk (no pending token),
+        or after its pending token and `draft`; keep the confirmed drafts, drop the others'
+        KV, and send the step's text as one delta (or finish)."""
+        slot = seq.slot
+        if pending is not None:
+            slot.tokens.append(pending)
+        first_position = len(slot.tokens)
+        ending: list[FinishReason] = []
+
+        def emit(token: int, position: int) -> bool:
+            reason = self._take(seq, token, position)
+            if reason is not None:
+                ending.append(reason)
+            return reason is None
+
+        kept, seq.next_token = accept_drafts(
+            lambda row: seq.sampler.sample(self._context, row), emit,
+            first_row=seq.output_row, first_position=first_position, draft=draft)
+        slot.tokens.extend(draft[:kept])
+        if kept < len(draft) and not self._trim(slot, first_position + kept):
+            self.finish(seq, "error", "The engine could not drop rejected drafts from its cache; "
+                        "the request was stopped and the engine keeps serving. Retry it.")
+            return
+        if seq.drafted:
+            seq.pace.record(seq.drafted, min(kept, seq.drafted))
+            self._counts["drafted"] += seq.drafted
+            self._counts["accepted"] += min(kept, seq.drafted)
+        if ending:
+            self.finish(seq, ending[0])
+        else:
+            self._flush_text(seq)
+
+    def _take(self, seq: ActiveSequence, token: int, position: int) -> FinishReason | None:
+        """Count one sampled token and add its text; the reason to end here, if any.
+        `position` is where the token would be decoded."""
         seq.completion_tokens += 1
         if self._model.is_end_of_generation(token):
-            self._emit_text(seq, seq.text.finish())
-            self.finish(seq, "stop")
-            return
+            seq.unsent_text.append(seq.text.finish())
+            return "stop"
         update = seq.text.feed(self._model.piece(token))
-        self._emit_text(seq, update.text)
+        seq.unsent_text.append(update.text)
         if update.stopped:
-            self.finish(seq, "stop")
-        elif (seq.completion_tokens >= seq.admission.request.sampling.max_tokens
-              or len(seq.slot.tokens) >= self._context_limit):
-            self._emit_text(seq, seq.text.finish())
-            self.finish(seq, "length")
-        else:
-            seq.next_token = token
+            return "stop"
+        if seq.completion_tokens >= seq.max_tokens or position >= self._context_limit:
+            seq.unsent_text.append(seq.text.finish())
+            return "length"
+        return None
+
+    def _trim(self, slot: SlotMemory, from_position: int) -> bool:
+        """Drop the KV of rejected drafts; False when llama.cpp could not (it then cleared the
+        sequence, so the request cannot go on)."""
+        try:
+            self._context.remove_tokens(slot.seq_id, from_position)
+        except RuntimeError:
+            log.exception("could not drop the rejected drafts of sequence %d", slot.seq_id)
+            return False
+        return True
 
     def _fail_batch(self, members: list[ActiveSequence], status: int) -> None:
         log.error("llama_decode failed with status %d for %d sequences", status, len(members))
@@ -232,7 +312,9 @@ class Scheduler:
 
     # -- events --------------------------------------------------------------------------
 
-    def _emit_text(self, seq: ActiveSequence, text: str) -> None:
+    def _flush_text(self, seq: ActiveSequence) -> None:
+        text = "".join(seq.unsent_text)
+        seq.unsent_text.clear()
         if text:
             _deliver(seq.admission, TokenDelta(text, seq.completion_tokens))
 
@@ -247,14 +329,18 @@ class Scheduler:
         self.stats = self._measure()
 
     def _measure(self) -> CoreStats:
+        counts = self._counts
         return CoreStats(
-            steps=self._steps,
+            steps=counts["steps"],
             active_sequences=len(self.active),
             kv_tokens_per_sequence=tuple(self._context.cells_used(slot.seq_id)
                                          for slot in self._cache.slots),
-            requests_finished=self._finished,
-            completion_tokens_total=self._completion_total,
-            cached_tokens_total=self._cached_total,
+            requests_finished=counts["finished"],
+            completion_tokens_total=counts["completion"],
+            cached_tokens_total=counts["cached"],
+            shared_prefix_tokens_total=counts["copied"],
+            draft_tokens_total=counts["drafted"],
+            draft_tokens_accepted_total=counts["accepted"],
         )
 
     def close(self) -> None:
@@ -262,6 +348,8 @@ class Scheduler:
             seq.sampler.close()
         self.active.clear()
         self._batch.close()
+        if self._speculation is not None:
+            self._speculation.drafter.close()
 
 
 def _deliver(admission: Admission, event: GenerationEvent) -> None:

@@ -10,7 +10,6 @@ the next waiting request. A client that leaves cancels its generation (or its pl
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
 import os
@@ -40,15 +39,13 @@ from cocoon_desktop.engine.process.inference_types import (
 from cocoon_desktop.engine.process.load_progress import LoadWatch
 from cocoon_desktop.engine.process.openai_api import ApiRequest, Endpoint
 from cocoon_desktop.engine.process.queue import AdmissionQueue, QueueFull, Ticket
-from cocoon_desktop.engine.stats import EngineStats
+from cocoon_desktop.engine.stats import EngineStats, ThroughputMeter
 from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 
 if TYPE_CHECKING:
     from cocoon_desktop.engine.process.inference import GenerationHandle, InferenceCore
 
 log = logging.getLogger(__name__)
-THROUGHPUT_WINDOW_S = 10.0
-BUSY_GAP_S = 2.0  # a longer pause between two tokens is idle, not slow generation
 NO_SEQUENCE_RETRY_S = 0.005
 INLINE_TOKENIZE_CHARS = 16_384  # longer prompts are tokenized off the event loop
 ENGINE_STOPPING = "engine stopping"  # the core's error text for requests ended by close()
@@ -97,10 +94,16 @@ class Generation:
         self.completion_tokens = 0
         self.started_at = time.monotonic()
         self._events: asyncio.Queue[GenerationEvent | ApiError] = asyncio.Queue()
+        # Set by a streaming handler: writes a text delta straight to its client (True) or
+        # declines (False), and the delta queues for the handler like any other event.
+        self.write_text: Callable[[str], bool] | None = None
 
     def deliver(self, event: GenerationEvent | ApiError) -> None:
         if isinstance(event, GenerationFinished | ApiError):
             self.finished = True
+        elif (self.write_text is not None and self._events.empty()
+              and self.write_text(event.text)):
+            return  # (a delta queued before it is still the handler's: order is kept)
         self._events.put_nowait(event)
 
     def __aiter__(self) -> AsyncIterator[GenerationEvent]:
@@ -114,31 +117,6 @@ class Generation:
             yield event
             if isinstance(event, GenerationFinished):
                 return
-
-
-class ThroughputMeter:
-    """Completion tokens per second of generating time over the last `THROUGHPUT_WINDOW_S`, all
-    requests together. Pauses longer than `BUSY_GAP_S` between tokens are idle time and do not
-    count, so an answer that streamed at 53 tokens/s reads 53, not 53 spread over the window."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def add(self, tokens: int) -> None:
-        if tokens > 0:
-            self._samples.append((self._clock(), tokens))
-
-    def tokens_per_second(self) -> float:
-        now = self._clock()
-        while self._samples and self._samples[0][0] < now - THROUGHPUT_WINDOW_S:
-            self._samples.popleft()
-        busy_s, tokens = 0.0, 0
-        for (before, _), (at, count) in itertools.pairwise(self._samples):
-            if at - before <= BUSY_GAP_S:
-                busy_s += at - before
-                tokens += count
-        return tokens / busy_s if busy_s > 0 else 0.0
 
 
 class EngineService:
@@ -155,6 +133,8 @@ class EngineService:
                                      settings.max_queued_requests)
         self._generations: dict[Ticket, Generation] = {}
         self._loop = asyncio.get_running_loop()
+        self._mailbox: deque[tuple[Generation, GenerationEvent]] = deque()
+        self._drain_scheduled = False
         self._load_watch = LoadWatch(self._progress_reporter(on_load_progress))
         self._meter = ThroughputMeter()
         self._durations_s: deque[float] = deque(maxlen=20)
@@ -189,7 +169,8 @@ class EngineService:
 
         if self._load_watch.cancelled:
             raise LoadCancelled("Loading the model was cancelled before it began.")
-        return InferenceCore(self.settings, on_load_progress=self._load_watch)
+        return InferenceCore(self.settings, on_load_progress=self._load_watch,
+                             flush_events=self._wake_loop)
 
     def _progress_reporter(self, listener: Callable[[float], None] | None
                            ) -> Callable[[float], None]:
@@ -289,14 +270,31 @@ class EngineService:
                                      type="server_error"))
 
     def _sink(self, gen: Generation) -> Callable[[GenerationEvent], None]:
-        """The core's callback for `gen`: runs on the decode thread, must be quick and not raise."""
-        loop = self._loop
+        """The core's callback for `gen`: runs on the decode thread, must be quick and not raise.
+
+        Events of every generation share one mailbox; the core wakes the loop for them once
+        per decode step (`_wake_loop`), however many sequences the step advanced."""
+        mailbox = self._mailbox
 
         def on_event(event: GenerationEvent) -> None:
-            with suppress(RuntimeError):  # the loop is closed: the process is exiting
-                loop.call_soon_threadsafe(self._on_event, gen, event)
+            mailbox.append((gen, event))
 
         return on_event
+
+    def _wake_loop(self) -> None:
+        """The core's `flush_events` (decode thread): schedule a drain unless one is pending.
+        Called right before a decode, so the loop's work runs while the decode has released
+        the GIL."""
+        if self._mailbox and not self._drain_scheduled:
+            self._drain_scheduled = True
+            with suppress(RuntimeError):  # the loop is closed: the process is exiting
+                self._loop.call_soon_threadsafe(self._drain_mailbox)
+
+    def _drain_mailbox(self) -> None:
+        self._drain_scheduled = False  # before draining: an event added meanwhile is drained
+        mailbox = self._mailbox        # now, or schedules the next drain
+        while mailbox:
+            self._on_event(*mailbox.popleft())
 
     def _on_event(self, gen: Generation, event: GenerationEvent) -> None:
         if isinstance(event, TokenDelta):
@@ -370,6 +368,7 @@ class EngineService:
 
     def stats(self) -> EngineStats:
         info = self.core.info if self.core is not None else None
+        core = self.core.stats if self.core is not None else None
         return EngineStats(
             state=self.state.value, detail=self.detail, model_name=self.settings.model_name,
             pid=os.getpid(), uptime_s=round(time.monotonic() - self._started_at, 3),
@@ -386,4 +385,8 @@ class EngineService:
             prompt_tokens_total=self.counters["prompt"],
             cached_tokens_total=self.counters["cached"],
             completion_tokens_total=self.counters["completion"], sandbox=self.sandbox,
+            speculation=info.speculation if info else "off",
+            draft_tokens_total=core.draft_tokens_total if core else 0,
+            draft_tokens_accepted_total=core.draft_tokens_accepted_total if core else 0,
+            shared_prefix_tokens_total=core.shared_prefix_tokens_total if core else 0,
         )

@@ -61,8 +61,8 @@ class EnginePanel(Card):
         self.body.addWidget(self.what_to_do)
         self.body.addWidget(self.engine_state)
         self.body.addLayout(self._load_row())
-        for name in ("Model", "GPU offload", "Throughput", "Engine load", "Network jobs",
-                     "Capacity", "Isolation"):
+        for name in ("Model", "GPU offload", "Throughput", "Speculation", "Engine load",
+                     "Network jobs", "Capacity", "Isolation"):
             label = QLabel("—")
             label.setWordWrap(True)
             self.values[name] = label

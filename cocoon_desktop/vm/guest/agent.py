@@ -100,7 +100,8 @@ class GuestAgent:
             context_tokens=engine.context_tokens, parallel_sequences=engine.parallel_sequences,
             threads=engine.threads, gpu_layers=engine.gpu_layers,
             max_queued_requests=engine.max_queued_requests,
-            max_completion_tokens=engine.max_completion_tokens)
+            max_completion_tokens=engine.max_completion_tokens,
+            speculative=engine.speculative)
         self.supervisor = EngineSupervisor(settings)
         self.control = ControlServer(booted.token, self._hello, self._on_command)
         self.relay = PortRelay(lambda: self.supervisor.endpoint)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import llama_cpp.llama_cpp as llama
 import pytest
 
+from cocoon_desktop.engine.process.batch import TokenBatch
 from cocoon_desktop.engine.process.inference import InferenceCore, SamplingParams
+from cocoon_desktop.engine.process.llama_native import NativeContext, NativeModel
+from cocoon_desktop.engine.process.sampling import SequenceSampler
+from cocoon_desktop.engine.types import EngineSettings
 from tests.integration.engine_core.core_harness import chat_tokens, generate, generate_together
 
 pytestmark = pytest.mark.engine
@@ -72,3 +77,31 @@ def test_multibyte_text_streams_as_whole_characters(core: InferenceCore) -> None
     text, _ = generate(core, prompt, SamplingParams(max_tokens=60, temperature=0))
     assert any(ord(ch) > 127 for ch in text)
     assert "\ufffd" not in text
+
+
+def test_plain_greedy_picks_what_llama_cpps_greedy_sampler_picks(
+        base_settings: EngineSettings) -> None:
+    """Greedy without penalties is numpy's argmax over the row (no sampler chain): the same
+    token as llama.cpp's greedy sampler, row after row of a real decode."""
+    model = NativeModel(base_settings.model_path, gpu_layers=0)
+    context = NativeContext(model, n_ctx=512, n_seq_max=1, n_batch=512, threads=2)
+    batch = TokenBatch(512)
+    reference = llama.llama_sampler_init_greedy()
+    fast = SequenceSampler(SamplingParams(max_tokens=1, temperature=0), seed=0,
+                           n_vocab=model.shape.n_vocab)
+    try:
+        tokens = model.tokenize("The quick brown fox jumps over the lazy dog. " * 4,
+                                add_special=True)
+        first = batch.add_run(tokens, 0, 0, logits_on_all=True)
+        assert context.decode(batch.native) == 0
+        picks = [fast.sample(context, first + row) for row in range(len(tokens))]
+        expected = [llama.llama_sampler_sample(reference, context.pointer, first + row)
+                    for row in range(len(tokens))]
+        assert picks == expected
+        assert len(set(picks)) > 5  # real, varied predictions
+    finally:
+        fast.close()
+        llama.llama_sampler_free(reference)
+        batch.close()
+        context.close()
+        model.close()

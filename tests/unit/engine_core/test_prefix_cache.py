@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from cocoon_desktop.engine.process.prefix_cache import PrefixCache, common_prefix_length
+from cocoon_desktop.engine.process.prefix_cache import (
+    PrefixCache,
+    common_prefix_length,
+    copy_threshold,
+)
 
 
 def test_common_prefix_length() -> None:
@@ -47,3 +51,26 @@ def test_without_a_shared_prefix_the_least_recently_used_slot_is_taken() -> None
         cache.slots[seq_id].last_used_step = step
     choice = cache.choose([1, 2])
     assert choice is not None and choice.slot.seq_id == 1
+
+
+def test_a_busy_slots_longer_prefix_is_copied_into_the_least_recently_used_free_slot() -> None:
+    cache = PrefixCache(3, copy_from=4)
+    system = list(range(100, 120))
+    cache.slots[0].tokens, cache.slots[0].busy = [*system, 1, 2, 3], True
+    cache.slots[1].tokens, cache.slots[1].last_used_step = [*system[:2], 9], 7
+    cache.slots[2].tokens, cache.slots[2].last_used_step = [5], 3
+    choice = cache.choose([*system, 4, 4])
+    assert choice is not None
+    assert choice.source is cache.slots[0] and choice.reusable_tokens == 20
+    assert choice.slot is cache.slots[2]  # the least recently used free slot takes the copy
+
+
+def test_a_copy_must_win_enough_tokens_over_the_slots_own_prefix() -> None:
+    cache = PrefixCache(2, copy_from=4)
+    cache.slots[0].tokens, cache.slots[0].busy = [1, 2, 3, 4, 5, 6], True
+    cache.slots[1].tokens = [1, 2, 3, 9]
+    choice = cache.choose([1, 2, 3, 4, 5, 6, 7])
+    assert choice is not None and choice.source is None  # 6 shared is not 4 more than 3
+    assert (choice.slot.seq_id, choice.reusable_tokens) == (1, 3)
+    assert PrefixCache(2).choose([1, 2, 3, 4, 5, 6, 7]).source is None  # copying is off
+    assert copy_threshold(1024) == 16 and copy_threshold(8192) == 128

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +27,9 @@ def test_the_launch_configuration_round_trips_and_hides_the_token() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert LaunchConfig.from_line(line) == config
     assert "s3cret" not in repr(config)
+    drafting = LaunchConfig("t" * 20, replace(SETTINGS, draft_model_path=Path("/m/small.gguf"),
+                                              speculative=False), SANDBOX)
+    assert LaunchConfig.from_line(drafting.to_line()) == drafting
 
 
 @pytest.mark.parametrize("line", [b"", b"{}", b"not json", b'{"token": 1, "settings": {}}'])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cocoon_desktop.engine.process.openai_api import ApiRequest, Endpoint
 from cocoon_desktop.engine.process.openai_format import (
     SSE_DONE,
@@ -72,3 +75,11 @@ def test_server_sent_event_framing() -> None:
     assert event.startswith(b"data: ") and event.endswith(b"\n\n")
     assert json.loads(event[6:]) == {"a": "é"}
     assert SSE_DONE == b"data: [DONE]\n\n"
+
+
+@given(st.text(max_size=40))
+def test_the_fast_text_event_is_the_chunk_byte_for_byte(text: str) -> None:
+    for endpoint in Endpoint:
+        for include_usage in (False, True):
+            fmt = ResponseFormatter(request(endpoint, include_usage=include_usage))
+            assert fmt.text_event(text) == sse_event(fmt.text_chunk(text))

@@ -98,8 +98,12 @@ def test_the_runtime_paths_cover_python_the_app_and_gpu_libraries(tmp_path: Path
     model.write_bytes(b"GGUF")
     cuda = tmp_path / "cuda" / "lib64"
     cuda.mkdir(parents=True)
-    paths = runtime_read_only_paths(model, {"LD_LIBRARY_PATH": f"{cuda}:relative:/nonexistent"})
-    assert model in paths and cuda in paths
+    draft = tmp_path / "drafts" / "small.gguf"
+    draft.parent.mkdir()
+    draft.write_bytes(b"GGUF")
+    paths = runtime_read_only_paths(model, {"LD_LIBRARY_PATH": f"{cuda}:relative:/nonexistent"},
+                                    draft_model_path=draft)
+    assert model in paths and cuda in paths and draft in paths
     assert Path("relative") not in paths and Path("/nonexistent") not in paths
     assert any(Path(os.path.realpath(sys.executable)).is_relative_to(p) for p in paths)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocoon_desktop.engine.process.service import ThroughputMeter
+from cocoon_desktop.engine.stats import ThroughputMeter
 
 
 class Clock:

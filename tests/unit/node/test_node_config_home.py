@@ -55,13 +55,15 @@ def test_the_desktop_settings_become_the_same_node() -> None:
                     gpu_layers=10, pause_temperature_c=80, resume_temperature_c=70,
                     pause_on_throttle=False, vram_headroom_mib=256,
                     game_mode_processes=("steam",), monitoring_interval_s=2.0,
-                    tariff_per_kwh=0.25, tariff_currency="EUR", ton_price=3.5)
+                    tariff_per_kwh=0.25, tariff_currency="EUR", ton_price=3.5,
+                    speculative_decoding=False, draft_model_path="/m/small.gguf")
     c = from_app_settings(s, instance=1)
     assert (c.instance, c.network, c.proxies) == (1, NetworkKind.TESTNET, ("10.1.1.1:8116",))
     assert c.root_config_file == Path("~/root.json").expanduser()
     assert c.ton_config_file == Path("/etc/ton.json")
     assert (c.owner_address, c.coefficient, c.max_active_requests) == ("UQx", 1200, 6)
     assert (c.model_path, c.context_tokens, c.gpu_layers) == (Path("/m/a.gguf"), 2048, 10)
+    assert (c.speculative, c.draft_model_path) == (False, Path("/m/small.gguf"))
     assert c.protection.pause_temperature_c == 80 and c.protection.resume_temperature_c == 70
     assert c.protection.vram_headroom_bytes == 256 * MiB and not c.protection.pause_on_throttle
     assert c.game_mode_processes == ("steam",) and c.monitoring_interval_s == 2.0
@@ -69,3 +71,4 @@ def test_the_desktop_settings_become_the_same_node() -> None:
     assert c.ton_price is not None and c.ton_price.nano_per_ton == 3_500_000_000
     plain = from_app_settings(AppSettings())
     assert plain.root_config_file is None and plain.proxies == () and plain.tariff is None
+    assert plain.speculative is True and plain.draft_model_path is None

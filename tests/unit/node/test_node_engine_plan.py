@@ -84,5 +84,15 @@ def test_ram_counts_when_the_gpu_cannot_take_the_model(tmp_path: Path, model: Pa
     assert "of RAM" in kept_off.capacity_note and kept_off.settings.gpu_layers == 0
 
 
+def test_speculation_and_the_draft_model_reach_the_engine(tmp_path: Path, model: Path) -> None:
+    assert plan(tmp_path, model).settings.speculative is True
+    draft = write_tiny_llama(tmp_path / "draft.gguf", seed=1)
+    config = NodeConfig(home=tmp_path / "home", model_path=model, context_tokens=CONTEXT,
+                        threads=2, speculative=False, draft_model_path=draft)
+    library = ModelLibrary(paths_under(tmp_path / "home").ensure())
+    settings = plan_engine(config, library, None, False, available_ram_bytes=8 * GIB).settings
+    assert (settings.speculative, settings.draft_model_path) == (False, draft.resolve())
+
+
 def test_network_jobs_leave_the_chat_its_lane() -> None:
     assert [network_jobs_for(n) for n in (1, 2, 5)] == [1, 1, 4]

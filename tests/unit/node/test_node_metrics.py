@@ -14,6 +14,7 @@ from cocoon_desktop.hardware.snapshots import GpuSample
 from cocoon_desktop.node.metrics import node_metrics, status_json, vm_json
 from cocoon_desktop.node.status import NodeState, NodeStatus, ProtectionView, VmView
 from cocoon_desktop.settings import NetworkKind
+from tests.helpers.engine_stats import engine_stats
 
 SAMPLE = re.compile(r'^([a-z_]+)\{node_instance="2"(,[a-z_]+="(?:[^"\\]|\\.)*")*\} (\S+)$')
 
@@ -76,6 +77,26 @@ def _version() -> str:
     from cocoon_desktop import __version__
 
     return __version__
+
+
+def test_the_engines_speculation_figures() -> None:
+    assert "draft" not in node_metrics(status())  # no engine status yet: nothing made up
+    engine = engine_stats(speculation="prompt lookup", draft_tokens_total=400,
+                          draft_tokens_accepted_total=300, cached_tokens_total=900,
+                          shared_prefix_tokens_total=120)
+    ready = replace(status(), engine=EngineStatus(EngineState.READY, "The engine is ready.",
+                                                  stats=engine))
+    text = node_metrics(ready)
+    lines = set(text.splitlines())
+    assert 'cocoon_node_engine_draft_tokens_total{node_instance="2"} 400' in lines
+    assert 'cocoon_node_engine_draft_tokens_accepted_total{node_instance="2"} 300' in lines
+    assert 'cocoon_node_engine_draft_acceptance_ratio{node_instance="2"} 0.75' in lines
+    assert 'cocoon_node_engine_shared_prefix_tokens_total{node_instance="2"} 120' in lines
+    assert ('cocoon_node_engine_speculation_info{node_instance="2",speculation="prompt lookup"} 1'
+            in lines)
+    assert "# TYPE cocoon_node_engine_draft_tokens_total counter" in lines
+    assert json.loads(json.dumps(status_json(ready)))[
+        "engine_stats"]["draft_tokens_accepted_total"] == 300
 
 
 def test_the_status_as_json() -> None:

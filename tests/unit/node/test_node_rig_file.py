@@ -40,6 +40,7 @@ def test_every_section_is_read(tmp_path: Path) -> None:
     (tmp_path / "root.json").write_text("{}")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "m.gguf").write_bytes(b"GGUF")
+    (tmp_path / "models" / "small.gguf").write_bytes(b"GGUF")
     (tmp_path / "token").write_text("x" * 20)
     config = load_rig_file(rig(tmp_path, f"""
 instance = 3
@@ -59,6 +60,8 @@ name = "Qwen/Qwen3-8B@abc:{'7e' * 32}"
 context_tokens = 8192
 gpu_layers = 20
 threads = 6
+speculative = false
+draft_path = "models/small.gguf"
 [gpu]
 device = "0000:41:00.0"
 pause_temperature_c = 80
@@ -90,6 +93,8 @@ drain_timeout_s = 45
     assert (config.coefficient, config.max_active_requests) == (1500, 8)
     assert config.model_path == tmp_path / "models/m.gguf"
     assert (config.context_tokens, config.gpu_layers, config.threads) == (8192, 20, 6)
+    assert config.speculative is False
+    assert config.draft_model_path == tmp_path / "models/small.gguf"
     assert config.gpu == "0000:41:00.0"
     p = config.protection
     assert (p.pause_temperature_c, p.resume_temperature_c, p.pause_on_throttle) == (80, 70, False)

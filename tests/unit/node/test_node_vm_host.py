@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cocoon_desktop.engine.host.supervisor import EngineStartError
+from cocoon_desktop.engine.types import EngineSettings
 from cocoon_desktop.network.devnet.network import (
     DevnetSettings,
     devnet_root_config,
@@ -26,11 +27,12 @@ from cocoon_desktop.network.transport import Endpoint
 from cocoon_desktop.node.config import NodeConfig, node_home
 from cocoon_desktop.node.engine_host import EngineHost
 from cocoon_desktop.node.gpu_select import GpuChoice
-from cocoon_desktop.node.vm_host import VmHost
+from cocoon_desktop.node.vm_host import VmHost, _engine_section
 from cocoon_desktop.node.vm_network import GuestNetwork, proxy_targets, resolve_guest_network
 from cocoon_desktop.node.worker_open import WorkerSetupError
 from cocoon_desktop.settings import NetworkKind, ServeFrom
 from cocoon_desktop.vm.gpu import PassthroughRequest
+from cocoon_desktop.vm.guest_config import GuestConfig
 from cocoon_desktop.vm.modes import VmMode
 from tests.helpers.fake_sysfs import FakeSysfs
 from tests.helpers.vm_config import guest_config
@@ -205,3 +207,26 @@ def test_the_status_shows_the_vm_only_when_the_node_serves_from_it(
     config = replace(host._config(), serve_from=ServeFrom.SANDBOX)
     host._config = lambda: config  # type: ignore[method-assign]
     assert host.view() is None
+
+
+async def test_a_draft_model_is_refused_before_the_vm_is_prepared(
+        tmp_path: Path, sysfs: FakeSysfs) -> None:
+    """The guest reads only the served model's verified disk: a draft model set for the VM is
+    refused in a sentence that says what to do, before any image or disk is made."""
+    host, _ = vm_host(tmp_path, sysfs, [], Helper(sysfs))
+    settings = EngineSettings(model_path=tmp_path / "model.gguf", model_name="m",
+                              draft_model_path=tmp_path / "small.gguf")
+    steps: list[str] = []
+    with pytest.raises(EngineStartError, match=r"draft model small.gguf cannot be used in the "
+                       r"confidential VM.*Clear the draft model"):
+        await host._prepare(settings, None, steps.append)
+    assert steps == []
+
+
+def test_the_guest_engine_drafts_as_the_settings_say() -> None:
+    """Speculative decoding on or off reaches the guest's engine through its config disk."""
+    settings = EngineSettings(model_path=Path("m.gguf"), model_name="m", speculative=False)
+    section = _engine_section(settings, NodeConfig(serve_from=ServeFrom.VM))
+    assert section.speculative is False
+    config = guest_config(engine=section)
+    assert GuestConfig.from_disk(config.disk_bytes()).engine.speculative is False

@@ -46,6 +46,14 @@ def test_with_changes_coerces_and_validates() -> None:
     assert "between 40 and 100" in err.value.problems["pause_temperature_c"]
 
 
+def test_a_draft_model_must_be_a_gguf_file() -> None:
+    assert AppSettings().speculative_decoding is True
+    with pytest.raises(SettingsError) as err:
+        AppSettings().with_changes(draft_model_path="/m/small.bin")
+    assert ".gguf" in err.value.problems["draft_model_path"]
+    assert AppSettings().with_changes(draft_model_path="/m/small.gguf").draft_model_path
+
+
 def test_resume_must_be_below_pause() -> None:
     with pytest.raises(SettingsError) as err:
         AppSettings().with_changes(pause_temperature_c=70, resume_temperature_c=75)

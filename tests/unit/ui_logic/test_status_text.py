@@ -11,8 +11,10 @@ from cocoon_desktop.ui_logic.status_text import (
     attestation_line,
     engine_line,
     panel_headline,
+    speculation_line,
     vm_attestation_line,
 )
+from tests.helpers.engine_stats import engine_stats
 
 
 def test_the_engine_line_is_its_own_sentence() -> None:
@@ -77,3 +79,13 @@ def test_the_vm_says_what_attests_it_and_what_that_is_good_for() -> None:
     assert f"Image hash: {'ab' * 32}" in line("tcg")[2] and "config cd" in line("tcg")[2]
     assert vm_attestation_line(VmView(state="preparing", detail=""))[0] == \
         "Measured once the VM runs."
+
+
+def test_the_speculation_line_says_how_drafts_are_made_and_how_many_are_kept() -> None:
+    assert speculation_line(engine_stats()) == "Off"
+    assert speculation_line(engine_stats(speculation="prompt lookup")) == \
+        "Prompt lookup · no drafts yet"
+    assert speculation_line(engine_stats(speculation="draft model small.gguf",
+                                         draft_tokens_total=1500,
+                                         draft_tokens_accepted_total=1230)) == \
+        "Draft model small.gguf · 82% of 1,500 drafted tokens accepted"

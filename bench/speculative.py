@@ -1,0 +1,189 @@
+"""Speculative decoding: the engine with it over the engine without, and over llama-server.
+
+    .venv/bin/python bench/speculative.py [--levels 1,8] [--tokens 160] [--rounds 4]
+                                          [--workloads summarize,chat]
+
+Two generated workloads (bench/spec_workloads.py): "summarize" (minutes of a meeting, an
+instruction to summarize or quote them: the answer repeats the prompt) and "chat" (open
+questions, little to repeat). For each level N, four servers with the bundled
+SmolLM2-135M-Instruct Q4_1, 2 threads, N parallel sequences of 2048 tokens each, get the same N
+prompts at once (greedy, streamed, `--tokens` each):
+- engine+spec: the engine process as the app runs it, speculative decoding on (prompt lookup);
+- engine: the same with speculative decoding off;
+- llama-server: `llama-server --parallel N` built from the same vendored llama.cpp;
+- llama-server+spec: the same with its own n-gram speculation (`--spec-type ngram-simple`,
+  3-token lookups, drafts of up to 8, as the engine's).
+One workload at a time, every prompt is first sent once to every server, so each server holds
+it in a slot (both reuse a slot's prompt prefix): the figures are decoding speed. Rounds run
+the four in ABBA order (a round's reverse next); the table shows median tokens/s, and ratios
+that are the median of the per-round ratios. While one side runs the others are loaded and
+idle: their CPU use during the runs is printed (it should be ~0). Targets: engine+spec /
+engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat; the text is the same
+(tests prove it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from concurrency import RunResult, model_path, stream_one
+from engine_target import open_engine
+from llama_server import LlamaServer, ensure_llama_server
+from spec_workloads import WORKLOADS
+
+from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
+
+for _name, _value in ENGINE_ENV_DEFAULTS.items():  # llama-server waits for work the same way
+    os.environ.setdefault(_name, _value)
+
+THREADS = 2
+CONTEXT_PER_SEQUENCE = 2048
+SERVER_SPEC = ("--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "3",
+               "--spec-ngram-simple-size-m", "8", "--spec-draft-n-max", "8")
+SIDES = ("engine+spec", "engine", "llama-server", "llama-server+spec")
+TARGETS = {("summarize", 1): 1.25, ("summarize", 8): 1.10}
+CHAT_TARGET = 0.97
+
+
+@dataclass
+class Side:
+    name: str
+    url: str
+    headers: dict[str, str]
+    pid: int | None
+    runs: dict[str, list[RunResult]] = field(default_factory=dict)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time of a process and its children (0 when it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        process = psutil.Process(pid)
+        total = sum(process.cpu_times()[:2])
+        return total + sum(sum(c.cpu_times()[:2]) for c in process.children(recursive=True))
+    except psutil.Error:
+        return 0.0
+
+
+async def burst(side: Side, prompts: list[str], tokens: int) -> RunResult:
+    timeout = aiohttp.ClientTimeout(total=900)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        started = loop.time()
+        results = await asyncio.gather(*(stream_one(session, side.url, side.headers, text, tokens)
+                                         for text in prompts))
+        wall = loop.time() - started
+    return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
+
+
+async def open_sides(stack: AsyncExitStack, level: int, binary: Path, model: Path
+                     ) -> list[Side]:
+    context = CONTEXT_PER_SEQUENCE * level
+    sides = []
+    for speculative in (True, False):
+        engine = await stack.enter_async_context(open_engine(
+            model, parallel=level, context_tokens=context, threads=THREADS, in_process=False,
+            speculative=speculative))
+        assert engine.base_url is not None
+        sides.append(Side("engine+spec" if speculative else "engine", engine.base_url,
+                          engine.headers, engine.pid))
+    for extra in ((), SERVER_SPEC):
+        server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
+                                         context_tokens=context, threads=THREADS,
+                                         extra_args=extra)
+        stack.callback(server.close)
+        sides.append(Side("llama-server+spec" if extra else "llama-server", server.base_url,
+                          {}, server.pid))
+    return sides
+
+
+async def measure_level(level: int, args: argparse.Namespace, binary: Path, model: Path
+                        ) -> tuple[list[Side], float]:
+    """ABBA rounds of every workload on every side; returns the sides and the most CPU any
+    idle side used while another ran (seconds per second)."""
+    async with AsyncExitStack() as stack:
+        sides = await open_sides(stack, level, binary, model)
+        idle_share = 0.0
+        for name in args.workloads:  # one workload at a time: its prompts stay in the slots
+            prompts = WORKLOADS[name](level)
+            for side in sides:  # warm-up: every prompt in a slot, the code paths hot
+                await burst(side, prompts, 1)
+            for round_index in range(args.rounds):
+                for side in sides if round_index % 2 == 0 else sides[::-1]:
+                    others = [s for s in sides if s is not side]
+                    before = [cpu_seconds(s.pid) for s in others]
+                    run = await burst(side, prompts, args.tokens)
+                    side.runs.setdefault(name, []).append(run)
+                    spent = sum(cpu_seconds(s.pid) - b
+                                for s, b in zip(others, before, strict=True))
+                    idle_share = max(idle_share, spent / run.wall_s)
+        return sides, idle_share
+
+
+def ratio(a: Side, b: Side, workload: str) -> float:
+    return statistics.median(x.tokens_per_s / y.tokens_per_s for x, y in
+                             zip(a.runs[workload], b.runs[workload], strict=True))
+
+
+def ratio_range(a: Side, b: Side, workload: str) -> str:
+    ratios = [x.tokens_per_s / y.tokens_per_s
+              for x, y in zip(a.runs[workload], b.runs[workload], strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
+def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str]) -> None:
+    by_name = {side.name: side for side in sides}
+    spec, plain, server, server_spec = (by_name[name] for name in SIDES)
+    for workload in workloads:
+        speeds = [statistics.median(r.tokens_per_s for r in by_name[n].runs[workload])
+                  for n in SIDES]
+        over_plain = ratio(spec, plain, workload)
+        target = TARGETS.get((workload, level), CHAT_TARGET if workload == "chat" else None)
+        verdict = "" if target is None else ("ok" if over_plain >= target else "BELOW")
+        print(f"{workload:>9} {level:>2}  " + "  ".join(f"{s:>8.1f}" for s in speeds) +
+              f"  {over_plain:>5.2f} {verdict:<5} ({ratio_range(spec, plain, workload)})  "
+              f"{ratio(spec, server, workload):>5.2f}  "
+              f"{ratio(spec, server_spec, workload):>5.2f}  "
+              f"{ratio(server_spec, server, workload):>5.2f}", flush=True)
+    print(f"{'':>12}  idle sides used at most {idle_share:.1%} of a core while another ran",
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,8")
+    parser.add_argument("--tokens", type=int, default=160)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--workloads", default="summarize,chat")
+    args = parser.parse_args()
+    args.workloads = args.workloads.split(",")
+    binary, model = ensure_llama_server(), model_path()
+    print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
+          f"sequence, {args.tokens} tokens per request, greedy, prompts cached, medians of "
+          f"{args.rounds} ABBA rounds\n")
+    print(f"{'workload':>9} {'N':>2}  {'eng+spec':>8}  {'engine':>8}  {'server':>8}  "
+          f"{'srv+spec':>8}  {'spec/engine (range)':>23}  {'/server':>6} {'/srv+spec':>9} "
+          f"{'srv+spec/srv':>12}")
+    for level in [int(x) for x in args.levels.split(",")]:
+        sides, idle_share = asyncio.run(measure_level(level, args, binary, model))
+        print_level(level, sides, idle_share, args.workloads)
+    print("\ntargets: engine+spec/engine >= 1.25 (summarize, N=1), >= 1.10 (summarize, N=8), "
+          ">= 0.97 (chat); tokens/s columns in tok/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""One request inside the scheduler: its admission, cancel flag, slot and decoding state.
+
+Used only by `engine.scheduler` (and `engine.inference`, which makes admissions); the decode
+thread owns every `ActiveSequence`, other threads touch only a `CancelFlag`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cocoon_desktop.engine.process.inference_types import (
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+)
+from cocoon_desktop.engine.process.prefix_cache import SlotMemory
+from cocoon_desktop.engine.process.sampling import SequenceSampler
+from cocoon_desktop.engine.process.speculative import DraftPace
+from cocoon_desktop.engine.process.text_stream import TextStream
+
+EventSink = Callable[[GenerationEvent], None]
+
+
+class CancelFlag:
+    """Set from any thread; read by the decode thread between steps."""
+
+    def __init__(self) -> None:
+        self.reason: FinishReason | None = None
+        self.error: str | None = None
+
+    @property
+    def is_set(self) -> bool:
+        return self.reason is not None
+
+    def set(self, reason: FinishReason = "cancelled", error: str | None = None) -> None:
+        if self.reason is None:
+            self.error = error
+            self.reason = reason
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request accepted by `InferenceCore.start`, waiting for the next step."""
+
+    request: GenerationRequest
+    on_event: EventSink
+    cancel: CancelFlag
+
+
+@dataclass(eq=False)
+class ActiveSequence:
+    """A request bound to a slot: its prompt progress, sampler, text stream and drafts.
+
+    While generating, `next_token` is the token sampled last and not yet decoded; a step
+    decodes it at position `len(slot.tokens)` followed by `draft` (tokens guessed to come
+    next, padded to the length every sequence carries in that step), each with logits, from
+    batch row `output_row` on."""
+
+    admission: Admission
+    slot: SlotMemory
+    sampler: SequenceSampler
+    text: TextStream
+    cached_tokens: int
+    prompt_fed: int
+    pace: DraftPace
+    next_token: int | None = None
+    completion_tokens: int = 0
+    output_row: int = -1
+    chunk: list[int] = field(default_factory=list)
+    draft: list[int] = field(default_factory=list)  # drafted tokens, padded to the step's
+    drafted: int = 0  # how many of `draft` the drafter proposed (the rest is padding)
+    unsent_text: list[str] = field(default_factory=list)  # text of this step, one delta
+
+    @property
+    def prompt(self) -> tuple[int, ...]:
+        return self.admission.request.prompt_tokens
+
+    @property
+    def max_tokens(self) -> int:
+        return self.admission.request.sampling.max_tokens
