@@ -70,6 +70,11 @@ class _HoverPlot(QWidget):
         assert self._plot is not None
         return self._plot
 
+    @property
+    def is_drawn(self) -> bool:
+        """Whether the plot was built (it is, once the chart has been shown)."""
+        return self._plot is not None
+
     def showEvent(self, event: QShowEvent) -> None:
         if self._plot is None:
             self._build_timer.start(0)  # after this paint: the window shows first

@@ -42,7 +42,7 @@ def report(shell, started):
         after_charts()
 
     def after_charts():
-        if getattr(machine.cpu, "_plot", None) is None and time.monotonic() < deadline:
+        if not getattr(machine.cpu, "is_drawn", False) and time.monotonic() < deadline:
             QTimer.singleShot(50, after_charts)
             return
         print("charts-built " + json.dumps(loaded()), flush=True)
