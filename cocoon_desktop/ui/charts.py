@@ -7,7 +7,7 @@ TON per hour or per day. Both follow the theme (`retheme`). pyqtgraph draws on Q
 view; a chart repaints only when new data arrives, which keeps the idle app light.
 
 A chart keeps its values from the start but builds its pyqtgraph plot (`chart_plots`) only when
-it is first shown, just after that paint, or when `plot` is asked for: the first window shows
+it is first shown, just after its first paint, or when `plot` is asked for: the first window shows
 without waiting for pyqtgraph and numpy to import, and a chart never shown costs nothing.
 """
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -30,6 +30,26 @@ if TYPE_CHECKING:
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
 CHART_HEIGHT = 150
 BAR_CHART_HEIGHT = 170
+
+
+class _FirstPaint(QObject):
+    """A child of the widget it watches: gone with it, and so is a call not yet made."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self.callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self.callback)  # once this paint is done
+        return False
+
+
+def after_first_paint(widget: QWidget, callback: Callable[[], None]) -> None:
+    """Call `callback` on the loop's next turn after `widget` is first painted."""
+    _FirstPaint(widget, callback)
 
 
 class _HoverPlot(QWidget):
@@ -50,9 +70,6 @@ class _HoverPlot(QWidget):
         self.cursor: pg.InfiniteLine | None = None
         self._slot = QWidget()  # holds the plot's place until it is built
         self._slot.setFixedHeight(plot_height)
-        self._build_timer = QTimer(self)
-        self._build_timer.setSingleShot(True)
-        self._build_timer.timeout.connect(self._build_if_shown)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(self.readout)
@@ -76,8 +93,8 @@ class _HoverPlot(QWidget):
         return self._plot is not None
 
     def showEvent(self, event: QShowEvent) -> None:
-        if self._plot is None:
-            self._build_timer.start(0)  # after this paint: the window shows first
+        if self._plot is None:  # after the paint: the window shows first, then the plot
+            after_first_paint(self, self._build_if_shown)
         super().showEvent(event)
 
     def _build_if_shown(self) -> None:
