@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/app.py [--idle-s 30] [--launches 3]
 
-- launch to first window: process start until the main window is shown (median of launches);
+- launch to first window: process start until the main window is shown (median of launches),
+  and until the dashboard's charts are drawn (they are built just after the first paint);
 - idle CPU: % of one core the running app uses over `--idle-s` seconds, monitoring at 1 Hz,
   no model loaded (the engine is not started while nobody serves or chats);
 - memory: resident set size of the idle app, no model loaded;
 - event-loop lag: how late a 10 ms timer fires (p99) while the chat window streams an answer
   from the real engine at full speed; the bare window's figure is the same timer, idle.
-Targets (issue 7): < 2 s, < 1 % of a core, < 250 MB, p99 < 30 ms.
+Targets: launch <= 1.0 s and idle < 0.3 % of a core (issue 17), < 250 MB, p99 < 30 ms (issue 7).
 Runs offscreen unless DISPLAY is set. The machine may be shared: figures are as noisy as it is.
 """
 
@@ -62,15 +63,25 @@ def prepare_home() -> Path:
     return home
 
 
-def launch(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], float]:
-    """Start a GUI process; return it and the seconds until it reported its first window."""
+def launch(command: list[str], env: dict[str, str],
+           charts: bool = False) -> tuple[subprocess.Popen[str], float, float, float]:
+    """Start a GUI process; return it, the seconds until it reported its first window, (with
+    `charts`, the app) until its dashboard's charts were drawn, and the CPU seconds it had used
+    at its first window (less sensitive than wall time to a machine shared with other work)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
+    first = cpu = None
     for line in process.stdout:
         if line.startswith("first-window-s"):
-            return process, time.perf_counter() - started
+            first = time.perf_counter() - started
+            times = psutil.Process(process.pid).cpu_times()
+            cpu = times.user + times.system
+            if not charts:
+                return process, first, first, cpu
+        elif line.startswith("charts-drawn-s") and first is not None and cpu is not None:
+            return process, first, time.perf_counter() - started, cpu
     raise RuntimeError(f"{command[0]} exited before showing a window")
 
 
@@ -100,15 +111,19 @@ def measure_process(which: str, args: argparse.Namespace) -> dict[str, float]:
         command = [sys.executable, "-m", "cocoon_desktop", "gui", "--report-first-window"]
     else:
         command = [sys.executable, "-c", BARE, str(time.perf_counter())]
-    launches = []
+    launches, drawn, cpu_s = [], [], []
     for i in range(args.launches):
-        process, seconds = launch(command, env)
+        process, seconds, charts_s, launch_cpu_s = launch(command, env, charts=which == "app")
         launches.append(seconds)
+        drawn.append(charts_s)
+        cpu_s.append(launch_cpu_s)
         if i < args.launches - 1:
             stop(process)
     cpu, rss = idle_figures(process, args.idle_s)
     stop(process)
-    return {"launch_s": statistics.median(launches), "idle_cpu_percent": cpu, "rss_mb": rss}
+    return {"launch_s": statistics.median(launches), "charts_s": statistics.median(drawn),
+            "launch_cpu_s": statistics.median(cpu_s),
+            "idle_cpu_percent": cpu, "rss_mb": rss}
 
 
 def measure_lag(which: str) -> dict[str, float]:
@@ -201,9 +216,11 @@ def main() -> int:
     for which in ("app", "bare"):
         results[which].update(measure_lag(which))
     rows = [
-        ("launch to first window (s)", "launch_s", "{:.2f}", "< 2 s"),
+        ("launch to first window (s)", "launch_s", "{:.2f}", "<= 1.0 s"),
+        ("launch to charts drawn (s)", "charts_s", "{:.2f}", ""),
+        ("CPU used to first window (s)", "launch_cpu_s", "{:.2f}", ""),
         (f"idle CPU over {args.idle_s:.0f} s (% of a core)", "idle_cpu_percent", "{:.2f}",
-         "< 1 %"),
+         "< 0.3 %"),
         ("memory, no model (RSS MB)", "rss_mb", "{:.0f}", "< 250 MB"),
         ("event-loop lag p99 (ms)", "lag_p99_ms", "{:.1f}", "< 30 ms"),
     ]

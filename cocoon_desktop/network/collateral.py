@@ -29,10 +29,9 @@ import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from cocoon_desktop.protocol.tdx_quote import CollateralKey
+from cocoon_desktop.protocol.tdx_quote import INTEL_PCS_URL, CollateralKey
 
 log = logging.getLogger(__name__)
-INTEL_PCS_URL = "https://api.trustedservices.intel.com"
 INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 REFRESH_MARGIN_S = 3600.0  # fetch anew an hour before the collateral expires
 RETRY_S = (30.0, 120.0, 600.0, 1800.0)  # after failures in a row

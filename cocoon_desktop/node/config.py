@@ -23,8 +23,8 @@ from cocoon_desktop.earnings.figures import TonPrice
 from cocoon_desktop.hardware.energy import Tariff
 from cocoon_desktop.hardware.protection.settings import ProtectionSettings
 from cocoon_desktop.hardware.units import MiB
-from cocoon_desktop.network.collateral import INTEL_PCS_URL
 from cocoon_desktop.protocol.money import ton_to_nanoton
+from cocoon_desktop.protocol.tdx_quote import INTEL_PCS_URL
 from cocoon_desktop.settings import AppSettings, NetworkKind, ServeFrom
 from cocoon_desktop.wallet.secret_store import SERVICE_NAME, profile_service_name
 

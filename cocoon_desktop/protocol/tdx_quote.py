@@ -14,6 +14,8 @@ all-zero registers, so every fake_tdx worker has the same image hash.
 (`dcap-qvl`: the QE report, the PCK certificate chain and CRLs, the TCB info and QE identity),
 offline, against collateral fetched beforehand (`network.collateral`), and reports the TCB
 status; which statuses a peer may have is the policy's choice (`network.attestation`).
+dcap-qvl is imported on the first quote read, not with this module (the app's first window
+imports the node's settings, which name Intel's PCS).
 """
 
 from __future__ import annotations
@@ -22,10 +24,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-import dcap_qvl
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+INTEL_PCS_URL = "https://api.trustedservices.intel.com"  # where DCAP collateral comes from
 REPORT_DATA_BYTES = 64
 REGISTER_BYTES = 48
 TEE_TYPE_TDX = 0x81
@@ -61,6 +60,8 @@ class DcapVerdict:
 
 def collateral_key(quote: bytes) -> CollateralKey:
     """The collateral a quote needs (read from its PCK certificate)."""
+    import dcap_qvl
+
     try:
         parsed = dcap_qvl.parse_quote(quote)
         return CollateralKey(parsed.fmspc().upper(), parsed.ca().lower())
@@ -70,6 +71,8 @@ def collateral_key(quote: bytes) -> CollateralKey:
 
 def dcap_verify(quote: bytes, collateral_json: str, now_unix_s: int) -> DcapVerdict:
     """Verify `quote`'s signature chain against collateral at the given time (QuoteError)."""
+    import dcap_qvl
+
     try:
         collateral = dcap_qvl.QuoteCollateralV3.from_json(collateral_json)
         report = dcap_qvl.verify(quote, collateral, int(now_unix_s))
@@ -81,6 +84,10 @@ def dcap_verify(quote: bytes, collateral_json: str, now_unix_s: int) -> DcapVerd
 
 def root_key_id(quote: bytes) -> bytes:
     """SHA-384 of the public key of the root CA at the end of the quote's PCK chain."""
+    import dcap_qvl
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     try:
         chain = x509.load_pem_x509_certificates(dcap_qvl.parse_quote(quote).cert_chain_pem_bytes())
         point = chain[-1].public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)

@@ -5,6 +5,10 @@ a time range to pick (`RangePicker`).
 tick moves the line, not the axis: nothing is laid out again each second). `BarChart` shows
 TON per hour or per day. Both follow the theme (`retheme`). pyqtgraph draws on Qt's graphics
 view; a chart repaints only when new data arrives, which keeps the idle app light.
+
+A chart keeps its values from the start but builds its pyqtgraph plot (`chart_plots`) only when
+it is first shown, just after its first paint, or when `plot` is asked for: the first window shows
+without waiting for pyqtgraph and numpy to import, and a chart never shown costs nothing.
 """
 
 from __future__ import annotations
@@ -12,105 +16,127 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from cocoon_desktop.ui.theme import Space, Type, current_colors
+from cocoon_desktop.ui.theme import Space, current_colors
 
-pg.setConfigOptions(antialias=True, background=None, foreground="#808080")
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
-TIME_STEPS_S = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 CHART_HEIGHT = 150
 BAR_CHART_HEIGHT = 170
 
 
-def ago_text(seconds: float) -> str:
-    """An x-axis label: "now", "−30 s", "−5 min", "−2 h"."""
-    seconds = abs(seconds)
-    if seconds < 1:
-        return "now"
-    if seconds < 60:
-        return f"−{seconds:.0f} s"
-    if seconds < 7200:
-        return f"−{seconds / 60:.0f} min"
-    return f"−{seconds / 3600:.0f} h"
+class _FirstPaint(QObject):
+    """A child of the widget it watches: gone with it, and so is a call not yet made."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self.callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self.callback)  # once this paint is done
+        return False
 
 
-class AgoAxis(pg.AxisItem):
-    """Time as "−5 min … now", ticks on round steps."""
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # pyqtgraph's names
-        span = maxVal - minVal
-        step = next((s for s in TIME_STEPS_S if span / s <= 6), TIME_STEPS_S[-1])
-        first = math.ceil(minVal / step) * step
-        ticks = [first + i * step for i in range(int((maxVal - first) // step) + 1)]
-        return [(step, ticks)]
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [ago_text(v) for v in values]
-
-
-class ValueAxis(pg.AxisItem):
-    """Values with as many digits as the tick spacing needs ("64", "0.25", "0.000004")."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("left", **kwargs)
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        digits = 0 if spacing >= 1 else min(9, math.ceil(-math.log10(spacing)))
-        return [f"{v:.{digits}f}" for v in values]
-
-
-def _style_plot(plot: pg.PlotWidget) -> None:
-    colors = current_colors()
-    plot.setBackground(QColor(colors.base))
-    small = QFont()
-    small.setPixelSize(Type.CAPTION - 1)
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(colors.border))
-        axis.setTextPen(pg.mkPen(colors.muted))
-        axis.setStyle(tickFont=small, tickLength=-4)
+def after_first_paint(widget: QWidget, callback: Callable[[], None]) -> None:
+    """Call `callback` on the loop's next turn after `widget` is first painted."""
+    _FirstPaint(widget, callback)
 
 
 class _HoverPlot(QWidget):
     """A plot with a header (title and the latest value) and a readout of the point under the
-    pointer (a vertical line and a label)."""
+    pointer (a vertical line and a label). Subclasses add their items (`_add_items`) and draw
+    what they kept (`_draw`) once the plot exists."""
 
-    def __init__(self, title: str, axis_items: dict[str, pg.AxisItem],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, plot_height: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = title
+        self.plot_height = plot_height
         self.header = QLabel(title)
         self.header.setObjectName("muted")
         self.readout = QLabel("")
         self.readout.setObjectName("caption")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.plot = pg.PlotWidget(axisItems=axis_items)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.plot.setFixedHeight(CHART_HEIGHT)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False)
-        self.cursor.hide()
-        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self._plot: pg.PlotWidget | None = None
+        self.cursor: pg.InfiniteLine | None = None
+        self._slot = QWidget()  # holds the plot's place until it is built
+        self._slot.setFixedHeight(plot_height)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(self.readout)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(Space.XS)
-        layout.addLayout(top)
-        layout.addWidget(self.plot, 1)
-        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(Space.XS)
+        self._layout.addLayout(top)
+        self._layout.addWidget(self._slot, 1)
+
+    @property
+    def plot(self) -> pg.PlotWidget:
+        """The pyqtgraph plot, built now if it was not yet."""
+        if self._plot is None:
+            self._build_plot()
+        assert self._plot is not None
+        return self._plot
+
+    @property
+    def is_drawn(self) -> bool:
+        """Whether the plot was built (it is, once the chart has been shown)."""
+        return self._plot is not None
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._plot is None:  # after the paint: the window shows first, then the plot
+            after_first_paint(self, self._build_if_shown)
+        super().showEvent(event)
+
+    def _build_if_shown(self) -> None:
+        if self._plot is None and self.isVisible():
+            self._build_plot()
+
+    def _build_plot(self) -> None:
+        from cocoon_desktop.ui import chart_plots
+
+        plot = chart_plots.new_plot(self._bottom_axis())
+        plot.setFixedHeight(self.plot_height)
+        self._plot = plot
+        self.cursor = chart_plots.pg.InfiniteLine(angle=90, movable=False)
+        self.cursor.hide()
+        plot.addItem(self.cursor, ignoreBounds=True)
+        self._layout.replaceWidget(self._slot, plot)
+        self._slot.deleteLater()
+        if self.isVisible():  # in place and laid out now, not on the next turn of the loop
+            plot.show()
+            self._layout.activate()
+        plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._add_items(plot)
         self.retheme()
+        self._draw()
+
+    def _bottom_axis(self) -> pg.AxisItem:
+        raise NotImplementedError
+
+    def _add_items(self, plot: pg.PlotWidget) -> None:
+        raise NotImplementedError
+
+    def _draw(self) -> None:
+        raise NotImplementedError
 
     def retheme(self) -> None:
-        _style_plot(self.plot)
-        self.cursor.setPen(pg.mkPen(current_colors().muted, style=Qt.PenStyle.DotLine))
+        if self._plot is None or self.cursor is None:
+            return  # the plot takes the theme when it is built
+        from cocoon_desktop.ui import chart_plots
+
+        chart_plots.style_plot(self._plot)
+        self.cursor.setPen(chart_plots.pg.mkPen(current_colors().muted,
+                                                style=Qt.PenStyle.DotLine))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:  # the theme changed
@@ -131,9 +157,10 @@ class _HoverPlot(QWidget):
     def hover_at(self, x: float | None) -> str:
         """Show the point nearest to `x` (None: nothing under the pointer); return the text."""
         text = "" if x is None else self.describe(x)
-        self.cursor.setVisible(bool(text))
-        if text and x is not None:
-            self.cursor.setValue(self.snap(x))
+        if self.cursor is not None:
+            self.cursor.setVisible(bool(text))
+            if text and x is not None:
+                self.cursor.setValue(self.snap(x))
         self.readout.setText(text)
         return text
 
@@ -150,7 +177,7 @@ class LiveChart(_HoverPlot):
 
     def __init__(self, title: str, unit: str, y_range: tuple[float, float] | None = None,
                  color_index: int = 0, digits: int = 0, parent: QWidget | None = None) -> None:
-        super().__init__(title, {"bottom": AgoAxis("bottom"), "left": ValueAxis()}, parent)
+        super().__init__(title, CHART_HEIGHT, parent)
         self.unit = unit
         self.digits = digits
         self.color_index = color_index
@@ -160,20 +187,35 @@ class LiveChart(_HoverPlot):
         self._now = time.time()
         self._times: list[float] = []
         self._values: list[float] = []
-        self.curve = self.plot.plot([], [], connect="finite")
+        self._limit: float | None = None
+        self.curve: pg.PlotDataItem | None = None
+        self.limit_line: pg.InfiniteLine | None = None
+
+    def _bottom_axis(self) -> pg.AxisItem:
+        from cocoon_desktop.ui.chart_plots import AgoAxis
+
+        return AgoAxis("bottom")
+
+    def _add_items(self, plot: pg.PlotWidget) -> None:
+        from cocoon_desktop.ui.chart_plots import pg
+
+        self.curve = plot.plot([], [], connect="finite")
         self.limit_line = pg.InfiniteLine(angle=0, movable=False)
         self.limit_line.hide()
-        self.plot.addItem(self.limit_line)
-        self.plot.setYRange(*(y_range or (0, 1)), padding=0.02)
-        self.plot.setXRange(-self.window_s, 0, padding=0)
-        self.retheme()
+        plot.addItem(self.limit_line)
+        plot.setYRange(*(self.fixed_range or (0, 1)), padding=0.02)
+        plot.setXRange(-self.window_s, 0, padding=0)
 
     def retheme(self) -> None:
         super().retheme()
-        colors = current_colors()
-        if hasattr(self, "curve"):
+        if self.curve is not None and self.limit_line is not None:
+            from cocoon_desktop.ui.chart_plots import pg
+
+            colors = current_colors()
             color = colors.series[self.color_index % len(colors.series)]
-            self.curve.setPen(pg.mkPen(color, width=1.6))
+            # One pixel: Qt's raster engine strokes a 1.6 px antialiased line of 300 points in
+            # about 13 ms (every second, per chart), a 1 px line in under 1 ms.
+            self.curve.setPen(pg.mkPen(color, width=1))
             self.limit_line.setPen(pg.mkPen(colors.warn, style=Qt.PenStyle.DashLine))
 
     def value_text(self, value: float | None) -> str:
@@ -182,30 +224,37 @@ class LiveChart(_HoverPlot):
 
     def set_y_range(self, low: float, high: float) -> None:
         self.fixed_range = (low, high)
-        self.plot.setYRange(low, high, padding=0.02)
+        if self._plot is not None:
+            self._plot.setYRange(low, high, padding=0.02)
 
     def set_window(self, window_s: float) -> None:
         self.window_s = window_s
-        self.plot.setXRange(-window_s, 0, padding=0)
+        if self._plot is not None:
+            self._plot.setXRange(-window_s, 0, padding=0)
 
     def set_points(self, times_s: Sequence[float], values: Sequence[float],
                    limit: float | None = None, now: float | None = None) -> None:
         """Replace the points (wall-clock seconds, oldest first)."""
         self._now = now if now is not None else time.time()
-        self._times, self._values = list(times_s), list(values)
+        self._times, self._values, self._limit = list(times_s), list(values), limit
+        latest = next((v for v in reversed(self._values) if not math.isnan(v)), None)
+        self.header.setText(f"{self.title} · {self.value_text(latest)}")
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._plot is None or self.curve is None or self.limit_line is None:
+            return  # kept: drawn when the plot is built
         self.curve.setData([t - self._now for t in self._times], self._values,
                            connect="finite")
-        self.limit_line.setVisible(limit is not None)
-        if limit is not None:
-            self.limit_line.setValue(limit)
+        self.limit_line.setVisible(self._limit is not None)
+        if self._limit is not None:
+            self.limit_line.setValue(self._limit)
         if self.fixed_range is None:  # from zero, so a steady 318 W reads as steady
             known = [v for v in self._values if not math.isnan(v)]
             high = max(known, default=1.0) * 1.15 or 1.0
             if high != self._auto_high:  # an unchanged range lays nothing out again
                 self._auto_high = high
-                self.plot.setYRange(0, high, padding=0)
-        latest = next((v for v in reversed(self._values) if not math.isnan(v)), None)
-        self.header.setText(f"{self.title} · {self.value_text(latest)}")
+                self._plot.setYRange(0, high, padding=0)
 
     @property
     def values(self) -> list[float]:
@@ -238,31 +287,48 @@ class BarChart(_HoverPlot):
         self._format = describe_value or (lambda v: f"{v:g} {unit}")
         self._labels: list[str] = []
         self._heights: list[float] = []
+        self.axis: pg.AxisItem | None = None
+        self.bars: pg.BarGraphItem | None = None
+        self.empty: pg.TextItem | None = None
+        super().__init__(f"{unit} earned", BAR_CHART_HEIGHT, parent)
+
+    def _bottom_axis(self) -> pg.AxisItem:
+        from cocoon_desktop.ui.chart_plots import pg
+
         self.axis = pg.AxisItem("bottom")
-        super().__init__(f"{unit} earned", {"bottom": self.axis, "left": ValueAxis()}, parent)
-        self.plot.setFixedHeight(BAR_CHART_HEIGHT)
+        return self.axis
+
+    def _add_items(self, plot: pg.PlotWidget) -> None:
+        from cocoon_desktop.ui.chart_plots import pg
+
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
-        self.plot.addItem(self.bars)
+        plot.addItem(self.bars)
         self.empty = pg.TextItem("Nothing earned in this period yet", anchor=(0.5, 0.5))
-        self.plot.addItem(self.empty)
-        self.retheme()
+        plot.addItem(self.empty)
 
     def retheme(self) -> None:
         super().retheme()
-        if hasattr(self, "bars"):
+        if self.bars is not None and self.empty is not None:
+            from cocoon_desktop.ui.chart_plots import pg
+
             colors = current_colors()
             self.bars.setOpts(brush=pg.mkBrush(colors.good), pen=pg.mkPen(None))
             self.empty.setColor(QColor(colors.muted))
 
     def set_bars(self, labels: Sequence[str], heights: Sequence[float]) -> None:
         self._labels, self._heights = list(labels), list(heights)
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._plot is None or self.bars is None or self.axis is None or self.empty is None:
+            return  # kept: drawn when the plot is built
         n = len(self._heights)
         self.bars.setOpts(x=list(range(n)), height=self._heights, width=0.7)
         step = max(1, math.ceil(n / 8))
         self.axis.setTicks([[(i, self._labels[i]) for i in range(0, n, step)], []])
         high = max(self._heights, default=0.0)
-        self.plot.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
-        self.plot.setYRange(0, high * 1.15 if high > 0 else 1.0, padding=0)
+        self._plot.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
+        self._plot.setYRange(0, high * 1.15 if high > 0 else 1.0, padding=0)
         self.empty.setVisible(high <= 0)
         self.empty.setPos(max(n, 1) / 2 - 0.5, 0.5)
 

@@ -4,7 +4,7 @@ Copy button, and editors that leave the mouse wheel to the page."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QWheelEvent
+from PySide6.QtGui import QGuiApplication, QIcon, QWheelEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -85,9 +85,22 @@ class StateLabel(QLabel):
     def set_state(self, text: str, level: str = "") -> None:
         """`level` is "good", "warn", "bad" or "" (muted)."""
         self.setText(text)
-        self.setObjectName(level or "muted")
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, level or "muted")
+
+
+def restyle(widget: QWidget, style_name: str) -> None:
+    """Give `widget` the style sheet's look for `style_name`; re-polished only on a change, so a
+    status repeated every second neither repaints nor re-lays out the page."""
+    if widget.objectName() != style_name:
+        widget.setObjectName(style_name)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+
+def set_button_icon(button: QPushButton, new_icon: QIcon) -> None:
+    """Qt repaints and re-lays out a button on every setIcon, even with the same icon."""
+    if button.icon().cacheKey() != new_icon.cacheKey():
+        button.setIcon(new_icon)
 
 
 class CopyButton(QPushButton):

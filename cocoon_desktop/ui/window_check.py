@@ -1,5 +1,7 @@
-"""The self-test's look at the GUI: Qt starts, draws the app's SVG icon, and the real main
-window opens and closes (`cocoon-desktop-cli self-test` runs it in a child process)."""
+"""The self-test's look at the GUI: Qt starts, draws the app's SVG icon, the real main window
+opens and closes, and a live chart builds its plot (pyqtgraph and numpy are imported only when
+a chart is first shown, so this is where a bundle that left them out would say so).
+`cocoon-desktop-cli self-test` runs it in a child process."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from cocoon_desktop.resources import resource_path
+from cocoon_desktop.ui.charts import LiveChart
 from cocoon_desktop.ui.main_window import MainWindow
 
 
@@ -34,6 +37,15 @@ def open_and_close_main_window() -> str:
     window.show()
     app.processEvents()
     shown = window.isVisible()
+    chart = LiveChart("CPU", "%", (0, 100))
+    try:
+        chart.set_points([0.0, 1.0], [10.0, 20.0], now=1.0)
+        chart.plot.grab()  # builds the pyqtgraph plot and draws it
+    except ImportError as exc:
+        fix = "Reinstall the app (the build left out pyqtgraph or numpy)."
+        raise WindowCheckFailed(f"The charts cannot be drawn: {exc}.", fix) from None
+    finally:
+        chart.deleteLater()
     window.allow_close = True
     window.close()
     app.processEvents()
@@ -42,4 +54,4 @@ def open_and_close_main_window() -> str:
                                 "Report this output.")
     platform = QApplication.platformName()  # type: ignore[attr-defined]
     return (f"Qt {pyside_version} on the '{platform}' platform: app icon drawn, main window "
-            "opened and closed.")
+            "opened and closed, a chart drawn.")

@@ -6,6 +6,8 @@ timeout and never raises for network trouble: it returns the fresh value, or the
 value with its age, together with the service state (online, unreachable, offline). After a
 failure, reads wait out an exponential backoff (2 s doubling to 5 min, with jitter) instead of
 hammering dead servers; `retry_now()` (the UI's Retry button) and sends skip the wait.
+pytoniq's lite client is imported then too, not with this module (the app's first window
+does not need it).
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pytoniq import LiteBalancer
-from pytoniq.liteclient.client import LiteServerError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.wallet.address import TonAddress
@@ -40,14 +39,19 @@ from cocoon_desktop.wallet.contracts import WalletVersion, seqno_from_data
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.transactions import parse_transaction
 
+if TYPE_CHECKING:
+    from pytoniq import LiteBalancer
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BalancerFactory = Callable[[dict[str, Any], float], LiteBalancer]
+BalancerFactory = Callable[[dict[str, Any], float], "LiteBalancer"]
 Listener = Callable[[ChainState], None]
 
 
 def default_balancer_factory(config: dict[str, Any], timeout_s: float) -> LiteBalancer:
     """trust_level 1: answers are checked against block proofs; no key-block sync on start."""
+    from pytoniq import LiteBalancer
+
     return LiteBalancer.from_config(config, trust_level=1, timeout=math.ceil(timeout_s))
 
 
@@ -176,6 +180,8 @@ class ChainService:
     async def _call(
         self, request: Callable[[LiteBalancer], Awaitable[T]], *, ignore_backoff: bool = False
     ) -> T | None:
+        from pytoniq.liteclient.client import LiteServerError
+
         try:
             client = await self._connected(ignore_backoff)
             result = await asyncio.wait_for(request(client), self._request_timeout_s)

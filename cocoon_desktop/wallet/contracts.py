@@ -23,8 +23,6 @@ import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pytoniq.contract.wallets.wallet import WALLET_V3_R2_CODE, WALLET_V4_R2_CODE
-from pytoniq.contract.wallets.wallet_v5 import WALLET_V5_R1_CODE
 from pytoniq_core import Builder, Cell, StateInit
 
 from cocoon_desktop.wallet.address import BASECHAIN, TonAddress
@@ -113,6 +111,10 @@ class WalletContract:
 
     @property
     def code(self) -> Cell:
+        # pytoniq (its lite client with it) loads on the first wallet built, not with the app.
+        from pytoniq.contract.wallets.wallet import WALLET_V3_R2_CODE, WALLET_V4_R2_CODE
+        from pytoniq.contract.wallets.wallet_v5 import WALLET_V5_R1_CODE
+
         if self.version is WalletVersion.V3R2:
             return WALLET_V3_R2_CODE
         if self.version is WalletVersion.V4R2:

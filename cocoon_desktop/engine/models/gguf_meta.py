@@ -6,6 +6,9 @@ says what is wrong with the file and what to do.
 The header is read with `gguf_header.HeaderReader` (fast, and every count in the file bounded by
 what the file can hold before anything is built for it); a damaged or hostile header is refused
 in milliseconds with a sentence, and `MemoryError` is turned into a `ModelFileError` too.
+
+`gguf` (and numpy with it) is imported on the first read, not with this module: the app's
+first window needs the metadata's type and errors, not the reader.
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gguf
-
-from cocoon_desktop.engine.models.gguf_header import HeaderDamaged, HeaderReader, check_counts
+if TYPE_CHECKING:
+    import gguf
 
 GGUF_MAGIC = b"GGUF"
 KV_CACHE_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
@@ -105,6 +107,8 @@ class GgufMetadata:
 
 def read_gguf_metadata(path: Path) -> GgufMetadata:
     """Read and check a GGUF file's header; raise `ModelFileError` with a clear text if unusable."""
+    from cocoon_desktop.engine.models.gguf_header import HeaderDamaged, HeaderReader, check_counts
+
     size = _check_readable(path)
     _check_magic(path)
     try:
@@ -207,6 +211,8 @@ def _check_has_tensors(path: Path, reader: gguf.GGUFReader) -> None:
 
 def _field_value(field: Any) -> Any:
     """A scalar field's value: str for strings, a Python number otherwise."""
+    import gguf
+
     part = field.parts[field.data[0]]
     if field.types[-1] == gguf.GGUFValueType.STRING:
         return bytes(part).decode("utf-8", errors="replace")
@@ -215,6 +221,8 @@ def _field_value(field: Any) -> Any:
 
 def _scalar(reader: gguf.GGUFReader, key: str) -> Any:
     """A metadata value; for a numeric per-layer array the largest entry; None when absent."""
+    import gguf
+
     field = reader.fields.get(key)
     if field is None or not field.data:
         return None
@@ -226,6 +234,8 @@ def _scalar(reader: gguf.GGUFReader, key: str) -> Any:
 
 
 def _array_length(reader: gguf.GGUFReader, key: str) -> int | None:
+    import gguf
+
     field = reader.fields.get(key)
     if field is None or field.types[0] != gguf.GGUFValueType.ARRAY:
         return None
@@ -238,6 +248,8 @@ def _int_or_none(value: Any) -> int | None:
 
 def _quantization(file_type: int | None, reader: gguf.GGUFReader) -> str:
     """The file type's name (Q4_1, Q8_0...), or the weights' dominant tensor type if unstated."""
+    import gguf
+
     if file_type is not None:
         try:
             named = gguf.LlamaFileType(file_type)
@@ -266,6 +278,8 @@ def _tensor_sizes(reader: gguf.GGUFReader, block_count: int) -> tuple[tuple[int,
 
 
 def _metadata_from_reader(reader: gguf.GGUFReader, size: int) -> GgufMetadata:
+    from cocoon_desktop.engine.models.gguf_header import HeaderDamaged
+
     arch = _scalar(reader, "general.architecture")
     if not arch:
         raise UnsupportedModelError(

@@ -15,7 +15,7 @@ from cocoon_desktop.ui.controllers.devnet_load import JOBS_PER_SECOND, DevnetLoa
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.icons import icon
 from cocoon_desktop.ui.theme import Space
-from cocoon_desktop.ui.widgets import AddressLine, Card, StateLabel, muted
+from cocoon_desktop.ui.widgets import AddressLine, Card, StateLabel, muted, restyle, set_button_icon
 
 SEND = "Send test jobs"
 STOP = "Stop test jobs"
@@ -84,10 +84,8 @@ class DevnetCard(Card):
         self.counts.set_state(counts_text(counts), "bad" if counts.failed and not
                               counts.answered else "")
         self.send_button.setText(STOP if counts.running else SEND)
-        self.send_button.setIcon(icon("stop") if counts.running else QIcon())
-        self.send_button.setObjectName("" if counts.running else "primary")
-        self.send_button.style().unpolish(self.send_button)
-        self.send_button.style().polish(self.send_button)
+        set_button_icon(self.send_button, icon("stop") if counts.running else QIcon())
+        restyle(self.send_button, "" if counts.running else "primary")
         self.send_button.setEnabled(self.load.available or counts.running)
 
     def _on_send_clicked(self) -> None:

@@ -20,7 +20,7 @@ from cocoon_desktop.ui.controllers.engine import EngineController
 from cocoon_desktop.ui.controllers.node import NodeController
 from cocoon_desktop.ui.dashboard.attestation_line import AttestationLine
 from cocoon_desktop.ui.icons import icon
-from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row
+from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row, restyle, set_button_icon
 from cocoon_desktop.ui_logic.status_text import (
     engine_line,
     panel_headline,
@@ -114,10 +114,8 @@ class EnginePanel(Card):
         self.serve_button.setChecked(status.wanted)
         self.serve_button.setText(serve_action(status.wanted))
         # The primary action stands out by its colour; stopping is a plain button with its icon.
-        self.serve_button.setIcon(icon("stop") if status.wanted else QIcon())
-        self.serve_button.setObjectName("" if status.wanted else "primary")
-        self.serve_button.style().unpolish(self.serve_button)
-        self.serve_button.style().polish(self.serve_button)
+        set_button_icon(self.serve_button, icon("stop") if status.wanted else QIcon())
+        restyle(self.serve_button, "" if status.wanted else "primary")
         self.serve_button.setEnabled(status.state is not NodeState.STOPPING)
         level = "bad" if status.state in NEEDS_USER else NODE_LEVEL.get(status.state, "")
         self.serving_state.set_state(panel_headline(status), level)

@@ -46,6 +46,7 @@ def test_the_frozen_app_passes_its_self_test(unpacked: Path, session_keyring: No
     for name in ("gui", "model", "engine", "keyring"):
         assert run.check(name)["ok"], run.check(name)
     assert "SHA-256 matches its package record" in run.check("model")["summary"]
+    assert "a chart drawn" in run.check("gui")["summary"]  # lazily imported pyqtgraph is there
     engine = run.check("engine")["summary"]
     assert "answered" in engine
     if shutil.which("bwrap"):  # the frozen engine runs sandboxed, binary and all

@@ -24,7 +24,7 @@ def test_every_check_passes_and_the_engine_answers(session_keyring: None) -> Non
     assert [c["name"] for c in run.report["checks"]] == ["gui", "model", "engine", "keyring",
                                                          "nvml"]
     assert "'offscreen' platform" in run.check("gui")["summary"]
-    assert "main window opened and closed" in run.check("gui")["summary"]
+    assert "main window opened and closed, a chart drawn" in run.check("gui")["summary"]
     assert "SHA-256 matches its package record" in run.check("model")["summary"]
     engine = run.check("engine")
     assert engine["ok"] and "answered" in engine["summary"] and "tokens" in engine["summary"]

@@ -1,0 +1,64 @@
+"""What the idle app does not redo: a status repeated every second re-polishes no state line
+or button (Qt repaints and re-lays out on each polish), and a chart builds its pyqtgraph plot
+only once shown, drawing the values it kept meanwhile. CPU itself is measured in bench/app.py."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtWidgets import QProxyStyle, QPushButton, QWidget
+
+from cocoon_desktop.ui.charts import LiveChart
+from cocoon_desktop.ui.widgets import StateLabel, restyle
+
+
+class CountingStyle(QProxyStyle):
+    def __init__(self) -> None:
+        super().__init__()
+        self.polished = 0
+
+    def polish(self, arg: Any) -> Any:
+        if isinstance(arg, QWidget):
+            self.polished += 1
+        return super().polish(arg)
+
+
+def test_a_repeated_state_is_not_polished_again(qtbot: Any) -> None:
+    label = StateLabel()
+    qtbot.addWidget(label)
+    style = CountingStyle()
+    label.setStyle(style)
+    label.set_state("Serving", "good")
+    first = style.polished
+    label.set_state("Serving", "good")
+    assert style.polished == first  # the same words in the same colour: nothing to redo
+    label.set_state("Paused", "warn")
+    assert style.polished > first and label.objectName() == "warn"  # a change still shows
+
+
+def test_a_button_keeps_its_look_without_a_polish_per_status(qtbot: Any) -> None:
+    button = QPushButton("Start serving")
+    qtbot.addWidget(button)
+    style = CountingStyle()
+    button.setStyle(style)
+    restyle(button, "primary")
+    first = style.polished
+    restyle(button, "primary")
+    assert style.polished == first
+    restyle(button, "")
+    assert style.polished > first and button.objectName() == ""
+
+
+def test_a_chart_builds_its_plot_once_shown_with_the_values_it_kept(qtbot: Any) -> None:
+    chart = LiveChart("CPU", "%", (0, 100))
+    qtbot.addWidget(chart)
+    now = time.time()
+    chart.set_points([now - 2, now - 1, now], [10.0, 20.0, 30.0], now=now)
+    assert not chart.is_drawn  # never shown: no pyqtgraph plot yet
+    assert chart.header.text() == "CPU · 30 %"  # the header says the latest all the same
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    assert chart.curve is not None
+    _, values = chart.curve.getData()
+    assert list(values) == [10.0, 20.0, 30.0]
