@@ -240,14 +240,10 @@ class AppShell(QObject):
 
     def _on_node_wallet_reopened(self, wallet: NodeWallet) -> None:
         self.wallet.use(wallet)
-        tasks.spawn(self._follow_wallet(), name="wallet.follow")
+        self.wallet.follow()
 
     def _on_node_status_changed(self, status: NodeStatus) -> None:
         self.earnings.on_summary_changed(status.earnings)
-
-    async def _follow_wallet(self) -> None:
-        await self.wallet.refresh()
-        self.wallet.start_polling()
 
     def _on_wallet_payout_received(self, record: TransactionRecord) -> None:
         self.notify("Payout received", f"{format_ton(record.amount_nano)} arrived at your owner "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,20 @@ def test_qr_image_matches_the_code(qapp: Any) -> None:
         for x in range(len(matrix)):
             pixel = image.pixelColor(x * scale + scale // 2, y * scale + scale // 2)
             assert (pixel.lightness() < 128) == matrix[y][x]
+
+
+def test_stopping_the_wallet_ends_a_follow_in_progress(paths: Any, keyring_store: Any,
+                                                        run_async: Any,
+                                                        shell_factory: Any) -> None:
+    """The node reopened its wallet just before the app quit: the refresh it started ends with
+    the wallet's stop (one left running once emitted into a deleted controller after quit)."""
+    shell = shell_factory()
+    wallet = open_wallet(paths, keyring_store, NetworkKind.DEVNET, None)
+
+    async def reopen_then_stop() -> list[asyncio.Task[Any]]:
+        shell._on_node_wallet_reopened(wallet)
+        await shell.wallet.stop()
+        return [t for t in asyncio.all_tasks()
+                if t.get_name().startswith("wallet.") and not t.done()]
+
+    assert run_async(reopen_then_stop()) == []

@@ -72,6 +72,7 @@ class WalletController(QObject):
         self.view: WalletView | None = None
         self.balances: dict[str, AccountReading] = {}
         self._poll: asyncio.Task[None] | None = None
+        self._follow: asyncio.Task[None] | None = None
         self._last_payout_lt: int | None = None  # None until the first read sets the baseline
         self._followed: weakref.WeakSet[ChainService] = weakref.WeakSet()
         if source is not None:
@@ -180,12 +181,24 @@ class WalletController(QObject):
         for address, version in self.watched_addresses():
             await self.read_balance(address, version)
 
+    def follow(self) -> None:
+        """Read the (re)opened wallet, then poll its balances; a follow in progress is
+        replaced, and `stop()` ends it, so nothing reads or signals after the app stopped."""
+        if self._follow is not None:
+            self._follow.cancel()
+        self._follow = spawn(self._refresh_then_poll(), name="wallet.follow")
+
+    async def _refresh_then_poll(self) -> None:
+        await self.refresh()
+        self.start_polling()
+
     def start_polling(self, interval_s: float = POLL_INTERVAL_S) -> None:
         if self.chain is not None and (self._poll is None or self._poll.done()):
             self._poll = spawn(self._poll_loop(interval_s), name="wallet.poll")
 
     async def stop(self) -> None:
-        """Stop polling (the chain belongs to its source, which closes it)."""
+        """Stop following and polling (the chain belongs to its source, which closes it)."""
+        await cancel_and_wait(self._follow, "wallet refresh", timeout_s=3.0)
         await cancel_and_wait(self._poll, "wallet polling", timeout_s=3.0)
 
     async def _poll_loop(self, interval_s: float) -> None:
