@@ -91,6 +91,12 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("gpu_layers", "GPU layers", "How many of the model's layers go to the GPU.",
                   -1, 10_000, special="All that fit"),
         FieldSpec("context_tokens", "Context", "", 256, 1_048_576, 256, " tokens"),
+        FieldSpec("speculative_decoding", "Speculative decoding",
+                  "Guess the next tokens from the prompt and the answer so far and check them "
+                  "in one pass: the same text, sooner, when answers repeat the prompt."),
+        FieldSpec("draft_model_path", "Draft model",
+                  "A small GGUF model of the same family makes the guesses instead (e.g. "
+                  "SmolLM2-135M for a larger SmolLM2); empty: guesses come from the prompt."),
     )),
 )
 

@@ -138,3 +138,21 @@ def test_label_columns_line_up_across_sections(qtbot: Any, paths: Any) -> None:
     qtbot.waitExposed(page)
     lefts = {name: editor.mapTo(page, QPoint(0, 0)).x() for name, editor in page.editors.items()}
     assert len(set(lefts.values())) == 1, lefts  # one column for every section
+
+
+def test_speculative_decoding_and_a_draft_model_are_chosen_in_the_model_settings(
+        qtbot: Any, paths: Any, run_async: Any) -> None:
+    page = make_page(qtbot, paths)
+    speculative, draft = page.editors["speculative_decoding"], page.editors["draft_model_path"]
+    assert isinstance(speculative, QCheckBox) and speculative.isChecked()  # on by default
+    assert isinstance(draft, QLineEdit) and draft.text() == ""
+    draft.setText("/models/smollm2-135m.txt")
+    assert run_async(page.apply()) is False
+    assert "gguf" in page.errors["draft_model_path"].text()
+    assert load_settings(paths.settings_file).settings.draft_model_path == ""  # nothing invalid saved
+    draft.setText("/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    speculative.setChecked(False)
+    assert run_async(page.apply()) is True
+    saved = load_settings(paths.settings_file).settings
+    assert saved.draft_model_path == "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert saved.speculative_decoding is False
