@@ -149,7 +149,8 @@ def test_speculative_decoding_and_a_draft_model_are_chosen_in_the_model_settings
     draft.setText("/models/smollm2-135m.txt")
     assert run_async(page.apply()) is False
     assert "gguf" in page.errors["draft_model_path"].text()
-    assert load_settings(paths.settings_file).settings.draft_model_path == ""  # nothing invalid saved
+    # nothing invalid is saved
+    assert load_settings(paths.settings_file).settings.draft_model_path == ""
     draft.setText("/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     speculative.setChecked(False)
     assert run_async(page.apply()) is True
