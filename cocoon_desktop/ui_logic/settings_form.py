@@ -55,7 +55,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
                   "a proxy's host:port; empty uses the network's default."),
         FieldSpec("ton_config_path", "TON liteserver config",
                   "A global-config JSON file; empty uses the network's public config."),
-        FieldSpec("coefficient", "Your price", "What you ask per token: 1.00 × is the "
+        FieldSpec("coefficient", "Your price", "What you ask per token: 1 × is the "
                   "network's price; more earns more per job, but proxies prefer cheaper workers.",
                   0.001, 1000, 0.05, " × the network price", scale=COEFFICIENT_PER_1X),
         FieldSpec("max_active_requests", "Max parallel jobs", "", 1, 256),
