@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cocoon_desktop.ui.theme import Space, current_colors
+from cocoon_desktop.ui.widgets import LiveLabel
 from cocoon_desktop.ui_logic.series import Picture, pixel_picture
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class _HoverPlot(QWidget):
         super().__init__(parent)
         self.title = title
         self.plot_height = plot_height
-        self.header = QLabel(title)
+        self.header = LiveLabel(title)  # its value changes each second: no relayout
         self.header.setObjectName("muted")
         self.readout = QLabel("")
         self.readout.setObjectName("caption")

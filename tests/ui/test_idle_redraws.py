@@ -1,7 +1,8 @@
 """What the idle app does not redo: a status repeated every second re-polishes no state line
 or button (Qt repaints and re-lays out on each polish), a chart builds its pyqtgraph plot
 only once shown, drawing the values it kept meanwhile, and a chart whose pixels would not
-change (a gap, a flat line a second later) is not drawn again. CPU itself is measured in
+change (a gap, a flat line a second later) is not drawn again, and its live value repaints
+its header without laying out the page. CPU itself is measured in
 bench/app.py."""
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import math
 import time
 from typing import Any
 
-from PySide6.QtWidgets import QProxyStyle, QPushButton, QWidget
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProxyStyle, QPushButton, QWidget
 
 from cocoon_desktop.ui.charts import LiveChart
-from cocoon_desktop.ui.widgets import StateLabel, restyle
+from cocoon_desktop.ui.widgets import LiveLabel, StateLabel, restyle
 
 
 class CountingStyle(QProxyStyle):
@@ -92,3 +94,39 @@ def test_a_chart_is_not_drawn_again_when_its_pixels_would_not_change(qtbot: Any)
     assert len(drawn) == 3  # a new value is drawn at once
     _, values = chart.curve.getData()
     assert values[-1] == 60.0
+
+
+class EventCounter(QObject):
+    def __init__(self, kind: QEvent.Type) -> None:
+        super().__init__()
+        self.kind = kind
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == self.kind:
+            self.count += 1
+        return False
+
+
+def test_a_live_value_repaints_its_label_without_laying_out_the_page(qtbot: Any) -> None:
+    page = QWidget()
+    row = QHBoxLayout(page)
+    live, plain = LiveLabel("CPU"), QLabel("Memory")
+    row.addWidget(live, 1)
+    row.addWidget(plain)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    qtbot.wait(50)
+    layouts, paints = EventCounter(QEvent.Type.LayoutRequest), EventCounter(QEvent.Type.Paint)
+    page.installEventFilter(layouts)
+    live.installEventFilter(paints)
+    for value in ("CPU · 3 %", "CPU · 12 %", "CPU · 100 %"):
+        paints.count = 0
+        live.setText(value)
+        qtbot.waitUntil(lambda: paints.count > 0, timeout=5_000)  # shown at once
+    qtbot.wait(50)
+    assert live.text() == "CPU · 100 %" and live.accessibleName() == "CPU · 100 %"
+    assert layouts.count == 0  # nothing laid out again
+    plain.setText("Memory used · 7.3 GiB")  # what a QLabel does: the page is laid out again
+    qtbot.waitUntil(lambda: layouts.count > 0, timeout=5_000)
