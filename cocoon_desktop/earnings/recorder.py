@@ -23,20 +23,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.earnings.errors import LedgerError
 from cocoon_desktop.earnings.ledger import Ledger
 from cocoon_desktop.earnings.records import ProxySession, ServedRequest
 from cocoon_desktop.hardware.energy import EnergyMeter, Tariff
-from cocoon_desktop.network.worker.types import (
-    PaymentReceived,
-    PaymentRejected,
-    ProxyStateChanged,
-    RequestFinished,
-    RequestStarted,
-)
 from cocoon_desktop.protocol.money import NANOTON_PER_TON
 from cocoon_desktop.protocol.statements import StatementRejected
+
+if TYPE_CHECKING:  # the worker's types (its TL schema) load when serving starts, not with the app
+    from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished
 
 log = logging.getLogger(__name__)
 Write = Callable[[Ledger], object]
@@ -72,6 +69,14 @@ class EarningsRecorder:
             return len(self._pending)
 
     def on_worker_event(self, event: object) -> None:
+        from cocoon_desktop.network.worker.types import (
+            PaymentReceived,
+            PaymentRejected,
+            ProxyStateChanged,
+            RequestFinished,
+            RequestStarted,
+        )
+
         if isinstance(event, RequestStarted):
             if self._meter is not None:
                 self._meter.start(event.request_id)

@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-import aiohttp
+from typing import TYPE_CHECKING, Protocol
 
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network.collateral import CollateralCache, CollateralRefresher
 from cocoon_desktop.protocol import tdx_quote as quote_mod
+
+if TYPE_CHECKING:
+    import aiohttp
 
 POLICY_KINDS = ("any", "fake_tdx", "tdx")
 MAX_QUOTE_BYTES = 32 * 1024  # upstream's cap on the quote extension
@@ -193,7 +194,7 @@ class AttestationPolicy:
 
 def dcap_policy(collateral_folder: Path, collateral_url: str,
                 accepted_tcb_statuses: Iterable[str],
-                session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession
+                session_factory: Callable[[], aiohttp.ClientSession] | None = None
                 ) -> tuple[AttestationPolicy, TaskSet]:
     """The `tdx` policy mainnet workers hold proxies to: quotes checked with Intel DCAP
     against collateral from `collateral_url` (fetched with `session_factory`'s sessions),

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import aiohttp
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from cocoon_desktop.protocol.tdx_quote import INTEL_PCS_URL, CollateralKey
+
+if TYPE_CHECKING:  # aiohttp and cryptography load when collateral is first read or fetched,
+    import aiohttp  # not with every module that names the attestation policy (the app's window)
 
 log = logging.getLogger(__name__)
 INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
@@ -66,6 +66,8 @@ class CollateralState:
 
 def next_update_of(json_text: str) -> datetime:
     """The earliest `nextUpdate` of the TCB info, the QE identity and both CRLs."""
+    from cryptography import x509
+
     try:
         parts = json.loads(json_text)
         dates = [_iso(json.loads(parts[name])["nextUpdate"])
@@ -196,6 +198,8 @@ async def fetch_collateral(session: aiohttp.ClientSession, base_url: str,
 
 async def _get(session: aiohttp.ClientSession, url: str, params: dict[str, str],
                chain_header: str | None) -> tuple[bytes, str]:
+    import aiohttp
+
     try:
         async with session.get(url, params=params,
                                timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as resp:
@@ -229,6 +233,10 @@ def _der_hex(body: bytes) -> str:
     """A CRL as hex: Intel's PCS sends DER; a PCCS may send DER, hex or PEM."""
     stripped = body.strip()
     if stripped.startswith(b"-----BEGIN"):
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+
         return x509.load_pem_x509_crl(stripped).public_bytes(Encoding.DER).hex()
     with contextlib.suppress(ValueError):
         return bytes.fromhex(stripped.decode("ascii")).hex()
@@ -240,8 +248,9 @@ class CollateralRefresher:
     expiry otherwise, with growing pauses after failures. Run `run()` as a task."""
 
     def __init__(self, cache: CollateralCache, base_url: str,
-                 session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession
+                 session_factory: Callable[[], aiohttp.ClientSession] | None = None
                  ) -> None:
+        """`session_factory`: aiohttp's `ClientSession` unless given."""
         self._cache = cache
         self._url = base_url
         self._session_factory = session_factory
@@ -250,8 +259,10 @@ class CollateralRefresher:
         cache.on_want(lambda: loop.call_soon_threadsafe(self._wake.set))
 
     async def run(self) -> None:
+        import aiohttp
+
         failures = 0
-        async with self._session_factory() as session:
+        async with (self._session_factory or aiohttp.ClientSession)() as session:
             while True:
                 self._wake.clear()
                 failures = 0 if await self._refresh(session) else failures + 1

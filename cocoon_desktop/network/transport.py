@@ -14,13 +14,17 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.tasks import TaskSet
 from cocoon_desktop.network import pow as pow_
 from cocoon_desktop.network.attestation import AttestationPolicy, PeerAttestation
 from cocoon_desktop.network.connection import PacketHandler, QueryHandler, TlConnection
-from cocoon_desktop.network.ratls import RaTlsIdentity, make_connection
-from cocoon_desktop.network.tls_stream import TlsStream
+
+if TYPE_CHECKING:  # TLS (cryptography, pyOpenSSL) loads with the first connection, not with
+    # every module that names an endpoint (the app's first window)
+    from cocoon_desktop.network.ratls import RaTlsIdentity
+    from cocoon_desktop.network.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_S = 30.0
@@ -47,6 +51,9 @@ async def open_ratls(endpoint: Endpoint, identity: RaTlsIdentity, policy: Attest
                      max_pow_difficulty: int = pow_.MAX_CLIENT_DIFFICULTY
                      ) -> tuple[TlsStream, PeerAttestation]:
     """Connect, do the proof of work and the TLS handshake; the caller owns the stream."""
+    from cocoon_desktop.network.ratls import make_connection
+    from cocoon_desktop.network.tls_stream import TlsStream
+
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(endpoint.host, endpoint.port), HANDSHAKE_TIMEOUT_S)
     try:
@@ -79,13 +86,16 @@ async def connect(endpoint: Endpoint, identity: RaTlsIdentity, policy: Attestati
     return conn, peer
 
 
-Acceptor = Callable[[TlsStream, PeerAttestation, str], Awaitable[None]]
+Acceptor = Callable[["TlsStream", PeerAttestation, str], Awaitable[None]]
 
 
 async def accept_ratls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        identity: RaTlsIdentity, policy: AttestationPolicy,
                        pow_difficulty: int) -> tuple[TlsStream, PeerAttestation]:
     """Server side: challenge, check the proof of work, TLS; raises with a clear reason."""
+    from cocoon_desktop.network.ratls import make_connection
+    from cocoon_desktop.network.tls_stream import TlsStream
+
     challenge = pow_.PowChallenge.make(pow_difficulty)
     writer.write(challenge.encode())
     await writer.drain()

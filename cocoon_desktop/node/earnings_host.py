@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cocoon_desktop.core.tasks import TaskSet, run_blocking
 from cocoon_desktop.earnings.chain_sync import sync_with_chain
@@ -30,13 +30,15 @@ from cocoon_desktop.earnings.records import ProxyInfo
 from cocoon_desktop.earnings.wallet_bridge import WalletChainReader, WalletPayoutSender
 from cocoon_desktop.hardware.energy import EnergyMeter
 from cocoon_desktop.network.errors import RemoteError
-from cocoon_desktop.network.worker.http_stats import PayoutHook
-from cocoon_desktop.network.worker.served import ServedWorker
 from cocoon_desktop.node.config import NodeConfig
 from cocoon_desktop.protocol.statements import VerifiedStatement
 from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.wallet.chain import ChainService
 from cocoon_desktop.wallet.manager import WalletManager
+
+if TYPE_CHECKING:  # the worker and its stats pages load when serving starts, not with the app
+    from cocoon_desktop.network.worker.http_stats import PayoutHook
+    from cocoon_desktop.network.worker.served import ServedWorker
 
 log = logging.getLogger(__name__)
 SUMMARY_EVERY_S = 60.0

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cocoon_desktop.engine.host.gateway import GatewayError, UpstreamGateway
 from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus, EngineSupervisor
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState
+
+if TYPE_CHECKING:  # the gateway (aiohttp) loads when the config asks for it
+    from cocoon_desktop.engine.host.gateway import UpstreamGateway
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 600.0
@@ -149,6 +151,8 @@ class EngineHost:
         without it)."""
         if not port:
             return
+        from cocoon_desktop.engine.host.gateway import GatewayError, UpstreamGateway
+
         gateway = UpstreamGateway(lambda: self.endpoint, port=port,
                                   why_not_ready=lambda: self.status.detail)
         try:

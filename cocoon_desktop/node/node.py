@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.core.tasks import TaskSet, run_blocking
@@ -43,7 +44,6 @@ from cocoon_desktop.engine.types import EngineEndpoint, EngineState
 from cocoon_desktop.hardware.gpu.monitor import GpuMonitor
 from cocoon_desktop.hardware.protection.policy import Notification
 from cocoon_desktop.hardware.snapshots import GpuSample, HealthTick
-from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished, WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome, node_home
 from cocoon_desktop.node.earnings_host import EarningsHost
 from cocoon_desktop.node.engine_host import EngineHost, SupervisorFactory, default_supervisor
@@ -64,9 +64,12 @@ from cocoon_desktop.node.status import (
 from cocoon_desktop.node.vm_host import VmHost
 from cocoon_desktop.node.wallet_host import NodeWallet, WalletHost
 from cocoon_desktop.node.worker_host import WorkerHost
-from cocoon_desktop.node.worker_open import WorkerOpener, open_worker
 from cocoon_desktop.vm.gpu import GpuConsent
 from cocoon_desktop.wallet.secret_store import SecretStore
+
+if TYPE_CHECKING:  # the worker's stack (aiohttp, cryptography) loads when serving starts
+    from cocoon_desktop.network.worker.types import WorkerEvent
+    from cocoon_desktop.node.worker_open import OpenedWorker, WorkerOpener
 
 log = logging.getLogger(__name__)
 ENGINE_FIELDS = ("model_path", "model_name", "context_tokens", "gpu_layers", "threads",
@@ -82,9 +85,11 @@ class Node:
     def __init__(self, config: NodeConfig, home: NodeHome | None = None, *,
                  monitor: GpuMonitor | None = None, secret_store: SecretStore | None = None,
                  supervisor_factory: SupervisorFactory = default_supervisor,
-                 opener: WorkerOpener = open_worker,
+                 opener: WorkerOpener | None = None,
                  gpu_consent: GpuConsent | None = None) -> None:
-        """`gpu_consent`: how the front end asks before the GPU moves to the VM (the desktop
+        """`opener`: `worker_open.open_worker` unless given (imported when serving starts: the
+        worker's network stack is not loaded with the app's first window).
+        `gpu_consent`: how the front end asks before the GPU moves to the VM (the desktop
         asks the user); None: the rig file's `vm.gpu_passthrough` answers."""
         self.config = config
         self.home = home or node_home(config.instance, config.home)
@@ -121,7 +126,8 @@ class Node:
         self.serving = Serving(
             flags=self._flags, engine=self.engine, worker=self.worker, wallets=self.wallets,
             earnings=lambda: self.earnings, config=lambda: self.config,
-            keyring_service=self.home.keyring_service, opener=opener, tasks=self._tasks,
+            keyring_service=self.home.keyring_service, opener=opener or _open_worker,
+            tasks=self._tasks,
             publish=self.publish, status=lambda: self.status,
             on_worker_event=self._on_worker_event,
             vm=lambda: self.vm if self.config.serves_from_vm else None)
@@ -319,6 +325,8 @@ class Node:
         self.publish()
 
     def _on_worker_event(self, event: WorkerEvent) -> None:
+        from cocoon_desktop.network.worker.types import ProxyStateChanged, RequestFinished
+
         if isinstance(event, RequestFinished) and not event.succeeded:
             log.warning("request %s failed: %s", event.request_id[:12], event.error)
         elif isinstance(event, ProxyStateChanged):
@@ -375,3 +383,9 @@ class Node:
 
 def _changed(old: NodeConfig, new: NodeConfig, fields: tuple[str, ...]) -> bool:
     return any(getattr(old, name) != getattr(new, name) for name in fields)
+
+
+async def _open_worker(*args: object) -> OpenedWorker:
+    from cocoon_desktop.node.worker_open import open_worker
+
+    return await open_worker(*args)  # type: ignore[arg-type]

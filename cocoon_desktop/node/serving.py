@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.tasks import TaskSet, run_blocking
 from cocoon_desktop.engine.host.supervisor import EngineStartError
@@ -27,8 +28,10 @@ from cocoon_desktop.node.vm_host import VmHost
 from cocoon_desktop.node.wallet_host import WalletHost
 from cocoon_desktop.node.wallet_prep import WalletNotReady, WalletReady, prepare_wallet
 from cocoon_desktop.node.worker_host import WorkerHost, WorkerListener
-from cocoon_desktop.node.worker_open import OpenedWorker, WorkerOpener, WorkerSetupError
 from cocoon_desktop.wallet.chain import ChainService
+
+if TYPE_CHECKING:
+    from cocoon_desktop.node.worker_open import OpenedWorker, WorkerOpener
 
 log = logging.getLogger(__name__)
 RETRY_FIRST_S = 15.0
@@ -139,6 +142,8 @@ class Serving:
             earnings.detach(opened.worker)
 
     async def _bring_up(self) -> None:
+        from cocoon_desktop.node.worker_open import WorkerSetupError
+
         delay = RETRY_FIRST_S
         while self._flags.wanted:
             try:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.earnings.figures import EarningsSummary
 from cocoon_desktop.engine.host.supervisor import EngineStatus
 from cocoon_desktop.engine.types import EngineState
 from cocoon_desktop.hardware.snapshots import GpuSample
-from cocoon_desktop.network.worker.types import WorkerStatus
 from cocoon_desktop.settings import NetworkKind
+
+if TYPE_CHECKING:  # the worker's types (its TL schema) load when serving starts
+    from cocoon_desktop.network.worker.types import WorkerStatus
 
 
 class NodeState(StrEnum):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.earnings.recorder import EarningsRecorder
@@ -33,8 +34,6 @@ from cocoon_desktop.node.engine_host import EngineHost, EngineRunner, Supervisor
 from cocoon_desktop.node.engine_plan import network_jobs_for
 from cocoon_desktop.node.gpu_select import GpuChoice
 from cocoon_desktop.node.status import VmView
-from cocoon_desktop.node.vm_network import GuestNetwork, resolve_guest_network
-from cocoon_desktop.node.worker_open import OpenedWorker
 from cocoon_desktop.vm.build import BuildErrors, ensure_image
 from cocoon_desktop.vm.gpu import (
     SYSFS,
@@ -47,7 +46,6 @@ from cocoon_desktop.vm.gpu import (
     sysfs_address,
 )
 from cocoon_desktop.vm.guest_config import EngineSection, GuestConfig
-from cocoon_desktop.vm.guest_worker import GuestWorker
 from cocoon_desktop.vm.host import available_modes
 from cocoon_desktop.vm.image import ImageManifest
 from cocoon_desktop.vm.machine import VirtualMachine
@@ -56,6 +54,10 @@ from cocoon_desktop.vm.modes import LABELS, HostFacts, VmMode, choose_mode
 from cocoon_desktop.vm.qemu import vsock_cid
 from cocoon_desktop.vm.vm_engine import Progress, VmEngine
 from cocoon_desktop.wallet.chain import ChainService
+
+if TYPE_CHECKING:  # the worker's network stack loads when serving starts
+    from cocoon_desktop.node.vm_network import GuestNetwork
+    from cocoon_desktop.node.worker_open import OpenedWorker
 
 log = logging.getLogger(__name__)
 BOOT_TIMEOUT_S = 1200.0  # image build, model disk and an emulated (TCG) boot on a busy machine
@@ -121,6 +123,10 @@ class VmHost:
                           chain: ChainService | None) -> OpenedWorker:
         """Boot a VM with the engine and the worker for `config.network`, and serve through it
         (WorkerSetupError, EngineStartError say why not)."""
+        from cocoon_desktop.node.vm_network import resolve_guest_network
+        from cocoon_desktop.node.worker_open import OpenedWorker
+        from cocoon_desktop.vm.guest_worker import GuestWorker
+
         settings = await self._settings()
         network = await resolve_guest_network(
             config, settings.model_name, owner_address,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER
 from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.node.keyring_advice import keyring_problem, no_node_wallet
 from cocoon_desktop.node.status import NodeProblem
@@ -71,6 +70,8 @@ def _owner(manager: WalletManager, configured: str, needs_key: bool) -> str:
             "No owner address is set: payouts have nowhere to go.",
             "Set `owner_address` in the rig file (or link it: `cocoon-desktop wallet "
             "link-owner ADDRESS`, or on the Wallet page)."))
+    from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER  # the devnet's stack
+
     return friendly(DEVNET_WORKER_OWNER)
 
 

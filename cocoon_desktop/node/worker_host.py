@@ -11,21 +11,23 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cocoon_desktop.core.tasks import run_blocking
-from cocoon_desktop.network.devnet.load import DevnetEndpoint
-from cocoon_desktop.network.worker.http_stats import PayoutHook
-from cocoon_desktop.network.worker.types import WorkerEvent
 from cocoon_desktop.node.config import NodeConfig, NodeHome
 from cocoon_desktop.node.metrics import node_metrics, status_json, vm_json
 from cocoon_desktop.node.runtime import write_run_file
-from cocoon_desktop.node.stats_surface import StatsSurface, StatsTokenError, load_stats_token
 from cocoon_desktop.node.status import NodeProblem, NodeStatus
-from cocoon_desktop.node.worker_open import OpenedWorker
+
+if TYPE_CHECKING:  # the worker's network stack loads when serving starts, not with the app
+    from cocoon_desktop.network.devnet.load import DevnetEndpoint
+    from cocoon_desktop.network.worker.http_stats import PayoutHook
+    from cocoon_desktop.network.worker.types import WorkerEvent
+    from cocoon_desktop.node.stats_surface import StatsSurface
+    from cocoon_desktop.node.worker_open import OpenedWorker
 
 log = logging.getLogger(__name__)
-WorkerListener = Callable[[WorkerEvent], None]
+WorkerListener = Callable[["WorkerEvent"], None]
 
 
 class WorkerHost:
@@ -50,6 +52,8 @@ class WorkerHost:
         devnet = self.opened.devnet if self.opened is not None else None
         if devnet is None:
             return None
+        from cocoon_desktop.network.devnet.load import DevnetEndpoint
+
         return DevnetEndpoint(devnet.http_url, devnet.settings.http_token)
 
     @property
@@ -59,6 +63,8 @@ class WorkerHost:
     async def load_stats_token(self) -> NodeProblem | None:
         """Read the stats token (the operator's file, or a fresh one); the problem when the
         file cannot be used (the token read before, if any, stays)."""
+        from cocoon_desktop.node.stats_surface import StatsTokenError, load_stats_token
+
         try:
             self._stats_token = await run_blocking(load_stats_token,
                                                    self._config().stats_token_file)
@@ -108,6 +114,8 @@ class WorkerHost:
         """Listen for the stats pages beside the worker; a port in use is a problem."""
         if self._stats_token is None or self.stats is not None or self.opened is None:
             return
+        from cocoon_desktop.node.stats_surface import StatsSurface
+
         c = self._config()
         tls = ((c.stats_tls_certificate, c.stats_tls_key)
                if c.stats_tls_certificate and c.stats_tls_key else None)

@@ -23,6 +23,8 @@ from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cocoon_desktop.ui.theme import Space, current_colors
+from cocoon_desktop.ui.widgets import LiveLabel
+from cocoon_desktop.ui_logic.series import Picture, pixel_picture
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -61,7 +63,7 @@ class _HoverPlot(QWidget):
         super().__init__(parent)
         self.title = title
         self.plot_height = plot_height
-        self.header = QLabel(title)
+        self.header = LiveLabel(title)  # its value changes each second: no relayout
         self.header.setObjectName("muted")
         self.readout = QLabel("")
         self.readout.setObjectName("caption")
@@ -190,6 +192,7 @@ class LiveChart(_HoverPlot):
         self._limit: float | None = None
         self.curve: pg.PlotDataItem | None = None
         self.limit_line: pg.InfiniteLine | None = None
+        self.drawn_picture: Picture | None = None  # what the curve shows, in pixels
 
     def _bottom_axis(self) -> pg.AxisItem:
         from cocoon_desktop.ui.chart_plots import AgoAxis
@@ -244,8 +247,6 @@ class LiveChart(_HoverPlot):
     def _draw(self) -> None:
         if self._plot is None or self.curve is None or self.limit_line is None:
             return  # kept: drawn when the plot is built
-        self.curve.setData([t - self._now for t in self._times], self._values,
-                           connect="finite")
         self.limit_line.setVisible(self._limit is not None)
         if self._limit is not None:
             self.limit_line.setValue(self._limit)
@@ -255,6 +256,14 @@ class LiveChart(_HoverPlot):
             if high != self._auto_high:  # an unchanged range lays nothing out again
                 self._auto_high = high
                 self._plot.setYRange(0, high, padding=0)
+        xs = [t - self._now for t in self._times]
+        box = self._plot.getPlotItem().vb
+        picture = pixel_picture(xs, self._values, (-self.window_s, 0.0),
+                                self.fixed_range or (0.0, self._auto_high),
+                                (box.width(), box.height()))
+        if picture != self.drawn_picture:  # the same pixels (idle: a gap, a flat line): no redraw
+            self.drawn_picture = picture
+            self.curve.setData(xs, self._values, connect="finite")
 
     @property
     def values(self) -> list[float]:

@@ -9,11 +9,12 @@ the `Node` and hands it to its adapter; from then on everything reaches it throu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from cocoon_desktop.core import tasks
 from cocoon_desktop.core.paths import AppPaths, app_paths
@@ -28,6 +29,7 @@ from cocoon_desktop.platform.autostart import Autostart, system_autostart
 from cocoon_desktop.protocol.money import format_ton
 from cocoon_desktop.settings import AppSettings, SettingsError
 from cocoon_desktop.ui.adapters import Adapters
+from cocoon_desktop.ui.charts import after_first_paint
 from cocoon_desktop.ui.controllers.chat import ChatController
 from cocoon_desktop.ui.controllers.devnet_load import DevnetLoadController
 from cocoon_desktop.ui.controllers.doctor import DoctorController
@@ -131,10 +133,20 @@ class AppShell(QObject):
         self.chat.params_changed.connect(self._chat_settings_timer.start)
 
     # -- life cycle ----------------------------------------------------------------------
+    @staticmethod
+    async def _painted(window: QWidget, timeout_s: float = 1.0) -> None:
+        """Until `window` is first painted (at most `timeout_s`): the window shows before the
+        node opens, whose imports (the network stack) and files take a fraction of a second."""
+        painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        after_first_paint(window, lambda: painted.done() or painted.set_result(None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(painted, timeout_s)
+
     async def start(self, minimized: bool = False) -> None:
         tray_shown = self.tray.show()
         if not minimized or not tray_shown:
             self.windows.show_main()
+            await self._painted(self.windows.main)
         await self.node.open()  # the ledger and the wallet arrive as events meanwhile
         if self.node.health is not None:
             await self.gpu.attach(self.node.health)

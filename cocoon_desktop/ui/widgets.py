@@ -4,7 +4,7 @@ Copy button, and editors that leave the mouse wheel to the page."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QIcon, QWheelEvent
+from PySide6.QtGui import QGuiApplication, QIcon, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -86,6 +86,34 @@ class StateLabel(QLabel):
         """`level` is "good", "warn", "bad" or "" (muted)."""
         self.setText(text)
         restyle(self, level or "muted")
+
+
+class LiveLabel(QLabel):
+    """One line whose text changes every second (a chart's latest value). QLabel.setText asks
+    every layout up to the window for a new geometry on each change, so the page is laid out
+    again each second; this label keeps the size it was first laid out with (its first text)
+    and a new text only repaints it, cut with "…" if it does not fit."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._live = text
+
+    def text(self) -> str:
+        return self._live
+
+    def setText(self, text: str) -> None:
+        if text != self._live:
+            self._live = text
+            self.setAccessibleName(text)  # what a screen reader reads: the live text
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self._live, Qt.TextElideMode.ElideRight,
+                                              rect.width())
+        painter.drawText(rect, int(self.alignment()), shown)
 
 
 def restyle(widget: QWidget, style_name: str) -> None:

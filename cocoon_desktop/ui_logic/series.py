@@ -25,3 +25,27 @@ def downsample(points: Sequence[tuple[float, float]], window_s: float, now: floa
         times.append(now - window_s + (bucket + 0.5) * width)
         values.append(sum(finite) / len(finite) if finite else math.nan)
     return times, values
+
+
+Picture = tuple[tuple[int, int, int | None], ...]
+
+
+def pixel_picture(xs: Sequence[float], ys: Sequence[float], x_range: tuple[float, float],
+                  y_range: tuple[float, float], size_px: tuple[float, float]) -> Picture:
+    """What a line of points looks like at `size_px` (width, height): runs of (first pixel
+    column, last pixel column, pixel row) of the points drawn, and (0, 0, None) where a gap
+    (NaN) breaks the line, wherever it is (a gap draws nothing). Two sets of points with the
+    same picture draw the same pixels, so a chart need not draw again: a flat line that slid
+    by less than a pixel, or nothing but gaps, as at idle every second."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    width, height = size_px
+    sx = width / (x1 - x0) if x1 != x0 else 0.0
+    sy = height / (y1 - y0) if y1 != y0 else 0.0
+    runs: list[tuple[int, int, int | None]] = []
+    for x, y in zip(xs, ys, strict=True):
+        column, row = (0, None) if math.isnan(y) else (round((x - x0) * sx), round((y - y0) * sy))
+        if runs and runs[-1][2] == row:
+            runs[-1] = (runs[-1][0], column, row)
+        else:
+            runs.append((column, column, row))
+    return tuple(runs)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
@@ -122,6 +121,8 @@ async def obtain_config(
             return _from_cache(cached)
         except ChainConfigError:
             log.warning("the cached %s config is damaged; downloading it again", network.value)
+    import aiohttp  # loads with the first download, not with the app's window
+
     source_url = url or network.global_config_url
     try:
         data = await _download(source_url, timeout_s)
@@ -159,6 +160,8 @@ def _from_cache(path: Path) -> LiteserverConfig:
 
 
 async def _download(url: str, timeout_s: float) -> object:
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
         response.raise_for_status()

@@ -1,7 +1,9 @@
 """The real `cocoon-desktop gui` process shows its first window without importing the heavy
 libraries (the chain's lite client, the TVM, llama.cpp's bindings, pyqtgraph and numpy, the GGUF
-reader, Intel DCAP): they load when first used. The live charts still come, just after the
-window, so pyqtgraph is imported then. Launch time itself is measured in bench/app.py."""
+reader, Intel DCAP, the network stack: aiohttp, cryptography, pyOpenSSL): they load when first
+used (the network stack when serving, a chat or a test job starts). The live charts still
+come, just after the window, so pyqtgraph is imported then. Launch time itself is measured in
+bench/app.py."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from cocoon_desktop.core.paths import app_paths
 from cocoon_desktop.settings import AppSettings, save_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pytoniq", "pytvm", "llama_cpp", "pyqtgraph", "numpy", "gguf", "dcap_qvl")
+HEAVY = ("pytoniq", "pytvm", "llama_cpp", "pyqtgraph", "numpy", "gguf", "dcap_qvl",
+         "aiohttp", "cryptography", "OpenSSL")  # the network stack loads when serving starts
 
 # Runs the real entry point; at the moment the benchmark takes as the first window (just after
 # its first paint) it reports which heavy modules are loaded, and again once the charts are built.

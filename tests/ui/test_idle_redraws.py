@@ -1,16 +1,21 @@
 """What the idle app does not redo: a status repeated every second re-polishes no state line
-or button (Qt repaints and re-lays out on each polish), and a chart builds its pyqtgraph plot
-only once shown, drawing the values it kept meanwhile. CPU itself is measured in bench/app.py."""
+or button (Qt repaints and re-lays out on each polish), a chart builds its pyqtgraph plot
+only once shown, drawing the values it kept meanwhile, and a chart whose pixels would not
+change (a gap, a flat line a second later) is not drawn again, and its live value repaints
+its header without laying out the page. CPU itself is measured in
+bench/app.py."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
-from PySide6.QtWidgets import QProxyStyle, QPushButton, QWidget
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProxyStyle, QPushButton, QWidget
 
 from cocoon_desktop.ui.charts import LiveChart
-from cocoon_desktop.ui.widgets import StateLabel, restyle
+from cocoon_desktop.ui.widgets import LiveLabel, StateLabel, restyle
 
 
 class CountingStyle(QProxyStyle):
@@ -62,3 +67,66 @@ def test_a_chart_builds_its_plot_once_shown_with_the_values_it_kept(qtbot: Any) 
     assert chart.curve is not None
     _, values = chart.curve.getData()
     assert list(values) == [10.0, 20.0, 30.0]
+
+
+def test_a_chart_is_not_drawn_again_when_its_pixels_would_not_change(qtbot: Any) -> None:
+    chart = LiveChart("Tokens/s", "tokens/s", (0, 100))
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    assert chart.curve is not None
+    drawn: list[int] = []
+    set_data = chart.curve.setData
+    chart.curve.setData = lambda *a, **k: (drawn.append(1), set_data(*a, **k))  # type: ignore
+    now = time.time()
+    ago = [now - 300 + i for i in range(301)]
+    chart.set_points(ago, [40.0] * 301, now=now)
+    assert len(drawn) == 1
+    for second in (1, 2, 3):  # idle: a steady value each second, the window full
+        noise = 0.01 * second
+        chart.set_points([t + second for t in ago], [40.0 + noise] * 301, now=now + second)
+    assert len(drawn) == 1
+    for points in (3, 4, 5):  # the engine stopped: only gaps, a few more each second
+        chart.set_points(ago[:points], [math.nan] * points, now=now)
+    assert len(drawn) == 2
+    chart.set_points(ago, [40.0] * 300 + [60.0], now=now)
+    assert len(drawn) == 3  # a new value is drawn at once
+    _, values = chart.curve.getData()
+    assert values[-1] == 60.0
+
+
+class EventCounter(QObject):
+    def __init__(self, kind: QEvent.Type) -> None:
+        super().__init__()
+        self.kind = kind
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == self.kind:
+            self.count += 1
+        return False
+
+
+def test_a_live_value_repaints_its_label_without_laying_out_the_page(qtbot: Any) -> None:
+    page = QWidget()
+    row = QHBoxLayout(page)
+    live, plain = LiveLabel("CPU"), QLabel("Memory")
+    row.addWidget(live, 1)
+    row.addWidget(plain)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    qtbot.wait(50)
+    layouts, paints = EventCounter(QEvent.Type.LayoutRequest), EventCounter(QEvent.Type.Paint)
+    page.installEventFilter(layouts)
+    live.installEventFilter(paints)
+    for value in ("CPU · 3 %", "CPU · 12 %", "CPU · 100 %"):
+        paints.count = 0
+        live.setText(value)
+        qtbot.waitUntil(lambda: paints.count > 0, timeout=5_000)  # shown at once
+    qtbot.wait(50)
+    assert live.text() == "CPU · 100 %" and live.accessibleName() == "CPU · 100 %"
+    assert layouts.count == 0  # nothing laid out again
+    plain.setText("Memory used · 7.3 GiB")  # what a QLabel does: the page is laid out again
+    qtbot.waitUntil(lambda: layouts.count > 0, timeout=5_000)

@@ -27,15 +27,18 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.listeners import Listeners
 from cocoon_desktop.core.tasks import TaskSet, cancel_and_wait, run_blocking
-from cocoon_desktop.engine.host.client import EngineClient, EngineError
 from cocoon_desktop.engine.host.launcher import EngineProcess, launch_engine
 from cocoon_desktop.engine.host.sandbox import SandboxMode, plan_sandbox
 from cocoon_desktop.engine.host.supervisor_text import crash_text, status_warnings
 from cocoon_desktop.engine.stats import EngineStats
 from cocoon_desktop.engine.types import EngineEndpoint, EngineSettings, EngineState, SandboxStatus
+
+if TYPE_CHECKING:  # the client (aiohttp) loads with the first engine, not with the app's window
+    from cocoon_desktop.engine.host.client import EngineClient
 
 log = logging.getLogger(__name__)
 StatusListener = Callable[["EngineStatus"], None]
@@ -255,6 +258,8 @@ class EngineSupervisor:
         return time.monotonic() - ready_at[0] if ready_at else 0.0
 
     async def _watch(self, process: EngineProcess, ready_at: list[float]) -> None:
+        from cocoon_desktop.engine.host.client import EngineClient
+
         async with EngineClient(process.endpoint) as client:
             try:
                 stats = await asyncio.wait_for(self._until_ready(process, client),
@@ -275,6 +280,8 @@ class EngineSupervisor:
     async def _until_ready(self, process: EngineProcess, client: EngineClient
                            ) -> EngineStats | None:
         """Follow the engine's events until it says ready, then confirm over HTTP."""
+        from cocoon_desktop.engine.host.client import EngineError
+
         while (event := await process.next_event()) is not None:
             if event.get("event") == "loading":
                 self._publish(EngineState.LOADING, f"Loading {self.settings.display_name}.",
@@ -304,6 +311,8 @@ class EngineSupervisor:
                       load_fraction=max(previous, min(1.0, float(fraction))))
 
     async def _probe_while_running(self, process: EngineProcess, client: EngineClient) -> None:
+        from cocoon_desktop.engine.host.client import EngineError
+
         failures = 0
         while process.running:
             await asyncio.sleep(self.probe_interval_s)

@@ -16,10 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.tasks import TaskSet
+
+if TYPE_CHECKING:  # aiohttp loads with the first test job, not with the app's window
+    import aiohttp
 
 log = logging.getLogger(__name__)
 PROMPTS = (
@@ -90,6 +92,8 @@ class LoadGenerator:
         self._on_progress(self.counts)
 
     async def _send_forever(self) -> None:
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             number = 0
@@ -102,6 +106,8 @@ class LoadGenerator:
                 await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
     async def _one(self, session: aiohttp.ClientSession, prompt: str) -> None:
+        import aiohttp
+
         self._update(sent=self.counts.sent + 1)
         try:
             tokens = await self._ask(session, prompt)

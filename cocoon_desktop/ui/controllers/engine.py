@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from cocoon_desktop.engine.api import Lane
-from cocoon_desktop.engine.host.client import EngineClient, EngineError
 from cocoon_desktop.engine.host.supervisor import EngineStartError, EngineStatus
 from cocoon_desktop.engine.types import EngineEndpoint, EngineState
 from cocoon_desktop.node.status import NodeStatus
@@ -32,6 +31,9 @@ class EngineChatBackend:
         self.model = model
 
     async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        # The client (aiohttp) loads with the first chat message, not with the app's window.
+        from cocoon_desktop.engine.host.client import EngineClient, EngineError
+
         async with EngineClient(self.endpoint, lane=Lane.CHAT) as client:
             try:
                 async for chunk in client.stream_chat(body):

@@ -11,7 +11,7 @@ from cocoon_desktop.hardware.snapshots import GpuAvailability, HealthTick
 from cocoon_desktop.ui.charts import LiveChart, RangePicker
 from cocoon_desktop.ui.dashboard.chart_feed import ChartFeed, History, Metric
 from cocoon_desktop.ui.theme import Space
-from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row, muted
+from cocoon_desktop.ui.widgets import Card, LiveLabel, StateLabel, key_value_row, muted
 from cocoon_desktop.ui_logic.format import format_bytes
 
 GiB = 1024**3
@@ -40,7 +40,7 @@ class HostCard(Card):
         super().__init__("This computer", parent)
         self.values: dict[str, QLabel] = {}
         for name in ("CPU", "Memory", "Disk free", "Engine process"):
-            label = QLabel("—")
+            label = LiveLabel("—")  # new each second: repainted, the page not laid out again
             self.values[name] = label
             self.body.addWidget(key_value_row(name, label))
 

@@ -15,7 +15,7 @@ from cocoon_desktop.settings import NetworkKind
 from cocoon_desktop.ui_logic.chat import ChatMessage, Conversation, GenerationStats
 from cocoon_desktop.ui_logic.chat_store import ChatStore, ChatStoreError, new_chat_id, title_of
 from cocoon_desktop.ui_logic.logview import LogEntry, entry_key, merge_history, split_details
-from cocoon_desktop.ui_logic.series import downsample
+from cocoon_desktop.ui_logic.series import downsample, pixel_picture
 from cocoon_desktop.ui_logic.settings_form import SECTIONS, choice_label
 from cocoon_desktop.ui_logic.wallet_text import address_note, withdraw_reason
 
@@ -74,6 +74,21 @@ def test_points_are_thinned_to_bucket_means_with_gaps_kept() -> None:
     _, values = downsample(gappy, 1000, 1000, 10)
     assert math.isnan(values[2]) and values[0] == 1.0
     assert downsample(points[:5], 1000, 999, 100) == ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4])
+
+
+def test_a_line_that_slid_less_than_a_pixel_has_the_same_picture() -> None:
+    size, window, full = (600.0, 150.0), (-300.0, 0.0), (0.0, 30.0)
+    ago = [-300.0 + i for i in range(301)]
+    flat = pixel_picture(ago, [5.0] * 301, window, full, size)
+    slid = pixel_picture([x - 0.2 for x in ago], [5.01] * 301, window, full, size)
+    assert slid == flat  # a steady value, a second later: the same pixels
+    gaps = pixel_picture(ago[:10], [math.nan] * 10, window, full, size)
+    assert pixel_picture(ago[:12], [math.nan] * 12, window, full, size) == gaps
+    assert pixel_picture(ago, [5.0] * 300 + [9.0], window, full, size) != flat  # a new value
+    assert pixel_picture(ago[100:], [5.0] * 201, window, full, size) != flat  # a shorter line
+    assert pixel_picture(ago, [5.0] * 301, (-60.0, 0.0), full, size) != flat  # another range
+    broken = pixel_picture(ago[:3], [1.0, math.nan, 1.0], window, full, size)
+    assert broken != pixel_picture(ago[:3], [1.0, 1.0, 1.0], window, full, size)
 
 
 def test_a_line_in_the_file_and_live_is_one_entry() -> None:
