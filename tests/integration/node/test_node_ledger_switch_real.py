@@ -5,7 +5,6 @@ say which network they are for. Real engine, real devnet proxies, real keyring, 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,10 @@ from cocoon_desktop.network.devnet.network import (
     start_devnet,
 )
 from cocoon_desktop.network.root_config import friendly
-from cocoon_desktop.node.config import node_home
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
+from cocoon_desktop.wallet.manager import WalletManager
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.registry import WalletRegistry
 from cocoon_desktop.wallet.secret_store import SecretStore
@@ -38,16 +36,6 @@ from tests.integration.node.node_harness import (
 )
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.keyring]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SecretStore]:
-    secret_store = SecretStore(service=node_home(0, tmp_path / "home").keyring_service,
-                               prompt_to_unlock=False)
-    if not secret_store.status().usable:
-        pytest.skip("needs the Secret Service keyring (run scripts/test.sh)")
-    yield secret_store
-    secret_store.delete(NODE_KEY_REF)
 
 
 def requests_in(node: Node) -> int:

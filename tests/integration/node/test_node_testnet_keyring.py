@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,10 @@ from cocoon_desktop.network.devnet.network import (
     start_devnet,
 )
 from cocoon_desktop.network.root_config import friendly
-from cocoon_desktop.node.config import node_home
 from cocoon_desktop.node.node import Node
 from cocoon_desktop.node.status import NodeState
 from cocoon_desktop.settings import NetworkKind
-from cocoon_desktop.wallet.manager import NODE_KEY_REF, WalletManager
+from cocoon_desktop.wallet.manager import WalletManager
 from cocoon_desktop.wallet.networks import TonNetwork
 from cocoon_desktop.wallet.registry import WalletRegistry
 from cocoon_desktop.wallet.secret_store import SecretStore
@@ -35,16 +33,6 @@ from tests.integration.node.node_harness import StatusLog, devnet_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.keyring]
 OWNER = friendly(DEVNET_WORKER_OWNER)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SecretStore]:
-    secret_store = SecretStore(service=node_home(0, tmp_path / "home").keyring_service,
-                               prompt_to_unlock=False)
-    if not secret_store.status().usable:
-        pytest.skip("needs the Secret Service keyring (run scripts/test.sh)")
-    yield secret_store
-    secret_store.delete(NODE_KEY_REF)
 
 
 async def test_serving_a_test_network_reads_its_key_from_the_keyring(
