@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from cocoon_desktop.engine.api import LANE_HEADER, MAX_BODY_BYTES, ApiError, Lane
+from cocoon_desktop.engine.process.direct_stream import DirectStream
+from cocoon_desktop.engine.process.generation import Generation
 from cocoon_desktop.engine.process.inference_types import GenerationFinished
 from cocoon_desktop.engine.process.openai_api import (
     ApiRequest,
@@ -34,13 +36,12 @@ from cocoon_desktop.engine.process.openai_format import (
     Usage,
     sse_event,
 )
-from cocoon_desktop.engine.process.service import ENGINE_STOPPING, EngineService, Generation
+from cocoon_desktop.engine.process.service import ENGINE_STOPPING, EngineService
 
 log = logging.getLogger(__name__)
 SERVICE_KEY = web.AppKey("service", EngineService)
 TOKEN_KEY = web.AppKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-STREAM_HIGH_WATER_BYTES = 64 * 1024
 
 
 def build_app(service: EngineService, token: str) -> web.Application:
@@ -204,12 +205,17 @@ async def _write_stream(request: web.Request, api: ApiRequest, gen: Generation,
                 if isinstance(event, GenerationFinished) and event.finish_reason == "error":
                     raise _generation_error(event)
                 response = await _open_stream(request, formatter)
+                # From now on the decode thread may write text deltas itself (direct_stream.py).
+                chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                gen.direct = DirectStream.open(request.transport, formatter.text_event, chunked)
+            if isinstance(event, bytes):  # the rest of a delta the decode thread wrote in part
+                _write_raw(request, event)
+                gen.written += 1
+                continue
             if not isinstance(event, GenerationFinished):
                 if event.text:
                     await response.write(formatter.text_event(event.text))
-                    # The headers are out: the next deltas may go straight to the client.
-                    gen.write_text = gen.write_text or _direct_writer(request, response,
-                                                                      formatter)
+                gen.written += 1
                 continue
             if event.finish_reason == "error":
                 await response.write(sse_event(_generation_error(event).body()))
@@ -221,31 +227,18 @@ async def _write_stream(request: web.Request, api: ApiRequest, gen: Generation,
             await response.write_eof()
             return response
     finally:
-        gen.write_text = None
+        direct, gen.direct = gen.direct, None
+        if direct is not None:
+            direct.close()
     raise ApiError(500, "The generation ended without a result.", type="server_error")
 
 
-def _direct_writer(request: web.Request, response: web.StreamResponse,
-                   formatter: ResponseFormatter) -> Callable[[str], bool] | None:
-    """A text delta's event written to the connection from the loop's pass over the engine's
-    events: no task switch, no coroutine and no aiohttp writer per token (the stream's hot
-    path, run while the next decode goes on). Framed as aiohttp frames the response (chunked
-    or not); it declines when the client is gone or reads slower than the engine writes
-    (`STREAM_HIGH_WATER_BYTES` unsent), and the handler then writes through aiohttp, whose
-    writes wait for the client."""
+def _write_raw(request: web.Request, data: bytes) -> None:
+    """Bytes already framed as the response frames them (the rest of a direct write)."""
     transport = request.transport
-    if transport is None:
-        return None
-    chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
-
-    def write(text: str) -> bool:
-        if transport.is_closing() or transport.get_write_buffer_size() > STREAM_HIGH_WATER_BYTES:
-            return False
-        data = formatter.text_event(text)
-        transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
-        return True
-
-    return write
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("the client closed the stream")
+    transport.write(data)
 
 
 async def _open_stream(request: web.Request, formatter: ResponseFormatter

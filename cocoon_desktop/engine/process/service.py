@@ -5,6 +5,8 @@ requests are tokenized and checked against the context, take a place in the `Adm
 start on the core when a sequence is theirs, and receive the core's events through the event
 loop (`call_soon_threadsafe`). When a request's `GenerationFinished` arrives its sequence goes to
 the next waiting request. A client that leaves cancels its generation (or its place in line).
+A streamed answer's text deltas usually skip the loop: the decode thread writes them to the
+client itself (`DirectStream`), and hands the loop only their count, a few times a second.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cocoon_desktop.core.tasks import run_blocking
 from cocoon_desktop.engine.api import ApiError, Lane
+from cocoon_desktop.engine.process.generation import Generation, PreparedRequest
 from cocoon_desktop.engine.process.inference_types import (
     EngineClosed,
     GenerationEvent,
@@ -43,12 +46,15 @@ from cocoon_desktop.engine.stats import EngineStats, ThroughputMeter
 from cocoon_desktop.engine.types import EngineSettings, SandboxStatus
 
 if TYPE_CHECKING:
-    from cocoon_desktop.engine.process.inference import GenerationHandle, InferenceCore
+    from cocoon_desktop.engine.process.inference import InferenceCore
 
 log = logging.getLogger(__name__)
 NO_SEQUENCE_RETRY_S = 0.005
 INLINE_TOKENIZE_CHARS = 16_384  # longer prompts are tokenized off the event loop
 ENGINE_STOPPING = "engine stopping"  # the core's error text for requests ended by close()
+# With nothing else to hand over, the loop hears of deltas written directly this often (they
+# only move counters: the throughput meter and the stats).
+COUNT_DIRECT_WRITES_EVERY_S = 0.25
 
 
 def _tokenize(core: InferenceCore, api: ApiRequest) -> list[int]:
@@ -76,49 +82,6 @@ def stopping_error() -> ApiError:
                     headers={"Retry-After": "5"})
 
 
-@dataclass(frozen=True)
-class PreparedRequest:
-    api: ApiRequest
-    generation: GenerationRequest
-
-
-class Generation:
-    """One request inside the service; iterate it for the core's events, last one Finished."""
-
-    def __init__(self, prepared: PreparedRequest, ticket: Ticket) -> None:
-        self.prepared = prepared
-        self.ticket = ticket
-        self.handle: GenerationHandle | None = None
-        self.finished = False
-        self.stopped_by_engine = False  # cancelled because the engine is stopping
-        self.completion_tokens = 0
-        self.started_at = time.monotonic()
-        self._events: asyncio.Queue[GenerationEvent | ApiError] = asyncio.Queue()
-        # Set by a streaming handler: writes a text delta straight to its client (True) or
-        # declines (False), and the delta queues for the handler like any other event.
-        self.write_text: Callable[[str], bool] | None = None
-
-    def deliver(self, event: GenerationEvent | ApiError) -> None:
-        if isinstance(event, GenerationFinished | ApiError):
-            self.finished = True
-        elif (self.write_text is not None and self._events.empty()
-              and self.write_text(event.text)):
-            return  # (a delta queued before it is still the handler's: order is kept)
-        self._events.put_nowait(event)
-
-    def __aiter__(self) -> AsyncIterator[GenerationEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[GenerationEvent]:
-        while True:
-            event = await self._events.get()
-            if isinstance(event, ApiError):
-                raise event
-            yield event
-            if isinstance(event, GenerationFinished):
-                return
-
-
 class EngineService:
     def __init__(self, settings: EngineSettings, sandbox: SandboxStatus,
                  on_load_progress: Callable[[float], None] | None = None) -> None:
@@ -133,8 +96,12 @@ class EngineService:
                                      settings.max_queued_requests)
         self._generations: dict[Ticket, Generation] = {}
         self._loop = asyncio.get_running_loop()
-        self._mailbox: deque[tuple[Generation, GenerationEvent]] = deque()
+        # (generation, event, rest): rest None, deliver the event; bytes, the decode thread
+        # wrote the delta itself, all but `rest` (usually empty).
+        self._mailbox: deque[tuple[Generation, GenerationEvent, bytes | None]] = deque()
         self._drain_scheduled = False
+        self._handover_waiting = False  # the mailbox holds more than counts (decode thread)
+        self._drained_at = 0.0  # when the decode thread last scheduled a drain
         self._load_watch = LoadWatch(self._progress_reporter(on_load_progress))
         self._meter = ThroughputMeter()
         self._durations_s: deque[float] = deque(maxlen=20)
@@ -272,23 +239,41 @@ class EngineService:
     def _sink(self, gen: Generation) -> Callable[[GenerationEvent], None]:
         """The core's callback for `gen`: runs on the decode thread, must be quick and not raise.
 
-        Events of every generation share one mailbox; the core wakes the loop for them once
-        per decode step (`_wake_loop`), however many sequences the step advanced."""
+        A text delta of a stream whose handler allows it is written to the client here
+        (`DirectStream`, whose module says why and how order is kept). Events of every
+        generation share one mailbox; the core wakes the loop for them once per decode step
+        (`_wake_loop`), however many sequences the step advanced."""
         mailbox = self._mailbox
 
         def on_event(event: GenerationEvent) -> None:
-            mailbox.append((gen, event))
+            direct = gen.direct
+            rest = None
+            if direct is not None and isinstance(event, TokenDelta) and \
+                    gen.handed == gen.written:
+                rest = direct.send(event.text)
+            if rest is None or rest:
+                self._handover_waiting = True
+                if isinstance(event, TokenDelta):
+                    gen.handed += 1
+            mailbox.append((gen, event, rest))
 
         return on_event
 
     def _wake_loop(self) -> None:
-        """The core's `flush_events` (decode thread): schedule a drain unless one is pending.
+        """The core's `flush_events` (decode thread): schedule a drain unless one is pending,
+        or the mailbox holds only counts of direct writes and the last drain is recent.
         Called right before a decode, so the loop's work runs while the decode has released
         the GIL."""
-        if self._mailbox and not self._drain_scheduled:
-            self._drain_scheduled = True
-            with suppress(RuntimeError):  # the loop is closed: the process is exiting
-                self._loop.call_soon_threadsafe(self._drain_mailbox)
+        if not self._mailbox or self._drain_scheduled:
+            return
+        now = time.monotonic()
+        if not self._handover_waiting and now - self._drained_at < COUNT_DIRECT_WRITES_EVERY_S:
+            return
+        self._handover_waiting = False
+        self._drained_at = now
+        self._drain_scheduled = True
+        with suppress(RuntimeError):  # the loop is closed: the process is exiting
+            self._loop.call_soon_threadsafe(self._drain_mailbox)
 
     def _drain_mailbox(self) -> None:
         self._drain_scheduled = False  # before draining: an event added meanwhile is drained
@@ -296,7 +281,7 @@ class EngineService:
         while mailbox:
             self._on_event(*mailbox.popleft())
 
-    def _on_event(self, gen: Generation, event: GenerationEvent) -> None:
+    def _on_event(self, gen: Generation, event: GenerationEvent, rest: bytes | None) -> None:
         if isinstance(event, TokenDelta):
             self._meter.add(event.completion_tokens - gen.completion_tokens)
             gen.completion_tokens = event.completion_tokens
@@ -307,7 +292,10 @@ class EngineService:
                 event = replace(event, finish_reason="error", error=ENGINE_STOPPING)
             self._count_finished(gen, event)
             self._release(gen)
-        gen.deliver(event)
+        if rest is None:
+            gen.deliver(event)
+        elif rest:
+            gen.deliver(rest)
 
     def _count_finished(self, gen: Generation, event: GenerationFinished) -> None:
         key = {"stop": "completed", "length": "completed", "cancelled": "cancelled"}
