@@ -27,6 +27,7 @@ _llama_log = logging.getLogger("cocoon_desktop.engine.llama")
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
 _LEVELS = {3: logging.WARNING, 4: logging.ERROR}
 _CONTINUE = 5
+MAX_LOGIT_VIEWS = 4096  # row views kept by address (one per batch row llama.cpp has used)
 _backend_lock = threading.Lock()
 _backend_ready = False
 _last_level: int | None = None
@@ -234,6 +235,7 @@ class NativeContext:
             )
         self._context = context
         self._n_vocab = model.shape.n_vocab
+        self._logit_views: dict[int | None, np.ndarray] = {}
         self._memory = llama.llama_get_memory(context)
         self.n_ctx = llama.llama_n_ctx(context)
         self.n_ctx_per_sequence = llama.llama_n_ctx_seq(context)
@@ -260,7 +262,17 @@ class NativeContext:
         pointer = llama.llama_get_logits_ith(self._context, row)
         if not pointer:
             raise NativeError(f"llama.cpp has no logits for batch row {row}")
-        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        address = ctypes.cast(pointer, ctypes.c_void_p).value
+        view = self._logit_views.get(address)
+        if view is None:
+            # llama.cpp keeps its output buffer from decode to decode: the views of its rows
+            # are made once (numpy's as_array costs ~20 µs, a token at N=1 ~8 ms); a buffer
+            # made anew has new addresses, and `n_vocab` floats are there for every row.
+            if len(self._logit_views) >= MAX_LOGIT_VIEWS:
+                self._logit_views.clear()
+            view = self._logit_views[address] = np.ctypeslib.as_array(
+                pointer, shape=(self._n_vocab,))
+        return view
 
     def cells_used(self, seq_id: int) -> int:
         """Tokens of `seq_id` held in the KV cache, as llama.cpp itself reports."""
