@@ -17,6 +17,8 @@ level's rounds; the idle one sleeps while the other runs. "loop us/tok" is the C
 engine process's main thread (its event loop: HTTP, JSON, wake-ups) per completion token, which
 a shared machine's load moves far less than tokens/s (compare two codes in the same minutes;
 counted in 100 Hz ticks: 4 rounds of 96 tokens resolve about 26 us, more rounds finer).
+"CPU us/tok e/s" is each whole server process's CPU (every thread, the decode's included) per
+completion token: the engine's, then llama-server's.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ class LevelResult:
     server: list[RunResult]
     kind: str
     loop_cpu_s: float | None  # the engine's main thread over all its rounds (HTTP only)
+    engine_cpu_s: float | None  # the engine process, all threads, over its rounds (HTTP only)
+    server_cpu_s: float  # llama-server, all threads, over its rounds
 
     @staticmethod
     def _median(runs: list[RunResult], value: Callable[[RunResult], float]) -> float:
@@ -154,6 +158,12 @@ class LevelResult:
             return None
         return self.loop_cpu_s / sum(run.completion_tokens for run in self.engine) * 1e6
 
+    def cpu_us_per_token(self, side: str) -> float | None:
+        """A whole server process's CPU (decode threads included) per completion token."""
+        cpu_s, runs = ((self.engine_cpu_s, self.engine) if side == "engine"
+                       else (self.server_cpu_s, self.server))
+        return None if cpu_s is None else cpu_s / sum(r.completion_tokens for r in runs) * 1e6
+
     @property
     def ratio(self) -> float:
         return statistics.median(e.tokens_per_s / s.tokens_per_s
@@ -162,7 +172,16 @@ class LevelResult:
 
 def main_thread_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) of process `pid`'s main thread so far."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _cpu_s(f"/proc/{pid}/task/{pid}/stat")
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid`, all its threads, so far."""
+    return _cpu_s(f"/proc/{pid}/stat")
+
+
+def _cpu_s(stat_path: str) -> float:
+    fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -173,16 +192,26 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
     context = CONTEXT_PER_SEQUENCE * level
     engine_runs: list[RunResult] = []
     server_runs: list[RunResult] = []
-    loop_cpu_s = 0.0
+    loop_cpu_s = engine_cpu_s = server_cpu_s = 0.0
     async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
                            in_process=args.in_process, speculative=args.speculative) as engine:
         await burst_engine(engine, 1, 8)  # warm-up
 
         async def engine_round() -> RunResult:
-            nonlocal loop_cpu_s
-            before = main_thread_cpu_s(engine.pid) if engine.pid else 0.0
+            nonlocal loop_cpu_s, engine_cpu_s
+            if not engine.pid:
+                return await burst_engine(engine, level, args.tokens)
+            before = main_thread_cpu_s(engine.pid), process_cpu_s(engine.pid)
             run = await burst_engine(engine, level, args.tokens)
-            loop_cpu_s += main_thread_cpu_s(engine.pid) - before if engine.pid else 0.0
+            loop_cpu_s += main_thread_cpu_s(engine.pid) - before[0]
+            engine_cpu_s += process_cpu_s(engine.pid) - before[1]
+            return run
+
+        async def server_round() -> RunResult:
+            nonlocal server_cpu_s
+            before = process_cpu_s(server.pid)
+            run = await burst_http(server.base_url, {}, level, args.tokens)
+            server_cpu_s += process_cpu_s(server.pid) - before
             return run
 
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
@@ -191,15 +220,16 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
             await burst_http(server.base_url, {}, 1, 8)
             for round_index in range(args.rounds):
                 if round_index % 2:
-                    server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
+                    server_runs.append(await server_round())
                     engine_runs.append(await engine_round())
                 else:
                     engine_runs.append(await engine_round())
-                    server_runs.append(await burst_http(server.base_url, {}, level, args.tokens))
+                    server_runs.append(await server_round())
         finally:
             server.close()
         return LevelResult(engine_runs, server_runs, engine.kind,
-                           loop_cpu_s if engine.pid else None)
+                           loop_cpu_s if engine.pid else None,
+                           engine_cpu_s if engine.pid else None, server_cpu_s)
 
 
 def print_level(level: int, result: LevelResult) -> None:
@@ -213,10 +243,14 @@ def print_level(level: int, result: LevelResult) -> None:
         return r.ttft_max_ms
 
     loop = "-" if result.loop_us_per_token is None else f"{result.loop_us_per_token:.0f}"
+    engine_cpu = result.cpu_us_per_token("engine")
+    cpu = ("-" if engine_cpu is None else f"{engine_cpu:.0f}") + \
+        f"/{result.cpu_us_per_token('server'):.0f}"
     print(f"{level:>2}  {result.engine_median(tok):>12.1f}  {result.server_median(tok):>12.1f}  "
           f"{result.ratio:>5.2f}  {result.engine_median(ttft):>11.0f}/"
           f"{result.engine_median(ttft_max):<11.0f}  {result.server_median(ttft):>11.0f}/"
-          f"{result.server_median(ttft_max):<11.0f}  {loop:>11}  {result.kind}", flush=True)
+          f"{result.server_median(ttft_max):<11.0f}  {loop:>11}  {cpu:>13}  {result.kind}",
+          flush=True)
 
 
 def main() -> None:
@@ -234,7 +268,8 @@ def main() -> None:
           f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds, "
           f"engine speculative decoding {'on' if args.speculative else 'off'}\n")
     print(f"{'N':>2}  {'engine tok/s':>12}  {'llama-server':>12}  {'ratio':>5}  "
-          f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  via")
+          f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  {'loop us/tok':>11}  "
+          f"{'CPU us/tok e/s':>13}  via")
     for level in [int(x) for x in args.levels.split(",")]:
         print_level(level, asyncio.run(measure_level(level, args, binary, model)))
     print("\ntargets: ratio >= 1.00 at N=1 and >= 0.90 at N=8 (ratio: median of paired rounds)")
