@@ -1,7 +1,7 @@
 """What the Cocoon path costs: tokens/s through client -> devnet proxy -> worker -> engine over
 tokens/s straight to the engine, the first-token time the path adds, and each part's own CPU.
 
-    .venv/bin/python bench/network.py [--tokens 128] [--rounds 6] [--concurrency 1]
+    .venv/bin/python bench/network.py [--tokens 128] [--rounds 6] [--concurrency 1] [--hold-ms 5]
 
 Four processes, as in production: the engine (bundled SmolLM2-135M-Instruct Q4_1, 2 threads,
 started by the app's `EngineSupervisor`), the worker beside it (`bench/network_parts.py
@@ -35,6 +35,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cocoon_desktop.network.worker.coalesce import HOLD_S
 from tests.helpers.devnet_harness import SERVED
 
 PROMPT = "Write a short story about a lighthouse keeper who befriends a seagull."
@@ -196,7 +197,7 @@ def main(args: argparse.Namespace) -> None:
     worker: Part | None = None
     try:
         facts = devnet.facts()
-        worker = Part("worker", json.dumps(facts), str(slots))
+        worker = Part("worker", json.dumps(facts), str(slots), str(args.hold_ms / 1000))
         engine = worker.facts()
         processes = {"worker": psutil.Process(worker.process.pid),
                      "devnet": psutil.Process(devnet.process.pid),
@@ -226,4 +227,7 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--hold-ms", type=float, default=HOLD_S * 1000,
+                        help="the worker's answer_part_hold_s, in ms (how long a token may "
+                             "wait for others to join its answer part)")
     main(parser.parse_args())

@@ -2,7 +2,7 @@
 (where the proxy and the client run on other machines), so each one's CPU is its own:
 
     python bench/network_parts.py devnet          # proxy + client + the client's HTTP endpoint
-    python bench/network_parts.py worker JSON     # the engine (its own process) + the worker
+    python bench/network_parts.py worker JSON SLOTS HOLD_S  # the engine (own process) + worker
 
 Each prints one JSON line once it is ready (where to reach it) and runs until its stdin closes.
 Both hops use fake-TDX attestation and the proof of work, as `cocoon-desktop-cli devnet` does.
@@ -57,7 +57,7 @@ async def run_devnet() -> None:
         await devnet.stop()
 
 
-async def run_worker(devnet: dict[str, object], slots: int) -> None:
+async def run_worker(devnet: dict[str, object], slots: int, hold_s: float) -> None:
     async with running_engine(engine_settings(parallel_sequences=slots),
                               probe_interval_s=30.0) as supervisor:
         endpoint = supervisor.endpoint
@@ -68,7 +68,8 @@ async def run_worker(devnet: dict[str, object], slots: int) -> None:
             root_config=from_fake_ton_json(devnet["root_config"]),  # type: ignore[arg-type]
             root_contract_address=str(devnet["root_contract"]),
             proxies=(Endpoint.parse(str(devnet["workers"])),),
-            proxy_policy=AttestationPolicy("fake_tdx"), max_active_requests=slots)
+            proxy_policy=AttestationPolicy("fake_tdx"), max_active_requests=slots,
+            answer_part_hold_s=hold_s)
         worker = Worker(config, make_identity(FakeTdxProvider()))
         await worker.start()
         try:
@@ -85,7 +86,7 @@ def main() -> None:
     if role == "devnet":
         asyncio.run(run_devnet())
     elif role == "worker":
-        asyncio.run(run_worker(json.loads(sys.argv[2]), int(sys.argv[3])))
+        asyncio.run(run_worker(json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
     else:
         raise SystemExit(f"unknown part {role!r}: devnet or worker")
 

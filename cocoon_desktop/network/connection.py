@@ -30,6 +30,7 @@ from cocoon_desktop.network.tl.base import (
     TcpQueryAnswer,
     TcpQueryError,
 )
+from cocoon_desktop.network.tl.parts import encode_packet, packet_data
 
 log = logging.getLogger(__name__)
 QueryHandler = Callable[[bytes], Awaitable[bytes]]
@@ -151,6 +152,11 @@ class TlConnection:
             await self._finish(reason)
 
     async def _dispatch(self, payload: bytes) -> None:
+        data = packet_data(payload)  # the common case, every answer part: read directly
+        if data is not None:
+            if self._on_packet is not None:
+                await self._on_packet(data)
+            return
         packet = tl.decode(payload, "tcp.Packet")
         if isinstance(packet, TcpPing):
             await self._send(TcpPong(packet.id).encode())
@@ -220,7 +226,7 @@ class TlConnection:
         """Queue a `tcp.packet` without waiting (see `drain`); ConnectionClosed once closed."""
         if self.closed.is_set():
             raise ConnectionClosed(f"{self.name}: {self.close_reason}")
-        self._send_nowait(TcpPacket(data).encode())
+        self._send_nowait(encode_packet(data))
 
     async def drain(self) -> None:
         """Wait while the peer reads slower than we write."""

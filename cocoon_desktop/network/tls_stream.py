@@ -31,6 +31,7 @@ class TlsStream:
         self._queued: list[bytes] = []  # plaintext written this turn of the event loop
         self._last_sent_at = -JOIN_WINDOW_S
         self._error: ConnectionError | None = None  # a write that failed after it was queued
+        self._drained = False  # TLS holds no plaintext: read() waits for bytes straight away
         self.peer: PeerAttestation | None = None
 
     def _flush(self) -> None:
@@ -87,18 +88,30 @@ class TlsStream:
     async def read(self) -> bytes:
         """Decrypted bytes as they come; b"" when the peer closed."""
         while True:
-            try:
-                data = self._conn.recv(READ_CHUNK)
-                self._flush()
-                return data
-            except SSL.WantReadError:
-                self._flush()
-                if not await self._pull():
-                    return b""
-            except SSL.ZeroReturnError:
+            if not self._drained:
+                data = self._recv_buffered()
+                if data is not None:
+                    return data
+            if not await self._pull():
                 return b""
-            except SSL.Error as exc:
-                raise ConnectionError(f"TLS error: {exc}") from exc
+            self._drained = False
+
+    def _recv_buffered(self) -> bytes | None:
+        """All the plaintext that the bytes received so far hold (b"" once the peer closed
+        TLS), None when more must come first. What TLS answers meanwhile (a key update, an
+        alert) goes out once, after it."""
+        chunks = []
+        try:
+            while True:
+                chunks.append(self._conn.recv(READ_CHUNK))
+        except SSL.WantReadError:
+            self._drained = True
+        except SSL.ZeroReturnError:
+            chunks.append(b"")
+        except SSL.Error as exc:
+            raise ConnectionError(f"TLS error: {exc}") from exc
+        self._flush()
+        return b"".join(chunks) if chunks else None
 
     def write_nowait(self, data: bytes) -> None:
         """Send `data` now, or at the end of this turn of the event loop together with what

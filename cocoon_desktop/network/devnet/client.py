@@ -26,6 +26,7 @@ from cocoon_desktop.network.ratls import RaTlsIdentity
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse, TokensUsed
+from cocoon_desktop.network.tl.parts import CLIENT_PART, read_part
 from cocoon_desktop.network.transport import Endpoint, connect
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class DevnetClient:
         return tl.decode_as(answer, ct.ClientWorkerTypesV2).types
 
     async def _on_packet(self, data: bytes) -> None:
+        part = read_part(CLIENT_PART, data)  # the common case, every token: read directly
+        if part is not None and part[0] in self._queues:
+            self._queues[part[0]].put_nowait(Part(part[1]))
+            return
         message = tl.decode(data)
         if isinstance(message, wt.ProxyClientRequestPayment):
             self.charged[message.request_id] = message.request_tokens

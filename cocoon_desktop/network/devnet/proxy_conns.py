@@ -25,6 +25,7 @@ from cocoon_desktop.network.errors import ERROR, PROTOVIOLATION, RemoteError
 from cocoon_desktop.network.root_config import friendly, parse_address
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
+from cocoon_desktop.network.tl.parts import PROXY_PART, read_part
 from cocoon_desktop.network.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,13 @@ class WorkerSession:
         if self.state != "ok" or self.line is None:
             log.error("worker %s: message before the handshake completed, dropped", self.where)
             return
-        message = tl.decode(data)
+        part = read_part(PROXY_PART, data)  # the common case, every token: read directly
+        if part is not None:
+            relay = self.line.relays.get(part[0])
+            if relay is not None and relay.sent_head:
+                await relay.forward_part(part[1])
+                return
+        message = tl.decode(data)  # anything else, and errors, the general way
         if isinstance(message, wt.WorkerEnabledDisabled):
             self.line.is_disabled = bool(message.disabled)
         elif isinstance(message, wt.WorkerNewCoefficient):

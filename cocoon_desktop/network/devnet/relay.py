@@ -22,6 +22,7 @@ from cocoon_desktop.network.errors import PROTOVIOLATION, TIMEOUT, RemoteError
 from cocoon_desktop.network.tl import client as ct
 from cocoon_desktop.network.tl import worker as wt
 from cocoon_desktop.network.tl.base import HttpHeader, HttpResponse, TokensUsed
+from cocoon_desktop.network.tl.parts import CLIENT_PART, encode_part
 
 log = logging.getLogger(__name__)
 Send = Callable[[bytes], Awaitable[None]]
@@ -114,6 +115,18 @@ class Relay:
         await self._relay(message, completed)
         if completed:
             await self._finish(True)
+
+    async def forward_part(self, answer: bytes) -> None:
+        """Relay a worker's answer part that is neither the head nor the last one (what
+        `from_worker` does with it, without building the objects)."""
+        if self.done:
+            return
+        rid = self.req.request_id
+        if self.client_proto == 0:
+            await self._send_client(ct.ClientQueryAnswerPart(answer, False, rid, self.tokens))
+            return
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.send_client(encode_part(CLIENT_PART, rid, answer))
 
     async def _relay(self, message: Any, completed: bool) -> None:
         final = self._client_final(message.final_info) if completed else None

@@ -36,39 +36,50 @@ class TlUnknownConstructor(TlError):
         self.constructor_id = constructor_id
 
 
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+
+
 class TlReader:
     """Reads little-endian TL primitives from a byte string, failing clearly on truncation."""
 
     def __init__(self, data: bytes) -> None:
-        self._data = memoryview(bytes(data))
+        self._data = bytes(data)
         self._pos = 0
 
     @property
     def remaining(self) -> int:
         return len(self._data) - self._pos
 
-    def take(self, size: int) -> bytes:
-        if size < 0 or self._pos + size > len(self._data):
-            raise TlError(f"truncated TL data: need {size} bytes at offset {self._pos}, "
+    def _advance(self, size: int) -> int:
+        """The offset of the next `size` bytes, which are then consumed."""
+        pos = self._pos
+        if size < 0 or pos + size > len(self._data):
+            raise TlError(f"truncated TL data: need {size} bytes at offset {pos}, "
                           f"have {self.remaining}")
-        chunk = self._data[self._pos : self._pos + size].tobytes()
-        self._pos += size
-        return chunk
+        self._pos = pos + size
+        return pos
+
+    def take(self, size: int) -> bytes:
+        pos = self._advance(size)
+        return self._data[pos : pos + size]
 
     def int32(self) -> int:
-        return struct.unpack("<i", self.take(4))[0]
+        return _I32.unpack_from(self._data, self._advance(4))[0]
 
     def uint32(self) -> int:
-        return struct.unpack("<I", self.take(4))[0]
+        return _U32.unpack_from(self._data, self._advance(4))[0]
 
     def int64(self) -> int:
-        return struct.unpack("<q", self.take(8))[0]
+        return _I64.unpack_from(self._data, self._advance(8))[0]
 
     def double(self) -> float:
-        return struct.unpack("<d", self.take(8))[0]
+        return _F64.unpack_from(self._data, self._advance(8))[0]
 
     def bytes_(self) -> bytes:
-        first = self.take(1)[0]
+        first = self._data[self._advance(1)]
         if first < 254:
             size, header = first, 1
         elif first == 254:
@@ -76,7 +87,7 @@ class TlReader:
         else:
             raise TlError(f"bad TL string length marker 0xff at offset {self._pos - 1}")
         value = self.take(size)
-        self.take((-(header + size)) % 4)  # padding skipped unread, as upstream's TlParser does
+        self._advance((-(header + size)) % 4)  # padding skipped unread, as upstream's TlParser
         return value
 
     def expect_end(self, what: str) -> None:
@@ -94,16 +105,16 @@ class TlWriter:
         self._parts.append(data)
 
     def int32(self, value: int) -> None:
-        self._parts.append(struct.pack("<i", value))
+        self._parts.append(_I32.pack(value))
 
     def uint32(self, value: int) -> None:
-        self._parts.append(struct.pack("<I", value))
+        self._parts.append(_U32.pack(value))
 
     def int64(self, value: int) -> None:
-        self._parts.append(struct.pack("<q", value))
+        self._parts.append(_I64.pack(value))
 
     def double(self, value: float) -> None:
-        self._parts.append(struct.pack("<d", value))
+        self._parts.append(_F64.pack(value))
 
     def bytes_(self, value: bytes) -> None:
         size = len(value)
@@ -147,6 +158,10 @@ class TlObject:
     TL_ID: ClassVar[int]
     TL_RESULT: ClassVar[str]
     TL_FIELDS: ClassVar[tuple[tuple[str, TlType], ...]]
+    # TL_FIELDS with each field's name for errors, and the optional fields' flag bits,
+    # worked out once at registration rather than for every object
+    TL_PLAN: ClassVar[tuple[tuple[str, TlType, str], ...]]
+    TL_OPTIONAL: ClassVar[tuple[tuple[str, int], ...]]
 
     def encode(self, boxed: bool = True) -> bytes:
         writer = TlWriter()
@@ -177,6 +192,8 @@ def constructor(name: str, constructor_id: int, result: str) -> Callable[[T], T]
     def register(cls: T) -> T:
         fields = tuple((f.name, _field_tl_type(cls, f.name)) for f in dataclasses.fields(cls))
         cls.TL_NAME, cls.TL_ID, cls.TL_RESULT, cls.TL_FIELDS = name, constructor_id, result, fields
+        cls.TL_PLAN = tuple((f, t, f"{name}.{f}") for f, t in fields)
+        cls.TL_OPTIONAL = tuple((f, t.flag_bit) for f, t in fields if t.flag_bit is not None)
         if constructor_id in BY_ID:
             raise RuntimeError(f"duplicate TL id {constructor_id:#x} for {name}")
         BY_ID[constructor_id] = cls
@@ -235,8 +252,7 @@ def write_object(writer: TlWriter, obj: TlObject, boxed: bool) -> None:
     if boxed:
         writer.uint32(obj.TL_ID)
     flags = _effective_flags(obj)
-    for field_name, tl_type in obj.TL_FIELDS:
-        where = f"{obj.TL_NAME}.{field_name}"
+    for field_name, tl_type, where in obj.TL_PLAN:
         if tl_type.name == "#":
             writer.uint32(flags)
             continue
@@ -251,9 +267,9 @@ def write_object(writer: TlWriter, obj: TlObject, boxed: bool) -> None:
 
 def _effective_flags(obj: TlObject) -> int:
     flags = getattr(obj, "flags", 0) or 0
-    for field_name, tl_type in obj.TL_FIELDS:
-        if tl_type.flag_bit is not None and getattr(obj, field_name) is not None:
-            flags |= 1 << tl_type.flag_bit
+    for field_name, bit in obj.TL_OPTIONAL:
+        if getattr(obj, field_name) is not None:
+            flags |= 1 << bit
     return flags
 
 
@@ -299,8 +315,7 @@ def read_object(reader: TlReader, cls: type[TlObject]) -> TlObject:
     """Read the bare fields of `cls`."""
     values: dict[str, Any] = {}
     flags = 0
-    for field_name, tl_type in cls.TL_FIELDS:
-        where = f"{cls.TL_NAME}.{field_name}"
+    for field_name, tl_type, where in cls.TL_PLAN:
         if tl_type.flag_bit is not None and not flags >> tl_type.flag_bit & 1:
             values[field_name] = None
             continue

@@ -30,6 +30,7 @@ from cocoon_desktop.engine.api import LANE_HEADER, Lane
 from cocoon_desktop.network import tl
 from cocoon_desktop.network.errors import ERROR, NOTREADY, PROTOVIOLATION, TIMEOUT, RemoteError
 from cocoon_desktop.network.tl.base import HttpHeader, HttpRequest, HttpResponse
+from cocoon_desktop.network.tl.parts import PROXY_PART, encode_part
 from cocoon_desktop.network.tl.worker import (
     ProxyQueryAnswer,
     ProxyQueryAnswerError,
@@ -197,9 +198,10 @@ class RunningRequest:
         rid = self.req.request_id
         if self._proto == 0:
             message = ProxyQueryAnswerPart(data, final, rid, self._counter.usage()).encode()
+        elif not final:  # every token's part: written directly
+            message = encode_part(PROXY_PART, rid, data)
         else:
-            message = ProxyQueryAnswerPartEx(rid, data, 0, self._final_info() if final else None
-                                             ).encode()
+            message = ProxyQueryAnswerPartEx(rid, data, 0, self._final_info()).encode()
         self._queue(message)
 
     async def _send_part(self, data: bytes, final: bool) -> None:
