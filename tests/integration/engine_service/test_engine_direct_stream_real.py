@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -32,8 +33,9 @@ TOKEN = "direct-stream-test"
 COUNTING = {"model": SERVED, "prompt": "1, 2, 3, 4, 5, 6, 7,", "temperature": 0}
 
 
-@pytest_asyncio.fixture
-async def served() -> AsyncIterator[tuple[EngineService, str]]:
+@asynccontextmanager
+async def serving(send_buffer_bytes: int | None = None
+                  ) -> AsyncIterator[tuple[EngineService, str]]:
     """The engine's service and HTTP app on a loopback port of this process."""
     service = EngineService(engine_settings(), SandboxStatus("none", False, "in-process test"))
     await service.load()
@@ -41,14 +43,28 @@ async def served() -> AsyncIterator[tuple[EngineService, str]]:
                            access_log=None)
     await runner.setup()
     listener = socket.create_server(("127.0.0.1", 0))
-    # Small send buffers (connections inherit the listener's): a client that stops reading
-    # fills them within a few dozen tokens.
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    if send_buffer_bytes is not None:  # connections inherit the listener's
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
     listener.setblocking(False)
     await web.SockSite(runner, listener).start()
-    yield service, f"http://127.0.0.1:{listener.getsockname()[1]}"
-    await service.shutdown(0)
-    await runner.cleanup()
+    try:
+        yield service, f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        await service.shutdown(0)
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def served() -> AsyncIterator[tuple[EngineService, str]]:
+    async with serving() as served:
+        yield served
+
+
+@pytest_asyncio.fixture
+async def served_small_buffers() -> AsyncIterator[tuple[EngineService, str]]:
+    """Small send buffers: a client that stops reading fills them within a few dozen tokens."""
+    async with serving(send_buffer_bytes=4096) as served:
+        yield served
 
 
 async def stream_text(base_url: str, body: dict[str, Any]) -> tuple[str, int]:
@@ -89,15 +105,17 @@ async def test_a_stream_wakes_the_loop_a_few_times_a_second_not_per_token(
     elapsed_s, streamed_drains = time.monotonic() - started, drains
     assert tokens == 96 and text
     assert text == await whole_text(base_url, {**COUNTING, "max_tokens": 96})
-    # One wake for the stream's start and end, and one per counting interval in between.
-    assert streamed_drains <= elapsed_s / COUNT_DIRECT_WRITES_EVERY_S + 4
-    assert streamed_drains < tokens / 4, f"{streamed_drains} wakes in {elapsed_s:.1f} s"
+    # One wake for the stream's start and end, and one per counting interval in between
+    # (waking per token, as before, breaks this whenever decoding is faster than 5 tokens/s).
+    assert streamed_drains <= elapsed_s / COUNT_DIRECT_WRITES_EVERY_S + 4, \
+        f"{streamed_drains} wakes for {tokens} tokens in {elapsed_s:.1f} s"
     assert service.stats().completion_tokens_total == 2 * tokens
 
 
 async def test_a_client_that_stops_reading_gets_every_token_in_order(
-        served: tuple[EngineService, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    service, base_url = served
+        served_small_buffers: tuple[EngineService, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, base_url = served_small_buffers
     outcomes: list[bytes | None] = []
     send = direct_stream.DirectStream.send
 
@@ -107,7 +125,7 @@ async def test_a_client_that_stops_reading_gets_every_token_in_order(
         return outcome
 
     monkeypatch.setattr(direct_stream.DirectStream, "send", recorded)
-    body = {**COUNTING, "max_tokens": 600, "stream": True}
+    body = {**COUNTING, "max_tokens": 400, "stream": True}
     host, port = base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 22)
     raw = json.dumps(body).encode()
@@ -120,11 +138,11 @@ async def test_a_client_that_stops_reading_gets_every_token_in_order(
     reader._transport.pause_reading()  # the client stops reading until the answer is done
     await wait_for(lambda: service.counters["completed"] == 1)
     reader._transport.resume_reading()
-    data = await asyncio.wait_for(reader.read(), 120)
+    data = await asyncio.wait_for(reader.read(), 300)
     writer.close()
     streamed = "".join(json.loads(line[6:])["choices"][0]["text"]
                        for line in _body(data).split(b"\n") if line.startswith(b"data: {"))
-    assert streamed == await whole_text(base_url, {**COUNTING, "max_tokens": 600})
+    assert streamed == await whole_text(base_url, {**COUNTING, "max_tokens": 400})
     assert b"" in outcomes  # some deltas went out directly...
     assert any(o is None or o for o in outcomes)  # ...and some were left to the loop
 
@@ -142,7 +160,7 @@ def _body(response: bytes) -> bytes:
     return body
 
 
-async def wait_for(condition: Any, timeout_s: float = 120) -> None:
+async def wait_for(condition: Any, timeout_s: float = 300) -> None:
     async def wait() -> None:
         while not condition():
             await asyncio.sleep(0.02)
