@@ -10,6 +10,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsItem
 
 from cocoon_desktop.ui.theme import Type, current_colors
 
@@ -60,6 +61,10 @@ def new_plot(bottom: pg.AxisItem) -> pg.PlotWidget:
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(False, False)
     plot.hideButtons()
+    for name in ("left", "bottom"):
+        # The line's repaint each second touches both axes; cached as pixels they are copied,
+        # not drawn again from their labels (text shaping each time: ~0.1 ms per chart).
+        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return plot
 
 
