@@ -29,6 +29,8 @@ from cocoon_desktop.ui_logic.series import Picture, pixel_picture
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
+    from cocoon_desktop.ui.chart_plots import LiveCurve
+
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
 CHART_HEIGHT = 150
 BAR_CHART_HEIGHT = 170
@@ -190,7 +192,7 @@ class LiveChart(_HoverPlot):
         self._times: list[float] = []
         self._values: list[float] = []
         self._limit: float | None = None
-        self.curve: pg.PlotDataItem | None = None
+        self.curve: LiveCurve | None = None
         self.limit_line: pg.InfiniteLine | None = None
         self.drawn_picture: Picture | None = None  # what the curve shows, in pixels
 
@@ -200,9 +202,10 @@ class LiveChart(_HoverPlot):
         return AgoAxis("bottom")
 
     def _add_items(self, plot: pg.PlotWidget) -> None:
-        from cocoon_desktop.ui.chart_plots import pg
+        from cocoon_desktop.ui.chart_plots import LiveCurve, pg
 
-        self.curve = plot.plot([], [], connect="finite")
+        self.curve = LiveCurve(connect="finite")
+        plot.addItem(self.curve)
         self.limit_line = pg.InfiniteLine(angle=0, movable=False)
         self.limit_line.hide()
         plot.addItem(self.limit_line)

@@ -188,3 +188,29 @@ def test_a_redraw_reads_only_the_window_of_a_day_of_points(qtbot: Any) -> None:
     feed.redraw(force=True, now=now)
     assert len(chart.values) == 300  # the last 5 minutes
     assert Stamp.compared < 1_000  # not 86,400 points read each second
+
+
+def test_a_new_line_is_drawn_without_measuring_its_points(qtbot: Any, monkeypatch: Any) -> None:
+    from cocoon_desktop.ui.chart_plots import pg
+
+    measured: list[int] = []
+    data_bounds = pg.PlotCurveItem.dataBounds
+    monkeypatch.setattr(pg.PlotCurveItem, "dataBounds",
+                        lambda self, *a, **k: (measured.append(1), data_bounds(self, *a, **k))[1])
+    chart = LiveChart("CPU", "%", (0, 100))
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    assert chart.curve is not None
+    qtbot.wait(50)
+    measured.clear()  # the plot's range was set when it was built; from now on, lines only
+    now = time.time()
+    for second in range(3):
+        chart.set_points([now - 2, now - 1, now], [10.0, 20.0 + second, 30.0], now=now)
+        qtbot.wait(50)  # painted meanwhile
+    _, values = chart.curve.getData()
+    assert list(values) == [10.0, 22.0, 30.0]
+    assert measured == []  # pyqtgraph did not scan the points for their bounds
+    view = chart.plot.getPlotItem().vb.viewRect()
+    assert chart.curve.boundingRect() == view  # its bounds are the range it is drawn in
