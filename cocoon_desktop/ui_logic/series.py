@@ -39,8 +39,8 @@ def pixel_picture(xs: Sequence[float], ys: Sequence[float], x_range: tuple[float
     by less than a pixel, or nothing but gaps, as at idle every second.
 
     Asked for every live chart every second, so it is numpy, not a Python loop over the points
-    (a full 5-minute window took ~0.2 ms per chart that way). numpy is imported here, not with
-    the module: only a chart already drawn (pyqtgraph, so numpy, loaded) asks."""
+    (a full 5-minute window: about 30 µs against 80 µs). numpy is imported here, not with the
+    module: only a chart already drawn (pyqtgraph, so numpy, loaded) asks."""
     import numpy as np
 
     (x0, x1), (y0, y1) = x_range, y_range
