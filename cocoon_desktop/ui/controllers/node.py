@@ -5,8 +5,8 @@ The UI reaches the node only through here. Every `NodeStatus` that says somethin
 `status_changed` (the node publishes one each second: a repeat that differs only in its time
 is not sent to every screen again); protection's and the engine's notices become
 `notification_raised`; the node's switch to another ledger and its (re)opened wallet become
-`ledger_switched` and `wallet_reopened`, so the earnings and wallet adapters follow at once. The Serve toggle, the engine button, quit and new
-settings go through here.
+`ledger_switched` and `wallet_reopened`, so the earnings and wallet adapters follow at once.
+The Serve toggle, the engine button, quit and new settings go through here.
 """
 
 from __future__ import annotations
