@@ -34,7 +34,6 @@ from cocoon_desktop.node.engine_host import EngineHost, EngineRunner, Supervisor
 from cocoon_desktop.node.engine_plan import network_jobs_for
 from cocoon_desktop.node.gpu_select import GpuChoice
 from cocoon_desktop.node.status import VmView
-from cocoon_desktop.vm.build import BuildErrors, ensure_image
 from cocoon_desktop.vm.gpu import (
     SYSFS,
     GpuConsent,
@@ -45,19 +44,19 @@ from cocoon_desktop.vm.gpu import (
     run_helper,
     sysfs_address,
 )
-from cocoon_desktop.vm.guest_config import EngineSection, GuestConfig
-from cocoon_desktop.vm.host import available_modes
-from cocoon_desktop.vm.image import ImageManifest
-from cocoon_desktop.vm.machine import VirtualMachine
-from cocoon_desktop.vm.model_disk import ensure_model_disk
 from cocoon_desktop.vm.modes import LABELS, HostFacts, VmMode, choose_mode
-from cocoon_desktop.vm.qemu import vsock_cid
-from cocoon_desktop.vm.vm_engine import Progress, VmEngine
 from cocoon_desktop.wallet.chain import ChainService
 
-if TYPE_CHECKING:  # the worker's network stack loads when serving starts
+if TYPE_CHECKING:
+    # The VM's own code (QEMU, the image, the guest's channel) and the worker's network stack
+    # it brings (the TL schema, the transport) load when the VM is first used, not with the
+    # node: the app's first window does not wait for them.
     from cocoon_desktop.node.vm_network import GuestNetwork
     from cocoon_desktop.node.worker_open import OpenedWorker
+    from cocoon_desktop.vm.guest_config import EngineSection
+    from cocoon_desktop.vm.image import ImageManifest
+    from cocoon_desktop.vm.machine import VirtualMachine
+    from cocoon_desktop.vm.vm_engine import Progress, VmEngine
 
 log = logging.getLogger(__name__)
 BOOT_TIMEOUT_S = 1200.0  # image build, model disk and an emulated (TCG) boot on a busy machine
@@ -113,6 +112,8 @@ class VmHost:
     # -- the engine alone (chat) -------------------------------------------------------------
     def engine_for(self, settings: EngineSettings) -> VmEngine:
         """An engine-only VM (the engine host's factory while serving from the VM)."""
+        from cocoon_desktop.vm.vm_engine import VmEngine
+
         self.serving = False
         self.current = VmEngine(settings, lambda progress: self._prepare(settings, None,
                                                                           progress))
@@ -126,6 +127,7 @@ class VmHost:
         from cocoon_desktop.node.vm_network import resolve_guest_network
         from cocoon_desktop.node.worker_open import OpenedWorker
         from cocoon_desktop.vm.guest_worker import GuestWorker
+        from cocoon_desktop.vm.vm_engine import VmEngine
 
         settings = await self._settings()
         network = await resolve_guest_network(
@@ -154,6 +156,11 @@ class VmHost:
     # -- preparing one VM (before QEMU starts) ------------------------------------------------
     async def _prepare(self, settings: EngineSettings, network: GuestNetwork | None,
                        progress: Progress) -> VirtualMachine:
+        from cocoon_desktop.vm.guest_config import GuestConfig
+        from cocoon_desktop.vm.machine import VirtualMachine
+        from cocoon_desktop.vm.model_disk import ensure_model_disk
+        from cocoon_desktop.vm.qemu import vsock_cid
+
         config = self._config()
         if settings.draft_model_path is not None:
             raise EngineStartError(
@@ -181,6 +188,8 @@ class VmHost:
             forwards=network.forwards if network is not None else (), sysfs=self._sysfs)
 
     async def _image(self) -> ImageManifest:
+        from cocoon_desktop.vm.build import BuildErrors, ensure_image
+
         try:
             return await run_blocking(ensure_image)
         except (*BuildErrors, OSError) as exc:
@@ -190,6 +199,8 @@ class VmHost:
                 "it by hand).") from None
 
     async def _mode(self, image: ImageManifest, config: NodeConfig) -> VmMode:
+        from cocoon_desktop.vm.host import available_modes
+
         found = await available_modes(image, self._facts)
         try:
             return choose_mode(found, None if config.vm_mode == "auto" else
@@ -255,6 +266,8 @@ class VmHost:
 
 
 def _engine_section(settings: EngineSettings, config: NodeConfig) -> EngineSection:
+    from cocoon_desktop.vm.guest_config import EngineSection
+
     return EngineSection(context_tokens=settings.context_tokens,
                          parallel_sequences=settings.parallel_sequences, threads=config.vm_cpus,
                          gpu_layers=settings.gpu_layers, speculative=settings.speculative,

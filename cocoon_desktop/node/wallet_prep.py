@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cocoon_desktop.network.root_config import friendly
 from cocoon_desktop.node.keyring_advice import keyring_problem, no_node_wallet
 from cocoon_desktop.node.status import NodeProblem
 from cocoon_desktop.wallet.address import parse_address
@@ -71,6 +70,7 @@ def _owner(manager: WalletManager, configured: str, needs_key: bool) -> str:
             "Set `owner_address` in the rig file (or link it: `cocoon-desktop wallet "
             "link-owner ADDRESS`, or on the Wallet page)."))
     from cocoon_desktop.network.devnet.network import DEVNET_WORKER_OWNER  # the devnet's stack
+    from cocoon_desktop.network.root_config import friendly  # the TL schema: when serving
 
     return friendly(DEVNET_WORKER_OWNER)
 

@@ -29,6 +29,8 @@ from cocoon_desktop.ui_logic.series import Picture, pixel_picture
 if TYPE_CHECKING:
     import pyqtgraph as pg
 
+    from cocoon_desktop.ui.chart_plots import LiveCurve
+
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "1 h": 3600.0, "24 h": 86400.0}
 CHART_HEIGHT = 150
 BAR_CHART_HEIGHT = 170
@@ -190,7 +192,7 @@ class LiveChart(_HoverPlot):
         self._times: list[float] = []
         self._values: list[float] = []
         self._limit: float | None = None
-        self.curve: pg.PlotDataItem | None = None
+        self.curve: LiveCurve | None = None
         self.limit_line: pg.InfiniteLine | None = None
         self.drawn_picture: Picture | None = None  # what the curve shows, in pixels
 
@@ -200,9 +202,10 @@ class LiveChart(_HoverPlot):
         return AgoAxis("bottom")
 
     def _add_items(self, plot: pg.PlotWidget) -> None:
-        from cocoon_desktop.ui.chart_plots import pg
+        from cocoon_desktop.ui.chart_plots import LiveCurve, pg
 
-        self.curve = plot.plot([], [], connect="finite")
+        self.curve = LiveCurve(connect="finite")
+        plot.addItem(self.curve)
         self.limit_line = pg.InfiniteLine(angle=0, movable=False)
         self.limit_line.hide()
         plot.addItem(self.limit_line)
@@ -247,23 +250,26 @@ class LiveChart(_HoverPlot):
     def _draw(self) -> None:
         if self._plot is None or self.curve is None or self.limit_line is None:
             return  # kept: drawn when the plot is built
+        import numpy as np  # loaded with pyqtgraph, which built the plot
+
         self.limit_line.setVisible(self._limit is not None)
         if self._limit is not None:
             self.limit_line.setValue(self._limit)
+        xs = np.asarray(self._times, dtype=float) - self._now
+        ys = np.asarray(self._values, dtype=float)
         if self.fixed_range is None:  # from zero, so a steady 318 W reads as steady
-            known = [v for v in self._values if not math.isnan(v)]
-            high = max(known, default=1.0) * 1.15 or 1.0
+            known = ys[~np.isnan(ys)]
+            high = (float(known.max()) if known.size else 1.0) * 1.15 or 1.0
             if high != self._auto_high:  # an unchanged range lays nothing out again
                 self._auto_high = high
                 self._plot.setYRange(0, high, padding=0)
-        xs = [t - self._now for t in self._times]
         box = self._plot.getPlotItem().vb
-        picture = pixel_picture(xs, self._values, (-self.window_s, 0.0),
+        picture = pixel_picture(xs, ys, (-self.window_s, 0.0),
                                 self.fixed_range or (0.0, self._auto_high),
                                 (box.width(), box.height()))
         if picture != self.drawn_picture:  # the same pixels (idle: a gap, a flat line): no redraw
             self.drawn_picture = picture
-            self.curve.setData(xs, self._values, connect="finite")
+            self.curve.setData(xs, ys, connect="finite")
 
     @property
     def values(self) -> list[float]:

@@ -27,25 +27,33 @@ def downsample(points: Sequence[tuple[float, float]], window_s: float, now: floa
     return times, values
 
 
-Picture = tuple[tuple[int, int, int | None], ...]
+Picture = bytes
 
 
 def pixel_picture(xs: Sequence[float], ys: Sequence[float], x_range: tuple[float, float],
                   y_range: tuple[float, float], size_px: tuple[float, float]) -> Picture:
     """What a line of points looks like at `size_px` (width, height): runs of (first pixel
-    column, last pixel column, pixel row) of the points drawn, and (0, 0, None) where a gap
-    (NaN) breaks the line, wherever it is (a gap draws nothing). Two sets of points with the
-    same picture draw the same pixels, so a chart need not draw again: a flat line that slid
-    by less than a pixel, or nothing but gaps, as at idle every second."""
+    column, last pixel column, pixel row) of the points drawn, where a gap (NaN) breaks the
+    line with one run of its own wherever it is (a gap draws nothing). Two sets of points with
+    the same picture draw the same pixels, so a chart need not draw again: a flat line that slid
+    by less than a pixel, or nothing but gaps, as at idle every second.
+
+    Asked for every live chart every second, so it is numpy, not a Python loop over the points
+    (a full 5-minute window: about 30 µs against 80 µs). numpy is imported here, not with the
+    module: only a chart already drawn (pyqtgraph, so numpy, loaded) asks."""
+    import numpy as np
+
     (x0, x1), (y0, y1) = x_range, y_range
     width, height = size_px
     sx = width / (x1 - x0) if x1 != x0 else 0.0
     sy = height / (y1 - y0) if y1 != y0 else 0.0
-    runs: list[tuple[int, int, int | None]] = []
-    for x, y in zip(xs, ys, strict=True):
-        column, row = (0, None) if math.isnan(y) else (round((x - x0) * sx), round((y - y0) * sy))
-        if runs and runs[-1][2] == row:
-            runs[-1] = (runs[-1][0], column, row)
-        else:
-            runs.append((column, column, row))
-    return tuple(runs)
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    if not len(x):
+        return b""
+    gap = ~np.isfinite(y)
+    column = np.where(gap, 0.0, np.rint((x - x0) * sx)).astype(np.int64)
+    row = np.where(gap, np.iinfo(np.int64).min, np.rint(np.where(gap, 0.0, y - y0) * sy)
+                   .astype(np.int64))
+    first = np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1])))
+    last = np.concatenate((first[1:] - 1, [len(row) - 1]))
+    return np.stack((column[first], column[last], row[first])).tobytes()

@@ -1,7 +1,8 @@
 """The real `cocoon-desktop gui` process shows its first window without importing the heavy
 libraries (the chain's lite client, the TVM, llama.cpp's bindings, pyqtgraph and numpy, the GGUF
-reader, Intel DCAP, the network stack: aiohttp, cryptography, pyOpenSSL): they load when first
-used (the network stack when serving, a chat or a test job starts). The live charts still
+reader, Intel DCAP, the network stack: aiohttp, cryptography, pyOpenSSL, Cocoon's TL schema, and
+the VM's code): they load when first used (the network stack when serving, a chat or a test job
+starts; the VM's code when the node serves from it). The live charts still
 come, just after the window, so pyqtgraph is imported then. Launch time itself is measured in
 bench/app.py."""
 
@@ -18,7 +19,12 @@ from cocoon_desktop.settings import AppSettings, save_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pytoniq", "pytvm", "llama_cpp", "pyqtgraph", "numpy", "gguf", "dcap_qvl",
-         "aiohttp", "cryptography", "OpenSSL")  # the network stack loads when serving starts
+         "aiohttp", "cryptography", "OpenSSL",  # the network stack loads when serving starts
+         # Cocoon's TL schema and transport, and the VM's own code (QEMU, the guest's channel):
+         # when serving, or the VM, is first used (they came with the node's VM part).
+         "cocoon_desktop.network.tl", "cocoon_desktop.network.transport",
+         "cocoon_desktop.network.worker", "cocoon_desktop.vm.machine", "cocoon_desktop.vm.host",
+         "cocoon_desktop.vm.qemu", "cocoon_desktop.vm.vm_engine")
 
 # Runs the real entry point; at the moment the benchmark takes as the first window (just after
 # its first paint) it reports which heavy modules are loaded, and again once the charts are built.

@@ -1,9 +1,9 @@
 """What the idle app does not redo: a status repeated every second re-polishes no state line
 or button (Qt repaints and re-lays out on each polish), a chart builds its pyqtgraph plot
 only once shown, drawing the values it kept meanwhile, and a chart whose pixels would not
-change (a gap, a flat line a second later) is not drawn again, and its live value repaints
-its header without laying out the page. CPU itself is measured in
-bench/app.py."""
+change (a gap, a flat line a second later) is not drawn again, a new line does not draw the
+axes again, a redraw reads only the window's points of a day kept, and its live value repaints
+its header without laying out the page. CPU itself is measured in bench/app.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProxyStyle, QPushButton, QWidget
 
 from cocoon_desktop.ui.charts import LiveChart
+from cocoon_desktop.ui.dashboard.chart_feed import ChartFeed, Metric
 from cocoon_desktop.ui.widgets import LiveLabel, StateLabel, restyle
 
 
@@ -130,3 +131,86 @@ def test_a_live_value_repaints_its_label_without_laying_out_the_page(qtbot: Any)
     assert layouts.count == 0  # nothing laid out again
     plain.setText("Memory used · 7.3 GiB")  # what a QLabel does: the page is laid out again
     qtbot.waitUntil(lambda: layouts.count > 0, timeout=5_000)
+
+
+def test_a_new_line_is_drawn_without_drawing_the_axes_again(qtbot: Any, monkeypatch: Any) -> None:
+    from cocoon_desktop.ui.chart_plots import pg
+
+    painted: list[str] = []
+    for cls in (pg.AxisItem, pg.PlotCurveItem):
+        def counting(self: Any, *args: Any, _paint: Any = cls.paint, _name: str = cls.__name__
+                     ) -> Any:
+            painted.append(_name)
+            return _paint(self, *args)
+        monkeypatch.setattr(cls, "paint", counting)
+    chart = LiveChart("Tokens/s", "tokens/s")  # its range follows its values
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    now = time.time()
+    ago = [now - 300 + i for i in range(301)]
+    chart.set_points(ago, [10.0] * 301, now=now)
+    qtbot.waitUntil(lambda: "PlotCurveItem" in painted, timeout=5_000)
+    qtbot.wait(100)
+    for second in (1, 2, 3):  # a new value each second, the line touching both axes
+        painted.clear()
+        chart.set_points(ago, [0.0] + [10.0] * 299 + [5.0 + second], now=now)
+        qtbot.waitUntil(lambda: "PlotCurveItem" in painted, timeout=5_000)
+        assert "AxisItem" not in painted  # the axes are copied from their cache, not drawn
+    painted.clear()
+    chart.set_points(ago, [10.0] * 300 + [100.0], now=now)  # a new range: new labels
+    qtbot.waitUntil(lambda: "AxisItem" in painted, timeout=5_000)
+
+
+class Stamp(float):
+    """A point's time that counts how often it is compared."""
+
+    compared = 0
+
+    def __ge__(self, other: object) -> bool:
+        Stamp.compared += 1
+        return float(self) >= other  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        Stamp.compared += 1
+        return float(self) <= other  # type: ignore[operator]
+
+
+def test_a_redraw_reads_only_the_window_of_a_day_of_points(qtbot: Any) -> None:
+    chart = LiveChart("Tokens/s", "tokens/s")
+    qtbot.addWidget(chart)
+    metric = Metric(chart)  # no history of its own: the feed keeps a day of points
+    feed = ChartFeed([metric])
+    now = time.time()
+    metric.points.extend((Stamp(now - 86_400 + i), 1.0) for i in range(86_400))
+    Stamp.compared = 0
+    feed.redraw(force=True, now=now)
+    assert len(chart.values) == 300  # the last 5 minutes
+    assert Stamp.compared < 1_000  # not 86,400 points read each second
+
+
+def test_a_new_line_is_drawn_without_measuring_its_points(qtbot: Any, monkeypatch: Any) -> None:
+    from cocoon_desktop.ui.chart_plots import pg
+
+    measured: list[int] = []
+    data_bounds = pg.PlotCurveItem.dataBounds
+    monkeypatch.setattr(pg.PlotCurveItem, "dataBounds",
+                        lambda self, *a, **k: (measured.append(1), data_bounds(self, *a, **k))[1])
+    chart = LiveChart("CPU", "%", (0, 100))
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    assert chart.curve is not None
+    qtbot.wait(50)
+    measured.clear()  # the plot's range was set when it was built; from now on, lines only
+    now = time.time()
+    for second in range(3):
+        chart.set_points([now - 2, now - 1, now], [10.0, 20.0 + second, 30.0], now=now)
+        qtbot.wait(50)  # painted meanwhile
+    _, values = chart.curve.getData()
+    assert list(values) == [10.0, 22.0, 30.0]
+    assert measured == []  # pyqtgraph did not scan the points for their bounds
+    view = chart.plot.getPlotItem().vb.viewRect()
+    assert chart.curve.boundingRect() == view  # its bounds are the range it is drawn in

@@ -4,6 +4,7 @@ adapters, and the serving panel shows each node status once, its engine included
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,20 @@ def test_ledger_and_wallet_events_reach_the_adapters(qtbot: Any, paths: Any, run
     assert shell.wallet.source is shell.node.wallet and shell.wallet.chain is not None
     qtbot.waitUntil(lambda: shell.wallet.view is not None
                     and shell.wallet.view.network is NetworkKind.TESTNET, timeout=30_000)
+
+
+def test_a_status_repeated_each_second_reaches_the_screens_once(qtbot: Any,
+                                                                tmp_path: Path) -> None:
+    core = Node(NodeConfig(home=tmp_path / "home"))  # not opened: no I/O
+    node = NodeController(core)
+    sent: list[NodeStatus] = []
+    node.status_changed.connect(sent.append)
+    first = replace(core.status, headline="Not serving.", updated_at_unix=1000.0)
+    core.status_changed.emit(first)
+    for second in (1, 2, 3):  # the node's 1 Hz status with nothing new: only its time moves
+        core.status_changed.emit(replace(first, updated_at_unix=1000.0 + second))
+    assert sent == [first]
+    assert node.status.updated_at_unix == 1003.0  # the latest is kept all the same
+    paused = replace(first, paused_reasons=("GPU at 91 °C",), updated_at_unix=1004.0)
+    core.status_changed.emit(paused)
+    assert sent == [first, paused]  # anything new is sent at once

@@ -1,16 +1,18 @@
 """NodeController: the Qt face of the node (`cocoon_desktop.node.Node`), the same orchestrator
 the headless service runs: engine, GPU protection, worker, ledger and payouts.
 
-The UI reaches the node only through here. Every `NodeStatus` becomes `status_changed`;
-protection's and the engine's notices become `notification_raised`; the node's switch to
-another ledger and its (re)opened wallet become `ledger_switched` and `wallet_reopened`, so the
-earnings and wallet adapters follow at once. The Serve toggle, the engine button, quit and new
-settings go through here.
+The UI reaches the node only through here. Every `NodeStatus` that says something new becomes
+`status_changed` (the node publishes one each second: a repeat that differs only in its time
+is not sent to every screen again); protection's and the engine's notices become
+`notification_raised`; the node's switch to another ledger and its (re)opened wallet become
+`ledger_switched` and `wallet_reopened`, so the earnings and wallet adapters follow at once.
+The Serve toggle, the engine button, quit and new settings go through here.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -88,8 +90,10 @@ class NodeController(QObject):
         self._node.apply_live_settings(from_app_settings(settings, self._node.config.instance))
 
     def _on_node_status(self, status: NodeStatus) -> None:
+        repeated = replace(status, updated_at_unix=self.status.updated_at_unix) == self.status
         self.status = status
-        self.status_changed.emit(status)
+        if not repeated:
+            self.status_changed.emit(status)
 
     def _on_node_notification(self, notification: Notification) -> None:
         self.notification_raised.emit(notification.title, notification.message,

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 from cocoon_desktop.hardware.history import Series
 from cocoon_desktop.ui.charts import WINDOWS_S, LiveChart
@@ -85,7 +86,14 @@ class ChartFeed:
             series = self._series(metric, self.window_s)
             if series is not None:
                 return list(series.timestamps_s), [v * metric.scale for v in series.means]
-        recent = [(t, v) for t, v in metric.points if t >= now - self.window_s]
+        # From the newest back to the window's start only: a metric without a history of its
+        # own keeps a day of points, and reading them all each second cost milliseconds.
+        start = now - self.window_s
+        recent = [p for p in takewhile(lambda p: p[0] >= start, reversed(metric.points))
+                  if p[0] <= now]
+        recent.reverse()
+        if len(recent) <= MAX_POINTS:
+            return [t for t, _ in recent], [v for _, v in recent]
         return downsample(recent, self.window_s, now, MAX_POINTS)
 
     def _series(self, metric: Metric, window_s: float) -> Series | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,38 @@ def test_a_line_that_slid_less_than_a_pixel_has_the_same_picture() -> None:
     assert pixel_picture(ago, [5.0] * 301, (-60.0, 0.0), full, size) != flat  # another range
     broken = pixel_picture(ago[:3], [1.0, math.nan, 1.0], window, full, size)
     assert broken != pixel_picture(ago[:3], [1.0, 1.0, 1.0], window, full, size)
+
+
+def runs_by_hand(xs: list[float], ys: list[float], x_range: tuple[float, float],
+                 y_range: tuple[float, float], size: tuple[float, float]) -> list[tuple]:
+    """The picture's runs the plain way: (first column, last column, row or None for a gap)."""
+    sx = size[0] / (x_range[1] - x_range[0])
+    sy = size[1] / (y_range[1] - y_range[0])
+    runs: list[tuple] = []
+    for x, y in zip(xs, ys, strict=True):
+        column, row = ((0, None) if math.isnan(y) else
+                       (round((x - x_range[0]) * sx), round((y - y_range[0]) * sy)))
+        if runs and runs[-1][2] == row:
+            runs[-1] = (runs[-1][0], column, row)
+        else:
+            runs.append((column, column, row))
+    return runs
+
+
+def test_two_lines_share_a_picture_exactly_when_their_runs_are_the_same() -> None:
+    rng = random.Random(7)
+    window, full, size = (-300.0, 0.0), (0.0, 30.0), (600.0, 150.0)
+    for _ in range(2_000):
+        n = rng.randint(0, 30)
+        xs = sorted(rng.uniform(-300, 0) for _ in range(n))
+        ys = [math.nan if rng.random() < 0.2 else rng.choice([5.0, 5.01, rng.uniform(0, 30)])
+              for _ in range(n)]
+        other_xs = [x - rng.choice([0.0, 0.2, 1.0]) for x in xs]
+        other_ys = [y if rng.random() < 0.8 else rng.uniform(0, 30) for y in ys]
+        same = (runs_by_hand(xs, ys, window, full, size)
+                == runs_by_hand(other_xs, other_ys, window, full, size))
+        assert same == (pixel_picture(xs, ys, window, full, size)
+                        == pixel_picture(other_xs, other_ys, window, full, size))
 
 
 def test_a_line_in_the_file_and_live_is_one_entry() -> None:
