@@ -243,9 +243,12 @@ class LiveChart(_HoverPlot):
         """Replace the points (wall-clock seconds, oldest first)."""
         self._now = now if now is not None else time.time()
         self._times, self._values, self._limit = list(times_s), list(values), limit
-        latest = next((v for v in reversed(self._values) if not math.isnan(v)), None)
-        self.header.setText(f"{self.title} · {self.value_text(latest)}")
+        self.show_latest(next((v for v in reversed(self._values) if not math.isnan(v)), None))
         self._draw()
+
+    def show_latest(self, value: float | None) -> None:
+        """The value in the header, between two redraws of the line."""
+        self.header.setText(f"{self.title} · {self.value_text(value)}")
 
     def _draw(self) -> None:
         if self._plot is None or self.curve is None or self.limit_line is None:

@@ -214,3 +214,26 @@ def test_a_new_line_is_drawn_without_measuring_its_points(qtbot: Any, monkeypatc
     assert measured == []  # pyqtgraph did not scan the points for their bounds
     view = chart.plot.getPlotItem().vb.viewRect()
     assert chart.curve.boundingRect() == view  # its bounds are the range it is drawn in
+
+
+def test_the_lines_move_every_other_second_and_the_values_every_second(qtbot: Any) -> None:
+    from cocoon_desktop.ui.dashboard.chart_feed import LINE_EVERY_TICKS
+
+    chart = LiveChart("CPU", "%", (0, 100))
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    feed = ChartFeed([Metric(chart)])
+    drawn: list[int] = []
+    draw = chart._draw
+    chart._draw = lambda: (drawn.append(1), draw())[1]  # type: ignore[method-assign]
+    start = time.time() - 10  # points in the past: a redraw shows up to now
+    headers = []
+    for second in range(4 * LINE_EVERY_TICKS):
+        feed.add(start + second, {chart: 10.0 + second})
+        headers.append(chart.header.text())
+    assert len(drawn) == 4  # not 8: a line redraw costs most of the idle app's CPU
+    assert headers == [f"CPU · {10 + s} %" for s in range(4 * LINE_EVERY_TICKS)]
+    feed.add(start + 8, {chart: None})  # no reading: the header keeps the last one
+    assert chart.header.text() == "CPU · 17 %"

@@ -2,9 +2,11 @@
 history (hardware/history: 1 s points for 2 h, then minute and hour buckets) for longer
 ranges, so a chart shows 5 minutes, an hour or a day without keeping a day of points itself.
 
-Long ranges are read again every `LONG_REFRESH_TICKS` ticks, not every second, and charts the
-user cannot see (the window in the tray, another page) are not drawn at all until they show
-again (`redraw(force=True)` from the card's show event): the idle app stays light.
+Long ranges are read again every `LONG_REFRESH_TICKS` ticks, not every second; the last
+minutes' lines move every `LINE_EVERY_TICKS` ticks while the value above each chart changes
+every second (drawing the lines was most of the idle app's CPU: issue 17's < 0.3 % of a core);
+and charts the user cannot see (the window in the tray, another page) are not drawn at all until
+they show again (`redraw(force=True)` from the card's show event): the idle app stays light.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cocoon_desktop.ui_logic.series import downsample
 
 RECENT_S = WINDOWS_S["5 min"]
 LONG_REFRESH_TICKS = 10
+LINE_EVERY_TICKS = 2
 MAX_POINTS = 360
 KEPT_S = WINDOWS_S["24 h"]  # for metrics that have no history of their own
 
@@ -35,6 +38,7 @@ class Metric:
     scale: float = 1.0  # e.g. bytes to GiB
     limit: float | None = None  # a dashed line (the pause temperature)
     points: deque[tuple[float, float]] = field(default_factory=deque)
+    latest: float | None = None  # the last known value (gaps keep it), for the header
 
 
 class ChartFeed:
@@ -58,6 +62,7 @@ class ChartFeed:
             value = values.get(metric.chart)
             point = math.nan if value is None else float(value) * metric.scale
             metric.points.append((wall_time_s, point))
+            metric.latest = metric.latest if math.isnan(point) else point
             kept = RECENT_S if metric.key is not None else KEPT_S
             while metric.points and metric.points[0][0] < wall_time_s - kept:
                 metric.points.popleft()
@@ -73,8 +78,10 @@ class ChartFeed:
     def redraw(self, force: bool = False, now: float | None = None) -> None:
         if not force and not any(m.chart.isVisible() for m in self.metrics):
             return  # nobody looks: the points are kept, drawing waits for the show event
-        long = self.window_s > RECENT_S
-        if long and not force and self._ticks % LONG_REFRESH_TICKS:
+        every = LONG_REFRESH_TICKS if self.window_s > RECENT_S else LINE_EVERY_TICKS
+        if not force and self._ticks % every:
+            for metric in self.metrics:  # the numbers stay live
+                metric.chart.show_latest(metric.latest)
             return
         now = now if now is not None else time.time()
         for metric in self.metrics:
