@@ -14,7 +14,7 @@ import struct
 
 from cocoon_desktop.network.tl.base import TcpPacket
 from cocoon_desktop.network.tl.client import ClientQueryAnswerPartEx
-from cocoon_desktop.network.tl.codec import TlError
+from cocoon_desktop.network.tl.codec import TlError, TlReader, TlWriter
 from cocoon_desktop.network.tl.worker import ProxyQueryAnswerPartEx
 
 _U32 = struct.Struct("<I")
@@ -22,32 +22,24 @@ TCP_PACKET = _U32.pack(TcpPacket.TL_ID)
 PROXY_PART = _U32.pack(ProxyQueryAnswerPartEx.TL_ID)
 CLIENT_PART = _U32.pack(ClientQueryAnswerPartEx.TL_ID)
 _NO_FLAGS = bytes(4)
-_PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 
 
 def _tl_bytes(value: bytes) -> bytes:
     """`value` as a TL `bytes` field: its length, itself, zeros to a multiple of 4."""
-    size = len(value)
-    if size < 254:
-        return bytes((size,)) + value + _PADDING[(size + 1) % 4]
-    if size >= 1 << 24:
-        raise TlError(f"TL string too long: {size} bytes")
-    return b"\xfe" + size.to_bytes(3, "little") + value + _PADDING[size % 4]
+    writer = TlWriter()
+    writer.bytes_(value)
+    return writer.getvalue()
 
 
 def _read_tl_bytes(data: bytes, at: int) -> tuple[bytes, int] | None:
     """The TL `bytes` field at offset `at` and the offset after its padding, or None."""
-    if at >= len(data):
+    reader = TlReader(data)
+    try:
+        reader.take(at)
+        value = reader.bytes_()
+    except TlError:
         return None
-    size, header = data[at], 1
-    if size == 254:
-        size, header = int.from_bytes(data[at + 1 : at + 4], "little"), 4
-    elif size == 255:
-        return None
-    end = at + header + size
-    if end > len(data):
-        return None
-    return data[at + header : end], end + (-(header + size)) % 4
+    return value, len(data) - reader.remaining
 
 
 def encode_packet(data: bytes) -> bytes:
