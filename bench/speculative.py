@@ -17,7 +17,11 @@ One workload at a time, every prompt is first sent once to every server, so each
 it in a slot (both reuse a slot's prompt prefix): the figures are decoding speed. Rounds run
 the four in ABBA order (a round's reverse next); the table shows median tokens/s, and ratios
 that are the median of the per-round ratios. While one side runs the others are loaded and
-idle: their CPU use during the runs is printed (it should be ~0). Targets: engine+spec /
+idle: their CPU use during the runs is printed (it should be ~0). For engine+spec the drafts'
+acceptance (from its /v1/engine/status) is printed, and after the servers are closed
+bench/pass_curve.py measures what a pass with more tokens per sequence yields here: the most
+any speculation can gain at that acceptance (a CPU's batch of 8 is nearly compute-bound, so
+there is little to gain). Targets: engine+spec /
 engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat; the text is the same
 (tests prove it).
 """
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from concurrency import RunResult, model_path, stream_one
 from engine_target import open_engine
 from llama_server import LlamaServer, ensure_llama_server
+from pass_curve import ceiling, describe, measure
 from spec_workloads import WORKLOADS
 
 from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
@@ -56,6 +61,7 @@ SERVER_SPEC = ("--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "3",
 SIDES = ("engine+spec", "engine", "llama-server", "llama-server+spec")
 TARGETS = {("summarize", 1): 1.25, ("summarize", 8): 1.10}
 CHAT_TARGET = 0.97
+PASS_CURVE_MOST = {1: 9, 8: 5}  # the pass curve up to drafts of 8 (N=1) or 4 tokens per sequence
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Side:
     headers: dict[str, str]
     pid: int | None
     runs: dict[str, list[RunResult]] = field(default_factory=dict)
+    drafts: dict[str, tuple[int, int]] = field(default_factory=dict)  # (drafted, kept)
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -88,6 +95,16 @@ async def burst(side: Side, prompts: list[str], tokens: int) -> RunResult:
                                          for text in prompts))
         wall = loop.time() - started
     return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
+
+
+async def draft_counts(side: Side) -> tuple[int, int]:
+    """(drafted, kept) tokens so far, from the engine's status; (0, 0) for llama-server."""
+    if not side.name.startswith("engine"):
+        return 0, 0
+    async with aiohttp.ClientSession() as session, session.get(
+            f"{side.url}/v1/engine/status", headers=side.headers) as reply:
+        status = await reply.json()
+    return status["draft_tokens_total"], status["draft_tokens_accepted_total"]
 
 
 async def open_sides(stack: AsyncExitStack, level: int, binary: Path, model: Path
@@ -122,6 +139,7 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
             prompts = WORKLOADS[name](level)
             for side in sides:  # warm-up: every prompt in a slot, the code paths hot
                 await burst(side, prompts, 1)
+            counts_before = {side.name: await draft_counts(side) for side in sides}
             for round_index in range(args.rounds):
                 for side in sides if round_index % 2 == 0 else sides[::-1]:
                     others = [s for s in sides if s is not side]
@@ -131,6 +149,9 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
                     spent = sum(cpu_seconds(s.pid) - b
                                 for s, b in zip(others, before, strict=True))
                     idle_share = max(idle_share, spent / run.wall_s)
+            for side in sides:
+                now, before = await draft_counts(side), counts_before[side.name]
+                side.drafts[name] = (now[0] - before[0], now[1] - before[1])
         return sides, idle_share
 
 
@@ -145,7 +166,8 @@ def ratio_range(a: Side, b: Side, workload: str) -> str:
     return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
-def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str]) -> None:
+def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str],
+                curve: dict[int, float]) -> None:
     by_name = {side.name: side for side in sides}
     spec, plain, server, server_spec = (by_name[name] for name in SIDES)
     for workload in workloads:
@@ -161,6 +183,16 @@ def print_level(level: int, sides: list[Side], idle_share: float, workloads: lis
               f"{ratio(server_spec, server, workload):>5.2f}", flush=True)
     print(f"{'':>12}  idle sides used at most {idle_share:.1%} of a core while another ran",
           flush=True)
+    print(f"{'':>12}  {describe(curve, level)}: were every drafted token kept, no draft length "
+          f"would give more than {ceiling(curve, 1.0)[0]:.2f} x here")
+    for workload in workloads:
+        drafted, kept = spec.drafts[workload]
+        completion = sum(r.completion_tokens for r in spec.runs[workload])
+        if not drafted:
+            print(f"{'':>12}  {workload}: engine+spec drafted nothing")
+            continue
+        print(f"{'':>12}  {workload}: engine+spec drafted {drafted / completion:.2f} tokens per "
+              f"answer token and kept {kept / drafted:.0%} of them", flush=True)
 
 
 def main() -> None:
@@ -180,7 +212,8 @@ def main() -> None:
           f"{'srv+spec/srv':>12}")
     for level in [int(x) for x in args.levels.split(",")]:
         sides, idle_share = asyncio.run(measure_level(level, args, binary, model))
-        print_level(level, sides, idle_share, args.workloads)
+        curve = measure(model, level, PASS_CURVE_MOST.get(level, 5), THREADS)  # servers closed
+        print_level(level, sides, idle_share, args.workloads, curve)
     print("\ntargets: engine+spec/engine >= 1.25 (summarize, N=1), >= 1.10 (summarize, N=8), "
           ">= 0.97 (chat); tokens/s columns in tok/s")
 

@@ -5,9 +5,12 @@ computes one token. Speculative decoding weighs drafts against c (`engine.proces
 GPU's c is tiny, a CPU's large, a busy machine's larger still, a big model's on a CPU larger
 again. W itself drifts with the machine's load, so `PassCost` compares neighbours: two
 consecutive one-pass steps over different numbers of tokens give c from the ratio of their
-times (W cancels out), and `value` is the median of the last such estimates. Steps that teach
-nothing (the same number of tokens) let the value drift back toward the hardware's prior, so
-a machine that got quieter is noticed once drafts are tried again.
+times (W cancels out), and `value` is the median of the last such estimates. Only passes over
+the same sequences are paired: one more sequence costs more than one more token of a sequence
+(it attends over its own KV), so a sequence that joins or ends says nothing about the price of a
+drafted token. Steps that teach nothing (the same number of tokens, or other sequences) let
+the value drift back toward the hardware's prior, so a machine that got quieter is noticed
+once drafts are tried again.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ class PassCost:
         self._prior = min(HIGHEST, max(LOWEST, prior))
         self.value = self._prior
         self._estimates: deque[float] = deque(maxlen=KEPT_ESTIMATES)
-        self._last: tuple[int, float] | None = None
+        self._last: tuple[int, int, float] | None = None
 
-    def add(self, tokens: int, seconds: float) -> None:
-        """One pass over `tokens` tokens took `seconds` (right after the previous one)."""
+    def add(self, tokens: int, seconds: float, sequences: int = 1) -> None:
+        """One pass over `tokens` tokens of `sequences` sequences took `seconds` (right
+        after the previous one)."""
         if tokens <= 0 or seconds <= 0:
             return
-        last, self._last = self._last, (tokens, seconds)
-        estimate = _pair_estimate(last, (tokens, seconds)) if last is not None else None
+        last, self._last = self._last, (sequences, tokens, seconds)
+        estimate = None
+        if last is not None and last[0] == sequences:
+            estimate = _pair_estimate(last[1:], (tokens, seconds))
         if estimate is None:
             self.value += (self._prior - self.value) * RETURN_PER_STEP
             return

@@ -171,7 +171,8 @@ class Scheduler:
                 self._sample(seq, pending=None, draft=[])
         if self._speculation is not None:  # decoded and sampled: what the step cost
             if one_pass:
-                self._speculation.cost.add(self._batch.size, time.perf_counter() - started)
+                self._speculation.cost.add(self._batch.size, time.perf_counter() - started,
+                                           len(members))
             else:
                 self._speculation.cost.forget_neighbour()
 
@@ -210,7 +211,7 @@ class Scheduler:
     def _draft(self, generating: list[ActiveSequence]) -> None:
         """Give every generating sequence this step's draft, all of one length (padded)."""
         for seq in generating:
-            seq.draft, seq.drafted = [], 0
+            seq.draft, seq.drafted, seq.unchecked = [], 0, None
         speculation = self._speculation
         if speculation is None or not generating:
             return
@@ -231,6 +232,8 @@ class Scheduler:
                   for seq in generating]
         length = step_draft_length(offers, speculation.cost.value, most)
         if length == 0:
+            for seq in generating:  # checked against the sample for free (see `_sample`)
+                seq.unchecked = next(iter(proposed.get(seq.slot.seq_id, [])), None)
             return
         for seq in generating:
             real = proposed.get(seq.slot.seq_id, [])[:length]
@@ -261,6 +264,10 @@ class Scheduler:
             self.finish(seq, "error", "The engine could not drop rejected drafts from its cache; "
                         "the request was stopped and the engine keeps serving. Retry it.")
             return
+        if seq.unchecked is not None and seq.next_token is not None:
+            # A draft that did not pay in this step still tells how drafts fare: without
+            # this a batch whose every sequence starts at the prior never drafts at all.
+            seq.pace.record(1, int(seq.next_token == seq.unchecked))
         if seq.drafted:
             seq.pace.record(seq.drafted, min(kept, seq.drafted))
             self._counts["drafted"] += seq.drafted

@@ -70,6 +70,7 @@ class ActiveSequence:
     chunk: list[int] = field(default_factory=list)
     draft: list[int] = field(default_factory=list)  # drafted tokens, padded to the step's
     drafted: int = 0  # how many of `draft` the drafter proposed (the rest is padding)
+    unchecked: int | None = None  # first drafted token of a step that carried no drafts
     unsent_text: list[str] = field(default_factory=list)  # text of this step, one delta
 
     @property

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cocoon_desktop.engine.process import scheduler
 from cocoon_desktop.engine.process.inference import (
     GenerationRequest,
     InferenceCore,
@@ -23,6 +24,7 @@ from cocoon_desktop.engine.process.inference import (
 from cocoon_desktop.engine.process.llama_native import NativeContext, NativeError
 from cocoon_desktop.engine.process.pass_cost import PassCost
 from cocoon_desktop.engine.process.prefix_cache import common_prefix_length
+from cocoon_desktop.engine.process.speculative import DraftOffer, step_draft_length
 from cocoon_desktop.engine.types import EngineSettings
 from tests.helpers.tiny_gguf import write_tiny_llama
 from tests.integration.engine_core.conftest import bundled_model_path
@@ -51,7 +53,7 @@ def fixed_pass_cost(monkeypatch: pytest.MonkeyPatch) -> None:
     """How much to draft depends on acceptance and on the measured cost of a token in a pass,
     which follows this machine's load; keeping the cost at its prior makes what is drafted
     (and so what these tests check) the same on a quiet or a busy machine."""
-    monkeypatch.setattr(PassCost, "add", lambda self, tokens, seconds: None)
+    monkeypatch.setattr(PassCost, "add", lambda self, tokens, seconds, sequences=1: None)
 
 
 def _texts(core: InferenceCore, params: SamplingParams, prompts: list[str] = REPEATING
@@ -94,6 +96,30 @@ def test_several_sequences_at_once_give_the_same_text(
     assert all(done.completion_tokens == 60 or done.finish_reason == "stop"
                for _, done in together)
     assert fast.stats.draft_tokens_accepted_total > 0
+
+
+def test_a_full_batch_learns_its_acceptance_without_drafting_and_starts_to(
+        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four sequences copying a list: with every sequence at the starting acceptance
+    estimate a draft does not pay for four padded rows on a CPU, so a batch that only learnt
+    from verified drafts never drafted while full. The drafts it did not carry are checked
+    against what was sampled, and once they prove right the full batch drafts."""
+    choices: list[tuple[int, int]] = []
+
+    def recording(offers: list[DraftOffer], token_cost: float, most: int) -> int:
+        length = step_draft_length(offers, token_cost, most)
+        choices.append((len(offers), length))
+        return length
+
+    monkeypatch.setattr(scheduler, "step_draft_length", recording)
+    core = make_core(speculative=True)
+    prompt = chat_tokens(core, REPEATING[0])  # a list, twice
+    params = SamplingParams(max_tokens=120, temperature=0)
+    together = generate_together(core, [(prompt, params)] * 4)
+    assert len({answer for answer, _ in together}) == 1
+    full = [length for sequences, length in choices if sequences == 4]
+    assert len(full) >= 6 and full[0] == 0  # it starts without drafts ...
+    assert sum(length > 0 for length in full) >= 3  # ... and learns to draft
 
 
 def test_seeded_sampling_gives_the_same_text(make_core: MakeCore) -> None:

@@ -184,6 +184,21 @@ def test_the_pass_cost_returns_to_its_prior_while_nothing_is_learnt() -> None:
     assert 0.4 < cost.value < 0.5
 
 
+def test_a_sequence_joining_or_ending_says_nothing_about_the_price_of_a_draft() -> None:
+    """Measured here at 8 sequences: a pass costs about 20 ms + 5.6 ms per token, but one more
+    sequence (with its own 700 KV cells to attend over) costs more than one more token of a
+    sequence. Pairing a pass of 7 sequences with one of 8 made a token look twice as dear as
+    it is, and a full batch then never drafted."""
+    cost = PassCost(0.4)
+    for _ in range(60):
+        cost.add(7, 0.020 * (1 + 0.28 * 7) * 0.85, sequences=7)  # one sequence is missing
+        cost.add(8, 0.020 * (1 + 0.28 * 8), sequences=8)
+    assert 0.35 < cost.value <= 0.4  # nothing learnt: near the prior
+    for tokens in [8, 16, 8, 24] * 5:  # drafts of 0, 1 and 2 tokens for 8 sequences
+        cost.add(tokens, 0.020 * (1 + 0.28 * tokens), sequences=8)
+    assert 0.27 < cost.value < 0.29
+
+
 def test_a_pass_that_does_not_grow_with_its_tokens_costs_nearly_nothing() -> None:
     flat = PassCost(0.4)
     for tokens in [1, 9] * 20:
