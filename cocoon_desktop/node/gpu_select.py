@@ -101,6 +101,7 @@ class SelectedGpuMonitor(GpuMonitor):
     def __init__(self, inner: GpuMonitor, choice: GpuChoice) -> None:
         self._inner = inner
         self.choice = choice
+        self.reads_block = inner.reads_block
 
     def availability(self) -> GpuAvailability:
         found = self._inner.availability()

@@ -32,6 +32,10 @@ EventCallback = Callable[[GpuEvent], None]
 class GpuMonitor(ABC):
     """What the rest of the app may ask about the GPUs."""
 
+    # Whether a read may wait on a driver (NVML can stall for seconds on a wedged GPU):
+    # `HealthService` then reads off the event loop's thread.
+    reads_block: bool = True
+
     @abstractmethod
     def availability(self) -> GpuAvailability: ...
 
@@ -55,6 +59,8 @@ class GpuMonitor(ABC):
 
 class NullGpuMonitor(GpuMonitor):
     """No usable NVIDIA GPU: every answer is empty and `availability()` explains why."""
+
+    reads_block = False
 
     def __init__(self, availability: GpuAvailability) -> None:
         self._availability = availability

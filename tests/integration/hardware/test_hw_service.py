@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from cocoon_desktop.hardware.protection.control import ProtectionController
 from cocoon_desktop.hardware.protection.policy import Notification, ProtectionPolicy
 from cocoon_desktop.hardware.service import HealthService
 from cocoon_desktop.hardware.snapshots import GpuEvent, HealthTick
-from cocoon_desktop.hardware.system import SystemSampler
+from cocoon_desktop.hardware.system import ProcessNameWatch, SystemSampler
 from tests.helpers.fake_nvml import FakeGpu, FakeNvml
 from tests.helpers.serving_control import RecordingControl
 
@@ -121,3 +122,44 @@ async def test_an_unexpected_failure_does_not_end_monitoring(
         service.close()
     assert ticks[0].gpus[0].temperature_c == 45
     assert "Health tick failed (1 so far)" in caplog.text
+
+
+async def test_a_tick_leaves_the_loop_only_when_a_read_can_block(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without a GPU driver, engine or game list a tick is a few /proc reads: it runs on the
+    loop's thread (the pool's round trip each second was a tenth of the idle app's CPU). NVML
+    can stall on a wedged GPU, so with a GPU every tick runs on the pool."""
+    threads: list[str] = []
+
+    async def ticks_of(service: HealthService) -> list[str]:
+        real_tick = service.tick
+
+        def tick() -> HealthTick:
+            threads.append(threading.current_thread().name)
+            return real_tick()
+
+        service.tick = tick  # type: ignore[method-assign]
+        task = asyncio.create_task(service.run())
+        try:
+            await wait_for(lambda: len(threads) >= 3)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            service.close()
+        seen = list(threads)
+        threads.clear()
+        return seen
+
+    loop_thread = threading.current_thread().name
+    no_gpu = open_gpu_monitor()  # this machine has no NVIDIA driver
+    assert not no_gpu.reads_block
+    idle = await ticks_of(HealthService(no_gpu, SystemSampler(tmp_path), interval_s=0.02))
+    assert set(idle) == {loop_thread}
+    watching = HealthService(no_gpu, SystemSampler(tmp_path), interval_s=0.02,
+                             games=ProcessNameWatch(["steam"]))
+    assert loop_thread not in await ticks_of(watching)
+    FakeNvml([FakeGpu.h100()]).install(monkeypatch)
+    with_gpu = await ticks_of(HealthService(open_gpu_monitor(), SystemSampler(tmp_path),
+                                            interval_s=0.02))
+    assert loop_thread not in with_gpu
