@@ -8,7 +8,12 @@ sequence (m = 1 .. most; with one KV stream per sequence llama.cpp gives every s
 pass the same number) and the tokens/s of each m is printed as a ratio to m = 1. With drafts
 accepted at a per-token rate a, a step that carries k drafts per sequence yields
 1 + a + ... + a^k tokens per sequence for the price of a pass with k + 1, so no draft
-length can give more than `ceiling(curve, a)`. Run it with nothing else busy: it times passes.
+length can give more than `ceiling(curve, a)`. Acceptance varies from draft to draft, so
+`lockstep_bound` replays real greedy answers instead: the engine's own prompt lookup drafts at
+each step, and a policy that knew in advance how many tokens of each draft hold picks the
+step's one draft length (all sequences carry it, as in the engine); its tokens/s while every
+sequence generates, over one token per step, bounds what the engine's choice can reach with
+these drafts on this machine. Run it with nothing else busy: it times passes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -83,6 +89,81 @@ def ceiling(curve: dict[int, float], acceptance: float) -> tuple[float, int]:
         if gain > best:
             best, best_length = gain, length
     return best, best_length
+
+
+def greedy_answers(model_file: Path, texts: list[str], tokens: int, threads: int
+                   ) -> list[tuple[list[int], list[int]]]:
+    """(prompt tokens, answer tokens) of each text answered at once, greedy, no speculation."""
+    import threading
+
+    from cocoon_desktop.engine.process.inference import (
+        GenerationEvent,
+        GenerationRequest,
+        InferenceCore,
+        SamplingParams,
+        TokenDelta,
+    )
+    from cocoon_desktop.engine.types import EngineSettings
+
+    settings = EngineSettings(model_path=model_file, model_name="bench",
+                              context_tokens=2048 * len(texts), parallel_sequences=len(texts),
+                              threads=threads, speculative=False)
+    with InferenceCore(settings) as core:
+        rendered = [core.render_chat([{"role": "user", "content": t}]) for t in texts]
+        prompts = [core.tokenize(r, add_special=False) for r in rendered]
+        answers = [""] * len(texts)
+        done = [threading.Event() for _ in texts]
+
+        def sink_for(index: int) -> Callable[[GenerationEvent], None]:
+            def sink(event: GenerationEvent) -> None:
+                if isinstance(event, TokenDelta):
+                    answers[index] += event.text
+                else:
+                    done[index].set()
+            return sink
+
+        for index, prompt in enumerate(prompts):
+            core.start(GenerationRequest(f"bound-{index}", tuple(prompt), SamplingParams(
+                max_tokens=tokens, temperature=0)), sink_for(index))
+        for event in done:
+            if not event.wait(600):
+                raise RuntimeError("a greedy answer did not finish in 10 minutes")
+        # The answer's tokens: its text tokenized after the prompt (the template ends with a
+        # special token, so the prompt's tokens stay as they were).
+        return [(prompt, core.tokenize(text + answer, add_special=False)[len(prompt):])
+                for prompt, text, answer in zip(prompts, rendered, answers, strict=True)]
+
+
+def lockstep_bound(curve: dict[int, float], answers: list[tuple[list[int], list[int]]]
+                   ) -> float:
+    """Tokens/s over plain decoding of the best step-by-step draft length, known in advance,
+    while every sequence still generates (see the module's docstring)."""
+    from cocoon_desktop.engine.process.speculative import NgramIndex
+
+    most = max(curve) - 1
+    indexes = [NgramIndex() for _ in answers]
+    positions = [0] * len(answers)
+    produced = spent = 0.0
+    while all(p < len(answer) - 1 for p, (_, answer) in zip(positions, answers, strict=True)):
+        held: list[tuple[int, int]] = []  # per sequence: (drafted, tokens of it that hold)
+        for index, (prompt, answer) in enumerate(answers):
+            p = positions[index]
+            draft = indexes[index].propose(prompt + answer[:p], answer[p], most)
+            future = answer[p + 1:]
+            hold = next((i for i, (a, b) in enumerate(zip(draft, future, strict=False))
+                         if a != b), min(len(draft), len(future)))
+            held.append((len(draft), hold))
+
+        def step_rate(length: int, held: list[tuple[int, int]] = held) -> float:
+            kept = sum(1 + min(hold, length) for _, hold in held)
+            return kept * curve[length + 1] / (length + 1)
+
+        length = max(range(most + 1), key=step_rate)
+        for index, (_, hold) in enumerate(held):
+            positions[index] += 1 + min(hold, length)
+        produced += sum(1 + min(hold, length) for _, hold in held)
+        spent += (length + 1) / curve[length + 1]  # in one-token passes
+    return produced / len(answers) / spent if spent else 1.0
 
 
 def describe(curve: dict[int, float], sequences: int) -> str:

@@ -19,9 +19,9 @@ the four in ABBA order (a round's reverse next); the table shows median tokens/s
 that are the median of the per-round ratios. While one side runs the others are loaded and
 idle: their CPU use during the runs is printed (it should be ~0). For engine+spec the drafts'
 acceptance (from its /v1/engine/status) is printed, and after the servers are closed
-bench/pass_curve.py measures what a pass with more tokens per sequence yields here: the most
-any speculation can gain at that acceptance (a CPU's batch of 8 is nearly compute-bound, so
-there is little to gain). Targets: engine+spec /
+bench/pass_curve.py measures what a pass with more tokens per sequence yields here, and replays
+the greedy answers with the engine's drafts to bound what any choice of draft lengths could
+gain with them (a CPU's batch of 8 is nearly compute-bound: little to gain). Targets: engine+spec /
 engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat; the text is the same
 (tests prove it).
 """
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from concurrency import RunResult, model_path, stream_one
 from engine_target import open_engine
 from llama_server import LlamaServer, ensure_llama_server
-from pass_curve import ceiling, describe, measure
+from pass_curve import ceiling, describe, greedy_answers, lockstep_bound, measure
 from spec_workloads import WORKLOADS
 
 from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
@@ -167,7 +167,7 @@ def ratio_range(a: Side, b: Side, workload: str) -> str:
 
 
 def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str],
-                curve: dict[int, float]) -> None:
+                curve: dict[int, float], bounds: dict[str, float]) -> None:
     by_name = {side.name: side for side in sides}
     spec, plain, server, server_spec = (by_name[name] for name in SIDES)
     for workload in workloads:
@@ -188,11 +188,11 @@ def print_level(level: int, sides: list[Side], idle_share: float, workloads: lis
     for workload in workloads:
         drafted, kept = spec.drafts[workload]
         completion = sum(r.completion_tokens for r in spec.runs[workload])
-        if not drafted:
-            print(f"{'':>12}  {workload}: engine+spec drafted nothing")
-            continue
-        print(f"{'':>12}  {workload}: engine+spec drafted {drafted / completion:.2f} tokens per "
-              f"answer token and kept {kept / drafted:.0%} of them", flush=True)
+        drafts = (f"drafted {drafted / completion:.2f} tokens per answer token and kept "
+                  f"{kept / drafted:.0%} of them" if drafted else "drafted nothing")
+        print(f"{'':>12}  {workload}: engine+spec {drafts}; knowing in advance which drafts "
+              f"hold, the best draft length per step would give {bounds[workload]:.2f} x "
+              f"(pass_curve.lockstep_bound)", flush=True)
 
 
 def main() -> None:
@@ -213,7 +213,9 @@ def main() -> None:
     for level in [int(x) for x in args.levels.split(",")]:
         sides, idle_share = asyncio.run(measure_level(level, args, binary, model))
         curve = measure(model, level, PASS_CURVE_MOST.get(level, 5), THREADS)  # servers closed
-        print_level(level, sides, idle_share, args.workloads, curve)
+        bounds = {name: lockstep_bound(curve, greedy_answers(
+            model, WORKLOADS[name](level), args.tokens, THREADS)) for name in args.workloads}
+        print_level(level, sides, idle_share, args.workloads, curve, bounds)
     print("\ntargets: engine+spec/engine >= 1.25 (summarize, N=1), >= 1.10 (summarize, N=8), "
           ">= 0.97 (chat); tokens/s columns in tok/s")
 
