@@ -25,8 +25,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if TYPE_CHECKING:
+    from cocoon_desktop.engine.process.batch import TokenBatch
+    from cocoon_desktop.engine.process.llama_native import NativeContext
 
 PROMPT_TOKENS = 700  # about the summarize workload's prompt
 ROUNDS, PASSES = 4, 4  # medians of ROUNDS rounds, each the median of PASSES passes per m
@@ -72,8 +77,8 @@ def measure(model_file: Path, sequences: int, most: int, threads: int) -> dict[i
         model.close()
 
 
-def _decode(context: object, batch: object) -> None:
-    status = context.decode(batch.native)  # type: ignore[attr-defined]
+def _decode(context: NativeContext, batch: TokenBatch) -> None:
+    status = context.decode(batch.native)
     if status != 0:
         raise RuntimeError(f"llama_decode failed with status {status}")
 
