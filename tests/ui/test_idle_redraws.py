@@ -30,6 +30,16 @@ class CountingStyle(QProxyStyle):
         return super().polish(arg)
 
 
+
+def _shown_chart(qtbot: Any, *args: Any) -> LiveChart:
+    """A `LiveChart(*args)` on screen at 600 x 200 px, its plot built."""
+    chart = LiveChart(*args)
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    chart.show()
+    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    return chart
+
 def test_a_repeated_state_is_not_polished_again(qtbot: Any) -> None:
     label = StateLabel()
     qtbot.addWidget(label)
@@ -71,11 +81,7 @@ def test_a_chart_builds_its_plot_once_shown_with_the_values_it_kept(qtbot: Any) 
 
 
 def test_a_chart_is_not_drawn_again_when_its_pixels_would_not_change(qtbot: Any) -> None:
-    chart = LiveChart("Tokens/s", "tokens/s", (0, 100))
-    qtbot.addWidget(chart)
-    chart.resize(600, 200)
-    chart.show()
-    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    chart = _shown_chart(qtbot, "Tokens/s", "tokens/s", (0, 100))
     assert chart.curve is not None
     drawn: list[int] = []
     set_data = chart.curve.setData
@@ -143,11 +149,7 @@ def test_a_new_line_is_drawn_without_drawing_the_axes_again(qtbot: Any, monkeypa
             painted.append(_name)
             return _paint(self, *args)
         monkeypatch.setattr(cls, "paint", counting)
-    chart = LiveChart("Tokens/s", "tokens/s")  # its range follows its values
-    qtbot.addWidget(chart)
-    chart.resize(600, 200)
-    chart.show()
-    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    chart = _shown_chart(qtbot, "Tokens/s", "tokens/s")  # its range follows its values
     now = time.time()
     ago = [now - 300 + i for i in range(301)]
     chart.set_points(ago, [10.0] * 301, now=now)
@@ -197,11 +199,7 @@ def test_a_new_line_is_drawn_without_measuring_its_points(qtbot: Any, monkeypatc
     data_bounds = pg.PlotCurveItem.dataBounds
     monkeypatch.setattr(pg.PlotCurveItem, "dataBounds",
                         lambda self, *a, **k: (measured.append(1), data_bounds(self, *a, **k))[1])
-    chart = LiveChart("CPU", "%", (0, 100))
-    qtbot.addWidget(chart)
-    chart.resize(600, 200)
-    chart.show()
-    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    chart = _shown_chart(qtbot, "CPU", "%", (0, 100))
     assert chart.curve is not None
     qtbot.wait(50)
     measured.clear()  # the plot's range was set when it was built; from now on, lines only
@@ -219,11 +217,7 @@ def test_a_new_line_is_drawn_without_measuring_its_points(qtbot: Any, monkeypatc
 def test_the_lines_move_every_other_second_and_the_values_every_second(qtbot: Any) -> None:
     from cocoon_desktop.ui.dashboard.chart_feed import LINE_EVERY_TICKS
 
-    chart = LiveChart("CPU", "%", (0, 100))
-    qtbot.addWidget(chart)
-    chart.resize(600, 200)
-    chart.show()
-    qtbot.waitUntil(lambda: chart.is_drawn, timeout=10_000)
+    chart = _shown_chart(qtbot, "CPU", "%", (0, 100))
     feed = ChartFeed([Metric(chart)])
     drawn: list[int] = []
     draw = chart._draw
