@@ -2,9 +2,10 @@
 tokens/s straight to the engine, the first-token time the path adds, and each part's own CPU.
 
     .venv/bin/python bench/network.py [--tokens 128] [--rounds 6] [--concurrency 1] [--hold-ms 5]
+                                      [--threads 2]
 
-Four processes, as in production: the engine (bundled SmolLM2-135M-Instruct Q4_1, 2 threads,
-started by the app's `EngineSupervisor`), the worker beside it (`bench/network_parts.py
+Four processes, as in production: the engine (bundled SmolLM2-135M-Instruct Q4_1, `--threads`
+threads, started by the app's `EngineSupervisor`), the worker beside it (`bench/network_parts.py
 worker`), the devnet's proxy and client with its OpenAI endpoint (`… devnet`; in production both
 run on other machines), and this process, the consumer that reads the answers. The same greedy
 streamed chat request goes straight to the engine's HTTP API and through the path (fake-TDX
@@ -14,6 +15,12 @@ CPU per token comes from its own process's CPU time over the rounds of each side
 worker's own cost is printed apart from the proxy's and the client's. The CPU that other
 programs on this machine used during the rounds is printed too (it is shared): the ratio is only
 as good as the machine is quiet. Target: ratio >= 0.95.
+
+With as many engine threads as cores (the default on this 2-core machine) the engine computes on
+every core, so every microsecond the other parts spend is taken from it, doubled by the engine's
+threads spinning at their barriers while one of them waits for a core. `--threads` below the
+core count leaves the path a core of its own, as on a GPU host, where the engine does not
+compute on the CPU; the output says which of the two was measured.
 """
 
 from __future__ import annotations
@@ -160,7 +167,7 @@ async def compare(args: argparse.Namespace, direct: Side, path: Side,
 
 
 def report(direct: Side, path: Side, others: dict[str, float], others_total_s: float,
-           wall_s: float) -> None:
+           wall_s: float, threads: int) -> None:
     pairs = list(zip(path.tokens_per_s, direct.tokens_per_s, strict=True))
     ratio = statistics.median(p / d for p, d in pairs)
     added_ms = statistics.median(p - d for p, d in zip(path.first_s, direct.first_s,
@@ -169,6 +176,10 @@ def report(direct: Side, path: Side, others: dict[str, float], others_total_s: f
         print(f"{side.name:<23}: {statistics.median(side.tokens_per_s):7.1f} tokens/s  "
               f"(rounds: {', '.join(f'{r:.1f}' for r in side.tokens_per_s)})")
     print(f"ratio                  : {ratio:7.3f}  (median of paired rounds; target >= {TARGET})")
+    cores = os.cpu_count() or 1
+    shared = ("the path shares every core with the engine" if threads >= cores
+              else f"{cores - threads} core(s) left to the path, as on a GPU host")
+    print(f"engine threads         : {threads} of {cores} cores ({shared})")
     print(f"added first-token time : {added_ms:7.1f} ms (median)")
     print("CPU per token (us)     :   direct     path")
     for name in ("worker", "devnet", "consumer", "engine"):
@@ -185,7 +196,8 @@ def report(direct: Side, path: Side, others: dict[str, float], others_total_s: f
           f"load average {os.getloadavg()[0]:.2f}")
     print(json.dumps({"direct_tokens_per_s": round(statistics.median(direct.tokens_per_s), 2),
                       "path_tokens_per_s": round(statistics.median(path.tokens_per_s), 2),
-                      "ratio": round(ratio, 4), "added_first_token_ms": round(added_ms, 1),
+                      "ratio": round(ratio, 4), "engine_threads": threads,
+                      "added_first_token_ms": round(added_ms, 1),
                       "worker_cpu_us_per_token": round(path.cpu_us_per_token("worker")),
                       "devnet_cpu_us_per_token": round(path.cpu_us_per_token("devnet")),
                       "others_percent_of_a_core": round(100 * total / wall_s, 1)}))
@@ -197,7 +209,8 @@ def main(args: argparse.Namespace) -> None:
     worker: Part | None = None
     try:
         facts = devnet.facts()
-        worker = Part("worker", json.dumps(facts), str(slots), str(args.hold_ms / 1000))
+        worker = Part("worker", json.dumps(facts), str(slots), str(args.hold_ms / 1000),
+                      str(args.threads))
         engine = worker.facts()
         processes = {"worker": psutil.Process(worker.process.pid),
                      "devnet": psutil.Process(devnet.process.pid),
@@ -215,7 +228,7 @@ def main(args: argparse.Namespace) -> None:
         after = others_cpu_s(ours)
         used = {name: after[name] - others.get(name, 0.0) for name in after}
         ours_s = sum(direct.cpu.values()) + sum(path.cpu.values())
-        report(direct, path, used, busy - ours_s, wall_s)
+        report(direct, path, used, busy - ours_s, wall_s, args.threads)
     finally:
         if worker is not None:
             worker.stop()
@@ -227,6 +240,8 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="the engine's threads (2: every core of this machine)")
     parser.add_argument("--hold-ms", type=float, default=HOLD_S * 1000,
                         help="the worker's answer_part_hold_s, in ms (how long a token may "
                              "wait for others to join its answer part)")

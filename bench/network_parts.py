@@ -2,7 +2,7 @@
 (where the proxy and the client run on other machines), so each one's CPU is its own:
 
     python bench/network_parts.py devnet          # proxy + client + the client's HTTP endpoint
-    python bench/network_parts.py worker JSON SLOTS HOLD_S  # the engine (own process) + worker
+    python bench/network_parts.py worker JSON SLOTS HOLD_S THREADS  # the engine + worker
 
 Each prints one JSON line once it is ready (where to reach it) and runs until its stdin closes.
 Both hops use fake-TDX attestation and the proof of work, as `cocoon-desktop-cli devnet` does.
@@ -57,8 +57,9 @@ async def run_devnet() -> None:
         await devnet.stop()
 
 
-async def run_worker(devnet: dict[str, object], slots: int, hold_s: float) -> None:
-    async with running_engine(engine_settings(parallel_sequences=slots),
+async def run_worker(devnet: dict[str, object], slots: int, hold_s: float,
+                     threads: int) -> None:
+    async with running_engine(engine_settings(parallel_sequences=slots, threads=threads),
                               probe_interval_s=30.0) as supervisor:
         endpoint = supervisor.endpoint
         assert endpoint is not None and supervisor.status.pid is not None
@@ -86,7 +87,8 @@ def main() -> None:
     if role == "devnet":
         asyncio.run(run_devnet())
     elif role == "worker":
-        asyncio.run(run_worker(json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+        asyncio.run(run_worker(json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                               int(sys.argv[5])))
     else:
         raise SystemExit(f"unknown part {role!r}: devnet or worker")
 
