@@ -160,6 +160,8 @@ class Scheduler:
             self._fail_batch(members, status)
             return
         one_pass = self._one_generating_pass(members)
+        generating = [seq for seq in members if seq.next_token is not None]
+        per_sequence = 1 + len(generating[0].draft) if generating else 1
         for seq in members:
             if seq.next_token is None:
                 seq.slot.tokens.extend(seq.chunk)
@@ -174,7 +176,7 @@ class Scheduler:
                 self._speculation.cost.add(self._batch.size, time.perf_counter() - started,
                                            len(members))
             else:
-                self._speculation.cost.forget_neighbour()
+                self._speculation.cost.untimed(len(generating), per_sequence)
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:
@@ -230,7 +232,7 @@ class Scheduler:
         proposed = {seq_id: job.tokens[:job.limit] for seq_id, job in jobs.items()}
         offers = [DraftOffer(seq.pace.offered_acceptance, len(proposed.get(seq.slot.seq_id, [])))
                   for seq in generating]
-        length = step_draft_length(offers, speculation.cost.value, most)
+        length = step_draft_length(offers, speculation.cost.pass_time(len(generating)), most)
         if length == 0:
             for seq in generating:  # checked against the sample for free (see `_sample`)
                 seq.unchecked = next(iter(proposed.get(seq.slot.seq_id, [])), None)

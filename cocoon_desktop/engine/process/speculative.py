@@ -64,7 +64,7 @@ class Speculation:
 
     drafter: Drafter
     max_tokens: int
-    cost: PassCost  # a pass over n tokens costs about 1 + cost.value * n (measured)
+    cost: PassCost  # what a pass with more tokens per sequence costs here (measured)
 
 
 class NgramIndex:
@@ -180,23 +180,25 @@ class DraftOffer:
     drafted: int
 
 
-def step_draft_length(offers: Sequence[DraftOffer], token_cost: float, most: int) -> int:
+def step_draft_length(offers: Sequence[DraftOffer], pass_time: Callable[[int], float],
+                      most: int) -> int:
     """How many drafted tokens every generating sequence carries in this step (0 to `most`).
 
     With one KV stream per sequence llama.cpp splits a batch into one pass per distinct
     number of tokens per sequence, and a pass reads all the weights again; so all generating
-    sequences carry the same number, the ones with shorter drafts padded. A pass over n
-    tokens costs about 1 + token_cost * n (in units of reading the weights once). The length
-    chosen is the one with the most expected tokens per unit of cost: each sequence yields
-    its pending token plus, for drafts of length k, acceptance^1 + ... + acceptance^k."""
+    sequences carry the same number, the ones with shorter drafts padded. `pass_time(m)` is
+    how long a pass with m tokens per sequence takes over one with one (`PassCost.pass_time`).
+    The length chosen is the one with the most expected tokens per unit of time: each
+    sequence yields its pending token plus, for drafts of length k, acceptance^1 + ... +
+    acceptance^k."""
     generating = len(offers)
-    best_length, best_rate = 0, generating / (1 + token_cost * generating)
+    best_length, best_rate = 0, float(generating)
     gains = [0.0] * generating
     for length in range(1, most + 1):
         for index, offer in enumerate(offers):
             if length <= offer.drafted:
                 gains[index] += offer.acceptance ** length
-        rate = (generating + sum(gains)) / (1 + token_cost * generating * (1 + length))
+        rate = (generating + sum(gains)) / pass_time(1 + length)
         if rate > best_rate:
             best_length, best_rate = length, rate
     return best_length

@@ -106,8 +106,9 @@ def test_a_full_batch_learns_its_acceptance_without_drafting_and_starts_to(
     against what was sampled, and once they prove right the full batch drafts."""
     choices: list[tuple[int, int]] = []
 
-    def recording(offers: list[DraftOffer], token_cost: float, most: int) -> int:
-        length = step_draft_length(offers, token_cost, most)
+    def recording(offers: list[DraftOffer], pass_time: Callable[[int], float],
+                  most: int) -> int:
+        length = step_draft_length(offers, pass_time, most)
         choices.append((len(offers), length))
         return length
 

@@ -4,6 +4,7 @@ the choice of one draft length per step."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -140,67 +141,20 @@ def test_the_pace_follows_recent_acceptance() -> None:
     assert 0.4 < pace.acceptance < 0.65
 
 
+def linear(token_cost: float, sequences: int) -> Callable[[int], float]:
+    """Pass times of a machine where a pass over n tokens takes 1 + token_cost * n."""
+    return lambda m: (1 + token_cost * sequences * m) / (1 + token_cost * sequences)
+
+
 def test_one_length_for_the_step_is_chosen_by_expected_tokens_per_cost() -> None:
     sure = DraftOffer(0.95, 8)
-    assert step_draft_length([sure], token_cost=0.05, most=8) == 8  # a GPU: draft it all
-    assert step_draft_length([sure], token_cost=0.3, most=8) == 8  # sure drafts pay anyway
-    assert 1 <= step_draft_length([DraftOffer(0.7, 8)], token_cost=0.3, most=8) < 8
-    assert step_draft_length([DraftOffer(0.05, 8)], token_cost=0.3, most=8) == 0
-    assert step_draft_length([DraftOffer(0.9, 0)], token_cost=0.01, most=8) == 0  # no draft
+    assert step_draft_length([sure], linear(0.05, 1), most=8) == 8  # a GPU: draft it all
+    assert step_draft_length([sure], linear(0.3, 1), most=8) == 8  # sure drafts pay anyway
+    assert 1 <= step_draft_length([DraftOffer(0.7, 8)], linear(0.3, 1), most=8) < 8
+    assert step_draft_length([DraftOffer(0.05, 8)], linear(0.3, 1), most=8) == 0
+    assert step_draft_length([DraftOffer(0.9, 0)], linear(0.01, 1), most=8) == 0  # no draft
     # eight sequences, one with a good draft: padding the seven others does not pay on a CPU
     offers = [sure] + [DraftOffer(0.5, 0)] * 7
-    assert step_draft_length(offers, token_cost=0.3, most=8) == 0
-    assert step_draft_length([sure] * 8, token_cost=0.05, most=8) > 0
-    assert step_draft_length([sure], token_cost=0.3, most=2) <= 2
-
-
-def test_the_pass_cost_is_learnt_from_neighbouring_steps() -> None:
-    rng = random.Random(3)
-    cost = PassCost(0.4)
-    weights_s = 0.010
-    for _ in range(200):
-        weights_s *= rng.uniform(0.97, 1.03)  # the machine's load drifts
-        tokens = rng.choice([1, 1, 1, 4, 6, 9])
-        cost.add(tokens, weights_s * (1 + 0.12 * tokens) * rng.uniform(0.97, 1.03))
-    assert 0.08 < cost.value < 0.17  # a fast machine: the prior of 0.4 was too cautious
-    for _ in range(100):
-        tokens = rng.choice([1, 1, 4, 9])
-        cost.add(tokens, 0.030 * (1 + 0.9 * tokens))  # the machine got busy
-    assert 0.8 < cost.value < 1.0
-
-
-def test_the_pass_cost_returns_to_its_prior_while_nothing_is_learnt() -> None:
-    cost = PassCost(0.4)
-    for tokens in [1, 9] * 10:
-        cost.add(tokens, 0.02 * (1 + 1.2 * tokens))
-    assert cost.value > 1.0
-    for _ in range(300):
-        cost.add(8, 0.05)  # no drafts: every pass alike
-    assert 0.4 < cost.value < 0.5  # back near the prior: drafts get tried again
-    cost.add(0, 0.05)
-    cost.add(3, -1.0)  # nonsense is ignored
-    cost.forget_neighbour()
-    cost.add(1, 0.05)  # no neighbour: nothing learnt from it
-    assert 0.4 < cost.value < 0.5
-
-
-def test_a_sequence_joining_or_ending_says_nothing_about_the_price_of_a_draft() -> None:
-    """Measured here at 8 sequences: a pass costs about 20 ms + 5.6 ms per token, but one more
-    sequence (with its own 700 KV cells to attend over) costs more than one more token of a
-    sequence. Pairing a pass of 7 sequences with one of 8 made a token look twice as dear as
-    it is, and a full batch then never drafted."""
-    cost = PassCost(0.4)
-    for _ in range(60):
-        cost.add(7, 0.020 * (1 + 0.28 * 7) * 0.85, sequences=7)  # one sequence is missing
-        cost.add(8, 0.020 * (1 + 0.28 * 8), sequences=8)
-    assert 0.35 < cost.value <= 0.4  # nothing learnt: near the prior
-    for tokens in [8, 16, 8, 24] * 5:  # drafts of 0, 1 and 2 tokens for 8 sequences
-        cost.add(tokens, 0.020 * (1 + 0.28 * tokens), sequences=8)
-    assert 0.27 < cost.value < 0.29
-
-
-def test_a_pass_that_does_not_grow_with_its_tokens_costs_nearly_nothing() -> None:
-    flat = PassCost(0.4)
-    for tokens in [1, 9] * 20:
-        flat.add(tokens, 0.02)  # more tokens were not slower (a GPU)
-    assert flat.value == 0.01
+    assert step_draft_length(offers, linear(0.3, 8), most=8) == 0
+    assert step_draft_length([sure] * 8, linear(0.05, 8), most=8) > 0
+    assert step_draft_length([sure], linear(0.3, 1), most=2) <= 2
