@@ -1,7 +1,7 @@
 """What one more token in a decode pass costs on this machine, measured as the engine runs.
 
 A decode pass over n tokens takes about W * (1 + c * n): W reads the weights once, c * W
-computes one token. Speculative decoding weighs drafts against c (`engine.process.speculative`): a
+computes one token (`engine.process.speculative` weighs drafts against these costs): a
 GPU's c is tiny, a CPU's large, a busy machine's larger still, a big model's on a CPU larger
 again. W itself drifts with the machine's load, so `PassCost` compares neighbours: two
 consecutive one-pass steps over different numbers of tokens give c from the ratio of their
@@ -17,11 +17,13 @@ at one sequence a pass of 2 tokens takes 1.8 times a pass of 1, while a pass of 
 and one of 9 only 4.8. Short drafts then set c high and longer, cheaper-per-token drafts are
 never chosen. So `pass_time` prices each (sequences, tokens per sequence) from its own
 measurements where there are some: the same neighbour pairs, read as ratios to a pass of one
-token per sequence (directly, or through a length already priced). A length not measured yet,
+token per sequence (directly, or through a length already priced). A length not measured for
+this many sequences takes the price measured for the nearest other number of sequences (a
+pass's shape changes little from 7 sequences to 8). A length not measured for any,
 between two measured ones or just past the longest, is priced like the measured one below it
 for its first `EXPLORE_TRIES` passes, so it is tried (and measured) once a longer draft could
-pay at all; after them (a length that only ever runs with no neighbour to pair it with, as in
-a batch whose every step drafts) it is priced between its measured neighbours. Lengths further
+pay at all; after them (a length that only runs in steps that cannot be timed, see `untimed`,
+or with no neighbour to pair it with) it is priced between its measured neighbours. Lengths further
 out are priced by c from the longest measured one. A price not measured again for
 `STALE_AFTER_STEPS` passes falls back to the model.
 """
@@ -34,8 +36,8 @@ from collections.abc import Callable
 
 KEPT_ESTIMATES = 15  # the median of this many recent pair estimates
 KEPT_PRICES = 5  # the median of this many recent measurements of one length's price
-STALE_AFTER_STEPS = 2000
-EXPLORE_TRIES = 3
+STALE_AFTER_STEPS = 2000  # a length's price not measured for this many passes is dropped
+EXPLORE_TRIES = 3  # passes with a length not yet measured before it is priced by the model
 RETURN_PER_STEP = 0.01  # share of the way back to the prior per step without an estimate
 LOWEST, HIGHEST = 0.01, 1.5
 
@@ -73,9 +75,14 @@ class PassCost:
     def pass_time(self, sequences: int) -> Callable[[int], float]:
         """How long a pass in which each of `sequences` sequences carries m tokens takes, over
         one in which each carries one, as a function of m (see the module's docstring)."""
-        own = {m: price for (s, m), price in self._prices.items() if s == sequences}
-        known = {m: price.value for m, price in own.items()
-                 if price.step and self._steps - price.step <= STALE_AFTER_STEPS}
+        own = {m: entry for (s, m), entry in self._prices.items() if s == sequences}
+        known = {m: entry.value for m, entry in own.items() if self._fresh(entry)}
+        nearest: dict[int, tuple[int, float]] = {}  # m -> (distance, price) of other counts
+        for (s, m), entry in self._prices.items():
+            if s != sequences and self._fresh(entry):
+                distance = abs(s - sequences)
+                if m not in nearest or distance < nearest[m][0]:
+                    nearest[m] = (distance, entry.value)
         per_token = self.value * sequences / (1 + self.value * sequences)
 
         def price(per_sequence: int) -> float:
@@ -83,6 +90,8 @@ class PassCost:
                 return 1.0
             if per_sequence in known:
                 return known[per_sequence]
+            if per_sequence in nearest:  # as measured for the nearest other number of sequences
+                return nearest[per_sequence][1]
             below = max((m for m in known if m < per_sequence), default=1)
             above = min((m for m in known if m > per_sequence), default=None)
             low = known.get(below, 1.0)
@@ -94,6 +103,9 @@ class PassCost:
             return low + per_token * (per_sequence - below)
 
         return price
+
+    def _fresh(self, price: _Price) -> bool:
+        return price.step > 0 and self._steps - price.step <= STALE_AFTER_STEPS
 
     def untimed(self, sequences: int, per_sequence: int) -> None:
         """A step that was not one pass (prompt chunks rode along, or llama.cpp split it) ran

@@ -87,7 +87,11 @@ def test_each_length_is_priced_from_its_own_passes() -> None:
     for _ in range(EXPLORE_TRIES):
         cost.untimed(1, 3)  # tried, never timed
     assert cost.pass_time(1)(3) == pytest.approx((price(2) + price(4)) / 2)  # between them
-    assert cost.pass_time(8)(2) == 1.0  # eight sequences have prices of their own
+    assert cost.pass_time(8)(2) == price(2)  # as for one sequence, until eight are measured
+    for m in [1, 2] * 3:
+        cost.add(8 * m, 0.02 * (1 + 0.28 * 8 * m) / (1 + 0.28 * 8), sequences=8)
+    assert cost.pass_time(8)(2) == pytest.approx((1 + 0.28 * 16) / (1 + 0.28 * 8))
+    assert cost.pass_time(1)(2) == price(2)  # each number of sequences keeps its own
 
 
 def test_the_next_length_is_tried_and_the_ones_beyond_are_priced_by_c() -> None:
@@ -105,7 +109,8 @@ def test_the_next_length_is_tried_and_the_ones_beyond_are_priced_by_c() -> None:
 def test_a_length_that_is_never_timed_is_tried_only_a_few_times() -> None:
     """Seven sequences after one of eight ended: llama.cpp splits their batch in two, so no
     step is timed. Priced as tried-next forever, a draft of one token (six rows of padding)
-    was carried in 50 of 50 steps, and open chat at N=8 fell to 0.83 of no speculation."""
+    was carried in 50 of 50 steps, and open chat at N=8 fell to 0.83 of no speculation. Where
+    eight were measured, seven take their price and try nothing."""
     cost = PassCost(1.4)
     for _ in range(EXPLORE_TRIES):
         assert cost.pass_time(7)(2) == 1.0
@@ -113,6 +118,10 @@ def test_a_length_that_is_never_timed_is_tried_only_a_few_times() -> None:
     assert cost.pass_time(7)(2) == pytest.approx(1 + 7 * 1.4 / (1 + 7 * 1.4))  # c's price
     padded = [DraftOffer(0.7, 1)] + [DraftOffer(0.5, 0)] * 6
     assert step_draft_length(padded, cost.pass_time(7), 8) == 0
+    measured = PassCost(1.4)
+    for m in [1, 2] * 3:
+        measured.add(8 * m, 0.02 * (1 + 0.28 * 8 * m), sequences=8)
+    assert measured.pass_time(7)(2) == pytest.approx(measured.pass_time(8)(2))  # no tries
 
 
 def test_a_price_not_measured_for_long_is_measured_anew() -> None:
