@@ -12,8 +12,8 @@ from cocoon_desktop.engine.process.pass_cost import EXPLORE_TRIES, STALE_AFTER_S
 from cocoon_desktop.engine.process.speculative import DraftOffer, step_draft_length
 
 # Measured on this 2-core machine (bench/pass_curve.py --sequences 1 --most 9): how long a pass
-# of m = 1 .. 9 tokens of one sequence takes over a pass of one. No single c fits it: the first
-# pair says c is about 5, the last one about 0.5.
+# of m = 1 .. 9 tokens of one sequence takes over a pass of one. No single c fits it: passes of
+# 1 and 2 tokens say c is about 5, passes of 1 and 9 about 0.9.
 CPU_ONE_SEQUENCE = [1.0, 1.83, 2.38, 2.52, 3.16, 3.39, 4.14, 4.12, 4.81]
 
 
@@ -124,7 +124,7 @@ def test_a_length_that_is_never_timed_is_tried_only_a_few_times() -> None:
     assert measured.pass_time(7)(2) == pytest.approx(measured.pass_time(8)(2))  # no tries
 
 
-def test_a_price_not_measured_for_long_is_measured_anew() -> None:
+def test_a_price_not_measured_for_long_falls_back_to_the_model() -> None:
     cost = PassCost(0.4)
     for m in [5, 1] * 3:
         cost.add(m, 0.01 * (4.5 if m == 5 else 1.0))  # measured in a busy moment
