@@ -190,15 +190,18 @@ def step_draft_length(offers: Sequence[DraftOffer], pass_time: Callable[[int], f
     how long a pass with m tokens per sequence takes over one with one (`PassCost.pass_time`).
     The length chosen is the one with the most expected tokens per unit of time: each
     sequence yields its pending token plus, for drafts of length k, acceptance^1 + ... +
-    acceptance^k."""
+    acceptance^k. No length beyond the longest draft is chosen: its rows would all be padding
+    (a measured price can be lower than a shorter length's, by noise or by the kernels)."""
     generating = len(offers)
     best_length, best_rate = 0, float(generating)
     gains = [0.0] * generating
-    for length in range(1, most + 1):
+    time = 1.0
+    for length in range(1, min(most, max((o.drafted for o in offers), default=0)) + 1):
         for index, offer in enumerate(offers):
             if length <= offer.drafted:
                 gains[index] += offer.acceptance ** length
-        rate = (generating + sum(gains)) / pass_time(1 + length)
+        time = max(time, pass_time(1 + length))  # measured prices may dip; passes do not
+        rate = (generating + sum(gains)) / time
         if rate > best_rate:
             best_length, best_rate = length, rate
     return best_length

@@ -158,3 +158,17 @@ def test_one_length_for_the_step_is_chosen_by_expected_tokens_per_cost() -> None
     assert step_draft_length(offers, linear(0.3, 8), most=8) == 0
     assert step_draft_length([sure] * 8, linear(0.05, 8), most=8) > 0
     assert step_draft_length([sure], linear(0.3, 1), most=2) <= 2
+
+
+def test_no_length_beyond_the_longest_draft_is_chosen() -> None:
+    """Measured prices can dip (here a pass of 6 tokens timed cheaper than one of 3, as noise or
+    a kernel switch makes them); a longer length then looked cheaper per row although its
+    extra rows were padding, and a request could end on a padding row with its KV one cell
+    longer than its tokens (test_kv_space_is_reclaimed_over_many_requests, under load)."""
+
+    def dipping(m: int) -> float:
+        return 2.0 if m >= 6 else float(m)
+
+    assert step_draft_length([DraftOffer(0.9, 2)], dipping, most=8) <= 2
+    assert step_draft_length([DraftOffer(0.9, 2), DraftOffer(0.9, 0)], dipping, most=8) <= 2
+    assert step_draft_length([DraftOffer(0.9, 8)], dipping, most=8) == 8
