@@ -60,7 +60,7 @@ class PassCost:
             return
         self._steps += 1
         if tokens % sequences == 0:
-            self._prices.setdefault((sequences, tokens // sequences), _Price()).runs += 1
+            self._count_run(sequences, tokens // sequences)
         last, self._last = self._last, (sequences, tokens, seconds)
         estimate = None
         if last is not None and last[0] == sequences:
@@ -112,8 +112,11 @@ class PassCost:
         `per_sequence` tokens for each of `sequences` generating sequences: that length counts
         as tried, and the next step has no neighbour to be paired with."""
         if sequences > 0:
-            self._prices.setdefault((sequences, per_sequence), _Price()).runs += 1
+            self._count_run(sequences, per_sequence)
         self._last = None
+
+    def _count_run(self, sequences: int, per_sequence: int) -> None:
+        self._prices.setdefault((sequences, per_sequence), _Price()).runs += 1
 
     def _learn_price(self, sequences: int, a: tuple[int, float], b: tuple[int, float]) -> None:
         """The price of one length of the pair (a, b): directly where the other carried one
