@@ -159,9 +159,11 @@ class Scheduler:
         if status != 0:
             self._fail_batch(members, status)
             return
-        one_pass = self._one_generating_pass(members)
-        generating = [seq for seq in members if seq.next_token is not None]
-        per_sequence = 1 + len(generating[0].draft) if generating else 1
+        speculation = self._speculation
+        # What the step ran, read before sampling changes it: only speculation prices passes.
+        one_pass = speculation is not None and self._one_generating_pass(members)
+        generating = ([seq for seq in members if seq.next_token is not None]
+                      if speculation is not None and not one_pass else [])
         for seq in members:
             if seq.next_token is None:
                 seq.slot.tokens.extend(seq.chunk)
@@ -171,12 +173,13 @@ class Scheduler:
                 self._sample(seq, pending=seq.next_token, draft=seq.draft)
             elif seq.output_row >= 0:
                 self._sample(seq, pending=None, draft=[])
-        if self._speculation is not None:  # decoded and sampled: what the step cost
+        if speculation is not None:  # decoded and sampled: what the step cost
             if one_pass:
-                self._speculation.cost.add(self._batch.size, time.perf_counter() - started,
-                                           len(members))
+                speculation.cost.add(self._batch.size, time.perf_counter() - started,
+                                     len(members))
             else:
-                self._speculation.cost.untimed(len(generating), per_sequence)
+                per_sequence = 1 + len(generating[0].draft) if generating else 1
+                speculation.cost.untimed(len(generating), per_sequence)
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:
