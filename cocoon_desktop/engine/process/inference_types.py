@@ -174,6 +174,7 @@ class CoreStats:
     shared_prefix_tokens_total: int = 0  # cached tokens copied from another sequence's KV
     draft_tokens_total: int = 0  # tokens drafted and verified (speculative decoding)
     draft_tokens_accepted_total: int = 0  # of those, the ones the model confirmed
+    sequences_moved_total: int = 0  # generating sequences moved to close a gap in the ids
 
     @property
     def draft_acceptance(self) -> float | None:

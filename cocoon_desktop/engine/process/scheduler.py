@@ -67,7 +67,7 @@ class Scheduler:
         self._context_limit = context.n_ctx_per_sequence
         self.active: list[ActiveSequence] = []
         self._counts = dict.fromkeys(("steps", "finished", "completion", "cached", "copied",
-                                      "drafted", "accepted"), 0)
+                                      "drafted", "accepted", "moved"), 0)
         self.stats = self._measure()  # replaced whole, never mutated: safe to read anywhere
 
     # -- joining and leaving -------------------------------------------------------------
@@ -149,6 +149,8 @@ class Scheduler:
 
     def step(self) -> None:
         """Decode one batch for every active sequence and sample their next tokens."""
+        if len(self.active) > 1:
+            self._compact()
         members = self._fill_batch()
         self._before_decode()
         if not members:
@@ -180,6 +182,25 @@ class Scheduler:
             else:
                 per_sequence = 1 + len(generating[0].draft) if generating else 1
                 speculation.cost.untimed(len(generating), per_sequence)
+
+    def _compact(self) -> None:
+        """Move generating sequences into free slots so that the busy ones are consecutive ids
+        (`PrefixCache.compaction`): a copy of each one's KV stream, applied by llama.cpp at the
+        start of the next decode, once, against a pass more in every later step. A sequence
+        with one token left is not worth the copy. Nothing moves while a prompt is read: its
+        chunk is a pass of its own anyway, and once it generates one move may do."""
+        if any(seq.next_token is None for seq in self.active):
+            return
+        movable = {seq.slot.seq_id: seq for seq in self.active
+                   if seq.max_tokens - seq.completion_tokens > 1}
+        for source, target in self._cache.compaction(movable):
+            self._context.copy_sequence(source.seq_id, target.seq_id)
+            if self._speculation is not None:
+                self._speculation.drafter.move(source.seq_id, target.seq_id)
+            self._cache.move(source, target, self._counts["steps"])
+            movable[source.seq_id].slot = target
+            self._counts["moved"] += 1
+            log.debug("sequence %d moved to %d", source.seq_id, target.seq_id)
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:
@@ -353,6 +374,7 @@ class Scheduler:
             shared_prefix_tokens_total=counts["copied"],
             draft_tokens_total=counts["drafted"],
             draft_tokens_accepted_total=counts["accepted"],
+            sequences_moved_total=counts["moved"],
         )
 
     def close(self) -> None:

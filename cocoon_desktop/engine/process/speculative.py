@@ -53,6 +53,10 @@ class Drafter(Protocol):
     def draft(self, jobs: list[DraftJob]) -> None:
         """Fill each job's `tokens`; never raises for a job it cannot draft (leaves it empty)."""
 
+    def move(self, source: int, target: int) -> None:
+        """The sequence running as `source` now runs as `target` (the scheduler copied its KV
+        there to close a gap in the sequence ids); `source` becomes a free slot."""
+
     def close(self) -> None:
         """Free what the drafter holds."""
 
@@ -116,6 +120,9 @@ class PromptLookup:
         for job in jobs:
             index = self._indexes.setdefault(job.seq_id, NgramIndex())
             job.tokens = index.propose(job.history, job.pending, job.limit)
+
+    def move(self, source: int, target: int) -> None:
+        self._indexes[target] = self._indexes.pop(source, NgramIndex())
 
     def close(self) -> None:
         self._indexes.clear()

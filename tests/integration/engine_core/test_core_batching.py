@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from cocoon_desktop.engine.process.inference import GenerationRequest, InferenceCore, SamplingParams
+from tests.integration.engine_core.conftest import bundled_model_path
 from tests.integration.engine_core.core_harness import (
     Collector,
     chat_tokens,
@@ -74,3 +76,28 @@ def test_a_request_started_from_a_finished_event_runs_at_once(
     first = Collector()
     small.start(GenerationRequest("first", prompt, SamplingParams(max_tokens=3)), on_event)
     assert follow_up.wait().completion_tokens == 3
+
+
+@pytest.mark.parametrize("drafting", ["none", "prompt lookup", "draft model"])
+def test_a_sequence_moved_into_a_gap_keeps_its_text(
+        make_core: Callable[..., InferenceCore], drafting: str) -> None:
+    """Four requests in slots 0-3; the one in slot 1 ends first, so slot 3's moves to slot 1
+    (llama.cpp decodes only consecutive sequence ids in one pass): its KV, its drafts' state
+    and its text must come along unchanged."""
+    plain = make_core(speculative=False)
+    prompts = [chat_tokens(plain, f"Write a short poem about {topic}.") for topic in TOPICS]
+    lengths = [40, 6, 40, 40]
+    jobs = [(prompt, SamplingParams(max_tokens=length, temperature=0))
+            for prompt, length in zip(prompts, lengths, strict=True)]
+    alone = [generate(plain, prompt, params)[0] for prompt, params in jobs]
+    settings: dict[str, object] = {
+        "none": {"speculative": False},
+        "prompt lookup": {"speculative": True},
+        "draft model": {"draft_model_path": bundled_model_path()},
+    }[drafting]
+    fresh = make_core(**settings)
+    together = generate_together(fresh, jobs)
+    assert [text for text, _ in together] == alone
+    assert [finished.completion_tokens for _, finished in together] == lengths
+    assert fresh.stats.sequences_moved_total >= 1  # more where drafts end others early
+    assert fresh.stats.active_sequences == 0

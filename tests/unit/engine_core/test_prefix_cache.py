@@ -74,3 +74,57 @@ def test_a_copy_must_win_enough_tokens_over_the_slots_own_prefix() -> None:
     assert (choice.slot.seq_id, choice.reusable_tokens) == (1, 3)
     assert PrefixCache(2).choose([1, 2, 3, 4, 5, 6, 7]).source is None  # copying is off
     assert copy_threshold(1024) == 16 and copy_threshold(8192) == 128
+
+
+def busy_cache(capacity: int, busy: set[int]) -> PrefixCache:
+    cache = PrefixCache(capacity)
+    for slot in cache.slots:
+        slot.busy = slot.seq_id in busy
+    return cache
+
+
+def moves(cache: PrefixCache, movable: set[int]) -> list[tuple[int, int]]:
+    return [(source.seq_id, target.seq_id) for source, target in cache.compaction(movable)]
+
+
+def test_consecutive_busy_slots_need_no_move() -> None:
+    assert moves(busy_cache(8, {2, 3, 4}), {2, 3, 4}) == []
+    assert moves(busy_cache(8, {5}), {5}) == []
+    assert moves(busy_cache(8, set()), set()) == []
+
+
+def test_a_gap_is_closed_with_the_fewest_moves() -> None:
+    # 0-3 busy, 1 ended: one move (3 -> 1) makes 0-2 consecutive
+    assert moves(busy_cache(8, {0, 2, 3}), {0, 2, 3}) == [(3, 1)]
+    # alternate slots: two moves, not three
+    plan = moves(busy_cache(8, {1, 3, 5, 7}), {1, 3, 5, 7})
+    assert len(plan) == 2
+    after = ({1, 3, 5, 7} - {source for source, _ in plan}) | {target for _, target in plan}
+    assert max(after) - min(after) == 3
+
+
+def test_the_run_that_overwrites_the_fewest_cached_tokens_is_chosen() -> None:
+    cache = busy_cache(4, {1, 3})
+    cache.slots[0].tokens = [9] * 50  # a long cached prompt worth keeping
+    cache.slots[2].tokens = [8] * 5
+    assert moves(cache, {1, 3}) == [(3, 2)]  # into slot 2, not over slot 0's longer cache
+
+
+def test_slots_not_movable_stay_and_the_others_move_next_to_them() -> None:
+    # 4 has one token left (not worth a copy): the run must hold it
+    assert moves(busy_cache(8, {0, 4, 5}), {0, 5}) == [(0, 3)]
+    assert moves(busy_cache(8, {0, 1, 4}), {0, 1}) == [(0, 2), (1, 3)]
+    # no run holds both 0 and 7, neither movable: nothing moves
+    assert moves(busy_cache(8, {0, 3, 7}), {3}) == []
+
+
+def test_a_move_hands_the_slot_over_and_keeps_the_source_as_a_cache() -> None:
+    cache = busy_cache(4, {0, 3})
+    cache.slots[3].tokens = [1, 2, 3]
+    (source, target), = cache.compaction({0, 3})
+    cache.move(source, target, step=7)
+    assert (source.seq_id, target.seq_id) == (3, 1)
+    assert target.busy and target.tokens == [1, 2, 3] and target.tokens is not source.tokens
+    assert not source.busy and source.tokens == [1, 2, 3] and source.last_used_step == 7
+    choice = cache.choose([1, 2, 3, 4])  # the old slot serves a later prompt's prefix
+    assert choice is not None and choice.slot is source and choice.reusable_tokens == 3

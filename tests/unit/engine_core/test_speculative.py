@@ -74,6 +74,19 @@ def test_prompt_lookup_fills_jobs_per_sequence() -> None:
     lookup.close()
 
 
+def test_prompt_lookup_follows_a_sequence_moved_to_another_slot() -> None:
+    lookup = PromptLookup()
+    lookup.begin(1)  # slot 1's last request, now ended
+    lookup.draft([DraftJob(1, [7, 8, 9, 7, 8], 9, limit=5)])
+    lookup.begin(5)
+    lookup.draft([DraftJob(5, [1, 2, 3, 1], 2, limit=5)])
+    lookup.move(5, 1)
+    job = DraftJob(1, [1, 2, 3, 1, 2], 3, limit=5)  # sequence 5's history, one step on
+    lookup.draft([job])
+    assert job.tokens == [1, 2, 3]  # from its own history, not slot 1's last request
+    lookup.close()
+
+
 def _run(samples: list[int], draft: list[int], stop_at: int | None = None
          ) -> tuple[int, int | None, list[tuple[int, int]]]:
     emitted: list[tuple[int, int]] = []
