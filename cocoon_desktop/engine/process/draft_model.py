@@ -75,10 +75,15 @@ class DraftModel:
         """Nothing to do: the next draft keeps whatever prefix the sequence shares."""
 
     def move(self, source: int, target: int) -> None:
-        """Copy the draft's KV along with the target's (its record of `source` stays true: the
-        copy leaves `source` as it is)."""
-        self._context.copy_sequence(source, target)
-        self._held[target] = list(self._held.get(source, []))
+        """Swap the draft's KV as the target's was swapped (a draft that fails is forgotten:
+        it is caught up again from the history)."""
+        held = self._held
+        held[source], held[target] = held.pop(target, []), held.pop(source, [])
+        try:
+            self._context.swap_sequences(source, target)
+        except NativeError:
+            log.exception("could not move draft sequence %d to %d", source, target)
+            held[source], held[target] = [], []
 
     def draft(self, jobs: list[DraftJob]) -> None:
         try:

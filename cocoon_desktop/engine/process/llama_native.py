@@ -257,6 +257,30 @@ class NativeContext:
         copy sees `source` as it is now); trim the copy with `remove_tokens` before then."""
         llama.llama_memory_seq_cp(self._memory, source, target, -1, -1)
 
+    def swap_sequences(self, first: int, second: int) -> None:
+        """Exchange what two sequences hold, now: each one's used cells go through host memory
+        (`llama_state_seq_get_data`), so only held tokens are copied, not whole KV streams. On
+        failure the two hold nothing (NativeError) or are left as they were (saving failed)."""
+        saved = [self._save_sequence(seq_id) for seq_id in (first, second)]
+        for seq_id in (first, second):
+            self.remove_tokens(seq_id, 0)
+        for data, seq_id in ((saved[0], second), (saved[1], first)):
+            if data is not None and not llama.llama_state_seq_set_data(
+                    self._context, data, len(data), seq_id):
+                llama.llama_memory_seq_rm(self._memory, first, -1, -1)
+                llama.llama_memory_seq_rm(self._memory, second, -1, -1)
+                raise NativeError(f"llama.cpp could not load a cache into sequence {seq_id}; "
+                                  f"sequences {first} and {second} were cleared")
+
+    def _save_sequence(self, seq_id: int) -> ctypes.Array[ctypes.c_uint8] | None:
+        if self.cells_used(seq_id) == 0:
+            return None
+        size = llama.llama_state_seq_get_size(self._context, seq_id)
+        data = (ctypes.c_uint8 * size)()
+        if llama.llama_state_seq_get_data(self._context, data, size, seq_id) != size:
+            raise NativeError(f"llama.cpp could not save the cache of sequence {seq_id}")
+        return data
+
     def logits(self, row: int) -> np.ndarray:
         """The logits of batch row `row` of the last decode: a view, valid until the next."""
         pointer = llama.llama_get_logits_ith(self._context, row)

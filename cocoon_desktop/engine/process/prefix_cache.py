@@ -10,11 +10,8 @@ system prompt), the choice names it as `source`: its KV is copied into the chose
 of decoding the prefix again. A copy moves a sequence's whole KV stream, so it is chosen only
 for a prefix of at least `copy_threshold(context per sequence)` tokens more than the slot's own.
 
-Busy slots are kept in one run of consecutive ids (`compaction`): with one KV stream per
-sequence llama.cpp decodes only consecutive sequence ids in one pass, so requests that end out
-of order (sequences 0-3 busy, 1 ends) would split every later step into several passes, each
-reading all the weights again (on this 2-core CPU, 4 sequences in alternate slots took 48-60 ms
-a step against 36-40 ms for 4 consecutive ones; on a GPU each gap costs a whole pass).
+`compaction` plans the moves that keep busy slots one run of consecutive ids (why, and how a
+move is made: `engine.process.compaction`); a move swaps two slots' contents (`move`).
 """
 
 from __future__ import annotations
@@ -95,7 +92,7 @@ class PrefixCache:
         """(busy slot, free slot) moves after which the busy slots are consecutive ids; [] when
         they already are, or when every such run would move a slot not in `movable`. The run
         that needs the fewest moves is chosen; ties: the one whose free slots hold the fewest
-        cached tokens (they are overwritten)."""
+        cached tokens (they are carried to the slots the sequences leave)."""
         busy = [slot.seq_id for slot in self.slots if slot.busy]
         count = len(busy)
         if count < 2 or busy[-1] - busy[0] == count - 1:
@@ -114,9 +111,10 @@ class PrefixCache:
         _, outside, free = best
         return [(self.slots[seq_id], target) for seq_id, target in zip(outside, free, strict=True)]
 
-    def move(self, source: SlotMemory, target: SlotMemory, step: int) -> None:
-        """Record that `source`'s sequence now runs in `target`, which holds a copy of its KV;
-        `source` keeps its KV and tokens as a free slot's cache."""
-        target.tokens[:] = source.tokens
+    @staticmethod
+    def move(source: SlotMemory, target: SlotMemory) -> None:
+        """Record that the two slots' KV were swapped: `source`'s sequence now runs in `target`,
+        and `target`'s cache is a free slot's in `source`."""
+        source.tokens, target.tokens = target.tokens, source.tokens
+        source.last_used_step, target.last_used_step = target.last_used_step, source.last_used_step
         target.busy, source.busy = True, False
-        source.last_used_step = step

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from cocoon_desktop.engine.process.batch import TokenBatch
+from cocoon_desktop.engine.process.compaction import MoveFailed, move_sequences
 from cocoon_desktop.engine.process.inference_types import (
     CoreStats,
     FinishReason,
@@ -66,6 +67,7 @@ class Scheduler:
         self._batch = TokenBatch(max(context.n_batch, capacity))
         self._context_limit = context.n_ctx_per_sequence
         self.active: list[ActiveSequence] = []
+        self._moves_work = True  # False after a move failed: gaps then cost passes, not requests
         self._counts = dict.fromkeys(("steps", "finished", "completion", "cached", "copied",
                                       "drafted", "accepted", "moved"), 0)
         self.stats = self._measure()  # replaced whole, never mutated: safe to read anywhere
@@ -149,7 +151,7 @@ class Scheduler:
 
     def step(self) -> None:
         """Decode one batch for every active sequence and sample their next tokens."""
-        if len(self.active) > 1:
+        if len(self.active) > 1 and self._moves_work:
             self._compact()
         members = self._fill_batch()
         self._before_decode()
@@ -184,23 +186,19 @@ class Scheduler:
                 speculation.cost.untimed(len(generating), per_sequence)
 
     def _compact(self) -> None:
-        """Move generating sequences into free slots so that the busy ones are consecutive ids
-        (`PrefixCache.compaction`): a copy of each one's KV stream, applied by llama.cpp at the
-        start of the next decode, once, against a pass more in every later step. A sequence
-        with one token left is not worth the copy. Nothing moves while a prompt is read: its
-        chunk is a pass of its own anyway, and once it generates one move may do."""
-        if any(seq.next_token is None for seq in self.active):
-            return
-        movable = {seq.slot.seq_id: seq for seq in self.active
-                   if seq.max_tokens - seq.completion_tokens > 1}
-        for source, target in self._cache.compaction(movable):
-            self._context.copy_sequence(source.seq_id, target.seq_id)
-            if self._speculation is not None:
-                self._speculation.drafter.move(source.seq_id, target.seq_id)
-            self._cache.move(source, target, self._counts["steps"])
-            movable[source.seq_id].slot = target
-            self._counts["moved"] += 1
-            log.debug("sequence %d moved to %d", source.seq_id, target.seq_id)
+        """Keep the busy slots consecutive (`engine.process.compaction`). After a failed move
+        its request ends and nothing moves again: gaps then cost passes, not requests."""
+        speculation = self._speculation
+        try:
+            self._counts["moved"] += move_sequences(
+                self.active, self._cache, self._context,
+                speculation.drafter if speculation is not None else None)
+        except MoveFailed as failed:
+            log.exception("%s; no sequence moves from now on", failed)
+            self._moves_work = False
+            self._forget_slot(failed.target)  # `finish` forgets the sequence's own slot
+            self.finish(failed.seq, "error", "The engine could not move the request's cache; "
+                        "the request was stopped and the engine keeps serving. Retry it.")
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:

@@ -54,8 +54,8 @@ class Drafter(Protocol):
         """Fill each job's `tokens`; never raises for a job it cannot draft (leaves it empty)."""
 
     def move(self, source: int, target: int) -> None:
-        """The sequence running as `source` now runs as `target` (the scheduler copied its KV
-        there to close a gap in the sequence ids); `source` becomes a free slot."""
+        """The sequence running as `source` now runs as `target`, a free slot whose contents
+        went to `source` (the scheduler swapped them to close a gap in the sequence ids)."""
 
     def close(self) -> None:
         """Free what the drafter holds."""
@@ -122,7 +122,7 @@ class PromptLookup:
             job.tokens = index.propose(job.history, job.pending, job.limit)
 
     def move(self, source: int, target: int) -> None:
-        self._indexes[target] = self._indexes.pop(source, NgramIndex())
+        self._indexes[target] = self._indexes.pop(source, NgramIndex())  # `begin` resets source
 
     def close(self) -> None:
         self._indexes.clear()

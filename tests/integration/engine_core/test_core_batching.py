@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from cocoon_desktop.engine.process.inference import GenerationRequest, InferenceCore, SamplingParams
+from cocoon_desktop.engine.process.llama_native import NativeContext, NativeError
 from tests.integration.engine_core.conftest import bundled_model_path
 from tests.integration.engine_core.core_harness import (
     Collector,
@@ -101,3 +102,32 @@ def test_a_sequence_moved_into_a_gap_keeps_its_text(
     assert [finished.completion_tokens for _, finished in together] == lengths
     assert fresh.stats.sequences_moved_total >= 1  # more where drafts end others early
     assert fresh.stats.active_sequences == 0
+    # the slot the moved sequence took held the short request's cache: it was kept
+    again = generate(fresh, prompts[1], SamplingParams(max_tokens=2, temperature=0))[1]
+    assert again.cached_tokens == len(prompts[1]) - 1
+
+
+def test_a_move_that_fails_ends_only_the_moved_request(
+        make_core: Callable[..., InferenceCore], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Simulates llama.cpp failing to load a saved cache (out of memory on a GPU) at the
+    # `NativeContext` boundary: on this machine a swap of valid sequences does not fail.
+    def swap_sequences(self: NativeContext, first: int, second: int) -> None:
+        raise NativeError("llama.cpp could not load a cache into sequence 1")
+
+    monkeypatch.setattr(NativeContext, "swap_sequences", swap_sequences)
+    core = make_core(speculative=False)
+    prompts = [chat_tokens(core, f"Write a short poem about {topic}.") for topic in TOPICS]
+    lengths = [40, 6, 40, 40]
+    together = generate_together(core, [(prompt, SamplingParams(max_tokens=length,
+                                                                temperature=0))
+                                        for prompt, length in zip(prompts, lengths, strict=True)])
+    reasons = [finished.finish_reason for _, finished in together]
+    assert reasons == ["length", "length", "length", "error"]  # slot 3's would have moved
+    assert "could not move the request's cache" in (together[3][1].error or "")
+    assert "Retry it" in (together[3][1].error or "")
+    assert core.stats.active_sequences == 0
+    assert core.stats.sequences_moved_total == 0  # and no more tries: 2 stayed beside a gap
+    assert core.stats.kv_tokens_per_sequence[1] == 0  # what the swap cleared is forgotten too
+    assert core.stats.kv_tokens_per_sequence[3] == 0
+    text, finished = generate(core, prompts[3], SamplingParams(max_tokens=5, temperature=0))
+    assert finished.finish_reason == "length" and text  # the engine keeps serving

@@ -103,11 +103,11 @@ def test_a_gap_is_closed_with_the_fewest_moves() -> None:
     assert max(after) - min(after) == 3
 
 
-def test_the_run_that_overwrites_the_fewest_cached_tokens_is_chosen() -> None:
+def test_the_run_that_carries_the_fewest_cached_tokens_is_chosen() -> None:
     cache = busy_cache(4, {1, 3})
-    cache.slots[0].tokens = [9] * 50  # a long cached prompt worth keeping
+    cache.slots[0].tokens = [9] * 50  # a long cached prompt: costly to carry
     cache.slots[2].tokens = [8] * 5
-    assert moves(cache, {1, 3}) == [(3, 2)]  # into slot 2, not over slot 0's longer cache
+    assert moves(cache, {1, 3}) == [(3, 2)]  # into slot 2, not swapping slot 0's long cache
 
 
 def test_slots_not_movable_stay_and_the_others_move_next_to_them() -> None:
@@ -118,13 +118,16 @@ def test_slots_not_movable_stay_and_the_others_move_next_to_them() -> None:
     assert moves(busy_cache(8, {0, 3, 7}), {3}) == []
 
 
-def test_a_move_hands_the_slot_over_and_keeps_the_source_as_a_cache() -> None:
+def test_a_move_swaps_the_slots_so_the_free_slots_cache_is_kept() -> None:
     cache = busy_cache(4, {0, 3})
-    cache.slots[3].tokens = [1, 2, 3]
+    cache.slots[3].tokens = running = [1, 2, 3]
+    cache.slots[1].tokens = [4, 5, 6, 7]  # a free slot's cached prompt
+    cache.slots[1].last_used_step = 7
+    cache.slots[2].tokens = [9] * 10  # longer: slot 1 is the cheaper one to swap
     (source, target), = cache.compaction({0, 3})
-    cache.move(source, target, step=7)
+    cache.move(source, target)
     assert (source.seq_id, target.seq_id) == (3, 1)
-    assert target.busy and target.tokens == [1, 2, 3] and target.tokens is not source.tokens
-    assert not source.busy and source.tokens == [1, 2, 3] and source.last_used_step == 7
-    choice = cache.choose([1, 2, 3, 4])  # the old slot serves a later prompt's prefix
-    assert choice is not None and choice.slot is source and choice.reusable_tokens == 3
+    assert target.busy and target.tokens is running  # the sequence appends to it as before
+    assert not source.busy and source.tokens == [4, 5, 6, 7] and source.last_used_step == 7
+    choice = cache.choose([4, 5, 6, 7, 8])  # the cached prompt still serves a later request
+    assert choice is not None and choice.slot is source and choice.reusable_tokens == 4
