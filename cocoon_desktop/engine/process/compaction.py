@@ -29,8 +29,8 @@ MOVE_TOKENS_LEFT = 8
 
 
 class MoveFailed(RuntimeError):
-    """llama.cpp could not swap two slots' KV: `seq` (still in its slot) lost its cache, and
-    `target`'s KV was cleared too (see `NativeContext.swap_sequences`)."""
+    """llama.cpp could not swap two slots' KV: `seq` (still in its slot) may have lost its
+    cache, and `target`'s with it (see `NativeContext.swap_sequences`)."""
 
     def __init__(self, seq: ActiveSequence, target: SlotMemory) -> None:
         super().__init__(f"could not move sequence {seq.slot.seq_id} to {target.seq_id}")

@@ -259,8 +259,8 @@ class NativeContext:
 
     def swap_sequences(self, first: int, second: int) -> None:
         """Exchange what two sequences hold, now: each one's used cells go through host memory
-        (`llama_state_seq_get_data`), so only held tokens are copied, not whole KV streams. On
-        failure the two hold nothing (NativeError) or are left as they were (saving failed)."""
+        (`llama_state_seq_get_data`), so only held tokens are copied, not whole KV streams.
+        Raises NativeError: before any change when saving fails, with both cleared after."""
         saved = [self._save_sequence(seq_id) for seq_id in (first, second)]
         for seq_id in (first, second):
             self.remove_tokens(seq_id, 0)
