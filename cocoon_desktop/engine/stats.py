@@ -48,6 +48,7 @@ class EngineStats:
     draft_tokens_total: int = 0  # drafted and verified (speculative decoding)
     draft_tokens_accepted_total: int = 0  # of those, confirmed by the model
     shared_prefix_tokens_total: int = 0  # cached prompt tokens copied from another sequence
+    sequences_moved_total: int = 0  # moved into a gap in the sequence ids (one pass a step)
 
     @property
     def draft_acceptance(self) -> float | None:

@@ -91,6 +91,10 @@ def _engine_metrics(t: _Text, status: NodeStatus) -> None:
     t.metric("cocoon_node_engine_shared_prefix_tokens_total", "counter",
              "Of those, tokens copied from another job's KV (shared prefixes).",
              [({}, stats.shared_prefix_tokens_total)])
+    t.metric("cocoon_node_engine_sequences_moved_total", "counter",
+             "Generating sequences moved into a free slot so that the busy ones stay consecutive "
+             "(llama.cpp decodes only consecutive sequences in one pass).",
+             [({}, stats.sequences_moved_total)])
 
 
 def _gpu_metrics(t: _Text, status: NodeStatus) -> None:

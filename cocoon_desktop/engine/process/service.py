@@ -377,4 +377,5 @@ class EngineService:
             draft_tokens_total=core.draft_tokens_total if core else 0,
             draft_tokens_accepted_total=core.draft_tokens_accepted_total if core else 0,
             shared_prefix_tokens_total=core.shared_prefix_tokens_total if core else 0,
+            sequences_moved_total=core.sequences_moved_total if core else 0,
         )
