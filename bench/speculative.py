@@ -18,12 +18,14 @@ it in a slot (both reuse a slot's prompt prefix): the figures are decoding speed
 the four in ABBA order (a round's reverse next); the table shows median tokens/s, and ratios
 that are the median of the per-round ratios. While one side runs the others are loaded and
 idle: their CPU use during the runs is printed (it should be ~0). For engine+spec the drafts'
-acceptance (from its /v1/engine/status) is printed, and after the servers are closed
-bench/pass_curve.py measures what a pass with more tokens per sequence yields here, and replays
-the greedy answers with the engine's drafts to bound what any choice of draft lengths could
-gain with them (a CPU's batch of 8 is nearly compute-bound: little to gain). Targets: engine+spec /
-engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat; the text is the same
-(tests prove it).
+acceptance (from its /v1/engine/status) is printed; for both engine sides the engine's own work
+per answer token (its steps outside llama_decode, from the same status): where nothing is
+drafted, what speculation's bookkeeping costs, free of the machine's noise. After the servers
+are closed bench/pass_curve.py measures what a pass with more tokens per sequence yields here,
+and replays the greedy answers with the engine's drafts to bound what any choice of draft
+lengths could gain with them (a CPU's batch of 8 is nearly compute-bound: little to gain).
+Targets: engine+spec / engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat;
+the text is the same (tests prove it).
 """
 
 from __future__ import annotations
@@ -64,6 +66,26 @@ CHAT_TARGET = 0.97
 PASS_CURVE_MOST = {1: 9, 8: 5}  # the pass curve up to drafts of 8 (N=1) or 4 tokens per sequence
 
 
+@dataclass(frozen=True)
+class Counters:
+    """What an engine's status counts (all 0 for llama-server)."""
+
+    drafted: int = 0
+    kept: int = 0
+    completion_tokens: int = 0
+    step_s: float = 0.0  # the decode thread's steps
+    decode_s: float = 0.0  # of those, inside llama_decode
+
+    def __sub__(self, other: Counters) -> Counters:
+        return Counters(self.drafted - other.drafted, self.kept - other.kept,
+                        self.completion_tokens - other.completion_tokens,
+                        self.step_s - other.step_s, self.decode_s - other.decode_s)
+
+    def own_us_per_token(self) -> float:
+        """The engine's own work per answer token: its steps outside llama_decode."""
+        return 1e6 * (self.step_s - self.decode_s) / max(1, self.completion_tokens)
+
+
 @dataclass
 class Side:
     name: str
@@ -71,7 +93,7 @@ class Side:
     headers: dict[str, str]
     pid: int | None
     runs: dict[str, list[RunResult]] = field(default_factory=dict)
-    drafts: dict[str, tuple[int, int]] = field(default_factory=dict)  # (drafted, kept)
+    counts: dict[str, Counters] = field(default_factory=dict)  # over a workload's rounds
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -97,14 +119,16 @@ async def burst(side: Side, prompts: list[str], tokens: int) -> RunResult:
     return RunResult(sum(r[0] for r in results), wall, [r[1] for r in results])
 
 
-async def draft_counts(side: Side) -> tuple[int, int]:
-    """(drafted, kept) tokens so far, from the engine's status; (0, 0) for llama-server."""
+async def engine_counters(side: Side) -> Counters:
+    """The engine's counters so far, from its status; zeros for llama-server."""
     if not side.name.startswith("engine"):
-        return 0, 0
+        return Counters()
     async with aiohttp.ClientSession() as session, session.get(
             f"{side.url}/v1/engine/status", headers=side.headers) as reply:
         status = await reply.json()
-    return status["draft_tokens_total"], status["draft_tokens_accepted_total"]
+    return Counters(status["draft_tokens_total"], status["draft_tokens_accepted_total"],
+                    status["completion_tokens_total"], status["step_seconds_total"],
+                    status["decode_seconds_total"])
 
 
 async def open_sides(stack: AsyncExitStack, level: int, binary: Path, model: Path
@@ -139,7 +163,7 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
             prompts = WORKLOADS[name](level)
             for side in sides:  # warm-up: every prompt in a slot, the code paths hot
                 await burst(side, prompts, 1)
-            counts_before = {side.name: await draft_counts(side) for side in sides}
+            counts_before = {side.name: await engine_counters(side) for side in sides}
             for round_index in range(args.rounds):
                 for side in sides if round_index % 2 == 0 else sides[::-1]:
                     others = [s for s in sides if s is not side]
@@ -150,8 +174,7 @@ async def measure_level(level: int, args: argparse.Namespace, binary: Path, mode
                                 for s, b in zip(others, before, strict=True))
                     idle_share = max(idle_share, spent / run.wall_s)
             for side in sides:
-                now, before = await draft_counts(side), counts_before[side.name]
-                side.drafts[name] = (now[0] - before[0], now[1] - before[1])
+                side.counts[name] = await engine_counters(side) - counts_before[side.name]
         return sides, idle_share
 
 
@@ -186,13 +209,20 @@ def print_level(level: int, sides: list[Side], idle_share: float, workloads: lis
     print(f"{'':>12}  {describe(curve, level)}: were every drafted token kept, no draft length "
           f"would give more than {ceiling(curve, 1.0)[0]:.2f} x here")
     for workload in workloads:
-        drafted, kept = spec.drafts[workload]
+        counts, plain_counts = spec.counts[workload], plain.counts[workload]
+        drafted, kept = counts.drafted, counts.kept
         completion = sum(r.completion_tokens for r in spec.runs[workload])
         drafts = (f"drafted {drafted / completion:.2f} tokens per answer token and kept "
                   f"{kept / drafted:.0%} of them" if drafted else "drafted nothing")
         print(f"{'':>12}  {workload}: engine+spec {drafts}; knowing in advance which drafts "
               f"hold, the best draft length per step would give {bounds[workload]:.2f} x "
               f"(pass_curve.lockstep_bound)", flush=True)
+        own, plain_own = counts.own_us_per_token(), plain_counts.own_us_per_token()
+        per_token = 1e6 * plain_counts.step_s / max(1, plain_counts.completion_tokens)
+        print(f"{'':>12}  {workload}: the engine's own work per answer token (its steps outside "
+              f"llama_decode: drafting, sampling, text): engine+spec {own:.0f} us, engine "
+              f"{plain_own:.0f} us, a difference of {(own - plain_own) / per_token:+.2%} of the "
+              f"engine's {per_token:.0f} us per token", flush=True)
 
 
 def main() -> None:

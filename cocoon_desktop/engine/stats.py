@@ -49,6 +49,8 @@ class EngineStats:
     draft_tokens_accepted_total: int = 0  # of those, confirmed by the model
     shared_prefix_tokens_total: int = 0  # cached prompt tokens copied from another sequence
     sequences_moved_total: int = 0  # moved into a gap in the sequence ids (one pass a step)
+    step_seconds_total: float = 0.0  # the decode thread's steps (drafts, decode, sampling, text)
+    decode_seconds_total: float = 0.0  # of those, inside llama_decode: the rest is the engine's
 
     @property
     def draft_acceptance(self) -> float | None:

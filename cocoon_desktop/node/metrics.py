@@ -95,6 +95,13 @@ def _engine_metrics(t: _Text, status: NodeStatus) -> None:
              "Generating sequences moved into a free slot so that the busy ones stay consecutive "
              "(llama.cpp decodes only consecutive sequences in one pass).",
              [({}, stats.sequences_moved_total)])
+    t.metric("cocoon_node_engine_step_seconds_total", "counter",
+             "Seconds the engine's decode thread spent in steps: drafting, llama.cpp's decode, "
+             "sampling and sending text (its rate is how busy the engine is).",
+             [({}, stats.step_seconds_total)])
+    t.metric("cocoon_node_engine_decode_seconds_total", "counter",
+             "Of those, seconds inside llama.cpp's decode (the model's compute); the rest is the "
+             "engine's own work.", [({}, stats.decode_seconds_total)])
 
 
 def _gpu_metrics(t: _Text, status: NodeStatus) -> None:

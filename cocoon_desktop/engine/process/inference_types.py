@@ -175,6 +175,8 @@ class CoreStats:
     draft_tokens_total: int = 0  # tokens drafted and verified (speculative decoding)
     draft_tokens_accepted_total: int = 0  # of those, the ones the model confirmed
     sequences_moved_total: int = 0  # generating sequences moved to close a gap in the ids
+    step_seconds_total: float = 0.0  # the decode thread's steps: drafts, decode, sampling, text
+    decode_seconds_total: float = 0.0  # of those, inside llama_decode (the model's own compute)
 
     @property
     def draft_acceptance(self) -> float | None:

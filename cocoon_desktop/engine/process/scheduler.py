@@ -20,7 +20,6 @@ from cocoon_desktop.engine.process.compaction import MoveFailed, move_sequences
 from cocoon_desktop.engine.process.inference_types import (
     CoreStats,
     FinishReason,
-    GenerationEvent,
     GenerationFinished,
     TokenDelta,
 )
@@ -70,6 +69,8 @@ class Scheduler:
         self._moves_work = True  # False after a move failed: gaps then cost passes, not requests
         self._counts = dict.fromkeys(("steps", "finished", "completion", "cached", "copied",
                                       "drafted", "accepted", "moved"), 0)
+        self._seconds = {"step": 0.0, "decode": 0.0}  # the decode thread's time, and llama's
+        self._step_began: float | None = None
         self.stats = self._measure()  # replaced whole, never mutated: safe to read anywhere
 
     # -- joining and leaving -------------------------------------------------------------
@@ -150,7 +151,16 @@ class Scheduler:
     # -- one decode step -----------------------------------------------------------------
 
     def step(self) -> None:
-        """Decode one batch for every active sequence and sample their next tokens."""
+        """Decode one batch for every active sequence and sample their next tokens; the time
+        it takes and the part of it inside `llama_decode` are counted (`CoreStats`)."""
+        began = self._step_began = time.perf_counter()
+        try:
+            self._step()
+        finally:
+            self._seconds["step"] += time.perf_counter() - began
+            self._step_began = None
+
+    def _step(self) -> None:
         if len(self.active) > 1 and self._moves_work:
             self._compact()
         members = self._fill_batch()
@@ -160,6 +170,7 @@ class Scheduler:
         self._counts["steps"] += 1
         started = time.perf_counter()
         status = self._context.decode(self._batch.native)
+        self._seconds["decode"] += time.perf_counter() - started
         if status != 0:
             self._fail_batch(members, status)
             return
@@ -347,12 +358,12 @@ class Scheduler:
         text = "".join(seq.unsent_text)
         seq.unsent_text.clear()
         if text:
-            _deliver(seq.admission, TokenDelta(text, seq.completion_tokens))
+            seq.admission.deliver(TokenDelta(text, seq.completion_tokens))
 
     def _release_and_emit(self, admission: Admission, reason: FinishReason, cached: int,
                           completion: int, error: str | None = None) -> None:
         self._on_released()
-        _deliver(admission, GenerationFinished(
+        admission.deliver(GenerationFinished(
             finish_reason=reason, prompt_tokens=len(admission.request.prompt_tokens),
             cached_tokens=cached, completion_tokens=completion, error=error))
 
@@ -361,6 +372,9 @@ class Scheduler:
 
     def _measure(self) -> CoreStats:
         counts = self._counts
+        # mid-step (a request finished) the step so far counts: its decode is already counted
+        began = self._step_began
+        stepping = 0.0 if began is None else time.perf_counter() - began
         return CoreStats(
             steps=counts["steps"],
             active_sequences=len(self.active),
@@ -373,6 +387,8 @@ class Scheduler:
             draft_tokens_total=counts["drafted"],
             draft_tokens_accepted_total=counts["accepted"],
             sequences_moved_total=counts["moved"],
+            step_seconds_total=self._seconds["step"] + stepping,
+            decode_seconds_total=self._seconds["decode"],
         )
 
     def close(self) -> None:
@@ -382,13 +398,3 @@ class Scheduler:
         self._batch.close()
         if self._speculation is not None:
             self._speculation.drafter.close()
-
-
-def _deliver(admission: Admission, event: GenerationEvent) -> None:
-    """Call the request's sink; a sink that raises is a caller bug: log it, keep serving."""
-    try:
-        admission.on_event(event)
-    except Exception:
-        log.exception("the event handler of request %s raised; the event was dropped",
-                      admission.request.request_id)
-        admission.cancel.set("error", "the engine's event handler failed")

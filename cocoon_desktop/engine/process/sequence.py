@@ -6,6 +6,7 @@ thread owns every `ActiveSequence`, other threads touch only a `CancelFlag`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from cocoon_desktop.engine.process.speculative import DraftPace
 from cocoon_desktop.engine.process.text_stream import TextStream
 
 EventSink = Callable[[GenerationEvent], None]
+log = logging.getLogger(__name__)
 
 
 class CancelFlag:
@@ -46,6 +48,15 @@ class Admission:
     request: GenerationRequest
     on_event: EventSink
     cancel: CancelFlag
+
+    def deliver(self, event: GenerationEvent) -> None:
+        """Call the request's sink; a sink that raises is a caller bug: log it, keep serving."""
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("the event handler of request %s raised; the event was dropped",
+                          self.request.request_id)
+            self.cancel.set("error", "the engine's event handler failed")
 
 
 @dataclass(eq=False)

@@ -378,4 +378,6 @@ class EngineService:
             draft_tokens_accepted_total=core.draft_tokens_accepted_total if core else 0,
             shared_prefix_tokens_total=core.shared_prefix_tokens_total if core else 0,
             sequences_moved_total=core.sequences_moved_total if core else 0,
+            step_seconds_total=round(core.step_seconds_total, 6) if core else 0.0,
+            decode_seconds_total=round(core.decode_seconds_total, 6) if core else 0.0,
         )

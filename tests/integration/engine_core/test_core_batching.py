@@ -62,6 +62,18 @@ def test_requests_join_and_leave_between_steps(core: InferenceCore) -> None:
     assert core.stats.steps - steps_before <= 60 + 1
 
 
+def test_the_decode_threads_time_and_llama_decodes_part_of_it_are_counted(
+        core: InferenceCore) -> None:
+    """What /metrics' step and decode seconds come from: the engine's own work per step is
+    their difference (how the speculative bench shows what drafting costs where it fails)."""
+    before = core.stats
+    generate(core, chat_tokens(core, "Name three rivers."), GREEDY)
+    after = core.stats
+    stepped = after.step_seconds_total - before.step_seconds_total
+    decoded = after.decode_seconds_total - before.decode_seconds_total
+    assert 0 < decoded < stepped  # the prompt and the answer decoded; sampling and text too
+
+
 def test_a_request_started_from_a_finished_event_runs_at_once(
         make_core: object) -> None:
     small = make_core(parallel_sequences=1, context_tokens=512)  # type: ignore[operator]

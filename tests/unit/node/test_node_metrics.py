@@ -83,7 +83,8 @@ def test_the_engines_speculation_figures() -> None:
     assert "draft" not in node_metrics(status())  # no engine status yet: nothing made up
     engine = engine_stats(speculation="prompt lookup", draft_tokens_total=400,
                           draft_tokens_accepted_total=300, cached_tokens_total=900,
-                          shared_prefix_tokens_total=120, sequences_moved_total=7)
+                          shared_prefix_tokens_total=120, sequences_moved_total=7,
+                          step_seconds_total=12.5, decode_seconds_total=11.25)
     ready = replace(status(), engine=EngineStatus(EngineState.READY, "The engine is ready.",
                                                   stats=engine))
     text = node_metrics(ready)
@@ -93,6 +94,8 @@ def test_the_engines_speculation_figures() -> None:
     assert 'cocoon_node_engine_draft_acceptance_ratio{node_instance="2"} 0.75' in lines
     assert 'cocoon_node_engine_shared_prefix_tokens_total{node_instance="2"} 120' in lines
     assert 'cocoon_node_engine_sequences_moved_total{node_instance="2"} 7' in lines
+    assert 'cocoon_node_engine_step_seconds_total{node_instance="2"} 12.5' in lines
+    assert 'cocoon_node_engine_decode_seconds_total{node_instance="2"} 11.25' in lines
     assert ('cocoon_node_engine_speculation_info{node_instance="2",speculation="prompt lookup"} 1'
             in lines)
     assert "# TYPE cocoon_node_engine_draft_tokens_total counter" in lines
