@@ -81,9 +81,12 @@ class Counters:
                         self.completion_tokens - other.completion_tokens,
                         self.step_s - other.step_s, self.decode_s - other.decode_s)
 
+    def us_per_token(self, seconds: float) -> float:
+        return 1e6 * seconds / max(1, self.completion_tokens)
+
     def own_us_per_token(self) -> float:
         """The engine's own work per answer token: its steps outside llama_decode."""
-        return 1e6 * (self.step_s - self.decode_s) / max(1, self.completion_tokens)
+        return self.us_per_token(self.step_s - self.decode_s)
 
 
 @dataclass
@@ -218,11 +221,13 @@ def print_level(level: int, sides: list[Side], idle_share: float, workloads: lis
               f"hold, the best draft length per step would give {bounds[workload]:.2f} x "
               f"(pass_curve.lockstep_bound)", flush=True)
         own, plain_own = counts.own_us_per_token(), plain_counts.own_us_per_token()
-        per_token = 1e6 * plain_counts.step_s / max(1, plain_counts.completion_tokens)
-        print(f"{'':>12}  {workload}: the engine's own work per answer token (its steps outside "
-              f"llama_decode: drafting, sampling, text): engine+spec {own:.0f} us, engine "
-              f"{plain_own:.0f} us, a difference of {(own - plain_own) / per_token:+.2%} of the "
-              f"engine's {per_token:.0f} us per token", flush=True)
+        per_token = plain_counts.us_per_token(plain_counts.step_s)
+        print(f"{'':>12}  {workload}: per answer token, engine+spec / engine: llama_decode "
+              f"{counts.us_per_token(counts.decode_s):.0f} / "
+              f"{plain_counts.us_per_token(plain_counts.decode_s):.0f} us, the engine's own work "
+              f"(drafting, sampling, text) {own:.0f} / {plain_own:.0f} us: a difference of "
+              f"{(own - plain_own) / per_token:+.2%} of the engine's {per_token:.0f} us",
+              flush=True)
 
 
 def main() -> None:
