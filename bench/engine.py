@@ -4,14 +4,16 @@
 
 Both sides use the same model (the bundled SmolLM2-135M-Instruct Q4_1 unless `--model`), the same
 threads, context and GPU layers, and the same prompts, greedy, streamed:
-- baseline: llama-cpp-python's high-level `Llama.create_completion(stream=True)` in this process;
-- core: the engine's own `InferenceCore` in this process (shows what HTTP and the process cost);
+- baseline: llama-cpp-python's high-level `Llama.create_completion(stream=True)` in-process;
+- core: the engine's own `InferenceCore` in-process (shows what HTTP and the process cost);
 - engine: the engine process as the app runs it (started by `EngineSupervisor`, sandboxed, one
   sequence), reached through `POST /v1/completions` with `stream: true` over loopback HTTP.
 Decode speed = (chunks - 1) / (last chunk - first chunk), time to first token = request sent to
 first text chunk, measured the same way on both sides. Each side runs ALONE: it is loaded,
 warmed up, timed on one request and freed before the next side starts, so nothing else of ours
-(no idle engine process, no second model in this process) competes with it. Rounds run the
+(no idle engine process, no second model) competes with it; each in-process side runs in a
+fresh process of its own (`abba.in_fresh_process`: an earlier side's llama.cpp threads slowed
+the next one in the same process by up to 40 %, which flattered the engine). Rounds run the
 sides in ABBA order, each round with a new prompt prefix; the figures are medians over the
 rounds, the ratios medians of the per-round ratios. Speculative decoding is off unless
 `--speculative` (it would turn this "count on" prompt into drafts: not like for like).
@@ -33,7 +35,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from abba import in_fresh_process
 
 from cocoon_desktop.engine.host.client import EngineClient
 from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
@@ -178,9 +183,10 @@ def report(args: argparse.Namespace, results: dict[str, list[Sample]], round_tri
         low = min(s.decode_tokens_per_s for s in results[name])
         high = max(s.decode_tokens_per_s for s in results[name])
         print(f"{label:28}{tps:14.1f}{f'{low:.1f}-{high:.1f}':>16}{ttft:16.1f}")
-    print("beside each side: nothing else of ours. The in-process sides ran in this process "
-          "with no engine process alive; the engine process ran with only this process's "
-          "HTTP client beside it (idle between its requests).")
+    print("beside each side: nothing else of ours. Each in-process side ran in a fresh "
+          "process of its own (llama.cpp's OpenMP threads of an earlier side slow the next one "
+          "in the same process) with no engine process alive; the engine process ran with only "
+          "this process's HTTP client beside it (idle between its requests).")
     ratio = paired(results, "engine", "baseline")
     added = median_of(results["engine"])[1] - median_of(results["baseline"])[1]
     print(f"HTTP + process layer alone: engine/core {paired(results, 'engine', 'core'):.3f}; "
@@ -218,6 +224,13 @@ async def run_engine_alone(args: argparse.Namespace, settings: EngineSettings, p
         await supervisor.stop(drain_timeout_s=0)
 
 
+def in_process_side(kind: str, args: argparse.Namespace, settings: EngineSettings,
+                    prompt: str) -> Sample:
+    """One timed run of an in-process side ("baseline" or "core"), in a fresh process of its
+    own (`abba.in_fresh_process`): nothing of an earlier side's llama.cpp is left beside it."""
+    return in_fresh_process(run_in_process_alone, kind, args, settings, prompt)
+
+
 def run_in_process_alone(kind: str, args: argparse.Namespace, settings: EngineSettings,
                          prompt: str) -> Sample:
     """Load `kind` in this process, warm it up, time one request, free it."""
@@ -244,7 +257,7 @@ async def main(args: argparse.Namespace) -> None:
             if side == "engine":
                 measured = await run_engine_alone(args, settings, prompt, round_trip)
             else:
-                measured = await asyncio.to_thread(run_in_process_alone, side, args, settings,
+                measured = await asyncio.to_thread(in_process_side, side, args, settings,
                                                   prompt)
             results[side].append(measured)
     report(args, results, round_trip[0])

@@ -45,6 +45,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from abba import in_fresh_process
 from concurrency import RunResult, model_path, stream_one
 from engine_target import open_engine
 from llama_server import LlamaServer, ensure_llama_server
@@ -247,9 +248,11 @@ def main() -> None:
           f"{'srv+spec/srv':>12}")
     for level in [int(x) for x in args.levels.split(",")]:
         sides, idle_share = asyncio.run(measure_level(level, args, binary, model))
-        curve = measure(model, level, PASS_CURVE_MOST.get(level, 5), THREADS)  # servers closed
-        bounds = {name: lockstep_bound(curve, greedy_answers(
-            model, WORKLOADS[name](level), args.tokens, THREADS)) for name in args.workloads}
+        # servers closed; each in a process of its own (see abba.in_fresh_process)
+        curve = in_fresh_process(measure, model, level, PASS_CURVE_MOST.get(level, 5), THREADS)
+        bounds = {name: lockstep_bound(curve, in_fresh_process(
+            greedy_answers, model, WORKLOADS[name](level), args.tokens, THREADS))
+            for name in args.workloads}
         print_level(level, sides, idle_share, args.workloads, curve, bounds)
     print("\ntargets: engine+spec/engine >= 1.25 (summarize, N=1), >= 1.10 (summarize, N=8), "
           ">= 0.97 (chat); tokens/s columns in tok/s")
