@@ -64,6 +64,27 @@ def throughput_text(stats: EngineStats | None) -> str:
     return f"{stats.tokens_per_second_recent:.1f} tokens/s while generating (last 10 s)"
 
 
+def throughput_tooltip(stats: EngineStats | None) -> str:
+    """What the engine saved and where its time went since it started (the Throughput row's
+    tooltip): prompt tokens not decoded again, requests moved so that a step stays one pass,
+    and the model's share of the engine's working time (the rest is the engine's own work)."""
+    if stats is None:
+        return ""
+    lines = [f"Prompt tokens reused from the cache: {stats.cached_tokens_total:,} of "
+             f"{stats.prompt_tokens_total:,}"]
+    if stats.shared_prefix_tokens_total:
+        lines.append(f"Of those, copied from another request's prompt: "
+                     f"{stats.shared_prefix_tokens_total:,}")
+    if stats.sequences_moved_total:
+        lines.append(f"Requests moved so that each step stays one pass: "
+                     f"{stats.sequences_moved_total:,}")
+    if stats.step_seconds_total > 0:
+        share = min(1.0, stats.decode_seconds_total / stats.step_seconds_total)
+        lines.append(f"Working time in the model itself: {share:.1%} (the rest: drafting, "
+                     "sampling, sending text)")
+    return "\n".join(lines)
+
+
 ENGINE_IDLE = {EngineState.LOADING: "Loading the model…", EngineState.STOPPING: "Stopping…"}
 
 

@@ -69,7 +69,7 @@ def test_the_panel_shows_each_status_once_with_its_engine(qtbot: Any, tmp_path: 
         gpu_layers_offloaded=0, tokens_per_second_recent=42.0, requests_completed=0,
         requests_cancelled=0, requests_failed=0, requests_rejected=0, prompt_tokens_total=0,
         cached_tokens_total=0, completion_tokens_total=0,
-        sandbox=SandboxStatus("none", False, "no isolation here"))
+        sandbox=SandboxStatus("none", False, "no isolation here"), sequences_moved_total=3)
     ready = NodeStatus(state=NodeState.STARTING, headline="Connecting to the network…",
                        wanted=True, engine=EngineStatus(EngineState.READY,
                                                         "The engine is ready.", stats=stats))
@@ -79,7 +79,11 @@ def test_the_panel_shows_each_status_once_with_its_engine(qtbot: Any, tmp_path: 
     assert panel.engine_button.text() == "Stop engine"
     assert panel.values["Model"].text() == "smollm"
     assert panel.values["Throughput"].text().startswith("42.0 tokens/s")
+    assert "moved so that each step stays one pass: 3" in panel.values["Throughput"].toolTip()
     assert engine.status is ready.engine  # the engine adapter reads the same status
+    node.status_changed.emit(replace(ready, engine=EngineStatus(EngineState.STOPPED, "",
+                                                                stats=stats)))
+    assert panel.values["Throughput"].toolTip() == ""  # nothing of a stopped engine stays
 
 
 def test_ledger_and_wallet_events_reach_the_adapters(qtbot: Any, paths: Any, run_async: Any,

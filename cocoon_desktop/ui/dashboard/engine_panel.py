@@ -26,6 +26,7 @@ from cocoon_desktop.ui_logic.status_text import (
     panel_headline,
     panel_rows,
     serve_action,
+    throughput_tooltip,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ class EnginePanel(Card):
             self.values[name].setText(text)
         stats = status.engine.stats
         self.values["Model"].setToolTip(stats.model_name if stats is not None else "")
+        running = status.engine.state in (EngineState.LOADING, EngineState.READY)
+        self.values["Throughput"].setToolTip(throughput_tooltip(stats if running else None))
 
     def _show_engine(self, status: EngineStatus, *, gpu_fault: bool) -> None:
         self.engine_state.set_state(engine_line(status.state, status.detail),

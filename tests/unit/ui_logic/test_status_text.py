@@ -12,6 +12,7 @@ from cocoon_desktop.ui_logic.status_text import (
     engine_line,
     panel_headline,
     speculation_line,
+    throughput_tooltip,
     vm_attestation_line,
 )
 from tests.helpers.engine_stats import engine_stats
@@ -89,3 +90,18 @@ def test_the_speculation_line_says_how_drafts_are_made_and_how_many_are_kept() -
                                          draft_tokens_total=1500,
                                          draft_tokens_accepted_total=1230)) == \
         "Draft model small.gguf · 82% of 1,500 drafted tokens accepted"
+
+
+def test_the_throughput_tooltip_says_what_the_engine_saved_and_where_its_time_went() -> None:
+    assert throughput_tooltip(None) == ""
+    fresh = throughput_tooltip(engine_stats())
+    assert fresh == "Prompt tokens reused from the cache: 0 of 0"  # nothing made up
+    busy = throughput_tooltip(engine_stats(
+        prompt_tokens_total=12_000, cached_tokens_total=9_500, shared_prefix_tokens_total=700,
+        sequences_moved_total=14, step_seconds_total=80.0, decode_seconds_total=78.0))
+    assert busy.splitlines() == [
+        "Prompt tokens reused from the cache: 9,500 of 12,000",
+        "Of those, copied from another request's prompt: 700",
+        "Requests moved so that each step stays one pass: 14",
+        "Working time in the model itself: 97.5% (the rest: drafting, sampling, sending text)",
+    ]
