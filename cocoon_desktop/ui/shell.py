@@ -56,6 +56,7 @@ from cocoon_desktop.wallet.transactions import TransactionRecord
 log = logging.getLogger(__name__)
 QUIT_DRAIN_S = 30.0
 CLOSE_GRACE_S = 60.0  # beyond the drain: engine stop, ledger close
+START_WAIT_S = 20.0  # how long a quit waits for a start-up under way (the node opening)
 CHAT_SETTINGS_SAVE_MS = 500  # typing in the system prompt saves once, not per key
 
 
@@ -105,6 +106,8 @@ class AppShell(QObject):
         self.windows = Windows(self.adapters, app.windowIcon())
         self._quitting = False
         self._quit_done = asyncio.Event()
+        self._start_done = asyncio.Event()  # clear while `start` runs: a quit waits for it
+        self._start_done.set()
         self._told_about_tray = False
         self._connect()
 
@@ -143,6 +146,15 @@ class AppShell(QObject):
             await asyncio.wait_for(painted, timeout_s)
 
     async def start(self, minimized: bool = False) -> None:
+        """Show the window, open the node, then what the settings ask for. A quit asked for
+        meanwhile waits for this (`shutdown`) and nothing more is started."""
+        self._start_done.clear()
+        try:
+            await self._start(minimized)
+        finally:
+            self._start_done.set()
+
+    async def _start(self, minimized: bool) -> None:
         tray_shown = self.tray.show()
         if not minimized or not tray_shown:
             self.windows.show_main()
@@ -151,6 +163,8 @@ class AppShell(QObject):
         if self.node.health is not None:
             await self.gpu.attach(self.node.health)
         await self.earnings.refresh()
+        if self._quitting:
+            return
         tasks.spawn(self.logs.load_history(), name="logs.history")
         tasks.spawn(self.chat.list_conversations(), name="chat.list")
         s = self.settings.settings
@@ -162,7 +176,13 @@ class AppShell(QObject):
             self.windows.ask_resume_serving(self._on_resume_answered)
 
     async def run_until_quit(self, minimized: bool = False) -> None:
-        await self.start(minimized)
+        try:
+            await self.start(minimized)
+        except Exception:
+            if not self._quitting:
+                raise
+            # The quit gave up waiting (START_WAIT_S) and closed the node under its open().
+            log.warning("quit: start-up stopped partway", exc_info=True)
         await self._quit_done.wait()
 
     def request_quit(self) -> None:
@@ -174,6 +194,10 @@ class AppShell(QObject):
         """Drain jobs, stop the engine, close the node; then the loop may end."""
         self.windows.show_quitting(self.node.status)
         try:
+            # Closing the node under its open() failed the start-up (SIGTERM just after
+            # launch); a start-up stuck on a keyring prompt does not hold the quit for long.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._start_done.wait(), START_WAIT_S)
             await self._remember_serving(self.node.status.wanted)
             await self.devnet.stop()
             self.chat.stop()

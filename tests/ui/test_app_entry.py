@@ -40,6 +40,6 @@ def test_second_launch_hands_over_and_sigterm_quits(tmp_path: Path) -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=120)
-    assert first.returncode == 0
+    assert first.returncode == 0, first.stderr.read() if first.stderr else ""
     log = (app_paths(tmp_path).log_dir / "app.log").read_text()
     assert "already running" in log

@@ -67,3 +67,24 @@ def test_without_nvidia_the_dashboard_says_so_calmly_and_charts_the_cpu(
     assert all(0 <= v <= 100 for v in machine.cpu.values)
     assert machine.memory.values[-1] > 0  # GiB in use
     assert "%" in machine.cpu.header.text() and machine.memory.header.text().endswith("GiB")
+
+
+def test_a_quit_while_the_node_opens_waits_for_it_then_closes_cleanly(
+        run_async: Any, paths: Any, shell_factory: Any) -> None:
+    """SIGTERM (or Quit in the tray) within ~0.2 s of the first window closed the node under
+    its `open()`: "the node is stopping; no new background work is started" escaped as an
+    uncaught error and the app exited with 1 (the flake in test_app_entry)."""
+    from cocoon_desktop.node.status import NodeState
+
+    completed_settings(paths, serve_on_start=True)
+    shell = shell_factory()
+    really_open = shell.node.open
+
+    async def open_after_a_quit() -> Any:
+        shell.request_quit()  # as the signal handler does, while start-up is under way
+        return await really_open()
+
+    shell.node.open = open_after_a_quit
+    run_async(shell.run_until_quit(), 60_000)  # raised before: start-up failed partway
+    assert shell.node.status.state is NodeState.STOPPED  # closed, after it had opened
+    assert not shell.node.status.wanted  # and serving never started on the way out
