@@ -88,12 +88,19 @@ def throughput_tooltip(stats: EngineStats | None) -> str:
 ENGINE_IDLE = {EngineState.LOADING: "Loading the model…", EngineState.STOPPING: "Stopping…"}
 
 
+def live_stats(status: NodeStatus) -> EngineStats | None:
+    """The engine's figures while it loads or runs; None once it stops (its last ones are
+    stale)."""
+    engine = status.engine
+    return engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
+
+
 def panel_rows(status: NodeStatus) -> dict[str, str]:
     """The serving panel's rows as of one status: each row says what is true now, so nothing
     of a worker or an engine that stopped stays on screen ("0 of 4 running · 1 proxy
     connected" after Stop serving was the bug)."""
     engine = status.engine
-    stats = engine.stats if engine.state in (EngineState.LOADING, EngineState.READY) else None
+    stats = live_stats(status)
     idle = ENGINE_IDLE.get(engine.state, "Engine stopped")
     rows = {"Model": "—", "GPU offload": "—", "Throughput": idle, "Speculation": "—",
             "Engine load": idle, "Network jobs": "Not serving",

@@ -23,6 +23,7 @@ from cocoon_desktop.ui.icons import icon
 from cocoon_desktop.ui.widgets import Card, StateLabel, key_value_row, restyle, set_button_icon
 from cocoon_desktop.ui_logic.status_text import (
     engine_line,
+    live_stats,
     panel_headline,
     panel_rows,
     serve_action,
@@ -126,8 +127,7 @@ class EnginePanel(Card):
             self.values[name].setText(text)
         stats = status.engine.stats
         self.values["Model"].setToolTip(stats.model_name if stats is not None else "")
-        running = status.engine.state in (EngineState.LOADING, EngineState.READY)
-        self.values["Throughput"].setToolTip(throughput_tooltip(stats if running else None))
+        self.values["Throughput"].setToolTip(throughput_tooltip(live_stats(status)))
 
     def _show_engine(self, status: EngineStatus, *, gpu_fault: bool) -> None:
         self.engine_state.set_state(engine_line(status.state, status.detail),
