@@ -5,7 +5,9 @@ With one KV stream per sequence llama.cpp puts only consecutive sequence ids in 
 later step into several passes, each reading all the weights again; `llama-server --parallel N`
 does the same. Between steps `move_sequences` moves generating sequences into free slots
 (`PrefixCache.compaction` plans the moves): each move swaps the two slots' KV, so the free
-slot's cache is kept in the slot the sequence left, and the drafter's state goes along.
+slot's cache is kept in the slot the sequence left, and the drafter's state goes along. A
+swap that fails after clearing both slots costs time, not the request: the sequence decodes
+what its cache held again.
 
 Nothing moves while a prompt is read: its chunk is a pass of its own anyway, once it generates
 one move may do, and so no copy a new prompt asked for (`NativeContext.copy_sequence`, applied
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from cocoon_desktop.engine.process.llama_native import NativeContext
-from cocoon_desktop.engine.process.prefix_cache import PrefixCache, SlotMemory
+from cocoon_desktop.engine.process.llama_native import NativeContext, SwapFailed
+from cocoon_desktop.engine.process.prefix_cache import PrefixCache
 from cocoon_desktop.engine.process.sequence import ActiveSequence
 from cocoon_desktop.engine.process.speculative import Drafter
 
@@ -29,19 +31,15 @@ MOVE_TOKENS_LEFT = 8
 
 
 class MoveFailed(RuntimeError):
-    """llama.cpp could not swap two slots' KV: `seq` (still in its slot) may have lost its
-    cache, and `target`'s with it (see `NativeContext.swap_sequences`)."""
-
-    def __init__(self, seq: ActiveSequence, target: SlotMemory) -> None:
-        super().__init__(f"could not move sequence {seq.slot.seq_id} to {target.seq_id}")
-        self.seq = seq
-        self.target = target
+    """llama.cpp could not swap two slots' KV; the sequence stayed in its slot, and what
+    the swap cleared is forgotten (see `move_sequences`)."""
 
 
 def move_sequences(active: list[ActiveSequence], cache: PrefixCache, context: NativeContext,
                    drafter: Drafter | None) -> int:
     """Make the busy slots consecutive ids where that can be done now; returns the moves made.
-    Raises `MoveFailed` naming the sequence whose cache is lost."""
+    Raises `MoveFailed` after a failed swap: the sequence did not move, and when the swap
+    lost its cache it decodes that again (`ActiveSequence.start_over`), losing nothing."""
     if any(seq.next_token is None for seq in active):
         return 0
     movable = {seq.slot.seq_id: seq for seq in active
@@ -51,8 +49,12 @@ def move_sequences(active: list[ActiveSequence], cache: PrefixCache, context: Na
         seq = movable[source.seq_id]
         try:
             context.swap_sequences(source.seq_id, target.seq_id)
-        except RuntimeError as exc:
-            raise MoveFailed(seq, target) from exc
+        except SwapFailed as exc:
+            if exc.cleared:  # both caches are gone: the sequence decodes its own again
+                target.tokens.clear()
+                seq.start_over()
+            raise MoveFailed(f"could not move sequence {source.seq_id} to "
+                             f"{target.seq_id}") from exc
         if drafter is not None:
             drafter.move(source.seq_id, target.seq_id)
         cache.move(source, target)

@@ -66,6 +66,15 @@ class NativeError(RuntimeError):
     """A llama.cpp call failed; the text says which and what to do."""
 
 
+class SwapFailed(NativeError):
+    """`NativeContext.swap_sequences` failed: with `cleared` both sequences lost their KV,
+    else neither changed."""
+
+    def __init__(self, message: str, *, cleared: bool) -> None:
+        super().__init__(message)
+        self.cleared = cleared
+
+
 class NativeLoadCancelled(NativeError):
     """The load progress callback asked llama.cpp to stop loading; nothing is left allocated."""
 
@@ -260,17 +269,23 @@ class NativeContext:
     def swap_sequences(self, first: int, second: int) -> None:
         """Exchange what two sequences hold, now: each one's used cells go through host memory
         (`llama_state_seq_get_data`), so only held tokens are copied, not whole KV streams.
-        Raises NativeError: before any change when saving fails, with both cleared after."""
-        saved = [self._save_sequence(seq_id) for seq_id in (first, second)]
-        for seq_id in (first, second):
-            self.remove_tokens(seq_id, 0)
-        for data, seq_id in ((saved[0], second), (saved[1], first)):
-            if data is not None and not llama.llama_state_seq_set_data(
-                    self._context, data, len(data), seq_id):
-                llama.llama_memory_seq_rm(self._memory, first, -1, -1)
-                llama.llama_memory_seq_rm(self._memory, second, -1, -1)
-                raise NativeError(f"llama.cpp could not load a cache into sequence {seq_id}; "
-                                  f"sequences {first} and {second} were cleared")
+        Raises SwapFailed: before any change when saving fails, with both cleared after."""
+        try:
+            saved = [self._save_sequence(seq_id) for seq_id in (first, second)]
+        except NativeError as exc:
+            raise SwapFailed(str(exc), cleared=False) from exc
+        try:
+            for seq_id in (first, second):
+                self.remove_tokens(seq_id, 0)
+            for data, seq_id in ((saved[0], second), (saved[1], first)):
+                if data is not None and not llama.llama_state_seq_set_data(
+                        self._context, data, len(data), seq_id):
+                    raise NativeError(f"llama.cpp could not load a cache into sequence {seq_id}")
+        except NativeError as exc:
+            llama.llama_memory_seq_rm(self._memory, first, -1, -1)
+            llama.llama_memory_seq_rm(self._memory, second, -1, -1)
+            raise SwapFailed(f"{exc}; sequences {first} and {second} were cleared",
+                             cleared=True) from exc
 
     def _save_sequence(self, seq_id: int) -> ctypes.Array[ctypes.c_uint8] | None:
         if self.cells_used(seq_id) == 0:

@@ -188,6 +188,8 @@ class Scheduler:
                 self._sample(seq, pending=seq.next_token, draft=seq.draft)
             elif seq.output_row >= 0:
                 self._sample(seq, pending=None, draft=[])
+            elif seq.prompt_fed == len(seq.feed):  # a lost cache is back (`start_over`)
+                seq.next_token, seq.resume_token = seq.resume_token, None
         if speculation is not None:  # decoded and sampled: what the step cost
             if one_pass:
                 speculation.cost.add(self._batch.size, time.perf_counter() - started,
@@ -198,18 +200,15 @@ class Scheduler:
 
     def _compact(self) -> None:
         """Keep the busy slots consecutive (`engine.process.compaction`). After a failed move
-        its request ends and nothing moves again: gaps then cost passes, not requests."""
+        nothing moves again: gaps then cost passes."""
         speculation = self._speculation
         try:
             self._counts["moved"] += move_sequences(
                 self.active, self._cache, self._context,
                 speculation.drafter if speculation is not None else None)
-        except MoveFailed as failed:
-            log.exception("%s; no sequence moves from now on", failed)
+        except MoveFailed:
+            log.exception("no sequence moves from now on")
             self._moves_work = False
-            self._forget_slot(failed.target)  # `finish` forgets the sequence's own slot
-            self.finish(failed.seq, "error", "The engine could not move the request's cache; "
-                        "the request was stopped and the engine keeps serving. Retry it.")
 
     @staticmethod
     def _one_generating_pass(members: list[ActiveSequence]) -> bool:
@@ -231,13 +230,13 @@ class Scheduler:
             seq.output_row = batch.add_run([seq.next_token, *seq.draft], len(seq.slot.tokens),
                                            seq.slot.seq_id, logits_on_all=True)
         for seq in self.active:
-            if seq.next_token is not None or seq.prompt_fed >= len(seq.prompt):
+            if seq.next_token is not None or seq.prompt_fed >= len(seq.feed):
                 continue
-            take = min(len(seq.prompt) - seq.prompt_fed, batch.room)
+            take = min(len(seq.feed) - seq.prompt_fed, batch.room)
             if take <= 0:
                 break
-            seq.chunk = list(seq.prompt[seq.prompt_fed:seq.prompt_fed + take])
-            last = seq.prompt_fed + take == len(seq.prompt)
+            seq.chunk = list(seq.feed[seq.prompt_fed:seq.prompt_fed + take])
+            last = seq.prompt_fed + take == len(seq.feed) and seq.resume_token is None
             seq.output_row = batch.add_run(seq.chunk, seq.prompt_fed, seq.slot.seq_id,
                                            logits_on_last=last)
             members.append(seq)
@@ -296,9 +295,7 @@ class Scheduler:
             first_row=seq.output_row, first_position=first_position, draft=draft)
         slot.tokens.extend(draft[:kept])
         if kept < len(draft) and not self._trim(slot, first_position + kept):
-            self.finish(seq, "error", "The engine could not drop rejected drafts from its cache; "
-                        "the request was stopped and the engine keeps serving. Retry it.")
-            return
+            seq.start_over()  # llama.cpp cleared the sequence: its cache is decoded again
         if seq.unchecked is not None and seq.next_token is not None:
             # A draft that did not pay in this step still tells how drafts fare: without
             # this a batch whose every sequence starts at the prior never drafts at all.
@@ -330,7 +327,7 @@ class Scheduler:
 
     def _trim(self, slot: SlotMemory, from_position: int) -> bool:
         """Drop the KV of rejected drafts; False when llama.cpp could not (it then cleared the
-        sequence, so the request cannot go on)."""
+        sequence)."""
         try:
             self._context.remove_tokens(slot.seq_id, from_position)
         except RuntimeError:

@@ -83,6 +83,19 @@ class ActiveSequence:
     drafted: int = 0  # how many of `draft` the drafter proposed (the rest is padding)
     unchecked: int | None = None  # first drafted token of a step that carried no drafts
     unsent_text: list[str] = field(default_factory=list)  # text of this step, one delta
+    feed: tuple[int, ...] = ()  # what to decode before generating: the prompt, see `start_over`
+    resume_token: int | None = None  # the pending token while `feed` is a lost cache
+
+    def __post_init__(self) -> None:
+        self.feed = self.feed or self.prompt
+
+    def start_over(self) -> None:
+        """The slot's KV was lost: decode what it held again (in prompt-sized chunks), then go
+        on from the pending token, so the request loses nothing. Clears `slot.tokens`; the
+        caller clears the KV."""
+        self.feed, self.prompt_fed = tuple(self.slot.tokens), 0
+        self.resume_token, self.next_token = self.next_token, None
+        self.slot.tokens.clear()
 
     @property
     def prompt(self) -> tuple[int, ...]:

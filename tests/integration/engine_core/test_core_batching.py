@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from cocoon_desktop.engine.process import llama_native
 from cocoon_desktop.engine.process.inference import GenerationRequest, InferenceCore, SamplingParams
-from cocoon_desktop.engine.process.llama_native import NativeContext, NativeError
 from tests.integration.engine_core.conftest import bundled_model_path
 from tests.integration.engine_core.core_harness import (
     Collector,
@@ -91,18 +91,26 @@ def test_a_request_started_from_a_finished_event_runs_at_once(
     assert follow_up.wait().completion_tokens == 3
 
 
+LENGTHS = [40, 6, 40, 40]  # the request in slot 1 ends first: slot 3's moves into the gap
+
+
+def gap_jobs(plain: InferenceCore) -> tuple[list[tuple[int, ...]],
+                                            list[tuple[tuple[int, ...], SamplingParams]],
+                                            list[str]]:
+    """Four greedy requests that leave a gap at slot 1, and each one's text decoded alone."""
+    prompts = [chat_tokens(plain, f"Write a short poem about {topic}.") for topic in TOPICS]
+    jobs = [(prompt, SamplingParams(max_tokens=length, temperature=0))
+            for prompt, length in zip(prompts, LENGTHS, strict=True)]
+    return prompts, jobs, [generate(plain, prompt, params)[0] for prompt, params in jobs]
+
+
 @pytest.mark.parametrize("drafting", ["none", "prompt lookup", "draft model"])
 def test_a_sequence_moved_into_a_gap_keeps_its_text(
         make_core: Callable[..., InferenceCore], drafting: str) -> None:
     """Four requests in slots 0-3; the one in slot 1 ends first, so slot 3's moves to slot 1
     (llama.cpp decodes only consecutive sequence ids in one pass): its KV, its drafts' state
     and its text must come along unchanged."""
-    plain = make_core(speculative=False)
-    prompts = [chat_tokens(plain, f"Write a short poem about {topic}.") for topic in TOPICS]
-    lengths = [40, 6, 40, 40]
-    jobs = [(prompt, SamplingParams(max_tokens=length, temperature=0))
-            for prompt, length in zip(prompts, lengths, strict=True)]
-    alone = [generate(plain, prompt, params)[0] for prompt, params in jobs]
+    prompts, jobs, alone = gap_jobs(make_core(speculative=False))
     settings: dict[str, object] = {
         "none": {"speculative": False},
         "prompt lookup": {"speculative": True},
@@ -111,7 +119,7 @@ def test_a_sequence_moved_into_a_gap_keeps_its_text(
     fresh = make_core(**settings)
     together = generate_together(fresh, jobs)
     assert [text for text, _ in together] == alone
-    assert [finished.completion_tokens for _, finished in together] == lengths
+    assert [finished.completion_tokens for _, finished in together] == LENGTHS
     assert fresh.stats.sequences_moved_total >= 1  # more where drafts end others early
     assert fresh.stats.active_sequences == 0
     # the slot the moved sequence took held the short request's cache: it was kept
@@ -119,27 +127,45 @@ def test_a_sequence_moved_into_a_gap_keeps_its_text(
     assert again.cached_tokens == len(prompts[1]) - 1
 
 
-def test_a_move_that_fails_ends_only_the_moved_request(
-        make_core: Callable[..., InferenceCore], monkeypatch: pytest.MonkeyPatch) -> None:
-    # Simulates llama.cpp failing to load a saved cache (out of memory on a GPU) at the
-    # `NativeContext` boundary: on this machine a swap of valid sequences does not fail.
-    def swap_sequences(self: NativeContext, first: int, second: int) -> None:
-        raise NativeError("llama.cpp could not load a cache into sequence 1")
-
-    monkeypatch.setattr(NativeContext, "swap_sequences", swap_sequences)
-    core = make_core(speculative=False)
-    prompts = [chat_tokens(core, f"Write a short poem about {topic}.") for topic in TOPICS]
-    lengths = [40, 6, 40, 40]
-    together = generate_together(core, [(prompt, SamplingParams(max_tokens=length,
-                                                                temperature=0))
-                                        for prompt, length in zip(prompts, lengths, strict=True)])
-    reasons = [finished.finish_reason for _, finished in together]
-    assert reasons == ["length", "length", "length", "error"]  # slot 3's would have moved
-    assert "could not move the request's cache" in (together[3][1].error or "")
-    assert "Retry it" in (together[3][1].error or "")
-    assert core.stats.active_sequences == 0
+@pytest.mark.parametrize("speculative", [False, True])
+def test_a_move_that_loses_the_cache_decodes_it_again_and_loses_nothing(
+        make_core: Callable[..., InferenceCore], monkeypatch: pytest.MonkeyPatch,
+        speculative: bool) -> None:
+    """llama.cpp failing to load a saved cache (out of memory on a GPU), injected at the
+    library boundary: the real swap saves both sequences, clears them, and cannot load them
+    back. The moved request's cache is decoded again and its text goes on unchanged."""
+    prompts, jobs, alone = gap_jobs(make_core(speculative=False))
+    loads: list[object] = []
+    monkeypatch.setattr(llama_native.llama, "llama_state_seq_set_data",
+                        lambda *args: loads.append(args) or 0)  # 0: nothing loaded
+    core = make_core(speculative=speculative)
+    together = generate_together(core, jobs)
+    assert len(loads) == 1  # one move was tried, and failed
+    assert [finished.finish_reason for _, finished in together] == ["length"] * 4
+    assert [text for text, _ in together] == alone  # slot 3's request included
+    assert [finished.completion_tokens for _, finished in together] == LENGTHS
     assert core.stats.sequences_moved_total == 0  # and no more tries: 2 stayed beside a gap
-    assert core.stats.kv_tokens_per_sequence[1] == 0  # what the swap cleared is forgotten too
-    assert core.stats.kv_tokens_per_sequence[3] == 0
-    text, finished = generate(core, prompts[3], SamplingParams(max_tokens=5, temperature=0))
-    assert finished.finish_reason == "length" and text  # the engine keeps serving
+    assert core.stats.active_sequences == 0
+    assert core.stats.kv_tokens_per_sequence[1] == 0  # the free slot's lost cache is forgotten
+    # slot 3 holds its request again, decoded anew: a repeat of it reuses that cache
+    again = generate(core, prompts[3], SamplingParams(max_tokens=2, temperature=0))[1]
+    assert again.cached_tokens == len(prompts[3]) - 1
+
+
+def test_a_move_that_cannot_save_a_cache_changes_nothing(
+        make_core: Callable[..., InferenceCore], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saving fails before anything is cleared: every request goes on where it is, and
+    sequences stop moving (a gap then costs a pass, not a request)."""
+    prompts, jobs, alone = gap_jobs(make_core(speculative=False))
+    saves: list[object] = []
+    monkeypatch.setattr(llama_native.llama, "llama_state_seq_get_data",
+                        lambda *args: saves.append(args) or 0)  # 0 bytes saved
+    core = make_core(speculative=False)
+    together = generate_together(core, jobs)
+    assert len(saves) == 1  # one move was tried, and failed
+    assert [finished.finish_reason for _, finished in together] == ["length"] * 4
+    assert [text for text, _ in together] == alone
+    assert core.stats.sequences_moved_total == 0
+    # the short request's cache stayed in slot 1
+    again = generate(core, prompts[1], SamplingParams(max_tokens=2, temperature=0))[1]
+    assert again.cached_tokens == len(prompts[1]) - 1

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from cocoon_desktop.engine.process import scheduler
+from cocoon_desktop.engine.process import llama_native, scheduler
 from cocoon_desktop.engine.process.inference import (
     GenerationRequest,
     InferenceCore,
     ModelLoadError,
     SamplingParams,
 )
-from cocoon_desktop.engine.process.llama_native import NativeContext, NativeError
 from cocoon_desktop.engine.process.pass_cost import PassCost
 from cocoon_desktop.engine.process.prefix_cache import common_prefix_length
 from cocoon_desktop.engine.process.speculative import DraftOffer, step_draft_length
@@ -245,23 +244,31 @@ def test_a_cancel_stops_a_drafting_sequence_within_one_step(make_core: MakeCore)
     assert core.stats.draft_tokens_accepted_total > 0
 
 
-def test_a_sequence_whose_drafts_cannot_be_dropped_ends_with_an_error(
+def test_a_sequence_whose_drafts_cannot_be_dropped_decodes_its_cache_again(
         make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Simulates llama.cpp refusing to trim a sequence's KV after a rejected draft (it does
-    not on a CPU with a plain model): that request ends with an error, the engine serves on."""
+    not on a CPU with a plain model; `remove_tokens` then clears the sequence): the request
+    decodes what its cache held again and goes on, its text unchanged."""
+    prompt_text = "Write the numbers from 1 to 30, separated by commas."
+    params = SamplingParams(max_tokens=120, temperature=0)
+    plain = make_core(speculative=False)
+    expected, _ = generate(plain, chat_tokens(plain, prompt_text), params)
     core = make_core(speculative=True)
-    prompt = chat_tokens(core, "Write the numbers from 1 to 30, separated by commas.")
-    real_remove = NativeContext.remove_tokens
+    prompt = chat_tokens(core, prompt_text)
+    real_rm = llama_native.llama.llama_memory_seq_rm
+    refused: list[int] = []
 
-    def remove_tokens(self: NativeContext, seq_id: int, from_position: int) -> None:
-        if from_position > len(prompt):  # past the prompt: dropping rejected drafts
-            raise NativeError("simulated: llama.cpp could not trim the sequence")
-        real_remove(self, seq_id, from_position)
+    def seq_rm(memory: object, seq_id: int, start: int, end: int) -> bool:
+        if start > len(prompt) and len(refused) < 3:  # past the prompt: rejected drafts
+            refused.append(start)
+            return False
+        return bool(real_rm(memory, seq_id, start, end))
 
-    monkeypatch.setattr(NativeContext, "remove_tokens", remove_tokens)
-    _, finished = generate(core, prompt, SamplingParams(max_tokens=200, temperature=0))
-    assert finished.finish_reason == "error"
-    assert "rejected drafts" in (finished.error or "")
-    monkeypatch.setattr(NativeContext, "remove_tokens", real_remove)
-    _, done = generate(core, chat_tokens(core, "Say hello."), SamplingParams(max_tokens=5))
-    assert done.finish_reason in ("stop", "length") and done.completion_tokens > 0
+    monkeypatch.setattr(llama_native.llama, "llama_memory_seq_rm", seq_rm)
+    text, finished = generate(core, prompt, params)
+    assert len(refused) == 3  # three rejected drafts were not dropped
+    assert finished.finish_reason == "length" and finished.completion_tokens == 120
+    assert text == expected
+    # the cache now matches the request's tokens: a repeat reuses its prompt
+    _, again = generate(core, prompt, SamplingParams(max_tokens=2, temperature=0))
+    assert again.cached_tokens == len(prompt) - 1
