@@ -62,3 +62,12 @@ def move_sequences(active: list[ActiveSequence], cache: PrefixCache, context: Na
         moves += 1
         log.debug("sequence %d moved to %d", source.seq_id, target.seq_id)
     return moves
+
+
+def one_generating_pass(members: list[ActiveSequence]) -> bool:
+    """Whether llama.cpp decoded a step's `members` (in sequence order) in one pass:
+    generating sequences only (their rows all of one length), with consecutive ids."""
+    if any(seq.next_token is None for seq in members):
+        return False
+    ids = [seq.slot.seq_id for seq in members]
+    return ids[-1] - ids[0] == len(ids) - 1

@@ -16,7 +16,11 @@ import time
 from collections.abc import Callable
 
 from cocoon_desktop.engine.process.batch import TokenBatch
-from cocoon_desktop.engine.process.compaction import MoveFailed, move_sequences
+from cocoon_desktop.engine.process.compaction import (
+    MoveFailed,
+    move_sequences,
+    one_generating_pass,
+)
 from cocoon_desktop.engine.process.inference_types import (
     CoreStats,
     FinishReason,
@@ -176,10 +180,11 @@ class Scheduler:
             return
         speculation = self._speculation
         # What the step ran, read before sampling changes it: only speculation prices passes.
-        one_pass = speculation is not None and self._one_generating_pass(members)
+        one_pass = speculation is not None and one_generating_pass(members)
         generating = ([seq for seq in members if seq.next_token is not None]
                       if speculation is not None and not one_pass else [])
         for seq in members:
+            seq.decode_failed = False
             if seq.next_token is None:
                 seq.slot.tokens.extend(seq.chunk)
                 seq.prompt_fed += len(seq.chunk)
@@ -209,15 +214,6 @@ class Scheduler:
         except MoveFailed:
             log.exception("no sequence moves from now on")
             self._moves_work = False
-
-    @staticmethod
-    def _one_generating_pass(members: list[ActiveSequence]) -> bool:
-        """Whether llama.cpp decoded `members` in one pass: generating sequences only (their
-        rows all of one length), with consecutive ids."""
-        if any(seq.next_token is None for seq in members):
-            return False
-        ids = [seq.slot.seq_id for seq in members]  # in order (see _fill_batch)
-        return ids[-1] - ids[0] == len(ids) - 1
 
     def _fill_batch(self) -> list[ActiveSequence]:
         batch = self._batch
@@ -336,11 +332,18 @@ class Scheduler:
         return True
 
     def _fail_batch(self, members: list[ActiveSequence], status: int) -> None:
+        """A failed `llama_decode` (a GPU out of memory): each sequence decodes its cache
+        again and goes on; one whose decode fails twice running ends with an error."""
         log.error("llama_decode failed with status %d for %d sequences", status, len(members))
-        message = (f"llama.cpp failed to decode (status {status}); the request was stopped and "
-                   "the engine keeps serving. Retry it.")
         for seq in members:
-            self.finish(seq, "error", message)
+            if seq.decode_failed:
+                self.finish(seq, "error", f"llama.cpp failed to decode (status {status}) twice "
+                            "running; the request was stopped and the engine keeps serving. "
+                            "Retry it.")
+                continue
+            seq.decode_failed = True
+            seq.start_over()
+            self._forget_slot(seq.slot)
 
     def _forget_slot(self, slot: SlotMemory) -> None:
         slot.tokens.clear()

@@ -85,16 +85,22 @@ class ActiveSequence:
     unsent_text: list[str] = field(default_factory=list)  # text of this step, one delta
     feed: tuple[int, ...] = ()  # what to decode before generating: the prompt, see `start_over`
     resume_token: int | None = None  # the pending token while `feed` is a lost cache
+    decode_failed: bool = False  # its last decode failed (a second failure ends the request)
 
     def __post_init__(self) -> None:
         self.feed = self.feed or self.prompt
 
     def start_over(self) -> None:
-        """The slot's KV was lost: decode what it held again (in prompt-sized chunks), then go
-        on from the pending token, so the request loses nothing. Clears `slot.tokens`; the
-        caller clears the KV."""
-        self.feed, self.prompt_fed = tuple(self.slot.tokens), 0
-        self.resume_token, self.next_token = self.next_token, None
+        """The slot's KV was lost: decode it again (in prompt-sized chunks) and go on where
+        the request was, so it loses nothing. While generating, what the cache held is decoded
+        again, then the pending token; while reading its prompt (or a lost cache), that starts
+        again. Clears `slot.tokens`; the caller clears the KV."""
+        if self.next_token is not None:
+            self.feed = tuple(self.slot.tokens)
+            self.resume_token, self.next_token = self.next_token, None
+        elif self.resume_token is None:  # its prompt, the cached prefix included
+            self.cached_tokens = 0
+        self.prompt_fed = 0
         self.slot.tokens.clear()
 
     @property

@@ -149,36 +149,79 @@ def test_close_ends_every_request_with_an_error(make_core: MakeCore) -> None:
     closing.close()  # twice is fine
 
 
-def test_a_failed_decode_ends_its_requests_and_the_core_keeps_serving(
-        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Simulates a GPU decode failure (CUDA out of memory) at the llama.cpp boundary: this
-    # machine has no GPU, and a CPU decode of valid input does not fail.
+def failing_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Simulates GPU decode failures (CUDA out of memory) at the llama.cpp boundary: this
+    machine has no GPU, and a CPU decode of valid input does not fail. Returns a list: while
+    it holds a number, each decode fails and takes one off (the number counts down)."""
     real_decode = NativeContext.decode
-    fail_next = threading.Event()
+    failures: list[int] = []
 
     def decode(self: NativeContext, batch: object) -> int:
-        if fail_next.is_set():
-            fail_next.clear()
+        if failures and failures[0] > 0:
+            failures[0] -= 1
             return -3
         return real_decode(self, batch)
 
     monkeypatch.setattr(NativeContext, "decode", decode)
-    core = make_core(parallel_sequences=2, context_tokens=1024)
+    return failures
+
+
+def two_requests_failing_at_third_token(core: InferenceCore, failures: list[int],
+                                        times: int, params: SamplingParams
+                                        ) -> list[tuple[str, GenerationFinished]]:
     prompt = chat_tokens(core, "Write a long essay about glass.")
 
     def fail_at_third(delta: TokenDelta) -> None:
-        if delta.completion_tokens == 3:
-            fail_next.set()
+        if delta.completion_tokens == 3 and not failures:
+            failures.append(times)
 
     sinks = [Collector(on_delta=fail_at_third), Collector()]
     for index, sink in enumerate(sinks):
-        core.start(GenerationRequest(f"f{index}", prompt, LONG), sink)
-    for sink in sinks:
-        finished = sink.wait()
+        core.start(GenerationRequest(f"f{index}", prompt, params), sink)
+    finished = [sink.wait() for sink in sinks]
+    return [(sink.text, end) for sink, end in zip(sinks, finished, strict=True)]
+
+
+def test_a_failed_decode_decodes_the_caches_again_and_loses_nothing(
+        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = SamplingParams(max_tokens=40, temperature=0)
+    failures = failing_decodes(monkeypatch)
+    core = make_core(parallel_sequences=2, context_tokens=1024)
+    expected, _ = generate(core, chat_tokens(core, "Write a long essay about glass."), params)
+    results = two_requests_failing_at_third_token(core, failures, 1, params)
+    assert failures == [0]  # one decode failed
+    assert [(text, finished.finish_reason) for text, finished in results] == [
+        (expected, "length")] * 2
+
+
+def test_a_failed_decode_while_a_prompt_is_read_reads_it_again_from_its_start(
+        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = SamplingParams(max_tokens=20, temperature=0)
+    failures = failing_decodes(monkeypatch)
+    core = make_core(parallel_sequences=1, context_tokens=1024)
+    prompt = chat_tokens(core, "Write a long essay about glass.")
+    expected, _ = generate(core, prompt, params)
+    again, cached = generate(core, prompt, params)
+    assert again == expected and cached.cached_tokens == len(prompt) - 1
+    failures.append(1)  # the repeat's first decode: the one token of its prompt not cached
+    text, finished = generate(core, prompt, params)
+    assert failures == [0]
+    assert (text, finished.finish_reason) == (expected, "length")
+    assert finished.cached_tokens == 0  # its cached prefix was decoded again too
+
+
+def test_a_decode_that_fails_again_ends_its_requests_and_the_core_keeps_serving(
+        make_core: MakeCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    failures = failing_decodes(monkeypatch)
+    core = make_core(parallel_sequences=2, context_tokens=1024)
+    results = two_requests_failing_at_third_token(core, failures, 2, LONG)
+    assert failures == [0]  # the step failed, and so did decoding the caches again
+    for _, finished in results:
         assert finished.finish_reason == "error"
         assert "failed to decode" in (finished.error or "")
     assert core.stats.kv_tokens_per_sequence == (0, 0)  # the failed sequences were cleared
-    text, finished = generate(core, prompt, SamplingParams(max_tokens=5, temperature=0))
+    text, finished = generate(core, chat_tokens(core, "Say hi."),
+                              SamplingParams(max_tokens=5, temperature=0))
     assert finished.finish_reason == "length" and text
 
 
