@@ -65,13 +65,13 @@ class EngineTarget:
 
 @asynccontextmanager
 async def open_engine(model: Path, *, parallel: int, context_tokens: int, threads: int,
-                      in_process: bool, speculative: bool = False
+                      in_process: bool, speculative: bool = False, gpu_layers: int = 0
                       ) -> AsyncIterator[EngineTarget]:
     """The engine as the app runs it (speculative decoding off unless asked for: the
     benchmarks compare it with llama-server doing the same work)."""
     settings = EngineSettings(model_path=model, model_name=MODEL_NAME,
                               context_tokens=context_tokens, parallel_sequences=parallel,
-                              threads=threads, speculative=speculative)
+                              threads=threads, speculative=speculative, gpu_layers=gpu_layers)
     if in_process:
         core = await asyncio.to_thread(InferenceCore, settings)
         try:

@@ -1,7 +1,8 @@
 """Speculative decoding: the engine with it over the engine without, and over llama-server.
 
     .venv/bin/python bench/speculative.py [--levels 1,8] [--tokens 160] [--rounds 4]
-                                          [--workloads summarize,chat]
+                                          [--workloads summarize,chat] [--threads 2]
+                                          [--gpu-layers 0] [--engine-only]
 
 Two generated workloads (bench/spec_workloads.py): "summarize" (minutes of a meeting, an
 instruction to summarize or quote them: the answer repeats the prompt) and "chat" (open
@@ -26,6 +27,9 @@ and replays the greedy answers with the engine's drafts to bound what any choice
 lengths could gain with them (a CPU's batch of 8 is nearly compute-bound: little to gain).
 Targets: engine+spec / engine >= 1.25 on summarize at N=1 and >= 1.10 at N=8, >= 0.97 on chat;
 the text is the same (tests prove it).
+`--engine-only` runs the two engine sides alone (no llama-server to build, no pass curve):
+with `--gpu-layers -1` that is what scripts/gpu-check.sh measures on an NVIDIA GPU, where a
+pass of 8 sequences is far from compute-bound and drafts should pay at N=8 too.
 """
 
 from __future__ import annotations
@@ -57,7 +61,6 @@ from cocoon_desktop.engine.host.sandbox import ENGINE_ENV_DEFAULTS
 for _name, _value in ENGINE_ENV_DEFAULTS.items():  # llama-server waits for work the same way
     os.environ.setdefault(_name, _value)
 
-THREADS = 2
 CONTEXT_PER_SEQUENCE = 2048
 SERVER_SPEC = ("--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "3",
                "--spec-ngram-simple-size-m", "8", "--spec-draft-n-max", "8")
@@ -135,20 +138,22 @@ async def engine_counters(side: Side) -> Counters:
                     status["decode_seconds_total"])
 
 
-async def open_sides(stack: AsyncExitStack, level: int, binary: Path, model: Path
-                     ) -> list[Side]:
+async def open_sides(stack: AsyncExitStack, level: int, args: argparse.Namespace,
+                     binary: Path | None, model: Path) -> list[Side]:
+    """The engine with and without speculation, then (given `binary`) llama-server without
+    and with its own."""
     context = CONTEXT_PER_SEQUENCE * level
     sides = []
     for speculative in (True, False):
         engine = await stack.enter_async_context(open_engine(
-            model, parallel=level, context_tokens=context, threads=THREADS, in_process=False,
-            speculative=speculative))
+            model, parallel=level, context_tokens=context, threads=args.threads,
+            in_process=False, speculative=speculative, gpu_layers=args.gpu_layers))
         assert engine.base_url is not None
         sides.append(Side("engine+spec" if speculative else "engine", engine.base_url,
                           engine.headers, engine.pid))
-    for extra in ((), SERVER_SPEC):
+    for extra in ((), SERVER_SPEC) if binary is not None else ():
         server = await asyncio.to_thread(LlamaServer, binary, model, parallel=level,
-                                         context_tokens=context, threads=THREADS,
+                                         context_tokens=context, threads=args.threads,
                                          extra_args=extra)
         stack.callback(server.close)
         sides.append(Side("llama-server+spec" if extra else "llama-server", server.base_url,
@@ -156,12 +161,12 @@ async def open_sides(stack: AsyncExitStack, level: int, binary: Path, model: Pat
     return sides
 
 
-async def measure_level(level: int, args: argparse.Namespace, binary: Path, model: Path
-                        ) -> tuple[list[Side], float]:
+async def measure_level(level: int, args: argparse.Namespace, binary: Path | None,
+                        model: Path) -> tuple[list[Side], float]:
     """ABBA rounds of every workload on every side; returns the sides and the most CPU any
     idle side used while another ran (seconds per second)."""
     async with AsyncExitStack() as stack:
-        sides = await open_sides(stack, level, binary, model)
+        sides = await open_sides(stack, level, args, binary, model)
         idle_share = 0.0
         for name in args.workloads:  # one workload at a time: its prompts stay in the slots
             prompts = WORKLOADS[name](level)
@@ -194,33 +199,42 @@ def ratio_range(a: Side, b: Side, workload: str) -> str:
 
 
 def print_level(level: int, sides: list[Side], idle_share: float, workloads: list[str],
-                curve: dict[int, float], bounds: dict[str, float]) -> None:
+                curve: dict[int, float] | None, bounds: dict[str, float]) -> None:
+    """The table's rows for one level, then what the drafts and the engine's own work were;
+    without llama-server (`--engine-only`) its columns show "-", without a pass curve its
+    lines are left out."""
     by_name = {side.name: side for side in sides}
-    spec, plain, server, server_spec = (by_name[name] for name in SIDES)
+    spec, plain = by_name["engine+spec"], by_name["engine"]
+    server, server_spec = by_name.get("llama-server"), by_name.get("llama-server+spec")
+
+    def over(a: Side | None, b: Side | None, workload: str) -> str:
+        return "-" if a is None or b is None else f"{ratio(a, b, workload):.2f}"
+
     for workload in workloads:
-        speeds = [statistics.median(r.tokens_per_s for r in by_name[n].runs[workload])
-                  for n in SIDES]
+        speeds = [f"{statistics.median(r.tokens_per_s for r in by_name[n].runs[workload]):.1f}"
+                  if n in by_name else "-" for n in SIDES]
         over_plain = ratio(spec, plain, workload)
         target = TARGETS.get((workload, level), CHAT_TARGET if workload == "chat" else None)
         verdict = "" if target is None else ("ok" if over_plain >= target else "BELOW")
-        print(f"{workload:>9} {level:>2}  " + "  ".join(f"{s:>8.1f}" for s in speeds) +
+        print(f"{workload:>9} {level:>2}  " + "  ".join(f"{s:>8}" for s in speeds) +
               f"  {over_plain:>5.2f} {verdict:<5} ({ratio_range(spec, plain, workload)})  "
-              f"{ratio(spec, server, workload):>5.2f}  "
-              f"{ratio(spec, server_spec, workload):>5.2f}  "
-              f"{ratio(server_spec, server, workload):>5.2f}", flush=True)
+              f"{over(spec, server, workload):>5}  {over(spec, server_spec, workload):>5}  "
+              f"{over(server_spec, server, workload):>5}", flush=True)
     print(f"{'':>12}  idle sides used at most {idle_share:.1%} of a core while another ran",
           flush=True)
-    print(f"{'':>12}  {describe(curve, level)}: were every drafted token kept, no draft length "
-          f"would give more than {ceiling(curve, 1.0)[0]:.2f} x here")
+    if curve is not None:
+        print(f"{'':>12}  {describe(curve, level)}: were every drafted token kept, no draft "
+              f"length would give more than {ceiling(curve, 1.0)[0]:.2f} x here")
     for workload in workloads:
         counts, plain_counts = spec.counts[workload], plain.counts[workload]
         drafted, kept = counts.drafted, counts.kept
         completion = sum(r.completion_tokens for r in spec.runs[workload])
         drafts = (f"drafted {drafted / completion:.2f} tokens per answer token and kept "
                   f"{kept / drafted:.0%} of them" if drafted else "drafted nothing")
-        print(f"{'':>12}  {workload}: engine+spec {drafts}; knowing in advance which drafts "
-              f"hold, the best draft length per step would give {bounds[workload]:.2f} x "
-              f"(pass_curve.lockstep_bound)", flush=True)
+        bound = (f"; knowing in advance which drafts hold, the best draft length per step "
+                 f"would give {bounds[workload]:.2f} x (pass_curve.lockstep_bound)"
+                 if workload in bounds else "")
+        print(f"{'':>12}  {workload}: engine+spec {drafts}{bound}", flush=True)
         own, plain_own = counts.own_us_per_token(), plain_counts.own_us_per_token()
         per_token = plain_counts.us_per_token(plain_counts.step_s)
         print(f"{'':>12}  {workload}: per answer token, engine+spec / engine: llama_decode "
@@ -237,22 +251,33 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=160)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--workloads", default="summarize,chat")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gpu-layers", type=int, default=0,
+                        help="layers the engine offloads (-1: all); needs --engine-only")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="no llama-server sides and no pass curve (see the docstring)")
     args = parser.parse_args()
     args.workloads = args.workloads.split(",")
-    binary, model = ensure_llama_server(), model_path()
-    print(f"model {model.name}, {THREADS} threads, {CONTEXT_PER_SEQUENCE} tokens of context per "
-          f"sequence, {args.tokens} tokens per request, greedy, prompts cached, medians of "
-          f"{args.rounds} ABBA rounds\n")
+    if args.gpu_layers and not args.engine_only:
+        parser.error("--gpu-layers needs --engine-only: the llama-server built here and the "
+                     "pass curve run on the CPU")
+    binary = None if args.engine_only else ensure_llama_server()
+    model = model_path()
+    print(f"model {model.name}, {args.threads} threads, {args.gpu_layers} GPU layers, "
+          f"{CONTEXT_PER_SEQUENCE} tokens of context per sequence, {args.tokens} tokens per "
+          f"request, greedy, prompts cached, medians of {args.rounds} ABBA rounds\n")
     print(f"{'workload':>9} {'N':>2}  {'eng+spec':>8}  {'engine':>8}  {'server':>8}  "
           f"{'srv+spec':>8}  {'spec/engine (range)':>23}  {'/server':>6} {'/srv+spec':>9} "
           f"{'srv+spec/srv':>12}")
     for level in [int(x) for x in args.levels.split(",")]:
         sides, idle_share = asyncio.run(measure_level(level, args, binary, model))
-        # servers closed; each in a process of its own (see abba.in_fresh_process)
-        curve = in_fresh_process(measure, model, level, PASS_CURVE_MOST.get(level, 5), THREADS)
-        bounds = {name: lockstep_bound(curve, in_fresh_process(
-            greedy_answers, model, WORKLOADS[name](level), args.tokens, THREADS))
-            for name in args.workloads}
+        curve, bounds = None, {}
+        if not args.engine_only:  # servers closed; each in a process of its own (abba.py)
+            curve = in_fresh_process(measure, model, level, PASS_CURVE_MOST.get(level, 5),
+                                     args.threads)
+            bounds = {name: lockstep_bound(curve, in_fresh_process(
+                greedy_answers, model, WORKLOADS[name](level), args.tokens, args.threads))
+                for name in args.workloads}
         print_level(level, sides, idle_share, args.workloads, curve, bounds)
     print("\ntargets: engine+spec/engine >= 1.25 (summarize, N=1), >= 1.10 (summarize, N=8), "
           ">= 0.97 (chat); tokens/s columns in tok/s")
