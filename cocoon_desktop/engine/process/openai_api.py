@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,8 @@ from cocoon_desktop.engine.api import ApiError
 from cocoon_desktop.protocol.model_names import base_model_name
 
 MAX_STOP_STRINGS = 16
+# A JSON escape in U+D800..U+DFFF: one half of a pair is text, a lone one is not
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 MAX_STOP_STRING_CHARS = 512
 CHAT_ROLES = {"system", "user", "assistant", "tool", "developer"}
 
@@ -77,7 +80,8 @@ def decode_json_body(raw: bytes) -> dict[str, Any]:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_constant=refuse_constant)
     except UnicodeDecodeError:
         raise invalid("The request body is not UTF-8 text. Send a UTF-8 JSON object.",
                       code="invalid_json") from None
@@ -87,7 +91,42 @@ def decode_json_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid(f"The request body must be a JSON object, not {_json_type(body)}.",
                       code="invalid_json")
+    if SURROGATE_ESCAPE.search(text):
+        where = _lone_surrogate(body)
+        if where is not None:
+            raise invalid(f"{where} holds an escaped lone surrogate (a \\uD800-\\uDFFF escape "
+                          "without its other half), which is not text. Send valid Unicode: "
+                          "UTF-8 text, or both halves of an escaped pair.",
+                          param=None if where.startswith("the key ") else where)
     return body
+
+
+def _lone_surrogate(body: dict[str, Any]) -> str | None:
+    """Where the first string that cannot be UTF-8 is ("messages[0].content", "the key x"),
+    or None. Iterative: JSON as deep as the parser allows must not exhaust the stack."""
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and not _is_text(value):
+            return path
+        children: list[tuple[str, Any]] = []
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    return f"the key {key.encode('utf-8', 'replace').decode()}"
+                children.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+        pending.extend(reversed(children))  # depth first, in document order
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_request(

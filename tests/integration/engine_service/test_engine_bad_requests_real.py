@@ -51,6 +51,9 @@ CASES: list[tuple[str, str, Any, dict[str, str], int, str]] = [
     ("POST", "/v1/chat/completions", chat(top_k=10**400), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(max_tokens=10**400), {}, 400, "invalid_value"),
     ("POST", "/v1/chat/completions", chat(), {"X-Cocoon-Lane": "vip"}, 400, "invalid_lane"),
+    # valid JSON, but a lone surrogate is no text: was a plain-text 500 from the tokenizer
+    ("POST", "/v1/chat/completions", b'{"model": "' + SERVED.encode() + b'", "messages": '
+     b'[{"role": "user", "content": "\\ud800"}]}', {}, 400, "invalid_value"),
     ("GET", "/v1/chat/completions", None, {}, 405, "method_not_allowed"),
     ("GET", "/v1/embeddings", None, {}, 404, "not_found"),
     ("POST", "/v1/chat/completions", b"{\"pad\": \"" + b"x" * (9 * 2**20) + b"\"}", {}, 413,

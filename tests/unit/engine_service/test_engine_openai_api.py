@@ -185,6 +185,26 @@ def test_malformed_json_is_refused(raw: bytes, words: str) -> None:
     assert words in caught.value.message
 
 
+@pytest.mark.parametrize(("raw", "where"), [
+    (rb'{"messages": [{"role": "user", "content": "a \ud800 b"}]}', "messages[0].content"),
+    (rb'{"stop": ["ok", "\uDFFF"]}', "stop[1]"),
+    (rb'{"x\udc00": 1}', "the key x"),
+])
+def test_an_escaped_lone_surrogate_is_a_clear_400_naming_the_field(raw: bytes,
+                                                                    where: str) -> None:
+    """Valid JSON, but no text: tokenizing it raised UnicodeEncodeError, a plain 500."""
+    with pytest.raises(ApiError) as caught:
+        decode_json_body(raw)
+    assert caught.value.status == 400
+    assert caught.value.message.startswith(where)
+    assert "lone surrogate" in caught.value.message and "Send valid Unicode" in caught.value.message
+
+
+def test_an_escaped_surrogate_pair_is_text() -> None:
+    body = decode_json_body(rb'{"messages": [{"role": "user", "content": "\ud83d\ude00 \\ud800"}]}')
+    assert body["messages"][0]["content"] == "\U0001f600 \\ud800"
+
+
 def test_error_bodies_have_openais_shape() -> None:
     error = rejected(Endpoint.CHAT, chat(n=3))
     body = json.loads(json.dumps(error.body()))
