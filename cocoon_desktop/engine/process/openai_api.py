@@ -25,10 +25,10 @@ from cocoon_desktop.engine.api import ApiError
 from cocoon_desktop.protocol.model_names import base_model_name
 
 MAX_STOP_STRINGS = 16
-# A JSON escape in U+D800..U+DFFF: one half of a pair is text, a lone one is not
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 MAX_STOP_STRING_CHARS = 512
 CHAT_ROLES = {"system", "user", "assistant", "tool", "developer"}
+# A JSON escape in U+D800..U+DFFF: one half of a pair is text, a lone one is not
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def invalid(message: str, *, param: str | None = None, code: str = "invalid_value") -> ApiError:
