@@ -29,7 +29,7 @@ _TAG_BOUNCEABLE = 0x11
 _TAG_NON_BOUNCEABLE = 0x51
 _TAG_TEST_ONLY = 0x80
 _FRIENDLY_CHARS = re.compile(r"^[A-Za-z0-9+/_\-]*={0,2}$")
-_RAW = re.compile(r"^(-?\d+):([0-9a-fA-F]*)$")
+_RAW = re.compile(r"^(-?[0-9]+):([0-9a-fA-F]*)$")  # ASCII digits: int() takes any
 _LINK_PREFIX = re.compile(r"^ton://transfer/", re.IGNORECASE)
 
 MASTERCHAIN_WARNING = (
@@ -145,8 +145,9 @@ def _parse_raw(text: str) -> ParsedAddress:
 def _parse_friendly(text: str) -> ParsedAddress:
     if not _FRIENDLY_CHARS.match(text):
         bad = sorted({c for c in text if not (c.isascii() and (c.isalnum() or c in "+/_-="))})
+        shown = " ".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in bad)
         raise AddressError(
-            f"This address contains characters a TON address never has ({' '.join(bad)}).",
+            f"This address contains characters a TON address never has ({shown}).",
             "Copy the address again from your wallet, without quotes or punctuation.",
         )
     if len(text) != FRIENDLY_LENGTH:

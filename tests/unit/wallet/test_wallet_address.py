@@ -63,6 +63,10 @@ def test_pasted_whitespace_and_ton_links_are_accepted() -> None:
         ("0:" + "ab" * 31, "62 hexadecimal digits instead of 64"),
         ("0:" + "zz" * 32, "malformed"),
         ("5:" + "ab" * 32, "Workchain 5 is not in use"),
+        ("\u0660:" + "ab" * 32, "malformed"),  # an Arabic-Indic zero was read as workchain 0
+        ("\uff10:" + "ab" * 32, "malformed"),  # a fullwidth zero too
+        (BOUNCEABLE[:10] + "\x00" + BOUNCEABLE[11:], "never has (U+0000)"),
+        (BOUNCEABLE[:10] + "\ud800" + BOUNCEABLE[11:], "never has (U+D800)"),  # was printed raw
         (" ".join(["word"] * 24), "list of words"),
     ],
 )
