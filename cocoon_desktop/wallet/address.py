@@ -21,6 +21,7 @@ from pytoniq_core import Address
 
 from cocoon_desktop.wallet.errors import AddressError
 from cocoon_desktop.wallet.networks import TonNetwork, ton_network_for
+from cocoon_desktop.wallet.pasted_text import without_invisible
 
 BASECHAIN = 0
 MASTERCHAIN = -1
@@ -105,7 +106,7 @@ class ParsedAddress:
 
 def parse_address(text: str) -> ParsedAddress:
     """Parse any TON address form; raise AddressError saying what is wrong and what to do."""
-    cleaned = "".join(text.split())
+    cleaned = "".join(without_invisible(text).split())
     cleaned = _LINK_PREFIX.sub("", cleaned).split("?", 1)[0]
     if not cleaned:
         raise AddressError("No address was entered.", "Paste the TON address from your wallet.")

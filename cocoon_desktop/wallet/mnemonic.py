@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from nacl.bindings import crypto_sign_seed_keypair
@@ -18,6 +19,7 @@ from pytoniq_core.crypto import keys as ton_keys
 
 from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.wallet.errors import MnemonicError
+from cocoon_desktop.wallet.pasted_text import without_invisible
 
 WORD_COUNT = 24
 WORDLIST: tuple[str, ...] = tuple(ton_keys.words)
@@ -42,7 +44,9 @@ def create_mnemonic() -> list[str]:
 
 
 def normalize_words(text: str) -> list[str]:
-    """Split pasted words: any spacing, commas, numbering ("1." "2)") and case are accepted."""
+    """Split pasted words: any spacing, commas, numbering ("1." "2)") and case are accepted, so
+    are invisible characters and fullwidth letters (NFKC: an East Asian input method's)."""
+    text = unicodedata.normalize("NFKC", without_invisible(text))
     tokens = re.split(r"[\s,;]+", text.strip().lower())
     return [t for t in tokens if t and not _NUMBERING.match(t)]
 
@@ -64,7 +68,7 @@ def check_mnemonic(words: list[str]) -> None:
             # UI offers them from `suggestions`, next to the word's field.
             raise MnemonicError(
                 "unknown_word", f"Word #{position} is not in the TON word list.",
-                "Check its spelling against your written copy"
+                (_foreign_letters(word) or "Check its spelling against your written copy")
                 + ("; the nearest valid words are offered." if nearest else "."),
                 position=position, suggestions=nearest,
             )
@@ -91,6 +95,19 @@ def check_mnemonic(words: list[str]) -> None:
             "another blockchain.",
             "Compare each word and its order with your written copy.",
         )
+
+
+def _foreign_letters(word: str) -> str | None:
+    """What to do when the word has a letter outside a-z, naming only its alphabet (the
+    message must not carry the typed word); None when it has none."""
+    for char in word:
+        if char.isalpha() and not char.isascii():
+            alphabet = unicodedata.name(char, "UNKNOWN").split()[0].title()
+            if alphabet == "Latin":
+                return "It has an accented letter: TON words use plain a-z only"
+            return (f"It has letters of another alphabet ({alphabet}) that look like Latin "
+                    "ones: switch the keyboard to English (Latin letters) and type it again")
+    return None
 
 
 def parse_mnemonic(text: str) -> list[str]:

@@ -49,6 +49,8 @@ def test_pasted_whitespace_and_ton_links_are_accepted() -> None:
     broken = BOUNCEABLE[:20] + "\n  " + BOUNCEABLE[20:] + " \t"
     assert parse_address(broken).address == ACCOUNT
     assert parse_address(f"ton://transfer/{BOUNCEABLE}?amount=1000").address == ACCOUNT
+    # copied from a web page or a chat: invisible characters are no part of it
+    assert parse_address("\ufeff" + BOUNCEABLE[:24] + "\u200b" + BOUNCEABLE[24:]).address == ACCOUNT
 
 
 @pytest.mark.parametrize(

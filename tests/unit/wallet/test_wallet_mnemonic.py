@@ -52,6 +52,34 @@ def test_pasted_words_are_normalised(ton_vectors: list[dict[str, Any]]) -> None:
     assert parse_mnemonic("  " + "  ".join(words) + "\n") == words
 
 
+def test_zero_width_and_fullwidth_characters_from_a_paste_are_dropped(
+        ton_vectors: list[dict[str, Any]]) -> None:
+    """Copied from a web page or a chat, words can carry zero-width spaces or joiners, and an
+    East Asian input method types fullwidth letters: the same words, which used to be
+    "not in the TON word list"."""
+    words = _vector_words(ton_vectors)
+    pasted = "\u200b ".join(words[:12]) + "\ufeff " + "\u2060 ".join(words[12:])
+    assert parse_mnemonic(pasted) == words
+    fullwidth = " ".join(words).translate({c: c + 0xFEE0 for c in range(ord("a"), ord("z") + 1)})
+    assert parse_mnemonic(fullwidth) == words
+
+
+def test_a_word_typed_in_another_alphabet_says_so(ton_vectors: list[dict[str, Any]]) -> None:
+    words = _vector_words(ton_vectors)
+    index = next(i for i, w in enumerate(words) if "a" in w or "e" in w or "o" in w)
+    cyrillic = words[index].translate({ord("a"): "\u0430", ord("e"): "\u0435",
+                                       ord("o"): "\u043e"})  # they look the same
+    with pytest.raises(MnemonicError) as info:
+        check_mnemonic([*words[:index], cyrillic, *words[index + 1:]])
+    assert (info.value.kind, info.value.position) == ("unknown_word", index + 1)
+    assert "Cyrillic" in info.value.what_to_do and "Latin" in info.value.what_to_do
+    assert cyrillic not in str(info.value) and words[index] not in str(info.value)
+    accented = words[index].replace("e", "\u00e9").replace("a", "\u00e1").replace("o", "\u00f3")
+    with pytest.raises(MnemonicError) as info:
+        check_mnemonic([*words[:index], accented, *words[index + 1:]])
+    assert "accented letter" in info.value.what_to_do
+
+
 def test_empty_input() -> None:
     with pytest.raises(MnemonicError) as info:
         check_mnemonic([])
