@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from cocoon_desktop.core.logs import register_secret
 from cocoon_desktop.wallet.errors import NodeKeyError
 from cocoon_desktop.wallet.mnemonic import KeyPair, keypair_from_seed
+from cocoon_desktop.wallet.pasted_text import without_invisible
 
 KEY_BYTES = 32
 _LABEL = re.compile(r"""^\s*["']?node_wallet_key["']?\s*[=:]\s*""", re.IGNORECASE)
@@ -46,8 +47,10 @@ class NodeWalletKey:
     @classmethod
     def from_text(cls, text: str) -> NodeWalletKey:
         """Read a pasted key: base64 (standard or url-safe, padded or not), hex, or the line
-        `node_wallet_key = …` / the JSON member `"node_wallet_key": "…"`."""
-        value = _LABEL.sub("", text.strip()).strip().strip(",").strip().strip("\"'")
+        `node_wallet_key = …` / the JSON member `"node_wallet_key": "…"`; line breaks and
+        invisible characters that copying adds are dropped."""
+        value = _LABEL.sub("", without_invisible(text).strip()).strip().strip(",").strip()
+        value = "".join(value.strip("\"'").split())
         if not value:
             raise NodeKeyError("No node wallet key was entered.", "Paste the key (44 characters).")
         if value.upper() in ("[PRIVATE]", "$NODE_WALLET_KEY"):

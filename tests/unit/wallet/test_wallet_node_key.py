@@ -37,6 +37,8 @@ def test_generated_keys_are_32_random_bytes_in_upstream_base64() -> None:
         f'"node_wallet_key": "{B64}",',
         json.dumps({"node_wallet_key": B64})[1:-1],
         f"'{B64}'",
+        f"node_wallet_key = {B64[:30]}\n{B64[30:]}",  # wrapped by a narrow terminal
+        f"\ufeff{B64[:20]}\u200b{B64[20:]}",  # invisible characters from a web page or a chat
     ],
 )
 def test_every_pasted_form_is_read(text: str) -> None:
