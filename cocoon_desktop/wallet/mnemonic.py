@@ -24,6 +24,8 @@ from cocoon_desktop.wallet.pasted_text import without_invisible
 WORD_COUNT = 24
 WORDLIST: tuple[str, ...] = tuple(ton_keys.words)
 _WORDSET = frozenset(WORDLIST)
+# Alphabets with letters drawn like Latin ones (a Cyrillic "а" for an "a"): the word looks right.
+_LOOK_ALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
 # "1. word", "1) word", "word," … as copied from a wallet's backup screen.
 _NUMBERING = re.compile(r"^\d+[.)]?$")
 
@@ -102,11 +104,15 @@ def _foreign_letters(word: str) -> str | None:
     message must not carry the typed word); None when it has none."""
     for char in word:
         if char.isalpha() and not char.isascii():
-            alphabet = unicodedata.name(char, "UNKNOWN").split()[0].title()
-            if alphabet == "Latin":
+            script = unicodedata.name(char, "UNKNOWN").split()[0]  # "CYRILLIC", "CJK"
+            if script == "LATIN":
                 return "It has an accented letter: TON words use plain a-z only"
-            return (f"It has letters of another alphabet ({alphabet}) that look like Latin "
-                    "ones: switch the keyboard to English (Latin letters) and type it again")
+            alphabet = script if len(script) <= 3 else script.title()
+            if script in _LOOK_ALIKE_SCRIPTS:
+                alphabet += "; some of its letters look like Latin ones"
+            return (f"It has letters of another alphabet ({alphabet}): TON words are English "
+                    "words in Latin letters a-z, so switch the keyboard to English and type "
+                    "it again")
     return None
 
 

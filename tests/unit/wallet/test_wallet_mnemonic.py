@@ -78,6 +78,9 @@ def test_a_word_typed_in_another_alphabet_says_so(ton_vectors: list[dict[str, An
     with pytest.raises(MnemonicError) as info:
         check_mnemonic([*words[:index], accented, *words[index + 1:]])
     assert "accented letter" in info.value.what_to_do
+    with pytest.raises(MnemonicError) as info:
+        check_mnemonic([*words[:index], "\u4e00\u4e8c", *words[index + 1:]])
+    assert "another alphabet (CJK)" in info.value.what_to_do
 
 
 def test_empty_input() -> None:
