@@ -19,7 +19,8 @@ def parse_endpoint(text: str, role: str = "proxy") -> Endpoint:
     """Parse `203.0.113.5:8888`, `proxy.example.org:8888` or `[2001:db8::1]:8888`."""
     host, sep, port_text = text.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port_ok = port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536
+    if not sep or not host or not port_ok:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not HOST:PORT; write it like 203.0.113.5:8888 or [2001:db8::1]:8888."
         )

@@ -39,12 +39,17 @@ class Endpoint:
     def parse(cls, text: str) -> Endpoint:
         """`host:port` (IPv6 in brackets)."""
         host, sep, port = text.strip().rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not _is_port(port):
             raise ValueError(f"'{text}' is not host:port (for example 127.0.0.1:8116)")
         return cls(host.strip("[]") or "127.0.0.1", int(port))
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _is_port(text: str) -> bool:
+    """1-65535 in ASCII digits ("²" and other scripts' digits pass `isdigit`, some fail `int`)."""
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
 
 async def open_ratls(endpoint: Endpoint, identity: RaTlsIdentity, policy: AttestationPolicy, *,

@@ -76,7 +76,7 @@ def choose_gpu(monitor: GpuMonitor, spec: str, instance: int) -> GpuChoice | Non
 def _match(gpus: tuple[GpuStatic, ...], spec: str, instance: int) -> GpuStatic | None:
     if not spec:
         return gpus[0] if len(gpus) == 1 and instance == 0 else _by_index(gpus, instance)
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():  # "²" is a digit to isdigit(), not to int()
         return _by_index(gpus, int(spec))
     if spec.upper().startswith("GPU-"):
         return next((g for g in gpus if g.uuid.lower() == spec.lower()), None)

@@ -19,7 +19,9 @@ def test_addresses() -> None:
     assert (ipv6.host, ipv6.port, ipv6.address) == ("2001:db8::1", 8888, "[2001:db8::1]:8888")
 
 
-@pytest.mark.parametrize("text", ["example.org", ":80", "host:0", "host:99999", "host:http"])
+@pytest.mark.parametrize("text", ["example.org", ":80", "host:0", "host:99999", "host:http",
+                                  "host:\u00b2",  # a superscript 2: isdigit(), yet int() raised
+                                  "host:\u0668\u0668"])  # Arabic-Indic digits: ASCII only
 def test_bad_addresses_say_how_to_write_them(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="HOST:PORT"):
         parse_endpoint(text)

@@ -63,6 +63,8 @@ def test_wrong_names_and_missing_gpus(two_gpus: FakeNvml) -> None:
         choose_gpu(monitor, "0000:02:00.0", 0)
     with pytest.raises(GpuSelectError, match="is not a GPU"):
         choose_gpu(monitor, "the big one", 0)
+    with pytest.raises(GpuSelectError, match="is not a GPU"):  # isdigit(), yet int() raised
+        choose_gpu(monitor, "\u00b2", 0)
 
 
 def test_no_driver_means_the_cpu_unless_a_gpu_was_asked_for(
