@@ -13,14 +13,14 @@ from cocoon_desktop.core.paths import app_paths
 from cocoon_desktop.doctor.bundle import write_support_bundle
 from cocoon_desktop.doctor.probes import Endpoint, VmModeFacts
 from cocoon_desktop.doctor.report import DoctorInputs, render_text, run_doctor
+from cocoon_desktop.network.transport import is_port
 
 
 def parse_endpoint(text: str, role: str = "proxy") -> Endpoint:
     """Parse `203.0.113.5:8888`, `proxy.example.org:8888` or `[2001:db8::1]:8888`."""
     host, sep, port_text = text.strip().rpartition(":")
     host = host.strip("[]")
-    port_ok = port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536
-    if not sep or not host or not port_ok:
+    if not sep or not host or not is_port(port_text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not HOST:PORT; write it like 203.0.113.5:8888 or [2001:db8::1]:8888."
         )

@@ -39,7 +39,7 @@ class Endpoint:
     def parse(cls, text: str) -> Endpoint:
         """`host:port` (IPv6 in brackets)."""
         host, sep, port = text.strip().rpartition(":")
-        if not sep or not _is_port(port):
+        if not sep or not is_port(port):
             raise ValueError(f"'{text}' is not host:port (for example 127.0.0.1:8116)")
         return cls(host.strip("[]") or "127.0.0.1", int(port))
 
@@ -47,7 +47,7 @@ class Endpoint:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def _is_port(text: str) -> bool:
+def is_port(text: str) -> bool:
     """1-65535 in ASCII digits ("²" and other scripts' digits pass `isdigit`, some fail `int`)."""
     return text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
